@@ -1,0 +1,80 @@
+"""Inventory activities: the device rows the two REST contracts read."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from store import devices, tokens
+from store.models import utcnow
+from workflows.contracts import (
+    Activity,
+    CompleteJoinInput,
+    DeviceRecordInput,
+    DeviceRef,
+    DeviceStatusInput,
+    ErrorType,
+    JoinStatus,
+)
+
+
+class InventoryActivities:
+    def __init__(self, *, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    @activity.defn(name=Activity.VALIDATE_JOIN)
+    async def validate_join(self, inp: DeviceRef) -> None:
+        """Refuse a join that would take a node or device another join holds."""
+        async with self._sessions() as session:
+            owner = await devices.node_owner(session, node_name=inp.node_name)
+            existing = await devices.get_device(session, device_id=inp.device_id)
+        if owner is not None and owner != inp.device_id:
+            raise ApplicationError(
+                f"node {inp.node_name} already belongs to device {owner}",
+                type=ErrorType.CONFLICT,
+                non_retryable=True,
+            )
+        if existing is not None and existing.node_name != inp.node_name:
+            raise ApplicationError(
+                f"device {inp.device_id} is already registered as node {existing.node_name}",
+                type=ErrorType.CONFLICT,
+                non_retryable=True,
+            )
+
+    @activity.defn(name=Activity.RECORD_DEVICE)
+    async def record_device(self, inp: DeviceRecordInput) -> None:
+        async with self._sessions() as session, session.begin():
+            await devices.upsert_device(
+                session,
+                device_id=inp.device_id,
+                node_name=inp.node_name,
+                status=inp.status,
+                device_type=inp.device_type,
+                location=inp.location,
+                configuration=dict(inp.configuration),
+                workflow_id=inp.workflow_id,
+            )
+
+    @activity.defn(name=Activity.DELETE_DEVICE_RECORD)
+    async def delete_device_record(self, inp: DeviceRef) -> None:
+        async with self._sessions() as session, session.begin():
+            await devices.delete_device(session, device_id=inp.device_id)
+
+    @activity.defn(name=Activity.SET_DEVICE_STATUS)
+    async def set_device_status(self, inp: DeviceStatusInput) -> None:
+        async with self._sessions() as session, session.begin():
+            await devices.set_status(session, device_id=inp.device_id, status=inp.status)
+
+    @activity.defn(name=Activity.COMPLETE_JOIN)
+    async def complete_join(self, inp: CompleteJoinInput) -> None:
+        """The node is Ready: its token is now used up and the device is joined."""
+        async with self._sessions() as session, session.begin():
+            await tokens.mark_used(session, token_id=inp.token_id)
+            await devices.set_status(
+                session,
+                device_id=inp.device_id,
+                status=JoinStatus.JOINED.value,
+                joined_at=utcnow(),
+            )
+        activity.logger.info("device %s joined as node %s", inp.device_id, inp.node_name)

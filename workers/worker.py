@@ -1,0 +1,67 @@
+"""The Temporal worker: every workflow and activity on one task queue."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.inventory import InventoryActivities
+from activities.kubernetes import KubeActivities
+from activities.mqtt import MqttActivities, MqttPublisher
+from activities.tokens import TokenActivities
+from store.settings import Settings
+from workflows.device_join import DeviceJoinWorkflow
+
+WORKFLOWS: Sequence[type] = (DeviceJoinWorkflow,)
+
+
+def activity_callables(
+    *,
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    kube: KubeActivities,
+    publisher: MqttPublisher,
+) -> list[Any]:
+    tokens = TokenActivities(settings=settings, sessions=sessions, cluster_ca=kube)
+    inventory = InventoryActivities(sessions=sessions)
+    mqtt = MqttActivities(publisher=publisher)
+    return [
+        tokens.issue_join_token,
+        tokens.revoke_join_token,
+        kube.apply_edgecore_configmap,
+        kube.delete_edgecore_configmap,
+        kube.apply_device_resource,
+        kube.delete_device_resource,
+        kube.apply_node_rbac,
+        kube.delete_node_rbac,
+        kube.read_node_status,
+        inventory.validate_join,
+        inventory.record_device,
+        inventory.delete_device_record,
+        inventory.set_device_status,
+        inventory.complete_join,
+        mqtt.notify_device_provisioned,
+    ]
+
+
+def build_worker(
+    client: Client,
+    *,
+    settings: Settings,
+    activities: list[Any],
+    executor: ThreadPoolExecutor,
+) -> Worker:
+    # Sync activities (kubernetes, paho) run on `executor`; async ones on the event loop.
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=list(WORKFLOWS),
+        activities=activities,
+        activity_executor=executor,
+        max_concurrent_activities=executor._max_workers * 2,
+    )

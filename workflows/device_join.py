@@ -1,0 +1,378 @@
+"""DeviceJoinWorkflow: provision one edge device as a saga, then wait for its node.
+
+Steps, each undone in reverse when a later one fails, the token expires or the run is
+cancelled: issue a per-node join token [revoke] → edgecore ConfigMap [delete] → Device
+custom resource [delete] → RBAC for the node [delete] → inventory row [delete] → notify
+over MQTT → wait, durably, for the Node to register and turn Ready until the token
+expires. The `provisioned` update answers the API as soon as provisioning is done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
+
+from workflows.contracts import (
+    DEVICE_ID,
+    DEVICE_JOIN_WORKFLOW,
+    JOIN_NODE_READY_SIGNAL,
+    JOIN_PROGRESS_QUERY,
+    JOIN_PROVISIONED_UPDATE,
+    NODE_NAME,
+    STAGE,
+    Activity,
+    CompleteJoinInput,
+    DeviceJoinInput,
+    DeviceRecordInput,
+    DeviceRef,
+    DeviceResourceInput,
+    EdgecoreConfigMapInput,
+    IssuedJoinToken,
+    IssueJoinTokenInput,
+    JoinFailure,
+    JoinProgress,
+    JoinStatus,
+    JoinStep,
+    JoinSteps,
+    NodeRbacInput,
+    NodeRef,
+    NodeStatus,
+    ObjectRef,
+    TokenRef,
+    edgecore_configmap_name,
+)
+
+# Forward steps give up after a few tries so the caller hears about a failure in seconds;
+# compensations keep trying for a day, because leaving debris behind is worse than waiting.
+STEP_TIMEOUT = timedelta(seconds=30)
+FORWARD_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=10), maximum_attempts=5)
+PATIENT_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1), maximum_attempts=0)
+PATIENCE = timedelta(days=1)
+# Polls of the Node are capped so that even a 30-day token stays far below history limits.
+MAX_NODE_POLLS = 1000
+
+Undo = Callable[[], Awaitable[Any]]
+
+
+class JoinFailed(Exception):
+    """A step failed for good; carries what the API reports."""
+
+    def __init__(self, step: JoinStep, cause: BaseException) -> None:
+        super().__init__(f"{step.value} failed")
+        self.step = step
+        self.error_type, self.message = _describe(cause)
+        # Only a failure Kubernetes or the store answered for sure (non-retryable) proves
+        # the step changed nothing; after timeouts the object may exist and is undone too.
+        self.maybe_applied = not _is_final(cause)
+
+
+@workflow.defn(name=DEVICE_JOIN_WORKFLOW)
+class DeviceJoinWorkflow:
+    @workflow.init
+    def __init__(self, inp: DeviceJoinInput) -> None:
+        self._inp = inp
+        self._status = JoinStatus.PROVISIONING
+        self._stage: str = JoinStep.VALIDATE.value
+        self._steps = JoinSteps()
+        self._token: IssuedJoinToken | None = None
+        self._failure: JoinFailure | None = None
+        self._node_ready_at: datetime | None = None
+        self._node_signalled = False
+        self._undo: list[tuple[JoinStep, Undo]] = []
+
+    @workflow.run
+    async def run(self, inp: DeviceJoinInput) -> JoinProgress:
+        workflow.upsert_search_attributes(
+            [DEVICE_ID.value_set(inp.device_id), NODE_NAME.value_set(inp.node_name)]
+        )
+        try:
+            await self._provision()
+            self._status = JoinStatus.WAITING_FOR_NODE
+            if await self._wait_for_node():
+                await self._step(JoinStep.WAIT_FOR_NODE, self._complete())
+                self._status = JoinStatus.JOINED
+                self._set_stage(JoinStatus.JOINED.value)
+            else:
+                await self._compensate()
+                self._status = JoinStatus.EXPIRED
+                self._set_stage(JoinStatus.EXPIRED.value)
+        except JoinFailed as failed:
+            compensated = await self._compensate()
+            self._failure = JoinFailure(
+                step=failed.step,
+                error_type=failed.error_type,
+                message=failed.message,
+                compensated=compensated,
+            )
+            self._status = JoinStatus.FAILED
+            self._set_stage(JoinStatus.FAILED.value)
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            raise ApplicationError(
+                f"{failed.step.value} failed: {failed.message}",
+                self._failure.model_dump(mode="json"),
+                type="JoinFailed",
+                non_retryable=True,
+            ) from None
+        except asyncio.CancelledError:
+            self._set_stage("cancelling")
+            await self._compensate()
+            self._status = JoinStatus.CANCELLED
+            self._set_stage(JoinStatus.CANCELLED.value)
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            raise
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.progress()
+
+    # --- messages ------------------------------------------------------------------
+
+    @workflow.query(name=JOIN_PROGRESS_QUERY)
+    def progress(self) -> JoinProgress:
+        inp = self._inp
+        return JoinProgress(
+            device_id=inp.device_id,
+            node_name=inp.node_name,
+            status=self._status,
+            stage=self._stage,
+            steps=self._steps,
+            fingerprint=inp.fingerprint,
+            configmap_name=edgecore_configmap_name(inp.node_name)
+            if self._steps.configmap_created
+            else None,
+            device_resource_name=inp.device_id if self._steps.device_crd_created else None,
+            sealed_token=self._token.sealed_token if self._token else None,
+            token_expires_at=self._token.expires_at if self._token else None,
+            cloudcore_host=inp.cloudcore_host,
+            cloudcore_port=inp.cloudcore_port,
+            kubeedge_version=inp.kubeedge_version,
+            node_ready_at=self._node_ready_at,
+            failure=self._failure,
+        )
+
+    @workflow.update(name=JOIN_PROVISIONED_UPDATE)
+    async def provisioned(self, fingerprint: str) -> JoinProgress:
+        """Wait until provisioning is done (or failed) and say how it went."""
+        await workflow.wait_condition(lambda: self._status != JoinStatus.PROVISIONING)
+        return self.progress()
+
+    @provisioned.validator
+    def _same_request(self, fingerprint: str) -> None:
+        if fingerprint != self._inp.fingerprint:
+            raise ApplicationError(
+                f"device {self._inp.device_id} is already being joined with another request",
+                type="Conflict",
+            )
+
+    @workflow.signal(name=JOIN_NODE_READY_SIGNAL)
+    def node_ready(self) -> None:
+        self._node_signalled = True
+
+    # --- saga ------------------------------------------------------------------------
+
+    async def _provision(self) -> None:
+        inp = self._inp
+        ref = DeviceRef(device_id=inp.device_id, node_name=inp.node_name)
+        await self._step(JoinStep.VALIDATE, _run(Activity.VALIDATE_JOIN, ref))
+
+        expires_at = workflow.now() + timedelta(seconds=inp.token_ttl_seconds)
+        issue = IssueJoinTokenInput(
+            device_id=inp.device_id,
+            node_name=inp.node_name,
+            token_id=str(workflow.uuid4()),
+            expires_at=expires_at,
+            kubeedge_namespace=inp.kubeedge_namespace,
+            description=f"join of device {inp.device_id}",
+        )
+        token_ref = TokenRef(token_id=issue.token_id)
+        self._token = await self._step(
+            JoinStep.ISSUE_TOKEN,
+            _run(Activity.ISSUE_JOIN_TOKEN, issue, IssuedJoinToken),
+            undo=lambda: _undo(Activity.REVOKE_JOIN_TOKEN, token_ref),
+        )
+        self._steps = self._steps.model_copy(update={"token_generated": True})
+
+        configmap = EdgecoreConfigMapInput(
+            device_id=inp.device_id,
+            node_name=inp.node_name,
+            namespace=inp.kubeedge_namespace,
+            cloudcore_host=inp.cloudcore_host,
+            cloudcore_port=inp.cloudcore_port,
+            device_type=inp.device_type,
+            location=inp.location,
+            configuration=inp.configuration,
+        )
+        cm_ref = ObjectRef(
+            namespace=inp.kubeedge_namespace, name=edgecore_configmap_name(inp.node_name)
+        )
+        await self._step(
+            JoinStep.CREATE_CONFIGMAP,
+            _run(Activity.APPLY_EDGECORE_CONFIGMAP, configmap, ObjectRef),
+            undo=lambda: _undo(Activity.DELETE_EDGECORE_CONFIGMAP, cm_ref),
+        )
+        self._steps = self._steps.model_copy(update={"configmap_created": True})
+
+        device = DeviceResourceInput(
+            device_id=inp.device_id,
+            node_name=inp.node_name,
+            namespace=inp.device_namespace,
+            device_type=inp.device_type,
+            location=inp.location,
+        )
+        dev_ref = ObjectRef(namespace=inp.device_namespace, name=inp.device_id)
+        await self._step(
+            JoinStep.CREATE_DEVICE,
+            _run(Activity.APPLY_DEVICE_RESOURCE, device, ObjectRef),
+            undo=lambda: _undo(Activity.DELETE_DEVICE_RESOURCE, dev_ref),
+        )
+        self._steps = self._steps.model_copy(update={"device_crd_created": True})
+
+        rbac = NodeRbacInput(node_name=inp.node_name, namespace=inp.kubeedge_namespace)
+        await self._step(
+            JoinStep.CONFIGURE_RBAC,
+            _run(Activity.APPLY_NODE_RBAC, rbac),
+            undo=lambda: _undo(Activity.DELETE_NODE_RBAC, rbac),
+        )
+        self._steps = self._steps.model_copy(update={"rbac_configured": True})
+
+        record = DeviceRecordInput(
+            device_id=inp.device_id,
+            node_name=inp.node_name,
+            device_type=inp.device_type,
+            location=inp.location,
+            configuration=inp.configuration,
+            status=JoinStatus.WAITING_FOR_NODE.value,
+            workflow_id=workflow.info().workflow_id,
+        )
+        await self._step(
+            JoinStep.RECORD_INVENTORY,
+            _run(Activity.RECORD_DEVICE, record),
+            undo=lambda: _undo(Activity.DELETE_DEVICE_RECORD, ref),
+        )
+        self._steps = self._steps.model_copy(update={"inventory_recorded": True})
+
+        await self._step(JoinStep.NOTIFY, _run(Activity.NOTIFY_DEVICE_PROVISIONED, ref))
+        self._steps = self._steps.model_copy(update={"notified": True})
+
+    async def _wait_for_node(self) -> bool:
+        """True once the Node is Ready; False when the join token expires first."""
+        self._set_stage(JoinStep.WAIT_FOR_NODE.value)
+        assert self._token is not None
+        deadline = self._token.expires_at
+        ttl = float(self._inp.token_ttl_seconds)
+        interval = self._inp.node_poll_initial_seconds
+        longest = max(self._inp.node_poll_max_seconds, ttl / MAX_NODE_POLLS)
+        node_ref = NodeRef(node_name=self._inp.node_name)
+        while True:
+            remaining = (deadline - workflow.now()).total_seconds()
+            if remaining <= 0:
+                return False
+            if await self._node_is_ready(node_ref, within=timedelta(seconds=remaining)):
+                self._node_ready_at = workflow.now()
+                return True
+            remaining = (deadline - workflow.now()).total_seconds()
+            if remaining <= 0:
+                return False
+            self._node_signalled = False
+            try:
+                await workflow.wait_condition(
+                    lambda: self._node_signalled, timeout=min(interval, remaining)
+                )
+            except TimeoutError:
+                interval = min(interval * 2, longest)
+
+    async def _node_is_ready(self, node_ref: NodeRef, *, within: timedelta) -> bool:
+        # An unreachable cluster is not a failed join: keep looking until the token expires.
+        try:
+            status: NodeStatus = await _patiently(
+                Activity.READ_NODE_STATUS, node_ref, NodeStatus, within=within
+            )
+        except ActivityError as err:
+            if is_cancelled_exception(err):
+                raise asyncio.CancelledError from err
+            if _is_final(err.cause or err):
+                raise JoinFailed(JoinStep.WAIT_FOR_NODE, err.cause or err) from err
+            return False
+        return status.ready
+
+    async def _complete(self) -> None:
+        assert self._token is not None
+        done = CompleteJoinInput(
+            device_id=self._inp.device_id,
+            node_name=self._inp.node_name,
+            token_id=self._token.token_id,
+        )
+        await _patiently(Activity.COMPLETE_JOIN, done)
+
+    async def _step(self, step: JoinStep, action: Awaitable[Any], undo: Undo | None = None) -> Any:
+        if step.value != self._stage:
+            self._set_stage(step.value)
+        try:
+            result = await action
+        except ActivityError as err:
+            if is_cancelled_exception(err):
+                raise asyncio.CancelledError from err
+            failed = JoinFailed(step, err.cause or err)
+            if undo is not None and failed.maybe_applied:
+                self._undo.append((step, undo))
+            raise failed from err
+        if undo is not None:
+            self._undo.append((step, undo))
+        return result
+
+    async def _compensate(self) -> list[JoinStep]:
+        """Undo the applied steps in reverse; returns the steps undone, in that order."""
+        undone: list[JoinStep] = []
+        while self._undo:
+            step, undo = self._undo.pop()
+            await undo()
+            undone.append(step)
+        return undone
+
+    def _set_stage(self, stage: str) -> None:
+        self._stage = stage
+        workflow.upsert_search_attributes([STAGE.value_set(stage)])
+
+
+async def _run(name: Activity, arg: Any, result_type: type | None = None) -> Any:
+    return await workflow.execute_activity(
+        name.value,
+        arg,
+        result_type=result_type,
+        start_to_close_timeout=STEP_TIMEOUT,
+        retry_policy=FORWARD_RETRY,
+    )
+
+
+async def _patiently(
+    name: Activity, arg: Any, result_type: type | None = None, within: timedelta = PATIENCE
+) -> Any:
+    """For steps that must not give up early: undoing, finishing, looking for the node."""
+    return await workflow.execute_activity(
+        name.value,
+        arg,
+        result_type=result_type,
+        start_to_close_timeout=STEP_TIMEOUT,
+        schedule_to_close_timeout=within,
+        retry_policy=PATIENT_RETRY,
+    )
+
+
+def _undo(name: Activity, arg: Any) -> Awaitable[Any]:
+    return _patiently(name, arg)
+
+
+def _is_final(cause: BaseException) -> bool:
+    return isinstance(cause, ApplicationError) and cause.non_retryable
+
+
+def _describe(cause: BaseException) -> tuple[str, str]:
+    if isinstance(cause, ApplicationError):
+        return cause.type or "ApplicationError", cause.message
+    if is_cancelled_exception(cause):
+        return "Cancelled", "the step was cancelled"
+    return type(cause).__name__, str(cause) or type(cause).__name__
