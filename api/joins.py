@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 from temporalio.client import (
     Client,
@@ -16,6 +17,7 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
 )
 from temporalio.common import (
+    SearchAttributePair,
     TypedSearchAttributes,
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
@@ -61,7 +63,7 @@ async def join_device(
         )
     except WorkflowAlreadyStartedError:
         pass  # a finished run holds the ID: joined, or expired and free to try again
-    finished = await client.get_workflow_handle(workflow_id).query(
+    finished: JoinProgress = await client.get_workflow_handle(workflow_id).query(
         JOIN_PROGRESS_QUERY, result_type=JoinProgress
     )
     if finished.status == JoinStatus.JOINED:
@@ -86,7 +88,7 @@ async def _start_or_attach(
     reuse: WorkflowIDReusePolicy,
 ) -> JoinProgress:
     workflow_id = device_join_workflow_id(inp.device_id)
-    start = WithStartWorkflowOperation(
+    start: WithStartWorkflowOperation[Any, JoinProgress] = WithStartWorkflowOperation(
         DEVICE_JOIN_WORKFLOW,
         inp,
         id=workflow_id,
@@ -94,7 +96,10 @@ async def _start_or_attach(
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         id_reuse_policy=reuse,
         search_attributes=TypedSearchAttributes(
-            [DEVICE_ID.value_set(inp.device_id), NODE_NAME.value_set(inp.node_name)]
+            [
+                SearchAttributePair(DEVICE_ID, inp.device_id),
+                SearchAttributePair(NODE_NAME, inp.node_name),
+            ]
         ),
         # A join lives at most until its token expires, plus time to clean up.
         execution_timeout=timedelta(seconds=inp.token_ttl_seconds) + timedelta(days=2),

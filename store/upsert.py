@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
@@ -18,9 +19,9 @@ async def upsert(
     update: list[str] | None = None,
 ) -> None:
     """Insert `values`; when `key` exists, update the `update` columns (or do nothing)."""
-    dialect = session.bind.dialect.name
+    dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(model.__table__).values(**values)  # type: ignore[attr-defined]
+    stmt = insert(cast(Table, model.__table__)).values(**values)
     if update:
         stmt = stmt.on_conflict_do_update(
             index_elements=[key], set_={name: stmt.excluded[name] for name in update}

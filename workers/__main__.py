@@ -21,6 +21,8 @@ from workers.health import report_forever
 from workers.worker import activity_callables, build_worker
 
 log = logging.getLogger("edgewright.worker")
+# Threads for sync activities (kubernetes, paho); as many activity slots as threads.
+ACTIVITY_THREADS = 64
 
 
 async def connect_temporal(settings: Settings) -> Client:
@@ -46,7 +48,9 @@ async def run(settings: Settings) -> None:
     target = connect_kube(settings)
     kube = KubeActivities(target=target)
     publisher = MqttPublisher(
-        host=settings.mqtt_host, port=settings.mqtt_port, client_id=f"edgewright-worker-{os.getpid()}"
+        host=settings.mqtt_host,
+        port=settings.mqtt_port,
+        client_id=f"edgewright-worker-{os.getpid()}",
     )
     publisher.start()
     client = await connect_temporal(settings)
@@ -57,13 +61,17 @@ async def run(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    with ThreadPoolExecutor(max_workers=32, thread_name_prefix="activity") as executor:
+    with ThreadPoolExecutor(
+        max_workers=ACTIVITY_THREADS, thread_name_prefix="activity"
+    ) as executor:
         worker = build_worker(client, settings=settings, activities=activities, executor=executor)
         health = asyncio.create_task(
             report_forever(sessions=sessions, target=target, kube=kube, publisher=publisher)
         )
         async with worker:
-            log.info("worker polling task queue %r on %s", settings.task_queue, settings.temporal_address)
+            log.info(
+                "worker polling task queue %r on %s", settings.task_queue, settings.temporal_address
+            )
             await stop.wait()
             log.info("worker stopping")
         health.cancel()
@@ -72,7 +80,9 @@ async def run(settings: Settings) -> None:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     asyncio.run(run(Settings()))
     # temporalio can abort at interpreter exit after all work is done (sdk-python#300).
     os._exit(0)

@@ -63,5 +63,5 @@ def build_worker(
         workflows=list(WORKFLOWS),
         activities=activities,
         activity_executor=executor,
-        max_concurrent_activities=executor._max_workers * 2,
+        max_concurrent_activities=executor._max_workers,
     )

@@ -42,7 +42,9 @@ DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 # Node names become Kubernetes object names and `keadm --edgenode-name`: DNS-1123 subdomain.
-NodeName = Annotated[str, StringConstraints(min_length=1, max_length=253, pattern=DNS1123_SUBDOMAIN)]
+NodeName = Annotated[
+    str, StringConstraints(min_length=1, max_length=253, pattern=DNS1123_SUBDOMAIN)
+]
 # Device IDs name the Device custom resource, MQTT topics and workflow IDs; a DNS-1123
 # label keeps them safe in all three ('/', '+', '#' and spaces are impossible).
 DeviceId = Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=DNS1123_LABEL)]
@@ -98,7 +100,7 @@ class JoinStep(StrEnum):
     """The saga's steps, in order; each one but the last two has a compensation."""
 
     VALIDATE = "validate"
-    ISSUE_TOKEN = "issue_token"
+    ISSUE_TOKEN = "issue_token"  # noqa: S105 (a step name, not a secret)
     CREATE_CONFIGMAP = "create_configmap"
     CREATE_DEVICE = "create_device"
     CONFIGURE_RBAC = "configure_rbac"
@@ -164,8 +166,8 @@ class Activity(StrEnum):
     """Registered activity names; workflow tests register stand-ins under the same names."""
 
     VALIDATE_JOIN = "validate_join"
-    ISSUE_JOIN_TOKEN = "issue_join_token"
-    REVOKE_JOIN_TOKEN = "revoke_join_token"
+    ISSUE_JOIN_TOKEN = "issue_join_token"  # noqa: S105
+    REVOKE_JOIN_TOKEN = "revoke_join_token"  # noqa: S105
     APPLY_EDGECORE_CONFIGMAP = "apply_edgecore_configmap"
     DELETE_EDGECORE_CONFIGMAP = "delete_edgecore_configmap"
     APPLY_DEVICE_RESOURCE = "apply_device_resource"

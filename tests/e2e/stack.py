@@ -1,0 +1,95 @@
+"""The whole join path in one test process: API app, real worker, real servers.
+
+Temporal is the dev server, MQTT a real broker, Kubernetes the sandbox emulator over
+HTTP, the store a SQLite file. Only the API's HTTP transport is in-process (ASGI).
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+
+from activities.kube_client import KubeTarget, connect_kube
+from activities.kubernetes import KubeActivities
+from activities.mqtt import MqttPublisher
+from api.main import create_app
+from store.db import create_engine, session_factory
+from store.migrate import upgrade_async
+from store.settings import KubeMode, Settings
+from store.users import Role, create_user
+from tests.mqtt_fixtures import Broker
+from workers.worker import activity_callables, build_worker
+
+ADMIN_PASSWORD = secrets.token_urlsafe(16)
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    http: httpx.AsyncClient
+    temporal: Client
+    sessions: async_sessionmaker[AsyncSession]
+    kube: KubeTarget
+
+    async def login(self) -> dict[str, str]:
+        answer = await self.http.post(
+            "/api/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}
+        )
+        assert answer.status_code == 200, answer.text
+        return {"Authorization": f"Bearer {answer.json()['token']}"}
+
+
+def stack_settings(
+    *, data_dir: Path, temporal: Client, sandbox_url: str, broker: Broker
+) -> Settings:
+    return Settings(
+        data_dir=data_dir,
+        secret_key=secrets.token_urlsafe(48),
+        temporal_address=temporal.service_client.config.target_host,
+        temporal_namespace=temporal.namespace,
+        task_queue=f"e2e-{uuid.uuid4()}",
+        kube_mode=KubeMode.SANDBOX,
+        sandbox_url=sandbox_url,
+        mqtt_host=broker.host,
+        mqtt_port=broker.port,
+        cloudcore_address="192.0.2.10",
+        join_answer_timeout_seconds=60,
+    )
+
+
+@asynccontextmanager
+async def running_stack(settings: Settings, temporal: Client) -> AsyncIterator[Stack]:
+    await upgrade_async(settings.sqlalchemy_url)
+    engine = create_engine(settings.sqlalchemy_url)
+    sessions = session_factory(engine)
+    async with sessions() as session, session.begin():
+        await create_user(session, username="admin", password=ADMIN_PASSWORD, role=Role.ADMIN)
+    target = connect_kube(settings)
+    kube = KubeActivities(target=target)
+    publisher = MqttPublisher(host=settings.mqtt_host, port=settings.mqtt_port, client_id="e2e")
+    publisher.start()
+    activities = activity_callables(
+        settings=settings, sessions=sessions, kube=kube, publisher=publisher
+    )
+    app = create_app(settings)
+    try:
+        with ThreadPoolExecutor(max_workers=8) as executor:
+            worker = build_worker(
+                temporal, settings=settings, activities=activities, executor=executor
+            )
+            async with worker, app.router.lifespan_context(app):
+                transport = httpx.ASGITransport(app=app)
+                async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:
+                    yield Stack(settings, http, temporal, sessions, target)
+    finally:
+        publisher.stop()
+        await engine.dispose()
