@@ -1,0 +1,106 @@
+# edgewright: `make run` starts the embedded stack, `make test` runs lint and the tests.
+# Every target works on a fresh machine: it installs what it needs and nothing else.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
+UV_VERSION := 0.13.9
+STAMP := $(VENV)/.installed
+# Debian packages the integration tests use when they can; without them the tests fall
+# back to amqtt and report what they could not run.
+APT_PACKAGES := mosquitto postgresql
+
+.PHONY: help venv system-deps lock lint fmt test run bench clean
+
+help:
+	@echo "make run           start the embedded stack (Temporal, MQTT broker, worker, API)"
+	@echo "make test          lint, then every test"
+	@echo "make lint | fmt    check | rewrite formatting and imports"
+	@echo "make bench         run the benchmarks in bench/ (one JSON line each)"
+	@echo "make venv          create .venv from requirements.lock"
+	@echo "make system-deps   install mosquitto and PostgreSQL (as root, Debian)"
+	@echo "make lock          re-resolve requirements.lock from pyproject.toml"
+	@echo "make clean         forget the installed stamp and tool caches (keeps data/)"
+
+# uv installs from the lock file against the default index (PyPI) unless UV_INDEX_URL or
+# UV_DEFAULT_INDEX say otherwise; it does not read pip.conf, so a local pip mirror
+# configured on one machine cannot leak into the install.
+define bootstrap-uv
+python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+	|| { echo "python3 >= 3.11 is required"; exit 1; }
+python3 -m venv $(VENV)
+$(VENV)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+endef
+
+venv: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	$(bootstrap-uv)
+	$(UV) pip sync --python $(PY) requirements.lock
+	touch $@
+
+lock:
+	$(bootstrap-uv)
+	$(UV) pip compile pyproject.toml --group dev --python-version 3.11 -o requirements.lock
+
+# Installs only what is missing, so it costs nothing once done. Debian's packages would
+# start their own mosquitto on :1883 and PostgreSQL on :5432, but the stack and the tests
+# run their own: policy-rc.d keeps the services from starting, and they are stopped (and
+# disabled under systemd) in case something started them anyway.
+system-deps:
+	@missing=""; \
+	command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || missing="$$missing mosquitto"; \
+	command -v pg_ctl >/dev/null || compgen -G '/usr/lib/postgresql/*/bin/pg_ctl' >/dev/null \
+		|| missing="$$missing postgresql"; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
+		echo "system-deps: not installed:$$missing (needs root and apt-get)."; \
+		echo "system-deps: the stack uses amqtt instead of mosquitto; tests say what they skip."; \
+		exit 0; \
+	fi; \
+	echo "system-deps: installing$$missing"; \
+	policy=/usr/sbin/policy-rc.d; own_policy=""; \
+	if [ ! -e $$policy ]; then \
+		printf '#!/bin/sh\nexit 101\n' > $$policy && chmod 755 $$policy && own_policy=1; \
+	fi; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	apt-get update -qq && apt-get install -y -qq --no-install-recommends $(APT_PACKAGES); \
+	rc=$$?; \
+	if [ -n "$$own_policy" ]; then rm -f $$policy; fi; \
+	if [ -d /run/systemd/system ]; then \
+		systemctl disable --now mosquitto.service postgresql.service >/dev/null 2>&1 || true; \
+	elif [ -z "$$own_policy" ]; then \
+		for service in mosquitto postgresql; do service $$service stop >/dev/null 2>&1 || true; done; \
+	fi; \
+	exit $$rc
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+fmt: venv
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+test: venv system-deps
+	$(MAKE) --no-print-directory lint
+	$(VENV)/bin/pytest
+
+run: venv
+	@$(MAKE) --no-print-directory system-deps || echo "system-deps failed; going on without it"
+	exec $(PY) -m workers.stack
+
+# Each bench/NAME.py prints one JSON line; `make bench BENCH=NAME` runs one of them.
+BENCH ?= $(patsubst bench/%.py,%,$(filter-out bench/_%,$(wildcard bench/*.py)))
+bench: venv system-deps
+	@set -e; for name in $(BENCH); do $(PY) -m bench.$$name; done
+
+clean:
+	rm -f $(STAMP)
+	rm -rf .mypy_cache .ruff_cache .pytest_cache .import_linter_cache
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,147 @@
+"""Command lines for the processes the embedded stack runs.
+
+`workers.stack` (`make run`) and the test fixtures start the same Temporal dev server and
+MQTT broker from these functions, so tests run against what operators run. Every binary
+comes from this environment or the system: nothing is downloaded at run time.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import pwd
+import shutil
+import socket
+import string
+import sysconfig
+import time
+from pathlib import Path
+
+from temporalio.common import SearchAttributeIndexedValueType
+
+from workflows.contracts import SEARCH_ATTRIBUTES
+
+LOOPBACK = "127.0.0.1"
+# WAL with synchronous=normal: close to `synchronous=off` in throughput (ARCHITECTURE.md,
+# measured facts), but a power cut loses at most the last transactions instead of
+# corrupting the file.
+SQLITE_PRAGMAS = ("journal_mode=wal", "synchronous=normal")
+MOSQUITTO_TEMPLATE = Path(__file__).resolve().parent.parent / "deploy" / "mosquitto.conf.template"
+
+
+def scripts_dir() -> Path:
+    """Where this environment's console scripts live (`temporal`, `amqtt`, ...)."""
+    return Path(sysconfig.get_path("scripts"))
+
+
+def temporal_binary() -> Path:
+    return scripts_dir() / "temporal"
+
+
+def temporal_dev_server_command(
+    *,
+    port: int,
+    ui_port: int,
+    db_file: Path | None,
+    headless: bool,
+    ip: str = LOOPBACK,
+    log_level: str = "warn",
+) -> list[str]:
+    """`temporal server start-dev` with our search attributes registered.
+
+    `db_file=None` keeps everything in memory (fastest, for tests); the UI listens on
+    `ui_port` unless `headless`.
+    """
+    command = [str(temporal_binary()), "server", "start-dev", "--ip", ip, "--port", str(port)]
+    command += ["--headless"] if headless else ["--ui-port", str(ui_port)]
+    if db_file is not None:
+        command += ["--db-filename", str(db_file)]
+        for pragma in SQLITE_PRAGMAS:
+            command += ["--sqlite-pragma", pragma]
+    for key in SEARCH_ATTRIBUTES:
+        command += ["--search-attribute", f"{key.name}={_cli_type(key.indexed_value_type)}"]
+    return [*command, "--log-level", log_level]
+
+
+def _cli_type(value_type: SearchAttributeIndexedValueType) -> str:
+    # KEYWORD_LIST -> KeywordList, the spelling the CLI expects.
+    return "".join(word.capitalize() for word in value_type.name.split("_"))
+
+
+def mosquitto_binary() -> str | None:
+    """Mosquitto's path, also when /usr/sbin (Debian's place for it) is not on PATH."""
+    return shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/usr/local/sbin")
+
+
+def broker_command(
+    *, port: int, data_dir: Path, host: str = LOOPBACK, use_mosquitto: bool | None = None
+) -> list[str]:
+    """Write a broker config into `data_dir` and return the command that runs the broker.
+
+    Mosquitto when installed (or when `use_mosquitto` is true; then it must be), else
+    amqtt from this environment (MQTT 3.1.1 only, sessions kept in memory).
+    """
+    mosquitto = mosquitto_binary() if use_mosquitto is not False else None
+    if use_mosquitto and mosquitto is None:
+        raise FileNotFoundError("mosquitto is not installed (make system-deps)")
+    data_dir = data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if mosquitto is not None:
+        config = write_mosquitto_config(port=port, host=host, data_dir=data_dir)
+        return [mosquitto, "-c", str(config)]
+    config = write_amqtt_config(port=port, host=host, data_dir=data_dir)
+    return [str(scripts_dir() / "amqtt"), "-c", str(config)]
+
+
+def write_mosquitto_config(*, port: int, host: str, data_dir: Path) -> Path:
+    text = string.Template(MOSQUITTO_TEMPLATE.read_text()).substitute(
+        port=port,
+        host=host,
+        allow_anonymous=str(is_loopback(host)).lower(),
+        persistence_dir=data_dir,
+        user=pwd.getpwuid(os.getuid()).pw_name,
+    )
+    path = data_dir / "mosquitto.conf"
+    path.write_text(text)
+    return path
+
+
+def write_amqtt_config(*, port: int, host: str, data_dir: Path) -> Path:
+    config = {
+        "listeners": {"default": {"type": "tcp", "bind": f"{host}:{port}"}},
+        # Only authentication: amqtt's packet and event loggers would print every message.
+        # asyncio already sets TCP_NODELAY on its sockets.
+        "plugins": {
+            "amqtt.plugins.authentication.AnonymousAuthPlugin": {
+                "allow_anonymous": is_loopback(host)
+            }
+        },
+    }
+    path = data_dir / "amqtt.yaml"
+    path.write_text(json.dumps(config, indent=2) + "\n")  # JSON is valid YAML
+    return path
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def wait_for_port(host: str, port: int, *, timeout: float = 60.0) -> None:
+    """Block until something accepts TCP connections on host:port, or raise TimeoutError."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=1.0):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"nothing listens on {host}:{port} after {timeout:.0f} s"
+                ) from None
+            time.sleep(0.1)

@@ -1,0 +1,185 @@
+"""`make run`: the whole embedded stack in one terminal.
+
+Runs the store bootstrap, then Temporal (SQLite in the data directory), an MQTT broker,
+the sandbox Kubernetes API when no cluster is configured, the worker and the API under
+honcho, which prefixes every line with the process's name and, when one process stops or
+on Ctrl-C/SIGTERM, sends SIGTERM to all of them and waits for them to exit.
+
+`python -m workers.stack --after HOST:PORT [--after HOST:PORT ...] -- COMMAND...` is how
+the launcher starts a process that needs others to listen first: it waits, then execs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+from typing import NoReturn
+from urllib.parse import urlsplit
+
+from honcho.manager import Manager
+
+from store.settings import KubeMode, Settings
+from workers.processes import broker_command, temporal_dev_server_command, wait_for_port
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m workers.stack", description=__doc__)
+    parser.add_argument("--after", action="append", default=[], metavar="HOST:PORT")
+    parser.add_argument("command", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    try:
+        if command:
+            wait_then_exec(args.after, command)
+        return run_stack(Settings())
+    except KeyboardInterrupt:
+        return 130
+
+
+def run_stack(settings: Settings) -> int:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    kube = kube_target(settings)
+    env = child_environment(settings, kube=kube)
+    # Migrations and the first admin; its one-time password output goes straight through.
+    bootstrap = subprocess.run([sys.executable, "-m", "store.bootstrap"], env=env, check=False)
+    if bootstrap.returncode != 0:
+        print(f"store bootstrap failed (exit {bootstrap.returncode})", file=sys.stderr)
+        return bootstrap.returncode
+
+    processes = stack_processes(settings, kube=kube)
+    broker = next(name for name in processes if name in ("mosquitto", "amqtt"))
+    # Flushed now: honcho forks, and a forked copy of an unflushed buffer prints twice.
+    print(banner(settings, kube=kube, broker=broker), flush=True)
+    manager = Manager()
+    for name, command in processes.items():
+        # honcho runs a shell line; `exec` makes the process itself its child, so the pid it
+        # reports and the exit code it sees are the process's own.
+        manager.add_process(name, "exec " + shlex.join(command), env=env)
+    manager.loop()
+    return int(manager.returncode or 0)
+
+
+def kube_target(settings: Settings) -> KubeMode:
+    """What `auto` means here: a cluster when one is configured, else the sandbox."""
+    if settings.kube_mode is not KubeMode.AUTO:
+        return settings.kube_mode
+    configured = (
+        os.environ.get("KUBECONFIG")
+        or os.environ.get("KUBERNETES_SERVICE_HOST")
+        or (Path.home() / ".kube" / "config").exists()
+    )
+    return KubeMode.CLUSTER if configured else KubeMode.SANDBOX
+
+
+def child_environment(settings: Settings, *, kube: KubeMode) -> dict[str, str]:
+    env = dict(os.environ)
+    env["EDGEWRIGHT_SECRET_KEY"] = secret_key(settings)
+    # Decided once here, so every process and the banner agree on the target.
+    env["EDGEWRIGHT_KUBE_MODE"] = kube.value
+    # Children write into honcho's pipes: show their lines as they come.
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def secret_key(settings: Settings) -> str:
+    """EDGEWRIGHT_SECRET_KEY, else the key in data_dir/secret.key, created on first start."""
+    if settings.secret_key is not None:
+        return settings.secret_key.get_secret_value()
+    path = settings.data_dir / "secret.key"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    key = secrets.token_urlsafe(48)
+    with os.fdopen(fd, "w") as file:
+        file.write(key + "\n")
+    return key
+
+
+def stack_processes(settings: Settings, *, kube: KubeMode) -> dict[str, list[str]]:
+    """Name -> command line of every process, in start order."""
+    python = sys.executable
+    temporal_host, temporal_port = _host_port(settings.temporal_address)
+    mqtt = f"{settings.mqtt_host}:{settings.mqtt_port}"
+    broker = broker_command(
+        port=settings.mqtt_port, host=settings.mqtt_host, data_dir=settings.data_dir
+    )
+    processes = {
+        "temporal": temporal_dev_server_command(
+            ip=temporal_host,
+            port=temporal_port,
+            ui_port=urlsplit(settings.temporal_ui_url).port or 8233,
+            db_file=settings.data_dir / "temporal.db",
+            headless=False,
+        ),
+        Path(broker[0]).name: broker,
+    }
+    worker_needs = [settings.temporal_address, mqtt]
+    if kube is KubeMode.SANDBOX:
+        sandbox_port = urlsplit(settings.sandbox_url).port or 80
+        state = settings.data_dir / "sandbox-kube.json"
+        processes["sandbox"] = [python, "-m", "simulator.kube_sandbox", "--host", "127.0.0.1"]
+        processes["sandbox"] += ["--port", str(sandbox_port), "--state", str(state)]
+        worker_needs.append(f"127.0.0.1:{sandbox_port}")
+    processes["worker"] = _after(worker_needs, [python, "-m", "workers"])
+    listen = ["--host", settings.api_host, "--port", str(settings.api_port)]
+    processes["api"] = _after(
+        [settings.temporal_address, mqtt], [python, "-m", "uvicorn", "api.main:app", *listen]
+    )
+    return processes
+
+
+def _after(addresses: list[str], command: list[str]) -> list[str]:
+    waits = [arg for address in addresses for arg in ("--after", address)]
+    return [sys.executable, "-m", "workers.stack", *waits, "--", *command]
+
+
+def wait_then_exec(addresses: list[str], command: list[str]) -> NoReturn:
+    try:
+        for address in addresses:
+            host, port = _host_port(address)
+            wait_for_port(host, port)
+    except TimeoutError as error:
+        sys.exit(f"{shlex.join(command)}: not started: {error}")
+    os.execvp(command[0], command)  # noqa: S606 (a command line from stack_processes)
+
+
+def _host_port(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    return host, int(port)
+
+
+def banner(settings: Settings, *, kube: KubeMode, broker: str) -> str:
+    api = settings.public_api_url
+    if kube is KubeMode.SANDBOX:
+        kubernetes = f"sandbox (local API emulator at {settings.sandbox_url}, not a real cluster)"
+    else:
+        kubernetes = "cluster (KUBECONFIG, ~/.kube/config or in-cluster configuration)"
+    if settings.admin_password is not None:
+        admin = f"user {settings.admin_username!r}, password from EDGEWRIGHT_ADMIN_PASSWORD"
+    else:
+        admin = (
+            f"user {settings.admin_username!r}, password generated on the first start and "
+            "printed once by the bootstrap (only its hash is kept)"
+        )
+    rows = [
+        ("API", api),
+        ("API docs", f"{api}/docs"),
+        ("Temporal UI", settings.temporal_ui_url),
+        ("Temporal gRPC", settings.temporal_address),
+        ("MQTT broker", f"{settings.mqtt_host}:{settings.mqtt_port} ({broker})"),
+        ("Kubernetes", kubernetes),
+        ("Data", str(settings.data_dir.resolve())),
+        ("Admin login", admin),
+    ]
+    lines = [f"  {label:<14} {value}" for label, value in rows]
+    return "\n".join(["", "edgewright embedded stack", *lines, "  Ctrl-C stops everything.", ""])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
