@@ -1,0 +1,90 @@
+"""Login tokens: HS256 JWTs signed with a key derived from EDGEWRIGHT_SECRET_KEY.
+
+Tokens are stateless; what they grant is re-checked against the store on every request
+(the user must still exist and be enabled, and the stored role wins over the one in the
+token), so disabling a user or changing a role takes effect at once.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import jwt
+
+from store.models import User
+from store.settings import Settings
+
+ISSUER = "edgewright"
+ALGORITHM = "HS256"
+# Several API replicas never agree on the time to the second.
+_LEEWAY = timedelta(seconds=10)
+_REQUIRED = ["exp", "iat", "sub", "iss", "jti"]
+
+
+class TokenError(Exception):
+    """The bearer token cannot be used; the message is safe to show the caller."""
+
+
+class TokenExpired(TokenError):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class IssuedToken:
+    token: str
+    expires_at: datetime
+    expires_in: int  # seconds
+
+
+@dataclass(frozen=True, kw_only=True)
+class TokenClaims:
+    user_id: int
+    username: str
+    role: str
+    jti: str
+    expires_at: datetime
+
+
+def issue_token(*, settings: Settings, user: User, now: datetime | None = None) -> IssuedToken:
+    issued_at = (now or datetime.now(UTC)).replace(microsecond=0)
+    lifetime = timedelta(minutes=settings.jwt_ttl_minutes)
+    expires_at = issued_at + lifetime
+    claims = {
+        "sub": str(user.id),  # RFC 7519 wants a string; PyJWT enforces it
+        "username": user.username,
+        "role": user.role,
+        "iat": issued_at,
+        "exp": expires_at,
+        "jti": secrets.token_urlsafe(16),
+        "iss": ISSUER,
+    }
+    token = jwt.encode(claims, settings.jwt_key, algorithm=ALGORITHM)
+    return IssuedToken(token=token, expires_at=expires_at, expires_in=int(lifetime.total_seconds()))
+
+
+def decode_token(*, settings: Settings, token: str) -> TokenClaims:
+    try:
+        claims = jwt.decode(
+            token,
+            settings.jwt_key,
+            algorithms=[ALGORITHM],  # pinned: never let the token pick its algorithm
+            issuer=ISSUER,
+            leeway=_LEEWAY,
+            options={"require": _REQUIRED},
+        )
+    except jwt.ExpiredSignatureError as err:
+        raise TokenExpired("Token has expired; log in again") from err
+    except jwt.PyJWTError as err:
+        raise TokenError("Invalid token") from err
+    try:
+        return TokenClaims(
+            user_id=int(claims["sub"]),
+            username=str(claims.get("username", "")),
+            role=str(claims.get("role", "")),
+            jti=str(claims["jti"]),
+            expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
+        )
+    except (TypeError, ValueError) as err:
+        raise TokenError("Invalid token") from err
