@@ -69,7 +69,9 @@ class MqttPublisher:
         if not info.is_published():
             raise TimeoutError(f"MQTT broker did not acknowledge a message on {topic}")
 
-    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, rc: Any, props: Any) -> None:
+    def _on_connect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, rc: Any, props: Any
+    ) -> None:
         if not rc.is_failure:
             self._connected.set()
             log.info("MQTT connected to %s", self.address)

@@ -14,7 +14,13 @@ from store.upsert import upsert
 async def record_health(
     session: AsyncSession, *, name: str, status: str, mode: str | None, detail: str | None
 ) -> None:
-    values = {"name": name, "status": status, "mode": mode, "detail": detail, "checked_at": utcnow()}
+    values = {
+        "name": name,
+        "status": status,
+        "mode": mode,
+        "detail": detail,
+        "checked_at": utcnow(),
+    }
     await upsert(
         session,
         model=ComponentHealth,

@@ -34,9 +34,7 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-async def create_user(
-    session: AsyncSession, *, username: str, password: str, role: Role
-) -> User:
+async def create_user(session: AsyncSession, *, username: str, password: str, role: Role) -> User:
     user = User(username=username, password_hash=hash_password(password), role=role.value)
     session.add(user)
     await session.flush()

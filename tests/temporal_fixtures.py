@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import sysconfig
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Client
+from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
@@ -24,20 +27,25 @@ def _binary(name: str) -> str:
     return str(path)
 
 
+async def register_search_attributes(
+    client: Client, keys: Sequence[SearchAttributeKey[Any]]
+) -> None:
+    """The time-skipping server knows no custom search attributes until told."""
+    keyword = IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
+    await client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=client.namespace, search_attributes={key.name: keyword for key in keys}
+        )
+    )
+
+
 @pytest.fixture(scope="session")
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter,
         test_server_existing_path=_binary("temporal-test-server"),
     )
-    # The test server knows no custom search attributes until told over the operator API.
-    keyword = IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
-    await env.client.operator_service.add_search_attributes(
-        AddSearchAttributesRequest(
-            namespace=env.client.namespace,
-            search_attributes={key.name: keyword for key in SEARCH_ATTRIBUTES},
-        )
-    )
+    await register_search_attributes(env.client, SEARCH_ATTRIBUTES)
     try:
         yield env
     finally:

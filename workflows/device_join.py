@@ -17,6 +17,7 @@ from typing import Any
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
+from temporalio.workflow import ActivityCancellationType
 
 from workflows.contracts import (
     DEVICE_ID,
@@ -288,8 +289,14 @@ class DeviceJoinWorkflow:
     async def _node_is_ready(self, node_ref: NodeRef, *, within: timedelta) -> bool:
         # An unreachable cluster is not a failed join: keep looking until the token expires.
         try:
+            # A read has nothing to stop: on cancel, abandon it instead of asking the
+            # server to cancel a task that may have just finished.
             status: NodeStatus = await _patiently(
-                Activity.READ_NODE_STATUS, node_ref, NodeStatus, within=within
+                Activity.READ_NODE_STATUS,
+                node_ref,
+                NodeStatus,
+                within=within,
+                on_cancel=ActivityCancellationType.ABANDON,
             )
         except ActivityError as err:
             if is_cancelled_exception(err):
@@ -349,7 +356,11 @@ async def _run(name: Activity, arg: Any, result_type: type | None = None) -> Any
 
 
 async def _patiently(
-    name: Activity, arg: Any, result_type: type | None = None, within: timedelta = PATIENCE
+    name: Activity,
+    arg: Any,
+    result_type: type | None = None,
+    within: timedelta = PATIENCE,
+    on_cancel: ActivityCancellationType = ActivityCancellationType.TRY_CANCEL,
 ) -> Any:
     """For steps that must not give up early: undoing, finishing, looking for the node."""
     return await workflow.execute_activity(
@@ -359,6 +370,7 @@ async def _patiently(
         start_to_close_timeout=STEP_TIMEOUT,
         schedule_to_close_timeout=within,
         retry_policy=PATIENT_RETRY,
+        cancellation_type=on_cancel,
     )
 
 

@@ -12,6 +12,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from tests.workflows.fake_join_activities import FakeJoinActivities
+from tests.workflows.join_inputs import DAY, join_input
 from workflows.contracts import (
     JOIN_PROGRESS_QUERY,
     JOIN_PROVISIONED_UPDATE,
@@ -22,8 +23,6 @@ from workflows.contracts import (
     JoinStep,
 )
 from workflows.device_join import DeviceJoinWorkflow
-
-DAY = 24 * 3600
 
 # Each forward step, the activity that does it, and the undo it needs once done.
 STEPS = [
@@ -40,18 +39,6 @@ STEPS = [
     (JoinStep.NOTIFY, Activity.NOTIFY_DEVICE_PROVISIONED, None),
 ]
 ALL_UNDOS = [undo.value for _, _, undo in reversed(STEPS) if undo is not None]
-
-
-def join_input(ttl: int = DAY, fingerprint: str = "fp-1") -> DeviceJoinInput:
-    return DeviceJoinInput(
-        device_id="camera-001",
-        node_name="edge-node-001",
-        cloudcore_host="10.0.0.1",
-        cloudcore_port=10000,
-        device_type="camera",
-        token_ttl_seconds=ttl,
-        fingerprint=fingerprint,
-    )
 
 
 @pytest.fixture
@@ -90,7 +77,8 @@ async def test_joins_when_node_turns_ready(
         JOIN_PROVISIONED_UPDATE, "fp-1", result_type=JoinProgress
     )
     assert provisioned.status == JoinStatus.WAITING_FOR_NODE
-    assert provisioned.steps.rbac_configured and provisioned.steps.notified
+    assert provisioned.steps.rbac_configured
+    assert provisioned.steps.notified
     assert provisioned.sealed_token == "sealed"
     assert provisioned.configmap_name == "edgecore-config-edge-node-001"
 
