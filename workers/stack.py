@@ -81,6 +81,10 @@ def child_environment(settings: Settings, *, kube: KubeMode) -> dict[str, str]:
     env["EDGEWRIGHT_SECRET_KEY"] = secret_key(settings)
     # Decided once here, so every process and the banner agree on the target.
     env["EDGEWRIGHT_KUBE_MODE"] = kube.value
+    if kube is KubeMode.SANDBOX and settings.cloudcore_address is None:
+        # The sandbox has no CloudCore Service to read an address from; loopback lets the
+        # seed's minimal join body (no cloud_ip) work out of the box.
+        env["EDGEWRIGHT_CLOUDCORE_ADDRESS"] = "127.0.0.1"
     # Children write into honcho's pipes: show their lines as they come.
     env["PYTHONUNBUFFERED"] = "1"
     return env

@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from temporalio.common import SearchAttributeKey
 
 TASK_QUEUE = "edgewright"
@@ -41,13 +41,30 @@ NODE_LABEL = "edgewright.io/node-name"
 DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
+
+def _dns1123_subdomain(value: str) -> str:
+    if not (0 < len(value) <= 253 and DNS1123_SUBDOMAIN.match(value)):
+        raise ValueError(
+            "must be a DNS-1123 name: at most 253 lowercase letters, digits, '-' or '.', "
+            "starting and ending with a letter or digit"
+        )
+    return value
+
+
+def _dns1123_label(value: str) -> str:
+    if not (0 < len(value) <= 63 and DNS1123_LABEL.match(value)):
+        raise ValueError(
+            "must be a DNS-1123 label: at most 63 lowercase letters, digits or '-', "
+            "starting and ending with a letter or digit"
+        )
+    return value
+
+
 # Node names become Kubernetes object names and `keadm --edgenode-name`: DNS-1123 subdomain.
-NodeName = Annotated[
-    str, StringConstraints(min_length=1, max_length=253, pattern=DNS1123_SUBDOMAIN)
-]
+NodeName = Annotated[str, AfterValidator(_dns1123_subdomain)]
 # Device IDs name the Device custom resource, MQTT topics and workflow IDs; a DNS-1123
 # label keeps them safe in all three ('/', '+', '#' and spaces are impossible).
-DeviceId = Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=DNS1123_LABEL)]
+DeviceId = Annotated[str, AfterValidator(_dns1123_label)]
 ShortText = Annotated[str, StringConstraints(max_length=200)]
 ConfigScalar = str | int | float | bool
 
