@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from workers.processes import free_port
+
+__all__ = ["eventually", "free_port", "wait_for_port"]
+
 T = TypeVar("T")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def wait_for_port(host: str, port: int, *, within: float = 30.0) -> None:

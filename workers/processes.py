@@ -30,6 +30,13 @@ SQLITE_PRAGMAS = ("journal_mode=wal", "synchronous=normal")
 MOSQUITTO_TEMPLATE = Path(__file__).resolve().parent.parent / "deploy" / "mosquitto.conf.template"
 
 
+def free_port(host: str = LOOPBACK) -> int:
+    """A TCP port nothing listens on right now (for tests and benchmarks)."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
 def scripts_dir() -> Path:
     """Where this environment's console scripts live (`temporal`, `amqtt`, ...)."""
     return Path(sysconfig.get_path("scripts"))

@@ -240,7 +240,7 @@ class EdgecoreConfigMapInput(_Model):
     node_name: NodeName
     namespace: str
     cloudcore_host: str
-    cloudcore_port: int
+    cloudcore_port: int = Field(ge=1, le=65535)
     device_type: str | None = None
     location: str | None = None
     configuration: dict[str, ConfigScalar] = Field(default_factory=dict)

@@ -1,0 +1,104 @@
+"""Bring the embedded stack up as real processes for a benchmark, in a temporary directory.
+
+The same processes `make run` starts (Temporal dev server with the WAL SQLite file,
+broker, Kubernetes sandbox, worker, uvicorn API), each on a free loopback port, and a
+logged-in HTTP client. Everything is stopped and removed on exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import ExitStack, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from workers.processes import (
+    LOOPBACK,
+    broker_command,
+    free_port,
+    temporal_dev_server_command,
+    wait_for_port,
+)
+
+
+@dataclass(frozen=True)
+class BenchStack:
+    api: httpx.AsyncClient
+    temporal_address: str
+    data_dir: Path
+
+
+def _spawn(stack: ExitStack, command: list[str], *, env: dict[str, str], log: Path) -> None:
+    out = stack.enter_context(log.open("wb"))
+    process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+    def stop() -> None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    stack.callback(stop)
+
+
+@asynccontextmanager
+async def bench_stack(*, extra_env: dict[str, str] | None = None) -> AsyncIterator[BenchStack]:
+    with ExitStack() as stack:
+        data = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="edgewright-bench-")))
+        ports = {name: free_port() for name in ("temporal", "ui", "mqtt", "kube", "api")}
+        password = secrets.token_urlsafe(16)
+        env = {
+            **os.environ,
+            "EDGEWRIGHT_DATA_DIR": str(data),
+            "EDGEWRIGHT_SECRET_KEY": secrets.token_urlsafe(48),
+            "EDGEWRIGHT_ADMIN_PASSWORD": password,
+            "EDGEWRIGHT_TEMPORAL_ADDRESS": f"{LOOPBACK}:{ports['temporal']}",
+            "EDGEWRIGHT_MQTT_PORT": str(ports["mqtt"]),
+            "EDGEWRIGHT_KUBE_MODE": "sandbox",
+            "EDGEWRIGHT_SANDBOX_URL": f"http://{LOOPBACK}:{ports['kube']}",
+            "EDGEWRIGHT_CLOUDCORE_ADDRESS": "192.0.2.10",
+            "EDGEWRIGHT_API_PORT": str(ports["api"]),
+            "EDGEWRIGHT_JOIN_ANSWER_TIMEOUT_SECONDS": "120",
+            **(extra_env or {}),
+        }
+        temporal = temporal_dev_server_command(
+            port=ports["temporal"], ui_port=ports["ui"], db_file=data / "temporal.db", headless=True
+        )
+        _spawn(stack, temporal, env=env, log=data / "temporal.log")
+        _spawn(
+            stack, broker_command(port=ports["mqtt"], data_dir=data), env=env, log=data / "mqtt.log"
+        )
+        sandbox = [sys.executable, "-m", "simulator.kube_sandbox", "--host", LOOPBACK]
+        sandbox += ["--port", str(ports["kube"]), "--state", str(data / "sandbox-kube.json")]
+        _spawn(stack, sandbox, env=env, log=data / "sandbox.log")
+        bootstrap = [sys.executable, "-m", "store.bootstrap"]
+        await asyncio.to_thread(subprocess.run, bootstrap, env=env, check=True)
+        for name in ("temporal", "mqtt", "kube"):
+            wait_for_port(LOOPBACK, ports[name], timeout=60)
+        _spawn(stack, [sys.executable, "-m", "workers"], env=env, log=data / "worker.log")
+        api = [sys.executable, "-m", "uvicorn", "api.main:app", "--host", LOOPBACK]
+        api += ["--port", str(ports["api"]), "--log-level", "warning", "--no-access-log"]
+        _spawn(stack, api, env=env, log=data / "api.log")
+        wait_for_port(LOOPBACK, ports["api"], timeout=60)
+        base = f"http://{LOOPBACK}:{ports['api']}"
+        limits = httpx.Limits(max_connections=500, max_keepalive_connections=500)
+        async with httpx.AsyncClient(base_url=base, timeout=300, limits=limits) as client:
+            login = await client.post(
+                "/api/auth/login", json={"username": "admin", "password": password}
+            )
+            login.raise_for_status()
+            client.headers["Authorization"] = f"Bearer {login.json()['token']}"
+            yield BenchStack(
+                api=client, temporal_address=env["EDGEWRIGHT_TEMPORAL_ADDRESS"], data_dir=data
+            )

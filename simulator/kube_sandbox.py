@@ -1,0 +1,228 @@
+"""The Kubernetes sandbox: kmock's API emulator, pre-loaded like a cluster running CloudCore.
+
+Run it as `python -m simulator.kube_sandbox --host 127.0.0.1 --port 8001 --state FILE`. It is
+not a Kubernetes: no validation, no controllers, no RBAC. Objects are saved to the state file
+every few seconds when they change and on SIGTERM/SIGINT, and loaded at start, so the CA and
+the objects of joined devices survive a restart. The emulator's gaps we work around are
+marked "Emulator work-around" below.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import re
+import signal
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp.web
+import attrs
+import kmock
+
+from simulator.kube_sandbox_cloudcore import (
+    NAMESPACES,
+    refresh_token,
+    secret_data,
+    seed_cloudcore,
+)
+
+logger = logging.getLogger("simulator.kube_sandbox")  # also when run as __main__
+
+SAVE_INTERVAL_SECONDS = 2.0
+
+# (api version path, plural, kind, namespaced): everything edgewright reads or writes.
+RESOURCES = [
+    ("v1", "configmaps", "ConfigMap", True),
+    ("v1", "secrets", "Secret", True),
+    ("v1", "nodes", "Node", False),
+    ("v1", "namespaces", "Namespace", False),
+    ("v1", "pods", "Pod", True),
+    ("v1", "services", "Service", True),
+    ("rbac.authorization.k8s.io/v1", "roles", "Role", True),
+    ("rbac.authorization.k8s.io/v1", "rolebindings", "RoleBinding", True),
+    ("devices.kubeedge.io/v1beta1", "devices", "Device", True),
+    ("apps/v1", "deployments", "Deployment", True),
+    ("apps/v1", "statefulsets", "StatefulSet", True),
+]
+_VERBS = {"get", "list", "watch", "create", "patch", "delete"}
+_WRITES = {kmock.action.CREATE, kmock.action.UPDATE, kmock.action.DELETE}
+_NAMESPACE_PATH = re.compile(r"/api/v1/namespaces(?:/(?P<name>[^/]+))?")
+
+
+@attrs.define(kw_only=True)
+class SandboxEmulator(kmock.KubernetesEmulator):
+    """The emulator, plus the work-arounds a long-running sandbox needs."""
+
+    writes: int = attrs.field(default=0, init=False)  # the state file is saved when this moves
+
+    async def __call__(self, raw: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
+        # Emulator work-around: its URL parser fails (500) on /api/v1/namespaces[/name], so
+        # namespace reads are answered here, before it parses anything.
+        match = _NAMESPACE_PATH.fullmatch(raw.path)
+        if raw.method == "GET" and match and "watch" not in raw.query:
+            return self._namespaces(match["name"])
+        # Emulator work-around: the official client sends `watch=True`; the emulator only
+        # takes `watch=true` for a watch and would answer a plain list instead.
+        if raw.query.get("watch", "").lower() == "true":
+            raw = raw.clone(rel_url=raw.rel_url.update_query(watch="true"))
+        return await super().__call__(raw)
+
+    async def _handle(self, request: kmock.Request) -> aiohttp.web.StreamResponse:
+        if request.action in _WRITES:
+            self.writes += 1
+        try:
+            return await super()._handle(request)
+        finally:
+            # Emulator work-around: it keeps every request it served, for test assertions, and
+            # matches each new one by scanning them all: quadratic. Keep only those in flight.
+            for index, pending in enumerate(self._requests):
+                if pending is request:
+                    del self._requests[index]
+                    break
+
+    def _namespaces(self, name: str | None) -> aiohttp.web.StreamResponse:
+        found = {
+            key[2]: obj.raw
+            for key, obj in self.objects.items()
+            if key[0] == NAMESPACES and not obj.deleted
+        }
+        if name is None:
+            items = list(found.values())
+            listing = {"apiVersion": "v1", "kind": "NamespaceList", "metadata": {}, "items": items}
+            return aiohttp.web.json_response(listing)
+        if name in found:
+            return aiohttp.web.json_response(found[name])
+        status = {"kind": "Status", "code": 404, "reason": "NotFound", "status": "Failure"}
+        status["message"] = f'namespaces "{name}" not found'
+        return aiohttp.web.json_response(status, status=404)
+
+
+def build_emulator() -> SandboxEmulator:
+    emulator = SandboxEmulator()
+    for api_version, plural, kind, namespaced in RESOURCES:
+        emulator.resources[f"{api_version}/{plural}"] = kmock.ResourceInfo(
+            kind=kind, singular=kind.lower(), namespaced=namespaced, verbs=_VERBS
+        )
+    # Emulator work-around: the official client asks for "/api/" with a trailing slash, which
+    # the emulator only serves without one. "/version/" stays unanswered, as documented.
+    emulator["get /api/"] << _api_versions
+    return emulator
+
+
+def _api_versions(request: kmock.Request) -> dict[str, Any]:
+    address = f"{request.url.host}:{request.url.port}"
+    cidrs = [{"clientCIDR": "0.0.0.0/0", "serverAddress": address}]
+    return {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": cidrs}
+
+
+# --- state file ------------------------------------------------------------------------
+
+
+def load_state(emulator: kmock.KubernetesEmulator, path: Path) -> int:
+    if not path.exists():
+        return 0
+    state = json.loads(path.read_text(encoding="utf-8"))
+    for entry in state["objects"]:
+        resource = kmock.resource(entry["group"], entry["version"], entry["plural"])
+        emulator.objects[resource, entry["namespace"], entry["name"]] = entry["body"]
+    return len(state["objects"])
+
+
+def save_state(emulator: kmock.KubernetesEmulator, path: Path) -> None:
+    objects: list[dict[str, Any]] = [
+        {
+            "group": resource.group,
+            "version": resource.version,
+            "plural": resource.plural,
+            "namespace": namespace,
+            "name": name,
+            "body": obj.raw,
+        }
+        for (resource, namespace, name), obj in emulator.objects.items()
+        if not obj.deleted
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    # 0600: the file holds the CA private key. Write aside, then rename: never half a file.
+    with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as file:
+        json.dump({"version": 1, "objects": objects}, file, indent=1, sort_keys=True)
+    partial.replace(path)
+
+
+def _compact(emulator: SandboxEmulator) -> None:
+    """Emulator work-around: it keeps every request and object version; a sandbox runs for days."""
+    for reaction in emulator._payloads:
+        reaction._requests.clear()
+    for obj in emulator.objects.values():
+        if len(obj.history) > 2:  # keep the last state and a deletion marker after it
+            del obj.history[:-2]
+
+
+async def _housekeeping(emulator: SandboxEmulator, state_path: Path) -> None:
+    saved = emulator.writes
+    while True:
+        await asyncio.sleep(SAVE_INTERVAL_SECONDS)
+        try:
+            _compact(emulator)
+            changed = refresh_token(emulator, ca=secret_data(emulator, "casecret"))
+            if changed or emulator.writes != saved:
+                saved = emulator.writes
+                save_state(emulator, state_path)
+        except Exception:  # keep saving later rather than die silently in a background task
+            logger.exception("Sandbox housekeeping failed")
+
+
+@contextlib.asynccontextmanager
+async def sandbox_server(*, host: str, port: int, state_path: Path) -> AsyncIterator[str]:
+    """Serve the sandbox on host:port; yields its URL; saves the state on the way out."""
+    emulator = build_emulator()
+    loaded = load_state(emulator, state_path)
+    seed_cloudcore(emulator)
+    save_state(emulator, state_path)
+    async with emulator, kmock.Server(emulator, host=host, port=port) as server:
+        url = f"http://{host}:{server.port}"
+        logger.info(
+            "Kubernetes sandbox (emulator) listening on %s (%d objects loaded from %s)",
+            url,
+            loaded,
+            state_path,
+        )
+        task = asyncio.create_task(_housekeeping(emulator, state_path))
+        try:
+            yield url
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            save_state(emulator, state_path)
+            logger.info("Kubernetes sandbox stopped; state saved to %s", state_path)
+
+
+async def _serve(*, host: str, port: int, state_path: Path) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    async with sandbox_server(host=host, port=port, state_path=state_path):
+        await stop.wait()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Local Kubernetes API emulator for edgewright")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8001)
+    parser.add_argument("--state", type=Path, default=Path("data/sandbox-kube.json"))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)  # one line per poll is noise
+    asyncio.run(_serve(host=args.host, port=args.port, state_path=args.state))
+
+
+if __name__ == "__main__":
+    main()
