@@ -25,7 +25,8 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(url: str) -> None:
     """Blocking; env.py runs its own event loop, so call this from a thread when async."""
-    command.upgrade(alembic_config(url), "head")
+    # "heads": features may add migration branches off the same parent; all get applied.
+    command.upgrade(alembic_config(url), "heads")
 
 
 async def upgrade_async(url: str) -> None:

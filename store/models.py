@@ -94,3 +94,13 @@ class ComponentHealth(Base):
     mode: Mapped[str | None] = mapped_column(String(32))
     detail: Mapped[str | None] = mapped_column(Text)
     checked_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RuntimeConfigRow(Base):
+    """Operator-set configuration as one JSON document per key (see store.runtime_config)."""
+
+    __tablename__ = "runtime_config"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     join_answer_timeout_seconds: float = Field(default=30.0, gt=0)
 
     jwt_ttl_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    rate_limit_per_minute: int = Field(
+        default=600, ge=1, description="Requests per minute per user or API key (default)"
+    )
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     api_public_url: str | None = None

@@ -1,0 +1,59 @@
+"""Configuration operators change at run time (`PUT /api/kubeedge/config`).
+
+Kept in the store so every API replica and worker sees one value and a change takes
+effect without a restart. Environment settings give the defaults until a value is set.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store.models import RuntimeConfigRow, utcnow
+from store.settings import Settings
+from store.upsert import upsert
+
+_KEY = "runtime"
+
+
+class RuntimeConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    token_expiry_hours: float = Field(gt=0, le=24 * 30)
+    max_devices: int | None = Field(default=None, ge=1, description="None: no limit")
+    rate_limit_per_minute: int = Field(ge=1, le=100_000)
+    require_tls: bool = False
+
+
+def defaults(settings: Settings) -> RuntimeConfig:
+    return RuntimeConfig(
+        token_expiry_hours=settings.join_token_ttl_hours,
+        rate_limit_per_minute=settings.rate_limit_per_minute,
+    )
+
+
+async def load_runtime_config(session: AsyncSession, *, settings: Settings) -> RuntimeConfig:
+    stored = await session.scalar(
+        select(RuntimeConfigRow.value).where(RuntimeConfigRow.key == _KEY)
+    )
+    base = defaults(settings).model_dump()
+    return RuntimeConfig.model_validate({**base, **(stored or {})})
+
+
+async def save_runtime_config(
+    session: AsyncSession, *, changes: dict[str, Any], settings: Settings
+) -> RuntimeConfig:
+    """Validate the merged result first, so a bad change writes nothing."""
+    current = await load_runtime_config(session, settings=settings)
+    merged = RuntimeConfig.model_validate({**current.model_dump(), **changes})
+    await upsert(
+        session,
+        model=RuntimeConfigRow,
+        values={"key": _KEY, "value": merged.model_dump(), "updated_at": utcnow()},
+        key="key",
+        update=["value", "updated_at"],
+    )
+    return merged
