@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Dialect, Index, Integer, String, Text, TypeDecorator
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def new_node_id() -> str:
+    """The opaque node id the Edge API shows (`/api/v1/nodes/{id}`)."""
+    return str(uuid.uuid4())
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -64,6 +80,34 @@ class Device(Base):
     joined_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # --- inventory views (migration 0004_inventory) ---------------------------------
+    # The Edge API's node: its opaque id, what was registered, and what it reports.
+    node_id: Mapped[str] = mapped_column(String(36), unique=True, default=new_node_id)
+    address: Mapped[str | None] = mapped_column(String(253))
+    capabilities: Mapped[list[str] | None] = mapped_column(JSON)
+    resources: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    labels: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    reported_status: Mapped[str | None] = mapped_column(String(32))
+    usage: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    usage_reported_at: Mapped[datetime | None]
+    # What the worker last read of the Node and its pods (SyncNodesWorkflow); the API never
+    # asks Kubernetes. node_ready is None when no Node of that name exists.
+    node_ready: Mapped[bool | None]
+    node_roles: Mapped[list[str] | None] = mapped_column(JSON)
+    node_version: Mapped[str | None] = mapped_column(String(100))
+    node_addresses: Mapped[list[dict[str, str]] | None] = mapped_column(JSON)
+    node_pods: Mapped[int | None]
+    node_apps: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    node_created_at: Mapped[datetime | None]
+    node_ready_since: Mapped[datetime | None]
+    node_heartbeat_at: Mapped[datetime | None]
+    node_synced_at: Mapped[datetime | None]
+    # --- presence over MQTT (migration 0006_commands) ---------------------------------
+    # Kept by the bridge (workers.bridge) from status heartbeats and last wills: whether
+    # the device is connected now, when it last sent a heartbeat, and what that said.
+    presence_online: Mapped[bool] = mapped_column(default=False)
+    presence_heartbeat_at: Mapped[datetime | None]
+    presence_usage: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class JoinToken(Base):
@@ -104,3 +148,190 @@ class RuntimeConfigRow(Base):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[dict[str, Any]]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiKey(Base):
+    """An API key for scripts and services. Only the sha256 of its secret is kept."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The public part of the key ("ewk_" + hex), safe to show and log; the lookup key.
+    key_id: Mapped[str] = mapped_column(String(32), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(16))
+    # Who created it, as a name rather than a foreign key: the record outlives the user.
+    created_by: Mapped[str | None] = mapped_column(String(100))
+    expires_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RevokedToken(Base):
+    """A login JWT revoked before its expiry (logout); kept only until it would expire."""
+
+    __tablename__ = "revoked_tokens"
+    __table_args__ = (Index("ix_revoked_tokens_expires_at", "expires_at"),)
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class BackupRow(Base):
+    """One backup archive: what it holds, where it lies, and how its run ended."""
+
+    __tablename__ = "backups"
+    __table_args__ = (Index("ix_backups_kind_status_created", "kind", "status", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    backup_id: Mapped[str] = mapped_column(String(128), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    include: Mapped[list[str]] = mapped_column(JSON)
+    description: Mapped[str | None] = mapped_column(String(200))
+    location: Mapped[str | None] = mapped_column(String(1024))
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    format_version: Mapped[int | None]
+    # {"parts": [{name, include, source, count, bytes, sha256}], "skipped": [{name, reason}]}
+    contents: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    multipart: Mapped[bool] = mapped_column(default=False)
+    workflow_id: Mapped[str] = mapped_column(String(300))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None]
+    pruned_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class RestoreRow(Base):
+    """One restore (or dry run): the plan it verified, what it changed, how it ended."""
+
+    __tablename__ = "restores"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    restore_id: Mapped[str] = mapped_column(String(128), unique=True)
+    backup_id: Mapped[str] = mapped_column(String(128), index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    dry_run: Mapped[bool] = mapped_column(default=False)
+    mode: Mapped[str] = mapped_column(String(16))
+    plan: Mapped[dict[str, Any] | None]
+    applied: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    safety_backup_id: Mapped[str | None] = mapped_column(String(160))
+    rolled_back: Mapped[bool] = mapped_column(default=False)
+    error_type: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(Text)
+    workflow_id: Mapped[str] = mapped_column(String(300))
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+# --- inventory (issue 3): node security tokens and what the worker observed --------------
+
+
+class NodeToken(Base):
+    """An Edge API security token for one node. Only its sha256 is kept."""
+
+    __tablename__ = "node_tokens"
+    __table_args__ = (Index("ix_node_tokens_node_id", "node_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_id: Mapped[str] = mapped_column(String(64), unique=True)  # the JWT's jti
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    node_id: Mapped[str] = mapped_column(String(36))
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    created_by: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ObservedState(Base):
+    """A JSON snapshot the worker read from the cluster (CloudCore, cluster counts)."""
+
+    __tablename__ = "observed_state"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[dict[str, Any]]
+    observed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- commands (issue 4) -------------------------------------------------------------------
+
+
+class CommandRow(Base):
+    """One command to a device (or a broadcast to a device type) and how it ended.
+
+    CommandWorkflow writes it when the command is queued, sent and finished; the API reads
+    it once the run is over. A result that arrives after the command timed out is kept in
+    `late_result` and never changes `status`.
+    """
+
+    __tablename__ = "commands"
+    __table_args__ = (
+        Index("ix_commands_device_status", "device_id", "status"),
+        Index("ix_commands_origin", "origin"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    command_id: Mapped[str] = mapped_column(String(100), unique=True)
+    device_id: Mapped[str | None] = mapped_column(String(63))
+    device_type: Mapped[str | None] = mapped_column(String(200))
+    command: Mapped[str] = mapped_column(String(64))
+    parameters: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16))
+    origin: Mapped[str | None] = mapped_column(String(120))  # "job/{id}", "test/{id}"
+    success: Mapped[bool | None]
+    result: Mapped[Any] = mapped_column(JSON, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text)
+    error_type: Mapped[str | None] = mapped_column(String(32))
+    answered: Mapped[int] = mapped_column(default=0)  # broadcasts: devices that answered
+    timeout_seconds: Mapped[float]
+    connect_timeout_seconds: Mapped[float] = mapped_column(default=0.0)
+    requested_by: Mapped[str | None] = mapped_column(String(100))
+    workflow_id: Mapped[str] = mapped_column(String(300))
+    queued_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    late_result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    late_result_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Batch(Base):
+    """A batch join: its devices are in batch_devices, its run is batch-join/{batch_id}."""
+
+    __tablename__ = "batches"
+
+    batch_id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    total: Mapped[int]
+    succeeded: Mapped[int] = mapped_column(default=0)
+    failed: Mapped[int] = mapped_column(default=0)
+    created_by: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+
+
+class BatchDevice(Base):
+    """One device of a batch, with what the batch did for it."""
+
+    __tablename__ = "batch_devices"
+    __table_args__ = (Index("ix_batch_devices_device", "batch_id", "device_id", unique=True),)
+
+    batch_id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[str] = mapped_column(String(63))
+    node_name: Mapped[str] = mapped_column(String(253))
+    device_type: Mapped[str | None] = mapped_column(String(200))
+    location: Mapped[str | None] = mapped_column(String(200))
+    configuration: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    result: Mapped[str] = mapped_column(String(16), default="pending")
+    failed_step: Mapped[str | None] = mapped_column(String(32))
+    error: Mapped[str | None] = mapped_column(Text)

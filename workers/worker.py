@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -15,9 +15,17 @@ from activities.kubernetes import KubeActivities
 from activities.mqtt import MqttActivities, MqttPublisher
 from activities.tokens import TokenActivities
 from store.settings import Settings
+from workers.backups import BACKUP_WORKFLOWS, backup_activities
+from workers.batches import BATCH_WORKFLOWS, batch_activities
+from workers.inventory import INVENTORY_WORKFLOWS, inventory_activities
 from workflows.device_join import DeviceJoinWorkflow
 
-WORKFLOWS: Sequence[type] = (DeviceJoinWorkflow,)
+WORKFLOWS: Sequence[type] = (
+    DeviceJoinWorkflow,
+    *INVENTORY_WORKFLOWS,
+    *BATCH_WORKFLOWS,
+    *BACKUP_WORKFLOWS,
+)
 
 
 def activity_callables(
@@ -26,6 +34,7 @@ def activity_callables(
     sessions: async_sessionmaker[AsyncSession],
     kube: KubeActivities,
     publisher: MqttPublisher,
+    executor: Executor | None = None,
 ) -> list[Any]:
     tokens = TokenActivities(settings=settings, sessions=sessions, cluster_ca=kube)
     inventory = InventoryActivities(sessions=sessions)
@@ -46,6 +55,11 @@ def activity_callables(
         inventory.set_device_status,
         inventory.complete_join,
         mqtt.notify_device_provisioned,
+        *inventory_activities(sessions=sessions, target=kube.target, tokens=tokens),
+        *batch_activities(sessions=sessions),
+        *backup_activities(
+            settings=settings, sessions=sessions, target=kube.target, executor=executor
+        ),
     ]
 
 

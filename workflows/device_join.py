@@ -25,6 +25,7 @@ from temporalio.exceptions import (
 from temporalio.workflow import ActivityCancellationType
 
 from workflows.contracts import (
+    BATCH_DEVICE_PROVISIONED_SIGNAL,
     DEVICE_ID,
     DEVICE_JOIN_WORKFLOW,
     JOIN_NODE_READY_SIGNAL,
@@ -33,6 +34,7 @@ from workflows.contracts import (
     NODE_NAME,
     STAGE,
     Activity,
+    BatchDeviceResult,
     CompleteJoinInput,
     DeviceJoinInput,
     DeviceRecordInput,
@@ -104,6 +106,7 @@ class DeviceJoinWorkflow:
         try:
             await self._provision()
             self._status = JoinStatus.WAITING_FOR_NODE
+            await self._report(BatchDeviceResult(device_id=inp.device_id, succeeded=True))
             if await self._wait_for_node():
                 await self._step(JoinStep.WAIT_FOR_NODE, self._complete())
                 self._status = JoinStatus.JOINED
@@ -122,6 +125,14 @@ class DeviceJoinWorkflow:
             )
             self._status = JoinStatus.FAILED
             self._set_stage(JoinStatus.FAILED.value)
+            await self._report(
+                BatchDeviceResult(
+                    device_id=inp.device_id,
+                    succeeded=False,
+                    failed_step=failed.step.value,
+                    error=failed.message,
+                )
+            )
             await workflow.wait_condition(workflow.all_handlers_finished)
             raise ApplicationError(
                 f"{failed.step.value} failed: {failed.message}",
@@ -181,6 +192,17 @@ class DeviceJoinWorkflow:
     @workflow.signal(name=JOIN_NODE_READY_SIGNAL)
     def node_ready(self) -> None:
         self._node_signalled = True
+
+    async def _report(self, result: BatchDeviceResult) -> None:
+        """Tell the batch that started this join how provisioning went."""
+        if self._inp.report_to is None:
+            return
+        batch = workflow.get_external_workflow_handle(self._inp.report_to)
+        try:
+            await batch.signal(BATCH_DEVICE_PROVISIONED_SIGNAL, result)
+        except FailureError:
+            # The batch ended (cancelled, or done with this device): nothing left to tell.
+            workflow.logger.info("batch %s no longer listens", self._inp.report_to)
 
     # --- saga ------------------------------------------------------------------------
 
