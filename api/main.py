@@ -18,9 +18,29 @@ from api.deps import current_user
 from api.errors import install_error_handlers
 from api.openapi import EdgewrightAPI, add_cloudcore_docs
 from api.probes import api_version
-from api.routes import auth, health, kubeedge_devices
+from api.rate_limit import RateLimiter
+from api.routes import (
+    api_keys,
+    auth,
+    batch_join,
+    command_jobs,
+    commands,
+    device_tests,
+    edge_nodes,
+    edge_security,
+    edgecore,
+    health,
+    kubeedge_cloudcore,
+    kubeedge_config,
+    kubeedge_devices,
+    kubeedge_inventory,
+    kubeedge_tokens,
+    live,
+    users,
+)
 from api.state import AppState, set_app_state
 from api.temporal import TemporalConnector, connect_from_settings
+from api.throttle import RateLimitHeadersMiddleware
 from store.db import create_engine, session_factory
 from store.settings import Settings
 
@@ -30,7 +50,7 @@ _DESCRIPTION = (
     "Provisioning control plane for KubeEdge edge fleets. Serves the CloudCore management "
     "API (/api/auth, /api/health, /api/kubeedge) and the Edge Computing Framework API "
     "(/api/v1). Log in at POST /api/auth/login and send the token as `Authorization: "
-    "Bearer <token>`."
+    "Bearer <token>`, or send an API key as `X-API-Key: <key>`."
 )
 
 
@@ -48,12 +68,34 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Added first so it sits inside the error middleware that install_error_handlers adds.
     app.add_middleware(LenientJsonMiddleware)
     install_error_handlers(app)
+    app.add_middleware(RateLimitHeadersMiddleware)  # outermost: decorates error answers too
     add_cloudcore_docs(app)
     app.include_router(health.router)
     app.include_router(auth.router)
+    app.include_router(users.router, dependencies=[Depends(current_user)])
+    app.include_router(api_keys.router, dependencies=[Depends(current_user)])
     # Deny by default: whatever the device routes declare, none is reachable without a
     # valid token (the dependency is cached, so routes asking for the user again are free).
     app.include_router(kubeedge_devices.router, dependencies=[Depends(current_user)])
+    app.include_router(batch_join.router, dependencies=[Depends(current_user)])
+    app.include_router(kubeedge_inventory.router, dependencies=[Depends(current_user)])
+    app.include_router(kubeedge_tokens.router, dependencies=[Depends(current_user)])
+    app.include_router(kubeedge_cloudcore.router, dependencies=[Depends(current_user)])
+    app.include_router(kubeedge_config.router, dependencies=[Depends(current_user)])
+    app.include_router(edge_security.router, dependencies=[Depends(current_user)])
+    # Node tokens reach these too: every route names its callers (api.node_access).
+    app.include_router(edge_nodes.router)
+    # Commands (issue 4). command_jobs first: its /command/jobs/... paths would otherwise
+    # be taken for /command/{command_id}/....
+    app.include_router(command_jobs.router, dependencies=[Depends(current_user)])
+    app.include_router(commands.router, dependencies=[Depends(current_user)])
+    app.include_router(device_tests.router, dependencies=[Depends(current_user)])
+    # These authenticate on their own: the live streams also take `?token=` (browsers
+    # cannot send headers there), the join-token check takes the join token itself. The
+    # live router's lifespan subscribes this replica to the event bus.
+    app.include_router(live.router)
+    app.include_router(live.ws_router)
+    app.include_router(edgecore.router)
     return app
 
 
@@ -83,6 +125,7 @@ def _lifespan(
                     engine=engine,
                     sessions=session_factory(engine),
                     temporal=temporal,
+                    rate_limiter=RateLimiter(storage_uri=settings.rate_limit_storage),
                 ),
             )
             logger.info("edgewright API ready at %s", settings.public_api_url)

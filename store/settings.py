@@ -12,8 +12,9 @@ import hmac
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -65,14 +66,110 @@ class Settings(BaseSettings):
     kubeedge_version: str | None = None
     join_token_ttl_hours: float = Field(default=24.0, gt=0, le=24 * 30)
     join_answer_timeout_seconds: float = Field(default=30.0, gt=0)
+    # Inventory (issue 3): how fresh node facts are, and how long a CloudCore rollout may take.
+    node_sync_interval_seconds: float = Field(default=30.0, gt=0)
+    cloudcore_rollout_timeout_seconds: float = Field(default=300.0, gt=0)
+    cloudcore_image: str = Field(
+        default="kubeedge/cloudcore", description="Image repository of CloudCore deploys"
+    )
 
+    batch_max_devices: int = Field(
+        default=10_000, ge=1, description="Devices per batch-join request"
+    )
+    batch_max_concurrency: int = Field(
+        default=200, ge=1, le=1000, description="Joins in flight per batch"
+    )
+    batch_sync_limit: int = Field(
+        default=50, ge=0, description="Batches up to this size answer with the full report (200)"
+    )
     jwt_ttl_minutes: int = Field(default=60, ge=1, le=24 * 60)
     rate_limit_per_minute: int = Field(
         default=600, ge=1, description="Requests per minute per user or API key (default)"
     )
+    rate_limit_storage: str = Field(
+        default="memory://",
+        description="Where rate-limit counters live (a `limits` storage URI). memory:// "
+        "counts per process; several API replicas need a shared one, e.g. redis://host:6379",
+    )
+    login_rate_limit_per_minute: int = Field(
+        default=20,
+        ge=1,
+        description="Login attempts per minute per client IP (at most the "
+        "general rate limit); slows password guessing",
+    )
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     api_public_url: str | None = None
+
+    # Backups (README "Backups and S3"). Credentials come from the usual AWS chain
+    # (environment, shared config, instance role), never from here, so nothing to log.
+    backup_location: str | None = Field(
+        default=None,
+        description="Where archives go: s3://bucket/prefix or file://path; "
+        "default file://DATA_DIR/backups",
+    )
+    backup_s3_endpoint_url: str | None = Field(
+        default=None, description="S3 endpoint of MinIO or another S3; unset: AWS"
+    )
+    backup_s3_region: str | None = None
+    backup_sse: Literal["none", "AES256", "aws:kms"] = "none"
+    backup_sse_kms_key_id: str | None = None
+    # Archives at least this big go up in parts of backup_multipart_chunk_bytes (S3: >= 5 MiB).
+    backup_multipart_threshold_bytes: int = Field(default=64 * 1024 * 1024, ge=1)
+    backup_multipart_chunk_bytes: int = Field(default=16 * 1024 * 1024, ge=5 * 1024 * 1024)
+    backup_verify: Literal["download", "head"] = "download"
+    backup_scratch_dir: Path | None = None
+    backup_keep_last: int = Field(default=14, ge=0, description="0: no count rule")
+    backup_keep_days: float = Field(default=30.0, ge=0, description="0: no age rule")
+    backup_schedule_enabled: bool = True
+    backup_schedule_id: str = Field(default="default", pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    backup_schedule_cron: str = "0 2 * * *"
+    backup_schedule_interval_seconds: int = Field(
+        default=0, ge=0, description="> 0: every this many seconds instead of the cron line"
+    )
+    backup_answer_timeout_seconds: float = Field(default=30.0, gt=0)
+
+    # Commands, the MQTT bridge, live events and the simulated fleet (issue 4).
+    command_timeout_seconds: float = Field(
+        default=30.0, gt=0, le=24 * 3600, description="Default time a device has to answer"
+    )
+    command_connect_timeout_seconds: float = Field(
+        default=60.0, ge=0, description="Default time an offline device has to come online"
+    )
+    command_answer_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="How long a command POST waits for `sent` before 202"
+    )
+    command_wait_max_seconds: float = Field(
+        default=300.0, gt=0, description="Longest a `?wait=true` request is held open"
+    )
+    device_offline_after_seconds: float = Field(
+        default=45.0, gt=0, description="Silence after which the bridge marks a device offline"
+    )
+    bridge_flush_interval_seconds: float = Field(default=1.0, gt=0, le=60)
+    bridge_share_group: str = Field(
+        default="edgewright-bridge",
+        pattern=r"^[A-Za-z0-9_-]*$",
+        description="MQTT shared-subscription group of the bridge replicas; empty: plain "
+        "subscriptions (one replica, or a broker without $share such as amqtt)",
+    )
+    bridge_client_id: str | None = Field(
+        default=None,
+        description="MQTT client ID of this bridge replica (its persistent session); "
+        "default edgewright-bridge-HOSTNAME",
+    )
+    live_queue_size: int = Field(
+        default=1000, ge=10, description="Events buffered per SSE/WebSocket client"
+    )
+    live_max_clients: int = Field(
+        default=1000, ge=1, description="SSE and WebSocket clients per API replica"
+    )
+    simulated_devices: int = Field(
+        default=0,
+        ge=0,
+        le=100_000,
+        validation_alias=AliasChoices("EDGEWRIGHT_SIMULATED_DEVICES", "SIMULATED_DEVICES"),
+        description="`make run` starts this many simulated devices, joined on first start",
+    )
 
     @model_validator(mode="after")
     def _no_placeholder_secrets(self) -> Settings:
@@ -93,6 +190,11 @@ class Settings(BaseSettings):
     @property
     def public_api_url(self) -> str:
         return self.api_public_url or f"http://{self.api_host}:{self.api_port}"
+
+    @property
+    def backup_base_url(self) -> str:
+        """Where backup archives go, with the embedded default under data_dir."""
+        return self.backup_location or f"file://{(self.data_dir / 'backups').as_posix()}"
 
     def derived_key(self, purpose: str) -> bytes:
         """A 32-byte key for one purpose, derived from the root secret (HMAC-SHA256)."""

@@ -6,15 +6,18 @@ HTTP, the store a SQLite file. Only the API's HTTP transport is in-process (ASGI
 
 from __future__ import annotations
 
+import os
 import secrets
 import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 
 import httpx
+from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
@@ -66,8 +69,21 @@ def stack_settings(
     )
 
 
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment that gives a subprocess (a worker, say) these same settings."""
+    env = dict(os.environ)
+    for name, value in settings.model_dump(exclude_none=True).items():
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        env[f"EDGEWRIGHT_{name.upper()}"] = str(value.value if isinstance(value, Enum) else value)
+    return env
+
+
 @asynccontextmanager
-async def running_stack(settings: Settings, temporal: Client) -> AsyncIterator[Stack]:
+async def running_stack(
+    settings: Settings, temporal: Client, *, worker: bool = True
+) -> AsyncIterator[Stack]:
+    """API in process; the worker too unless `worker=False` (a test runs its own)."""
     await upgrade_async(settings.sqlalchemy_url)
     engine = create_engine(settings.sqlalchemy_url)
     sessions = session_factory(engine)
@@ -83,10 +99,14 @@ async def running_stack(settings: Settings, temporal: Client) -> AsyncIterator[S
     app = create_app(settings)
     try:
         with ThreadPoolExecutor(max_workers=8) as executor:
-            worker = build_worker(
-                temporal, settings=settings, activities=activities, executor=executor
-            )
-            async with worker, app.router.lifespan_context(app):
+            async with AsyncExitStack() as stack:
+                if worker:
+                    await stack.enter_async_context(
+                        build_worker(
+                            temporal, settings=settings, activities=activities, executor=executor
+                        )
+                    )
+                await stack.enter_async_context(app.router.lifespan_context(app))
                 transport = httpx.ASGITransport(app=app)
                 async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:
                     yield Stack(settings, http, temporal, sessions, target)
