@@ -40,6 +40,8 @@ venv: $(STAMP)
 $(STAMP): requirements.lock pyproject.toml
 	$(bootstrap-uv)
 	$(UV) pip sync --python $(PY) requirements.lock
+	# The project itself, editable, for the `edgewright` command (dependencies are above).
+	$(UV) pip install --python $(PY) --no-deps -e .
 	touch $@
 
 lock:

@@ -35,9 +35,21 @@ class BenchStack:
     api: httpx.AsyncClient
     temporal_address: str
     data_dir: Path
+    pids: dict[str, int]
 
 
-def _spawn(stack: ExitStack, command: list[str], *, env: dict[str, str], log: Path) -> None:
+def peak_rss_mb(pid: int) -> float | None:
+    """The process's peak resident memory (VmHWM), in MB; None once it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None
+
+
+def _spawn(stack: ExitStack, command: list[str], *, env: dict[str, str], log: Path) -> int:
     out = stack.enter_context(log.open("wb"))
     process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
 
@@ -50,6 +62,7 @@ def _spawn(stack: ExitStack, command: list[str], *, env: dict[str, str], log: Pa
             process.wait()
 
     stack.callback(stop)
+    return process.pid
 
 
 @asynccontextmanager
@@ -70,6 +83,8 @@ async def bench_stack(*, extra_env: dict[str, str] | None = None) -> AsyncIterat
             "EDGEWRIGHT_CLOUDCORE_ADDRESS": "192.0.2.10",
             "EDGEWRIGHT_API_PORT": str(ports["api"]),
             "EDGEWRIGHT_JOIN_ANSWER_TIMEOUT_SECONDS": "120",
+            # Benchmarks measure throughput, not the per-user rate limit.
+            "EDGEWRIGHT_RATE_LIMIT_PER_MINUTE": "100000",
             **(extra_env or {}),
         }
         temporal = temporal_dev_server_command(
@@ -86,10 +101,14 @@ async def bench_stack(*, extra_env: dict[str, str] | None = None) -> AsyncIterat
         await asyncio.to_thread(subprocess.run, bootstrap, env=env, check=True)
         for name in ("temporal", "mqtt", "kube"):
             wait_for_port(LOOPBACK, ports[name], timeout=60)
-        _spawn(stack, [sys.executable, "-m", "workers"], env=env, log=data / "worker.log")
+        pids = {
+            "worker": _spawn(
+                stack, [sys.executable, "-m", "workers"], env=env, log=data / "worker.log"
+            )
+        }
         api = [sys.executable, "-m", "uvicorn", "api.main:app", "--host", LOOPBACK]
         api += ["--port", str(ports["api"]), "--log-level", "warning", "--no-access-log"]
-        _spawn(stack, api, env=env, log=data / "api.log")
+        pids["api"] = _spawn(stack, api, env=env, log=data / "api.log")
         wait_for_port(LOOPBACK, ports["api"], timeout=60)
         base = f"http://{LOOPBACK}:{ports['api']}"
         limits = httpx.Limits(max_connections=500, max_keepalive_connections=500)
@@ -100,5 +119,8 @@ async def bench_stack(*, extra_env: dict[str, str] | None = None) -> AsyncIterat
             login.raise_for_status()
             client.headers["Authorization"] = f"Bearer {login.json()['token']}"
             yield BenchStack(
-                api=client, temporal_address=env["EDGEWRIGHT_TEMPORAL_ADDRESS"], data_dir=data
+                api=client,
+                temporal_address=env["EDGEWRIGHT_TEMPORAL_ADDRESS"],
+                data_dir=data,
+                pids=pids,
             )

@@ -20,36 +20,39 @@ from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttri
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
-from workflows.contracts import (
-    BATCH_CANCEL_SIGNAL,
-    BATCH_DEVICE_PROVISIONED_SIGNAL,
-    BATCH_ID,
-    BATCH_JOIN_WORKFLOW,
-    BATCH_PAUSE_SIGNAL,
-    BATCH_PROGRESS_QUERY,
-    BATCH_RESUME_SIGNAL,
-    DEVICE_ID,
-    DEVICE_JOIN_WORKFLOW,
-    NODE_NAME,
-    STAGE,
-    BatchActivity,
-    BatchDeviceResult,
-    BatchDeviceSpec,
-    BatchJoinInput,
-    BatchPage,
-    BatchProgress,
-    BatchState,
-    BatchStatus,
-    CancelBatchJoinsInput,
-    DeviceJoinInput,
-    FinishBatchInput,
-    LoadBatchPageInput,
-    RecordBatchResultsInput,
-    device_join_workflow_id,
-)
+# Shared, immutable models: imported once, not again inside every run's sandbox.
+with workflow.unsafe.imports_passed_through():
+    from workflows.contracts import (
+        BATCH_CANCEL_SIGNAL,
+        BATCH_DEVICE_PROVISIONED_SIGNAL,
+        BATCH_ID,
+        BATCH_JOIN_WORKFLOW,
+        BATCH_PAUSE_SIGNAL,
+        BATCH_PROGRESS_QUERY,
+        BATCH_RESUME_SIGNAL,
+        DEVICE_ID,
+        DEVICE_JOIN_WORKFLOW,
+        NODE_NAME,
+        STAGE,
+        BatchActivity,
+        BatchDeviceResult,
+        BatchDeviceSpec,
+        BatchJoinInput,
+        BatchPage,
+        BatchProgress,
+        BatchState,
+        BatchStatus,
+        CancelBatchJoinsInput,
+        DeviceJoinInput,
+        FinishBatchInput,
+        LoadBatchPageInput,
+        RecordBatchResultsInput,
+        device_join_workflow_id,
+    )
 
 STORE_TIMEOUT = timedelta(seconds=60)
 STORE_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
+CHILD_TASK_TIMEOUT = timedelta(seconds=30)
 # Results are written in chunks: one store round trip per this many devices.
 FLUSH_EVERY = 100
 
@@ -213,6 +216,7 @@ class BatchJoinWorkflow:
             fingerprint=spec.fingerprint,
             report_to=batch_workflow_id,
             batch_id=self._inp.batch_id,
+            node_poll_initial_seconds=self._inp.node_poll_initial_seconds,
         )
         self._in_flight.add(spec.device_id)
         try:
@@ -222,6 +226,8 @@ class BatchJoinWorkflow:
                 id=device_join_workflow_id(spec.device_id),
                 # Joins outlive the batch: they wait for their node after provisioning.
                 parent_close_policy=ParentClosePolicy.ABANDON,
+                # Room for the local steps when the worker is busy with a full window.
+                task_timeout=CHILD_TASK_TIMEOUT,
                 search_attributes=TypedSearchAttributes(
                     [
                         SearchAttributePair(DEVICE_ID, spec.device_id),

@@ -36,7 +36,19 @@ from workflows.keadm import is_valid_host
 router = APIRouter(prefix="/api/kubeedge", tags=["batch join"])
 
 
+# Options may also come as query parameters, for CSV and uploads that carry only devices.
+_QUERY_OPTIONS = ("batch_id", "cloud_ip", "token_expiry_hours", "max_concurrency")
+
+
 async def _document(request: Request) -> dict[str, Any]:
+    document = await _body_document(request)
+    for name in _QUERY_OPTIONS:
+        if name in request.query_params:
+            document[name] = request.query_params[name]
+    return document
+
+
+async def _body_document(request: Request) -> dict[str, Any]:
     content_type = request.headers.get("content-type", "application/json")
     if content_type.startswith("multipart/form-data"):
         form = await request.form()

@@ -1,0 +1,90 @@
+"""Batch join end to end: devices provisioned per minute, beside bare workflows.
+
+`python -m bench.batch_join --devices 1000` brings the embedded stack up (real
+processes: dev server on the WAL SQLite file, broker, sandbox, worker, API), posts one
+batch and waits until every device is provisioned (join command issued), then runs the
+same number of bare one-activity workflows on the same server with the same
+concurrency. Prints one JSON line with both rates, their ratio and the worker's peak
+memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import time
+import uuid
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from bench._bare import BareWorkflow, noop
+from bench._stack import bench_stack, peak_rss_mb
+
+
+async def bare_rate(address: str, *, count: int, concurrency: int) -> float:
+    client = await Client.connect(address)
+    queue = f"bare-{uuid.uuid4().hex[:6]}"
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(i: int) -> None:
+        async with gate:
+            await client.execute_workflow(
+                BareWorkflow.run, str(i), id=f"{queue}-{i}", task_queue=queue
+            )
+
+    async with Worker(client, task_queue=queue, workflows=[BareWorkflow], activities=[noop]):
+        start = time.perf_counter()
+        await asyncio.gather(*(one(i) for i in range(count)))
+        return count / (time.perf_counter() - start) * 60
+
+
+async def main(*, devices: int, concurrency: int) -> dict[str, object]:
+    async with bench_stack() as stack:
+        tag = uuid.uuid4().hex[:6]
+        body = {
+            "devices": [
+                {"node_name": f"{tag}-node-{i:05d}", "device_id": f"{tag}-dev-{i:05d}"}
+                for i in range(devices)
+            ],
+            "max_concurrency": concurrency,
+        }
+        start = time.perf_counter()
+        answer = await stack.api.post("/api/kubeedge/batch-join", json=body)
+        answer.raise_for_status()
+        batch_id = answer.json()["batch_id"]
+        while True:
+            status = (await stack.api.get(f"/api/kubeedge/batch-join/{batch_id}")).json()
+            if status["status"] in ("completed", "cancelled"):
+                break
+            await asyncio.sleep(0.5)
+        elapsed = time.perf_counter() - start
+        worker_peak = peak_rss_mb(stack.pids["worker"])
+        join_rate = devices / elapsed * 60
+        bare = await bare_rate(stack.temporal_address, count=devices, concurrency=concurrency)
+    return {
+        "bench": "batch_join",
+        "devices": devices,
+        "concurrency": concurrency,
+        "succeeded": status["success"],
+        "failed": status["failed"],
+        "seconds": round(elapsed, 1),
+        "devices_per_min": round(join_rate, 1),
+        "bare_workflows_per_min": round(bare, 1),
+        "ratio_vs_bare": round(join_rate / bare, 3),
+        "worker_peak_rss_mb": worker_peak,
+        "cpus": os.cpu_count(),
+    }
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--devices", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=200)
+    args = parser.parse_args()
+    result = asyncio.run(main(devices=args.devices, concurrency=args.concurrency))
+    print(json.dumps(result), flush=True)
+    # temporalio can abort at interpreter exit after all work is done (sdk-python#300).
+    os._exit(0)
