@@ -508,10 +508,14 @@ class BackupRecordInput(_Model):
     completed_at: datetime | None = None
     archive: ArchiveInfo | None = None
     error: str | None = None
+    schedule_id: str | None = None
 
 
 class PruneInput(_Model):
+    """Retention counts the backups of one kind, and of one schedule for scheduled ones."""
+
     kind: BackupKind
+    schedule_id: str | None = None
     retention: Retention
     now: datetime
     keep: list[str] = Field(default_factory=list)  # never pruned (the backup just made)
@@ -631,8 +635,10 @@ class BackupScheduleConfig(_Model):
         return self
 
 
-# Memo key on a schedule's action: the configuration fingerprint the worker last applied.
+# Memo keys on a schedule's action: the configuration fingerprint the worker last applied,
+# and the schedule as operators wrote it (Temporal answers cron lines as calendars).
 SCHEDULE_CONFIG_MEMO = "edgewright_config_fingerprint"
+SCHEDULE_SPEC_MEMO = "edgewright_schedule"
 
 
 def backup_schedule(
@@ -662,7 +668,10 @@ def backup_schedule(
         id=backup_workflow_id(f"{SCHEDULED_BACKUP_PREFIX}{schedule_id}"),
         task_queue=task_queue,
         execution_timeout=timedelta(days=1),
-        memo={SCHEDULE_CONFIG_MEMO: config_fingerprint} if config_fingerprint else None,
+        memo={
+            SCHEDULE_SPEC_MEMO: config.model_dump(mode="json"),
+            **({SCHEDULE_CONFIG_MEMO: config_fingerprint} if config_fingerprint else {}),
+        },
     )
     return Schedule(
         action=action,
@@ -680,7 +689,7 @@ def backup_schedule(
 # their activities. Activity names live in their own enum (InventoryActivity) rather than in
 # the shared `Activity`; the removal also reuses the join's delete activities by name.
 
-ISSUE_TOKEN_WORKFLOW = "IssueTokenWorkflow"
+ISSUE_TOKEN_WORKFLOW = "IssueTokenWorkflow"  # noqa: S105 (a name, not a secret)
 DEVICE_REMOVAL_WORKFLOW = "DeviceRemovalWorkflow"
 SYNC_NODES_WORKFLOW = "SyncNodesWorkflow"
 CLOUDCORE_DEPLOY_WORKFLOW = "CloudCoreDeployWorkflow"
@@ -724,7 +733,7 @@ class InventoryActivity(StrEnum):
     ISSUE_NODE_TOKEN = "issue_node_token"  # noqa: S105 (a name, not a secret)
     CANCEL_JOIN_RUN = "cancel_join_run"
     DELETE_NODE = "delete_node"
-    REVOKE_DEVICE_TOKENS = "revoke_device_tokens"  # noqa: S105
+    REVOKE_DEVICE_TOKENS = "revoke_device_tokens"
     SYNC_CLUSTER = "sync_cluster"
     READ_CLOUDCORE = "read_cloudcore"
     APPLY_CLOUDCORE = "apply_cloudcore"
@@ -766,7 +775,7 @@ class RemovalStep(StrEnum):
     DELETE_CONFIGMAP = "delete_configmap"
     DELETE_RBAC = "delete_rbac"
     DELETE_NODE = "delete_node"
-    REVOKE_TOKENS = "revoke_tokens"  # noqa: S105
+    REVOKE_TOKENS = "revoke_tokens"
     DELETE_RECORD = "delete_record"
 
 
@@ -1188,6 +1197,8 @@ class CommandJobInput(_Model):
     max_in_flight: int = Field(default=500, ge=1, le=5000)
     fingerprint: str = ""
     requested_by: str | None = None
+    # Children one run starts before it continues as new (a few events each).
+    continue_after: int = Field(default=2000, ge=1)
     # Set by continue-as-new: where the previous run stopped.
     carried: JobProgress | None = None
     cursor: str | None = None
@@ -1290,6 +1301,9 @@ class BatchJoinInput(_Model):
     defaults: BatchJoinDefaults
     max_concurrency: int = Field(default=100, ge=1, le=1000)
     page_size: int = Field(default=200, ge=1, le=1000)
+    # Joins of a batch look for their node rarely: the bridge's node_ready signal is the
+    # fast path, and hundreds of quick polls would crowd out the joins still provisioning.
+    node_poll_initial_seconds: float = Field(default=60.0, gt=0)
     # Continue-as-new once the history is this long, well below Temporal's limits.
     history_limit: int = Field(default=10_000, ge=100)
     state: BatchState = Field(default_factory=BatchState)
