@@ -77,7 +77,7 @@ class Settings(BaseSettings):
         default=10_000, ge=1, description="Devices per batch-join request"
     )
     batch_max_concurrency: int = Field(
-        default=200, ge=1, le=1000, description="Joins in flight per batch"
+        default=100, ge=1, le=1000, description="Joins in flight per batch"
     )
     batch_sync_limit: int = Field(
         default=50, ge=0, description="Batches up to this size answer with the full report (200)"
