@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.events import EventSink
 from store import devices, tokens
 from store.models import utcnow
 from workflows.contracts import (
@@ -15,13 +16,17 @@ from workflows.contracts import (
     DeviceRef,
     DeviceStatusInput,
     ErrorType,
+    EventType,
     JoinStatus,
 )
 
 
 class InventoryActivities:
-    def __init__(self, *, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, *, sessions: async_sessionmaker[AsyncSession], events: EventSink | None = None
+    ) -> None:
         self._sessions = sessions
+        self._events = events  # the event bus, for node_joined (SSE, WebSocket)
 
     @activity.defn(name=Activity.VALIDATE_JOIN)
     async def validate_join(self, inp: DeviceRef) -> None:
@@ -77,4 +82,9 @@ class InventoryActivities:
                 status=JoinStatus.JOINED.value,
                 joined_at=utcnow(),
             )
+            # Seen Ready just now; the node sync fills in roles, version and pods later.
+            await devices.mark_node_ready(session, device_id=inp.device_id, at=utcnow())
         activity.logger.info("device %s joined as node %s", inp.device_id, inp.node_name)
+        if self._events is not None:
+            joined = {"device_id": inp.device_id, "node_name": inp.node_name, "status": "Ready"}
+            self._events.emit(EventType.NODE_JOINED, joined)

@@ -76,6 +76,10 @@ class KubeActivities:
         self._rbac = client.RbacAuthorizationV1Api(target.api_client)
         self._custom = client.CustomObjectsApi(target.api_client)
 
+    @property
+    def target(self) -> KubeTarget:
+        return self._target
+
     @activity.defn(name=Activity.APPLY_EDGECORE_CONFIGMAP)
     def apply_edgecore_configmap(self, inp: EdgecoreConfigMapInput) -> ObjectRef:
         ref = ObjectRef(namespace=inp.namespace, name=edgecore_configmap_name(inp.node_name))

@@ -13,11 +13,11 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from temporalio import activity
 
-from workflows.contracts import Activity, DeviceRef
+from workflows.contracts import EVENTS_TOPIC_PREFIX, Activity, DeviceRef
 
 log = logging.getLogger(__name__)
 
-EVENTS_PREFIX = "edgewright/events"
+EVENTS_PREFIX = EVENTS_TOPIC_PREFIX
 
 
 def event_topic(event: str) -> str:
@@ -68,6 +68,13 @@ class MqttPublisher:
         info.wait_for_publish(timeout)
         if not info.is_published():
             raise TimeoutError(f"MQTT broker did not acknowledge a message on {topic}")
+
+    def publish_nowait(self, topic: str, payload: dict[str, Any]) -> bool:
+        """Publish at QoS 0 without waiting (bus events): False, and dropped, if offline."""
+        if not self._connected.is_set():
+            return False
+        self._client.publish(topic, json.dumps(payload, default=str), qos=0)
+        return True
 
     def _on_connect(
         self, client: mqtt.Client, userdata: Any, flags: Any, rc: Any, props: Any

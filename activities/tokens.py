@@ -12,7 +12,14 @@ from activities.kubeedge_token import mint_join_token
 from store import tokens
 from store.sealing import seal
 from store.settings import Settings
-from workflows.contracts import Activity, IssuedJoinToken, IssueJoinTokenInput, TokenRef
+from workflows.contracts import (
+    Activity,
+    InventoryActivity,
+    IssuedJoinToken,
+    IssueJoinTokenInput,
+    IssueNodeTokenInput,
+    TokenRef,
+)
 
 
 class ClusterCA(Protocol):
@@ -33,6 +40,11 @@ class TokenActivities:
 
     @activity.defn(name=Activity.ISSUE_JOIN_TOKEN)
     async def issue_join_token(self, inp: IssueJoinTokenInput) -> IssuedJoinToken:
+        return await self.issue_node_token(IssueNodeTokenInput.model_validate(inp.model_dump()))
+
+    @activity.defn(name=InventoryActivity.ISSUE_NODE_TOKEN)
+    async def issue_node_token(self, inp: IssueNodeTokenInput) -> IssuedJoinToken:
+        """A join token for any node, also one no device is recorded for (token/generate)."""
         cadata, cakeydata = await asyncio.to_thread(
             self._cluster_ca.read_cluster_ca, inp.kubeedge_namespace
         )

@@ -2,6 +2,10 @@
 
     async def handler(session: SessionDep, user: OperatorUser, temporal: TemporalDep): ...
 
+`CurrentUser`, `ViewerUser`, `OperatorUser` and `AdminUser` give an api.principal.Principal:
+a logged-in user or an API key, with `.role`, `.username` (safe to log) and `.kind`.
+Resolving it also counts the request against the caller's rate limit (api.throttle).
+
 Every alias resolves from what the lifespan put on `app.state` (api.state); nothing here
 reads the environment or builds a client.
 """
@@ -12,16 +16,17 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
-from api.auth import TokenError, decode_token
+from api.authn import authenticate
 from api.errors import ApiError
+from api.principal import Principal
 from api.state import app_sessions, app_settings, app_temporal
-from store.models import User
+from api.throttle import enforce_rate_limit
 from store.settings import Settings
-from store.users import Role, get_user
+from store.users import Role
 
 
 def _settings(request: Request) -> Settings:
@@ -57,45 +62,50 @@ def _temporal(request: Request) -> Client:
 TemporalDep = Annotated[Client, Depends(_temporal)]
 
 _bearer = HTTPBearer(
+    scheme_name="BearerToken",
     auto_error=False,  # we answer missing credentials ourselves, in the contract's envelope
     description="JWT from POST /api/auth/login",
 )
-_CHALLENGE = {"WWW-Authenticate": "Bearer"}
-_INVALID = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+_api_key = APIKeyHeader(
+    name="X-API-Key",
+    scheme_name="ApiKey",
+    auto_error=False,
+    description="API key from POST /api/auth/api-keys (acts with the key's own role)",
+)
 
 
 async def current_user(
+    request: Request,
     session: SessionDep,
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> User:
-    if credentials is None:
-        raise ApiError(401, "Missing bearer token", headers=_CHALLENGE)
-    try:
-        claims = decode_token(settings=settings, token=credentials.credentials)
-    except TokenError as err:
-        raise ApiError(401, str(err), headers=_INVALID) from err
-    user = await get_user(session, user_id=claims.user_id)
-    if user is None or user.disabled:
-        raise ApiError(401, "The account behind this token is gone or disabled", headers=_INVALID)
-    return user
+    api_key: Annotated[str | None, Depends(_api_key)],
+) -> Principal:
+    """The caller (a user by JWT or an API key), counted against its rate limit."""
+    principal = await authenticate(
+        session,
+        settings=settings,
+        bearer=credentials.credentials if credentials is not None else None,
+        api_key=api_key,
+    )
+    await enforce_rate_limit(
+        request, session=session, settings=settings, scope="caller", key=principal.rate_limit_key
+    )
+    return principal
 
 
-CurrentUser = Annotated[User, Depends(current_user)]
+CurrentUser = Annotated[Principal, Depends(current_user)]
 
 
-def user_role(user: User) -> Role | None:
-    try:
-        return Role(user.role)
-    except ValueError:  # a role this version does not know grants nothing
-        return None
+def user_role(user: Principal) -> Role | None:
+    return user.role_level
 
 
-def require_role(role: Role) -> Callable[[User], Awaitable[User]]:
-    """A dependency giving the current user if their role is at least `role`, else 403."""
+def require_role(role: Role) -> Callable[[Principal], Awaitable[Principal]]:
+    """A dependency giving the caller if their role is at least `role`, else 403."""
 
-    async def dependency(user: CurrentUser) -> User:
-        held = user_role(user)
+    async def dependency(user: CurrentUser) -> Principal:
+        held = user.role_level
         if held is None or not held.allows(role):
             raise ApiError(
                 403,
@@ -108,6 +118,6 @@ def require_role(role: Role) -> Callable[[User], Awaitable[User]]:
     return dependency
 
 
-ViewerUser = Annotated[User, Depends(require_role(Role.VIEWER))]
-OperatorUser = Annotated[User, Depends(require_role(Role.OPERATOR))]
-AdminUser = Annotated[User, Depends(require_role(Role.ADMIN))]
+ViewerUser = Annotated[Principal, Depends(require_role(Role.VIEWER))]
+OperatorUser = Annotated[Principal, Depends(require_role(Role.OPERATOR))]
+AdminUser = Annotated[Principal, Depends(require_role(Role.ADMIN))]

@@ -22,6 +22,8 @@ from api.rate_limit import RateLimiter
 from api.routes import (
     api_keys,
     auth,
+    backup_schedules,
+    backups,
     batch_join,
     command_jobs,
     commands,
@@ -36,6 +38,7 @@ from api.routes import (
     kubeedge_inventory,
     kubeedge_tokens,
     live,
+    restores,
     users,
 )
 from api.state import AppState, set_app_state
@@ -90,6 +93,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(command_jobs.router, dependencies=[Depends(current_user)])
     app.include_router(commands.router, dependencies=[Depends(current_user)])
     app.include_router(device_tests.router, dependencies=[Depends(current_user)])
+    app.include_router(backups.router, dependencies=[Depends(current_user)])
+    app.include_router(restores.router, dependencies=[Depends(current_user)])
+    app.include_router(backup_schedules.router, dependencies=[Depends(current_user)])
     # These authenticate on their own: the live streams also take `?token=` (browsers
     # cannot send headers there), the join-token check takes the join token itself. The
     # live router's lifespan subscribes this replica to the event bus.

@@ -7,11 +7,13 @@ dependency.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
+from api.config_cache import RuntimeConfigCache
+from api.rate_limit import RateLimiter
 from api.temporal import TemporalConnector
 from store.settings import Settings
 
@@ -24,6 +26,9 @@ class AppState:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     temporal: TemporalConnector
+    # Defaults count in this process only; the lifespan builds the configured storage.
+    rate_limiter: RateLimiter = field(default_factory=RateLimiter)
+    config_cache: RuntimeConfigCache = field(default_factory=RuntimeConfigCache)
 
 
 def set_app_state(app: Starlette, state: AppState | None) -> None:

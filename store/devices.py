@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.models import Device, utcnow
@@ -74,3 +74,100 @@ async def delete_device(session: AsyncSession, *, device_id: str) -> bool:
 async def list_devices(session: AsyncSession, *, offset: int, limit: int) -> Sequence[Device]:
     stmt = select(Device).order_by(Device.device_id).offset(offset).limit(limit)
     return (await session.scalars(stmt)).all()
+
+
+# --- inventory views (issue 3) ----------------------------------------------------------
+
+
+async def count_devices(session: AsyncSession) -> int:
+    return int(await session.scalar(select(func.count()).select_from(Device)) or 0)
+
+
+async def get_by_node_id(session: AsyncSession, *, node_id: str) -> Device | None:
+    return await session.scalar(select(Device).where(Device.node_id == node_id))
+
+
+async def mark_node_ready(session: AsyncSession, *, device_id: str, at: datetime) -> None:
+    """The join saw the Node Ready: say so before the next node sync fills in the rest."""
+    await session.execute(
+        update(Device)
+        .where(Device.device_id == device_id)
+        .values(node_ready=True, node_ready_since=func.coalesce(Device.node_ready_since, at))
+    )
+
+
+class DeviceSummary(Protocol):
+    """What the device and node lists show: a few columns, not the whole row (a page of
+    full rows costs three times as much to load, mostly JSON nobody lists)."""
+
+    @property
+    def device_id(self) -> str: ...
+    @property
+    def node_name(self) -> str: ...
+    @property
+    def node_id(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def device_type(self) -> str | None: ...
+    @property
+    def location(self) -> str | None: ...
+    @property
+    def address(self) -> str | None: ...
+    @property
+    def reported_status(self) -> str | None: ...
+    @property
+    def last_seen(self) -> datetime | None: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def node_ready(self) -> bool | None: ...
+    @property
+    def node_roles(self) -> list[str] | None: ...
+    @property
+    def node_version(self) -> str | None: ...
+    @property
+    def node_addresses(self) -> list[dict[str, str]] | None: ...
+    @property
+    def node_pods(self) -> int | None: ...
+    @property
+    def node_created_at(self) -> datetime | None: ...
+    @property
+    def node_heartbeat_at(self) -> datetime | None: ...
+    @property
+    def node_synced_at(self) -> datetime | None: ...
+
+
+# The columns of DeviceSummary, in its order.
+_SUMMARY = (
+    Device.device_id,
+    Device.node_name,
+    Device.node_id,
+    Device.status,
+    Device.device_type,
+    Device.location,
+    Device.address,
+    Device.reported_status,
+    Device.last_seen,
+    Device.created_at,
+    Device.node_ready,
+    Device.node_roles,
+    Device.node_version,
+    Device.node_addresses,
+    Device.node_pods,
+    Device.node_created_at,
+    Device.node_heartbeat_at,
+    Device.node_synced_at,
+)
+
+
+async def list_summaries(
+    session: AsyncSession, *, offset: int, limit: int
+) -> tuple[Sequence[DeviceSummary], int]:
+    """One page of summaries in device_id order, and the total."""
+    # Table columns, not ORM attributes: plain rows skip the ORM's per-row work.
+    table = cast(Table, Device.__table__)
+    columns = [table.c[column.key] for column in _SUMMARY]
+    stmt = select(*columns).order_by(table.c.device_id).offset(offset).limit(limit)
+    rows = (await session.execute(stmt)).all()
+    return cast(Sequence[DeviceSummary], rows), await count_devices(session)

@@ -199,6 +199,7 @@ class BackupRow(Base):
     # {"parts": [{name, include, source, count, bytes, sha256}], "skipped": [{name, reason}]}
     contents: Mapped[dict[str, Any]] = mapped_column(default=dict)
     multipart: Mapped[bool] = mapped_column(default=False)
+    schedule_id: Mapped[str | None] = mapped_column(String(63))  # scheduled backups only
     workflow_id: Mapped[str] = mapped_column(String(300))
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
@@ -279,6 +280,7 @@ class CommandRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     command_id: Mapped[str] = mapped_column(String(100), unique=True)
     device_id: Mapped[str | None] = mapped_column(String(63))
+    node_name: Mapped[str | None] = mapped_column(String(253))
     device_type: Mapped[str | None] = mapped_column(String(200))
     command: Mapped[str] = mapped_column(String(64))
     parameters: Mapped[dict[str, Any]] = mapped_column(default=dict)

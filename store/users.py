@@ -60,3 +60,26 @@ async def get_user(session: AsyncSession, *, user_id: int) -> User | None:
 
 async def count_users(session: AsyncSession) -> int:
     return int(await session.scalar(select(func.count()).select_from(User)) or 0)
+
+
+async def find_user_by_name(session: AsyncSession, *, username: str) -> User | None:
+    """Case-insensitive, so "Alice" and "alice" cannot both exist and be confused."""
+    return await session.scalar(
+        select(User).where(func.lower(User.username) == username.lower()).limit(1)
+    )
+
+
+async def list_users(session: AsyncSession, *, offset: int, limit: int) -> tuple[list[User], int]:
+    total = await count_users(session)
+    rows = await session.scalars(select(User).order_by(User.id).offset(offset).limit(limit))
+    return list(rows), total
+
+
+async def count_active_admins(session: AsyncSession) -> int:
+    query = select(func.count()).where(User.role == Role.ADMIN.value, User.disabled.is_(False))
+    return int(await session.scalar(query) or 0)
+
+
+async def delete_user(session: AsyncSession, *, user: User) -> None:
+    await session.delete(user)
+    await session.flush()

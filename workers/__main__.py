@@ -18,6 +18,8 @@ from activities.mqtt import MqttPublisher
 from store.db import create_engine, session_factory
 from store.settings import Settings
 from workers.health import report_forever
+from workers.inventory import ensure_node_sync
+from workers.schedules import ensure_backup_schedule
 from workers.worker import activity_callables, build_worker
 
 log = logging.getLogger("edgewright.worker")
@@ -54,9 +56,14 @@ async def run(settings: Settings) -> None:
     )
     publisher.start()
     client = await connect_temporal(settings)
-    activities = activity_callables(
-        settings=settings, sessions=sessions, kube=kube, publisher=publisher
-    )
+    try:
+        await ensure_node_sync(client, settings=settings)
+    except Exception:  # joins and removals still work; device facts just go stale
+        log.exception("could not start the node sync")
+    try:
+        await ensure_backup_schedule(client, settings=settings)
+    except Exception:  # backups on demand still work; the log says why the schedule did not
+        log.exception("could not set up the backup schedule")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -64,6 +71,10 @@ async def run(settings: Settings) -> None:
     with ThreadPoolExecutor(
         max_workers=ACTIVITY_THREADS, thread_name_prefix="activity"
     ) as executor:
+        # The executor also runs the blocking parts of async activities (backups).
+        activities = activity_callables(
+            settings=settings, sessions=sessions, kube=kube, publisher=publisher, executor=executor
+        )
         worker = build_worker(client, settings=settings, activities=activities, executor=executor)
         health = asyncio.create_task(
             report_forever(sessions=sessions, target=target, kube=kube, publisher=publisher)

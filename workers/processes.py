@@ -152,3 +152,25 @@ def wait_for_port(host: str, port: int, *, timeout: float = 60.0) -> None:
                     f"nothing listens on {host}:{port} after {timeout:.0f} s"
                 ) from None
             time.sleep(0.1)
+
+
+# --- the device side of the stack (issue 4) -----------------------------------------------
+
+
+def bridge_command(*, python: str, broker: str) -> list[str]:
+    """`python -m workers.bridge`; amqtt knows no `$share/...`, so plain subscriptions there."""
+    command = [python, "-m", "workers.bridge"]
+    return [*command, "--share-group", ""] if broker == "amqtt" else command
+
+
+def simulator_command(*, python: str, devices: int, sandbox: bool) -> list[str]:
+    """The simulated fleet of `SIMULATED_DEVICES=N make run`.
+
+    In the sandbox the devices also play edgecore and are joined through the API on first
+    start (with the operator API key the simulator keeps in the data directory). Against
+    a real cluster they only speak MQTT: their nodes would have to be real.
+    """
+    command = [python, "-m", "simulator", "--devices", str(devices)]
+    if sandbox:
+        command += ["--edgecore", "--join", "--stack-credentials"]
+    return command

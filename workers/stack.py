@@ -24,7 +24,13 @@ from urllib.parse import urlsplit
 from honcho.manager import Manager
 
 from store.settings import KubeMode, Settings
-from workers.processes import broker_command, temporal_dev_server_command, wait_for_port
+from workers.processes import (
+    bridge_command,
+    broker_command,
+    simulator_command,
+    temporal_dev_server_command,
+    wait_for_port,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -135,6 +141,18 @@ def stack_processes(settings: Settings, *, kube: KubeMode) -> dict[str, list[str
     processes["api"] = _after(
         [settings.temporal_address, mqtt], [python, "-m", "uvicorn", "api.main:app", *listen]
     )
+    processes["bridge"] = _after(
+        [settings.temporal_address, mqtt],
+        bridge_command(python=python, broker=Path(broker[0]).name),
+    )
+    if settings.simulated_devices:
+        sandbox = kube is KubeMode.SANDBOX
+        api_host = "127.0.0.1" if settings.api_host in ("0.0.0.0", "::") else settings.api_host
+        needs = [mqtt, f"{api_host}:{settings.api_port}", *worker_needs[2:]]
+        fleet = simulator_command(
+            python=python, devices=settings.simulated_devices, sandbox=sandbox
+        )
+        processes["simulator"] = _after(needs, fleet)
     return processes
 
 
@@ -181,6 +199,8 @@ def banner(settings: Settings, *, kube: KubeMode, broker: str) -> str:
         ("Data", str(settings.data_dir.resolve())),
         ("Admin login", admin),
     ]
+    if settings.simulated_devices:
+        rows.append(("Simulated", f"{settings.simulated_devices} devices, sim-device-0001..."))
     lines = [f"  {label:<14} {value}" for label, value in rows]
     return "\n".join(["", "edgewright embedded stack", *lines, "  Ctrl-C stops everything.", ""])
 

@@ -1038,7 +1038,8 @@ class CommandInput(_Model):
     origin: str | None = None  # "job/{job_id}" or "test/{test_id}" for commands of a group
     fingerprint: str = ""  # sha256 of the request: same ID and body is the same command
     requested_by: str | None = None
-    # Safety net beside the bridge's device_online signal: look at presence this often.
+    # Safety net beside the bridge's device_online signal: look at presence after this
+    # long, then at doubling intervals.
     presence_poll_seconds: float = Field(default=10.0, gt=0)
 
 

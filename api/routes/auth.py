@@ -1,17 +1,24 @@
-"""POST /api/auth/login: the CloudCore login, answering with a bearer JWT."""
+"""POST /api/auth/login (the CloudCore login, answering a bearer JWT) and /logout.
+
+Login is public, so it is rate-limited per client IP (at most
+`EDGEWRIGHT_LOGIN_RATE_LIMIT_PER_MINUTE`) to slow password guessing; logout revokes
+the very token it is called with.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field, SecretStr
 
 from api.auth import issue_token
-from api.deps import SessionDep, SettingsDep
+from api.deps import CurrentUser, SessionDep, SettingsDep
 from api.envelopes import CloudCoreError
 from api.errors import ApiError
+from api.throttle import client_ip, enforce_rate_limit
+from store.revoked_tokens import revoke_token
 from store.users import authenticate
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
@@ -39,9 +46,22 @@ class LoginResponse(BaseModel):
 
 @router.post(
     "/login",
-    responses={401: {"model": CloudCoreError, "description": "Wrong username or password"}},
+    responses={
+        401: {"model": CloudCoreError, "description": "Wrong username or password"},
+        429: {"model": CloudCoreError, "description": "Too many attempts from this address"},
+    },
 )
-async def login(body: LoginRequest, session: SessionDep, settings: SettingsDep) -> LoginResponse:
+async def login(
+    body: LoginRequest, request: Request, session: SessionDep, settings: SettingsDep
+) -> LoginResponse:
+    await enforce_rate_limit(
+        request,
+        session=session,
+        settings=settings,
+        scope="login",
+        key=client_ip(request),
+        cap=settings.login_rate_limit_per_minute,
+    )
     user = await authenticate(
         session, username=body.username, password=body.password.get_secret_value()
     )
@@ -55,3 +75,22 @@ async def login(body: LoginRequest, session: SessionDep, settings: SettingsDep) 
         expires_in=issued.expires_in,
         user=LoginUser(id=user.id, username=user.username, role=user.role),
     )
+
+
+class LogoutResponse(BaseModel):
+    status: Literal["success"] = "success"
+    message: str
+
+
+@router.post(
+    "/logout",
+    responses={400: {"model": CloudCoreError, "description": "Called with an API key"}},
+)
+async def logout(principal: CurrentUser, session: SessionDep) -> LogoutResponse:
+    if principal.token is None:
+        raise ApiError(
+            400,
+            "Logout ends a login token; revoke an API key with DELETE /api/auth/api-keys/{id}",
+        )
+    await revoke_token(session, jti=principal.token.jti, expires_at=principal.token.expires_at)
+    return LogoutResponse(message="Logged out; this token no longer works")

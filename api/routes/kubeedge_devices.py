@@ -11,10 +11,12 @@ from fastapi import APIRouter, status
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from api.deps import OperatorUser, SettingsDep, TemporalDep
+from api.capacity import check_capacity
+from api.deps import OperatorUser, SessionDep, SettingsDep, TemporalDep
 from api.errors import ApiError
 from api.joins import JoinConflict, JoinStillRunning, join_device
 from api.links import temporal_ui_link
+from store.runtime_config import load_runtime_config
 from store.sealing import SealError, unseal
 from store.settings import Settings
 from workflows.contracts import (
@@ -94,7 +96,9 @@ def _fingerprint(body: JoinRequest) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _workflow_input(body: JoinRequest, settings: Settings) -> DeviceJoinInput:
+def _workflow_input(
+    body: JoinRequest, settings: Settings, *, default_hours: float
+) -> DeviceJoinInput:
     host = body.cloud_ip or settings.cloudcore_address
     if host is None:
         raise ApiError(
@@ -102,7 +106,7 @@ def _workflow_input(body: JoinRequest, settings: Settings) -> DeviceJoinInput:
             "cloud_ip is required: no default CloudCore address is configured",
             details={"cloud_ip": "required (or set EDGEWRIGHT_CLOUDCORE_ADDRESS)"},
         )
-    hours = body.token_expiry_hours or settings.join_token_ttl_hours
+    hours = body.token_expiry_hours or default_hours
     return DeviceJoinInput(
         device_id=body.device_id,
         node_name=body.node_name,
@@ -183,9 +187,16 @@ def _failure(progress: JoinProgress, settings: Settings) -> ApiError:
     responses={202: {"description": "Provisioning still running; poll the workflow"}},
 )
 async def join(
-    body: JoinRequest, _user: OperatorUser, settings: SettingsDep, client: TemporalDep
+    body: JoinRequest,
+    _user: OperatorUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    client: TemporalDep,
 ) -> Any:
-    inp = _workflow_input(body, settings)
+    # The stored configuration (PUT /api/kubeedge/config), read per request: no restart.
+    config = await load_runtime_config(session, settings=settings)
+    await check_capacity(session, config=config, device_id=body.device_id)
+    inp = _workflow_input(body, settings, default_hours=config.token_expiry_hours)
     try:
         progress = await join_device(
             client,

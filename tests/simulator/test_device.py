@@ -1,0 +1,138 @@
+"""A simulated device against a real broker: the topic contract from the device's side."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from activities.mqtt_async import AsyncMqttClient, MiscTicker
+from simulator.device import DeviceSpec, Mode, SimulatedDevice, Timing
+from tests.helpers import eventually
+from tests.mqtt_fixtures import Broker
+from workflows.contracts import BROADCAST_TOPIC
+
+
+class Cloud:
+    """The cloud side of one device's topics: sends commands, keeps what comes back."""
+
+    def __init__(self, client: AsyncMqttClient, device_id: str) -> None:
+        self.client = client
+        self.device_id = device_id
+        self.results: list[dict[str, Any]] = []
+        self.statuses: list[dict[str, Any]] = []
+
+    def command(self, command_id: str, command: str, **parameters: Any) -> None:
+        payload = {"command_id": command_id, "command": command, "parameters": parameters}
+        self.client.publish(
+            f"cloudcore/device/{self.device_id}/command", json.dumps(payload), qos=1
+        )
+
+    async def result(self, command_id: str) -> dict[str, Any]:
+        async def found() -> dict[str, Any] | None:
+            return next((r for r in self.results if r["command_id"] == command_id), None)
+
+        return await eventually(found)
+
+
+@pytest.fixture
+async def device(mqtt_broker: Broker) -> AsyncIterator[SimulatedDevice]:
+    spec = DeviceSpec(
+        device_id=f"dev-{uuid.uuid4().hex[:8]}", node_name="node-x", device_type="camera"
+    )
+    simulated = SimulatedDevice(
+        spec=spec,
+        host=mqtt_broker.host,
+        port=mqtt_broker.port,
+        ticker=MiscTicker(),
+        timing=Timing(heartbeat_interval=3600, answer_delay=0),
+    )
+    yield simulated
+    await simulated.stop()
+
+
+@pytest.fixture
+async def cloud(mqtt_broker: Broker, device: SimulatedDevice) -> AsyncIterator[Cloud]:
+    client = AsyncMqttClient(
+        host=mqtt_broker.host,
+        port=mqtt_broker.port,
+        client_id=f"cloud-{uuid.uuid4().hex[:8]}",
+        ticker=MiscTicker(),
+    )
+    side = Cloud(client, device.spec.device_id)
+    prefix = f"cloudcore/device/{device.spec.device_id}"
+    client.on_connect = lambda: client.subscribe([(f"{prefix}/result", 1), (f"{prefix}/status", 1)])
+
+    def keep(message: Any) -> None:
+        target = side.results if message.topic.endswith("/result") else side.statuses
+        target.append(json.loads(message.payload))
+
+    client.on_message = keep
+    await client.start()
+    async with asyncio.timeout(10):
+        await client.connected.wait()
+    await asyncio.sleep(0.2)
+    await device.start()
+    await eventually(lambda: _truthy(side.statuses))  # online: the first heartbeat
+    yield side
+    await client.close()
+
+
+async def _truthy(items: list[Any]) -> bool:
+    return bool(items)
+
+
+async def test_answers_commands_once_each(device: SimulatedDevice, cloud: Cloud) -> None:
+    assert cloud.statuses[0]["online"] is True
+    assert cloud.statuses[0]["node_name"] == "node-x"
+    cloud.command("c1", "capture_image", resolution="640x480")
+    cloud.command("c1", "capture_image", resolution="640x480")  # a redelivery
+    answer = await cloud.result("c1")
+    assert answer["success"] is True
+    assert answer["result"]["resolution"] == "640x480"
+    cloud.command("c2", "no_such_command")
+    unknown = await cloud.result("c2")
+    assert (unknown["success"], unknown["error"]) == (False, "unknown command 'no_such_command'")
+    assert [r["command_id"] for r in cloud.results] == ["c1", "c2"]
+    assert device.counts["duplicates"] == 1
+
+
+async def test_fail_and_hang_modes(device: SimulatedDevice, cloud: Cloud) -> None:
+    device.mode = Mode.FAIL
+    cloud.command("f1", "ping")
+    assert (await cloud.result("f1"))["error"] == "simulated failure"
+    device.mode = Mode.HANG
+    cloud.command("h1", "ping")
+    await eventually(lambda: _truthy([1] if device.counts["commands"] == 2 else []))
+    device.mode = Mode.NORMAL
+    cloud.command("n1", "ping")
+    await cloud.result("n1")
+    assert "h1" not in [r["command_id"] for r in cloud.results]
+
+
+async def test_broadcasts_reach_devices_of_their_type(
+    device: SimulatedDevice, cloud: Cloud
+) -> None:
+    other = {"command_id": "b1", "command": "reboot", "device_type": "sensor"}
+    mine = {"command_id": "b2", "command": "reboot", "device_type": "camera"}
+    for payload in (other, mine):
+        cloud.client.publish(BROADCAST_TOPIC, json.dumps(payload), qos=1)
+    await cloud.result("b2")
+    assert "b1" not in [r["command_id"] for r in cloud.results]
+
+
+async def test_dropping_off_sends_the_last_will(device: SimulatedDevice, cloud: Cloud) -> None:
+    device.drop()
+
+    async def will() -> dict[str, Any] | None:
+        return next((s for s in cloud.statuses if s == {"online": False}), None)
+
+    await eventually(will)
+    device.come_back()
+    before = len(cloud.statuses)
+    await eventually(lambda: _truthy(cloud.statuses[before:]))
+    assert cloud.statuses[-1]["online"] is True

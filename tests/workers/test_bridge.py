@@ -1,0 +1,187 @@
+"""The bridge against a real broker, store and Temporal dev server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.testing import WorkflowEnvironment
+
+from activities.mqtt_async import AsyncMqttClient, MiscTicker
+from simulator.device import DeviceSpec, SimulatedDevice, Timing
+from store import commands, devices, presence
+from store.settings import Settings
+from tests.helpers import eventually
+from tests.mqtt_fixtures import Broker
+from workers.bridge.service import Bridge, running_bridge
+from workflows.contracts import CommandState, CommandStatus
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+class Bus:
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+
+    async def seen(self, kind: str, device_id: str) -> dict[str, Any]:
+        async def found() -> dict[str, Any] | None:
+            return next(
+                (e for e in self.events if e["event"] == kind and e.get("device_id") == device_id),
+                None,
+            )
+
+        return await eventually(found)
+
+
+@pytest.fixture
+async def bus(mqtt_broker: Broker) -> AsyncIterator[Bus]:
+    listener = AsyncMqttClient(
+        host=mqtt_broker.host,
+        port=mqtt_broker.port,
+        client_id=f"bus-{uuid.uuid4().hex[:8]}",
+        ticker=MiscTicker(),
+    )
+    seen = Bus()
+    listener.on_connect = lambda: listener.subscribe([("edgewright/events/#", 0)])
+
+    def keep(message: Any) -> None:
+        body = json.loads(message.payload)
+        seen.events.extend(body.get("events", [body]))  # the bridge batches
+
+    listener.on_message = keep
+    await listener.start()
+    async with asyncio.timeout(10):
+        await listener.connected.wait()
+    yield seen
+    await listener.close()
+
+
+@pytest.fixture
+async def bridge(
+    dev_env: WorkflowEnvironment, sessions: Sessions, mqtt_broker: Broker, bus: Bus
+) -> AsyncIterator[Bridge]:
+    settings = Settings.model_validate(
+        {
+            "mqtt_host": mqtt_broker.host,
+            "mqtt_port": mqtt_broker.port,
+            "bridge_client_id": f"bridge-{uuid.uuid4().hex[:8]}",
+            "bridge_share_group": f"g{uuid.uuid4().hex[:8]}",
+            "bridge_flush_interval_seconds": 0.1,
+            "device_offline_after_seconds": 1.0,
+        }
+    )
+    async with running_bridge(settings=settings, temporal=dev_env.client, sessions=sessions) as b:
+        async with asyncio.timeout(10):
+            await b.mqtt.connected.wait()
+        await asyncio.sleep(0.2)  # the SUBACK
+        yield b
+
+
+async def known_device(sessions: Sessions, *, mqtt: Broker) -> SimulatedDevice:
+    device_id = f"dev-{uuid.uuid4().hex[:8]}"
+    async with sessions() as session, session.begin():
+        await devices.upsert_device(
+            session, device_id=device_id, node_name=f"{device_id}-node", status="joined"
+        )
+    spec = DeviceSpec(device_id=device_id, node_name=f"{device_id}-node", device_type="camera")
+    return SimulatedDevice(
+        spec=spec,
+        host=mqtt.host,
+        port=mqtt.port,
+        ticker=MiscTicker(),
+        timing=Timing(heartbeat_interval=3600),
+    )
+
+
+async def online(sessions: Sessions, device_id: str) -> bool | None:
+    async with sessions() as session:
+        found = await presence.presence_of(session, device_id=device_id)
+    return None if found is None else found.online
+
+
+async def test_heartbeats_and_last_wills_make_presence(
+    bridge: Bridge, sessions: Sessions, mqtt_broker: Broker, bus: Bus
+) -> None:
+    device = await known_device(sessions, mqtt=mqtt_broker)
+    device_id = device.spec.device_id
+    await device.start()
+    try:
+        await eventually(lambda: online(sessions, device_id))
+        beat = await bus.seen("heartbeat", device_id)
+        assert beat["node_name"] == f"{device_id}-node"
+        assert beat["cpu"].endswith("%")
+        await bus.seen("device_online", device_id)
+
+        device.drop()  # the broker publishes the last will
+
+        async def offline() -> bool:
+            return await online(sessions, device_id) is False
+
+        await eventually(offline)
+        left = await bus.seen("device_left", device_id)
+        assert left["reason"] == "connection_lost"
+    finally:
+        await device.stop()
+
+
+async def test_silent_devices_are_swept_offline(
+    bridge: Bridge, sessions: Sessions, mqtt_broker: Broker, bus: Bus
+) -> None:
+    device = await known_device(sessions, mqtt=mqtt_broker)
+    device_id = device.spec.device_id
+    await device.start()
+    try:
+        await eventually(lambda: online(sessions, device_id))
+        # Connected but silent: the next heartbeat is an hour away.
+        left = await bus.seen("device_left", device_id)
+        assert left["reason"] == "heartbeat_timeout"
+        assert await online(sessions, device_id) is False
+    finally:
+        await device.stop()
+
+
+async def test_a_result_for_a_finished_command_is_kept_as_late(
+    bridge: Bridge, sessions: Sessions, mqtt_broker: Broker, bus: Bus
+) -> None:
+    device = await known_device(sessions, mqtt=mqtt_broker)
+    device_id = device.spec.device_id
+    now = datetime.now(UTC)
+    timed_out = CommandStatus(
+        command_id=f"cmd_{uuid.uuid4().hex[:8]}",
+        device_id=device_id,
+        command="ping",
+        state=CommandState.TIMED_OUT,
+        timeout_seconds=1,
+        queued_at=now,
+        sent_at=now,
+        completed_at=now,
+    )
+    async with sessions() as session, session.begin():
+        await commands.save_command(session, status=timed_out, workflow_id="gone")
+    await device.start()
+    try:
+        await eventually(lambda: online(sessions, device_id))
+        # The device answers long after: no run is there to take it.
+        device.mqtt.publish(
+            f"cloudcore/device/{device_id}/result",
+            json.dumps({"command_id": timed_out.command_id, "success": True, "result": "pong"}),
+            qos=1,
+        )
+        device.mqtt.publish(f"cloudcore/device/{device_id}/result", b"not json", qos=1)
+        event = await bus.seen("command_result", device_id)
+        assert (event["late"], event["command_id"]) == (True, timed_out.command_id)
+        async with sessions() as session:
+            row = await commands.get_command(session, command_id=timed_out.command_id)
+        assert row is not None
+        assert row.status == "timed_out"
+        assert row.late_result is not None
+        assert row.late_result["result"] == "pong"
+        assert bridge.ingest.counts["malformed"] >= 1
+    finally:
+        await device.stop()

@@ -1,0 +1,80 @@
+"""`python -m workers.bridge`: the MQTT bridge, until SIGINT/SIGTERM.
+
+Subscribes to the devices' status, result and detection topics (as a member of an MQTT
+shared subscription group, so replicas split the load), keeps presence in the store,
+signals the workflows that wait on devices and publishes every event on the bus.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
+
+from store.db import create_engine, session_factory
+from store.settings import Settings
+from workers.bridge.service import running_bridge
+
+log = logging.getLogger("edgewright.bridge")
+
+
+async def connect_temporal(settings: Settings) -> Client:
+    """Connect, waiting for a Temporal server that is still starting (as in `make run`)."""
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception_type(RuntimeError),
+        wait=wait_exponential(max=5),
+        stop=stop_after_delay(120),
+        reraise=True,
+    ):
+        with attempt:
+            return await Client.connect(
+                settings.temporal_address,
+                namespace=settings.temporal_namespace,
+                data_converter=pydantic_data_converter,
+            )
+    raise AssertionError("unreachable")
+
+
+async def run(settings: Settings) -> None:
+    engine = create_engine(settings.sqlalchemy_url)
+    sessions = session_factory(engine)
+    temporal = await connect_temporal(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with running_bridge(settings=settings, temporal=temporal, sessions=sessions):
+        log.info("bridge running against MQTT %s:%d", settings.mqtt_host, settings.mqtt_port)
+        await stop.wait()
+        log.info("bridge stopping")
+    await engine.dispose()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m workers.bridge", description=__doc__)
+    parser.add_argument(
+        "--share-group",
+        default=None,
+        help="MQTT shared-subscription group (default EDGEWRIGHT_BRIDGE_SHARE_GROUP); "
+        "empty for plain subscriptions",
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = Settings()
+    if args.share_group is not None:
+        settings = settings.model_copy(update={"bridge_share_group": args.share_group})
+    asyncio.run(run(settings))
+    # temporalio can abort at interpreter exit after all work is done (sdk-python#300).
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()

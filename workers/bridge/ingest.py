@@ -1,0 +1,171 @@
+"""Route each device message: status → presence, result → its workflow, detection → bus.
+
+Messages arrive on the event loop (activities.mqtt_async) and are handled without
+blocking it: heartbeats only update the batcher's dict, results are delivered in tasks
+(at most `max_results_in_flight` at once) and acknowledged when done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from pydantic import ValidationError
+
+from activities.events import EventSink, encode, event_payload
+from activities.mqtt_async import AsyncMqttClient
+from workers.bridge.alerts import AlertWatch
+from workers.bridge.names import NodeNames
+from workers.bridge.presence import Departure, PresenceBatcher
+from workers.bridge.signals import WorkflowSignals
+from workflows.contracts import (
+    ALERTS_TOPIC,
+    DEVICE_TOPIC_PREFIX,
+    DNS1123_LABEL,
+    DeviceResult,
+    DeviceTopic,
+    EventType,
+)
+
+log = logging.getLogger(__name__)
+
+# QoS of each subscription: status at 1 so last wills (published at 1) are queued for
+# the bridge's persistent session while it restarts; heartbeats are sent at 0 anyway.
+SUBSCRIPTIONS = {DeviceTopic.STATUS: 1, DeviceTopic.RESULT: 1, DeviceTopic.DETECTION: 0}
+
+
+def subscriptions(share_group: str) -> list[tuple[str, int]]:
+    """`$share/{group}/cloudcore/device/+/{kind}`, or plain topics without a group."""
+    prefix = f"$share/{share_group}/" if share_group else ""
+    return [
+        (f"{prefix}{DEVICE_TOPIC_PREFIX}/+/{kind.value}", qos)
+        for kind, qos in SUBSCRIPTIONS.items()
+    ]
+
+
+class Ingest:
+    def __init__(
+        self,
+        *,
+        mqtt_client: AsyncMqttClient,
+        batcher: PresenceBatcher,
+        signals: WorkflowSignals,
+        events: EventSink,
+        names: NodeNames,
+        max_results_in_flight: int = 256,
+    ) -> None:
+        self._mqtt = mqtt_client
+        self._batcher = batcher
+        self._signals = signals
+        self._events = events
+        self._names = names
+        self._alerts = AlertWatch()
+        self._results = asyncio.Semaphore(max_results_in_flight)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.counts: Counter[str] = Counter()
+
+    def on_message(self, message: mqtt.MQTTMessage) -> None:
+        parsed = _parse(message)
+        if parsed is None:
+            self.counts["malformed"] += 1
+            self._mqtt.ack(message)
+            return
+        device_id, kind, payload = parsed
+        self.counts[kind.value] += 1
+        if kind is DeviceTopic.RESULT:
+            task = asyncio.get_running_loop().create_task(self._result(device_id, payload, message))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            return
+        if kind is DeviceTopic.STATUS:
+            self._status(device_id, payload)
+        elif kind is DeviceTopic.DETECTION:
+            fields = {**payload, "device_id": device_id, "node_name": self._names.get(device_id)}
+            self._events.emit(EventType.DETECTION, fields)
+        self._mqtt.ack(message)
+
+    def on_online(self, device_ids: list[str]) -> None:
+        for device_id in device_ids:
+            node_name = self._names.get(device_id)
+            self._events.emit(
+                EventType.DEVICE_ONLINE, {"device_id": device_id, "node_name": node_name}
+            )
+
+    def on_left(self, departures: list[Departure]) -> None:
+        for gone in departures:
+            self._alerts.forget(gone.device_id)
+            self._events.emit(
+                EventType.DEVICE_LEFT,
+                {"device_id": gone.device_id, "node_name": gone.node_name, "reason": gone.reason},
+            )
+
+    async def drain(self) -> None:
+        """Wait for the results being delivered (on shutdown)."""
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def _status(self, device_id: str, payload: dict[str, Any]) -> None:
+        if payload.get("online") is False:
+            # The last will, or a device saying goodbye on its way out.
+            self._batcher.left(device_id, reason=str(payload.get("reason") or "connection_lost"))
+            return
+        usage = {key: value for key, value in payload.items() if key != "online"}
+        self._batcher.heartbeat(device_id, usage=usage, at=datetime.now(UTC))
+        node_name = self._names.get(device_id) or payload.get("node_name")
+        self._events.emit(
+            EventType.HEARTBEAT, {**usage, "device_id": device_id, "node_name": node_name}
+        )
+        for alert in self._alerts.check(device_id, usage):
+            fields = {
+                "level": "warning",
+                "type": alert.kind,
+                "device_id": device_id,
+                "node_name": node_name,
+                "message": f"{device_id}: {alert.message}",
+            }
+            self._events.emit(EventType.ALERT, fields)
+            self._mqtt.publish(ALERTS_TOPIC, encode(event_payload(EventType.ALERT, fields)))
+
+    async def _result(
+        self, device_id: str, payload: dict[str, Any], message: mqtt.MQTTMessage
+    ) -> None:
+        try:
+            result = DeviceResult.model_validate(
+                {
+                    "command_id": payload.get("command_id"),
+                    "device_id": device_id,
+                    "success": bool(payload.get("success")),
+                    "result": payload.get("result"),
+                    "error": payload.get("error"),
+                    "received_at": datetime.now(UTC),
+                }
+            )
+        except ValidationError:
+            self.counts["malformed"] += 1
+            self._mqtt.ack(message)
+            return
+        async with self._results:
+            await self._signals.deliver_result(result)
+        self._mqtt.ack(message)
+
+
+def _parse(message: mqtt.MQTTMessage) -> tuple[str, DeviceTopic, dict[str, Any]] | None:
+    parts = message.topic.split("/")
+    if len(parts) != 4 or "/".join(parts[:2]) != DEVICE_TOPIC_PREFIX:
+        return None
+    device_id, kind_name = parts[2], parts[3]
+    if not (len(device_id) <= 63 and DNS1123_LABEL.match(device_id)):
+        return None
+    try:
+        kind = DeviceTopic(kind_name)
+        payload = json.loads(message.payload)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(payload, dict) or kind is DeviceTopic.COMMAND:
+        return None
+    return device_id, kind, payload

@@ -1,0 +1,134 @@
+"""The bridge's parts wired together; `python -m workers.bridge` and the tests run this."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+
+from activities.mqtt_async import AsyncMqttClient, MiscTicker
+from store.health import record_health
+from store.settings import Settings
+from workers.bridge.events import BusEvents
+from workers.bridge.ingest import Ingest, subscriptions
+from workers.bridge.names import NodeNames
+from workers.bridge.presence import Departure, PresenceBatcher
+from workers.bridge.signals import WorkflowSignals
+
+log = logging.getLogger(__name__)
+
+REPORT_EVERY_SECONDS = 15.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class Bridge:
+    mqtt: AsyncMqttClient
+    ingest: Ingest
+    batcher: PresenceBatcher
+    signals: WorkflowSignals
+    events: BusEvents
+
+
+def client_id(settings: Settings) -> str:
+    return settings.bridge_client_id or f"edgewright-bridge-{socket.gethostname()}"
+
+
+@asynccontextmanager
+async def running_bridge(
+    *, settings: Settings, temporal: Client, sessions: async_sessionmaker[AsyncSession]
+) -> AsyncIterator[Bridge]:
+    # A persistent session with manual acks: results that arrive while the bridge is down
+    # or busy wait in the broker instead of being lost.
+    mqtt = AsyncMqttClient(
+        host=settings.mqtt_host,
+        port=settings.mqtt_port,
+        client_id=client_id(settings),
+        ticker=MiscTicker(interval=1.0),
+        clean_session=False,
+        keepalive=30,
+        manual_ack=True,
+    )
+    events = BusEvents(mqtt=mqtt)
+    names = NodeNames(sessions=sessions)
+    signals = WorkflowSignals(client=temporal, sessions=sessions, events=events)
+    ingest_ref: list[Ingest] = []
+
+    async def on_online(device_ids: Sequence[str]) -> None:
+        ingest_ref[0].on_online(list(device_ids))
+        try:
+            await signals.devices_online(device_ids)
+        except Exception:  # hints only: the waiting runs also look for themselves
+            log.exception("could not wake the runs waiting for %d devices", len(device_ids))
+
+    def on_left(departures: Sequence[Departure]) -> None:
+        ingest_ref[0].on_left(list(departures))
+
+    batcher = PresenceBatcher(
+        sessions=sessions,
+        flush_interval=settings.bridge_flush_interval_seconds,
+        offline_after=settings.device_offline_after_seconds,
+        on_online=on_online,
+        on_left=on_left,
+    )
+    ingest = Ingest(mqtt_client=mqtt, batcher=batcher, signals=signals, events=events, names=names)
+    ingest_ref.append(ingest)
+    topics = subscriptions(settings.bridge_share_group)
+    mqtt.on_message = ingest.on_message
+    mqtt.on_connect = lambda: mqtt.subscribe(topics)
+    bridge = Bridge(mqtt=mqtt, ingest=ingest, batcher=batcher, signals=signals, events=events)
+    await mqtt.start()
+    tasks = [
+        asyncio.create_task(batcher.run(), name="bridge-presence"),
+        asyncio.create_task(_refresh_names(names), name="bridge-names"),
+        asyncio.create_task(_report(bridge, sessions=sessions), name="bridge-report"),
+    ]
+    log.info("bridge subscribed to %s", ", ".join(topic for topic, _ in topics))
+    try:
+        yield bridge
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        with contextlib.suppress(Exception):
+            await batcher.flush()  # what was received is written before the bridge goes
+        await ingest.drain()
+        events.flush()
+        await mqtt.close()
+
+
+async def _refresh_names(names: NodeNames) -> None:
+    while True:
+        await asyncio.sleep(2.0)
+        try:
+            await names.refresh()
+        except Exception:
+            log.exception("could not look up node names")
+
+
+async def _report(bridge: Bridge, *, sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Health row for /api/health, and a log line of what went through."""
+    while True:
+        await asyncio.sleep(REPORT_EVERY_SECONDS)
+        counts = bridge.ingest.counts
+        detail = (
+            f"status={counts['status']} results={counts['result']} "
+            f"detections={counts['detection']} malformed={counts['malformed']} "
+            f"rows_written={bridge.batcher.rows_written} pending={bridge.batcher.pending} "
+            f"events={bridge.events.published} late_results={bridge.signals.late_results}"
+        )
+        log.info("bridge: %s", detail)
+        status = "connected" if bridge.mqtt.is_connected else "disconnected"
+        try:
+            async with sessions() as session, session.begin():
+                await record_health(session, name="bridge", status=status, mode=None, detail=detail)
+        except Exception:
+            log.exception("could not record bridge health")

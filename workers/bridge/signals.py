@@ -1,0 +1,106 @@
+"""Tell the workflows what the devices said: command results, devices back online.
+
+Command results must not be lost, so the bridge acknowledges a result message only once
+its signal is delivered (or the result is recorded as late); a failing Temporal is
+retried with backoff meanwhile. Signals about presence are hints (the workflows also
+poll), so their failures are only logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.events import EventSink
+from store import commands, presence
+from workflows.contracts import (
+    COMMAND_DEVICE_ONLINE_SIGNAL,
+    COMMAND_RESULT_SIGNAL,
+    JOIN_NODE_READY_SIGNAL,
+    DeviceResult,
+    EventType,
+    command_workflow_id,
+    device_join_workflow_id,
+)
+
+log = logging.getLogger(__name__)
+
+
+class WorkflowSignals:
+    def __init__(
+        self,
+        *,
+        client: Client,
+        sessions: async_sessionmaker[AsyncSession],
+        events: EventSink,
+        max_backoff: float = 10.0,
+    ) -> None:
+        self._client = client
+        self._sessions = sessions
+        self._events = events
+        self._max_backoff = max_backoff
+        self.results = 0
+        self.late_results = 0
+
+    async def deliver_result(self, result: DeviceResult) -> None:
+        """Signal the command's run; a run that is over gets the answer recorded as late."""
+        delay = 0.2
+        while True:
+            try:
+                await self._deliver(result)
+                return
+            except Exception as err:  # Temporal or the store away: the result must wait
+                log.warning("could not deliver result of %s (%s); retrying", result.command_id, err)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self._max_backoff)
+
+    async def _deliver(self, result: DeviceResult) -> None:
+        handle = self._client.get_workflow_handle(command_workflow_id(result.command_id))
+        try:
+            await handle.signal(COMMAND_RESULT_SIGNAL, result)
+            self.results += 1
+            return
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:
+                raise
+        # The run is closed (or never existed): keep the answer beside the final state.
+        async with self._sessions() as session, session.begin():
+            recorded = await commands.record_late_result(
+                session, command_id=result.command_id, result=result
+            )
+        if recorded:
+            self.late_results += 1
+            self._events.emit(
+                EventType.COMMAND_RESULT,
+                {
+                    "command_id": result.command_id,
+                    "device_id": result.device_id,
+                    "late": True,
+                    "success": result.success,
+                    "result": result.result,
+                    "error": result.error,
+                },
+            )
+        else:
+            log.info("result for unknown command %s dropped", result.command_id)
+
+    async def devices_online(self, device_ids: Sequence[str]) -> None:
+        """Wake the joins waiting for these nodes and the commands queued for them."""
+        async with self._sessions() as session:
+            joins = await presence.joins_waiting(session, device_ids=device_ids)
+            queued = await commands.queued_for_devices(session, device_ids=device_ids)
+        targets = [(device_join_workflow_id(d), JOIN_NODE_READY_SIGNAL) for d in joins]
+        targets += [(command_workflow_id(c), COMMAND_DEVICE_ONLINE_SIGNAL) for c, _ in queued]
+        await asyncio.gather(*(self._hint(wf, signal) for wf, signal in targets))
+
+    async def _hint(self, workflow_id: str, signal: str) -> None:
+        try:
+            await self._client.get_workflow_handle(workflow_id).signal(signal)
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:
+                log.warning("signal %s to %s failed: %s", signal, workflow_id, err)

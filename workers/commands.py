@@ -1,0 +1,39 @@
+"""The command workflows and activities (issue 4), for workers.worker to register."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from activities.commands import CommandActivities
+from activities.events import PublisherEvents
+from activities.mqtt import MqttPublisher
+from workflows.broadcast import BroadcastCommandWorkflow
+from workflows.command import CommandWorkflow
+from workflows.command_job import CommandJobWorkflow
+from workflows.connection_test import ConnectionTestWorkflow
+
+COMMAND_WORKFLOWS: Sequence[type] = (
+    CommandWorkflow,
+    BroadcastCommandWorkflow,
+    CommandJobWorkflow,
+    ConnectionTestWorkflow,
+)
+
+
+def command_activities(
+    *, sessions: async_sessionmaker[AsyncSession], publisher: MqttPublisher
+) -> list[Any]:
+    commands = CommandActivities(
+        sessions=sessions, publisher=publisher, events=PublisherEvents(publisher=publisher)
+    )
+    return [
+        commands.dispatch_command,
+        commands.record_command,
+        commands.record_late_result,
+        commands.publish_broadcast,
+        commands.count_job_devices,
+        commands.select_job_devices,
+    ]
