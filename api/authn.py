@@ -60,5 +60,5 @@ async def _by_api_key(session: AsyncSession, *, secret: str) -> Principal:
     status = key_status(row)
     if status is not ApiKeyStatus.ACTIVE:
         raise ApiError(401, f"API key {row.key_id} is {status.value}", headers=_INVALID)
-    note_use(row)
+    await note_use(session, row)
     return Principal.for_api_key(row)

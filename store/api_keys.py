@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.models import ApiKey, utcnow
@@ -122,9 +122,16 @@ def revoke_api_key(row: ApiKey) -> bool:
     return True
 
 
-def note_use(row: ApiKey, *, every_seconds: float = 60.0) -> None:
+async def note_use(session: AsyncSession, row: ApiKey, *, every_seconds: float = 60.0) -> None:
     """Record that the key was used, at most once a minute: a write per request would
-    serialise every request of a busy key on the store."""
+    serialise every request of a busy key on the store.
+
+    The write is a short transaction of its own: inside the request's transaction it
+    would hold SQLite's write lock for the whole request (a join or a command waiting
+    on Temporal) and stall the worker's writes meanwhile.
+    """
     now = utcnow()
-    if row.last_used_at is None or (now - row.last_used_at).total_seconds() >= every_seconds:
-        row.last_used_at = now
+    if row.last_used_at is not None and (now - row.last_used_at).total_seconds() < every_seconds:
+        return
+    async with AsyncSession(session.bind) as own, own.begin():
+        await own.execute(update(ApiKey).where(ApiKey.id == row.id).values(last_used_at=now))
