@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, status
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from temporalio.service import RPCError
 
 from api.capacity import check_capacity
 from api.deps import OperatorUser, SessionDep, SettingsDep, TemporalDep
@@ -204,6 +205,14 @@ async def join(
             task_queue=settings.task_queue,
             answer_timeout=settings.join_answer_timeout_seconds,
         )
+    except RPCError as err:
+        # Temporal could not answer (say, no worker to answer a query on a finished run).
+        raise ApiError(
+            503,
+            "Temporal could not answer for this join right now; retry shortly",
+            details={"device_id": inp.device_id, "reason": err.message},
+            headers={"Retry-After": "5"},
+        ) from err
     except JoinConflict as err:
         workflow_id = device_join_workflow_id(inp.device_id)
         raise ApiError(
