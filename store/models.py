@@ -337,3 +337,70 @@ class BatchDevice(Base):
     result: Mapped[str] = mapped_column(String(16), default="pending")
     failed_step: Mapped[str | None] = mapped_column(String(32))
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class Workload(Base):
+    """A workload definition; its revisions are in workload_revisions (issue 6)."""
+
+    __tablename__ = "workloads"
+    __table_args__ = (Index("ix_workloads_namespace_name", "namespace", "name", unique=True),)
+
+    workload_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(40))
+    namespace: Mapped[str] = mapped_column(String(63))
+    kind: Mapped[str] = mapped_column(String(16))
+    # `v1` (/api/v1/workloads) or `apps` (/api/kubeedge/apps): one model, two views.
+    source: Mapped[str] = mapped_column(String(8))
+    revision: Mapped[int]  # the newest revision (a PUT adds one)
+    deployed_revision: Mapped[int | None]  # what the last completed rollout left running
+    # created / deploying / running / failed / rolled_back / updating / deleting
+    status: Mapped[str] = mapped_column(String(16))
+    target_nodes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_by: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class WorkloadRevision(Base):
+    """One revision's full spec (a WorkloadSpec), kept so rollbacks can re-apply it."""
+
+    __tablename__ = "workload_revisions"
+
+    workload_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    revision: Mapped[int] = mapped_column(Integer, primary_key=True)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Rollout(Base):
+    """One rollout run (`rollout/{workload_id}/{revision}`); its ID is the deployment ID."""
+
+    __tablename__ = "rollouts"
+    __table_args__ = (Index("ix_rollouts_workload", "workload_id", "revision"),)
+
+    rollout_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    workload_id: Mapped[str] = mapped_column(String(36))
+    revision: Mapped[int]
+    workflow_id: Mapped[str] = mapped_column(String(120))
+    state: Mapped[str] = mapped_column(String(16))  # a RolloutState
+    strategy: Mapped[dict[str, Any]] = mapped_column(JSON)
+    target_nodes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    progress: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # last RolloutProgress
+    error: Mapped[str | None] = mapped_column(Text)
+    requested_by: Mapped[str | None] = mapped_column(String(100))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+
+
+class WorkloadNode(Base):
+    """Which revision of a workload runs on a node, as the last rollout left it."""
+
+    __tablename__ = "workload_nodes"
+
+    workload_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    node_name: Mapped[str] = mapped_column(String(253), primary_key=True)
+    revision: Mapped[int]
+    state: Mapped[str] = mapped_column(String(16))  # a NodeOutcome
+    # The per-device Service port (apps), stable across revisions.
+    service_port: Mapped[int | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
