@@ -92,5 +92,7 @@ def build_worker(
 # made it most of a command's round trip (measured with bench.command_latency); shared
 # read-only between runs, it stays deterministic.
 SANDBOX = SandboxedWorkflowRunner(
-    restrictions=SandboxRestrictions.default.with_passthrough_modules("workflows.contracts")
+    restrictions=SandboxRestrictions.default.with_passthrough_modules(
+        "workflows.contracts", "workflows.workload_contracts"
+    )
 )
