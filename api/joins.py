@@ -30,6 +30,7 @@ from workflows.contracts import (
     JOIN_PROGRESS_QUERY,
     JOIN_PROVISIONED_UPDATE,
     NODE_NAME,
+    STAGE,
     DeviceJoinInput,
     JoinProgress,
     JoinStatus,
@@ -99,6 +100,7 @@ async def _start_or_attach(
             [
                 SearchAttributePair(DEVICE_ID, inp.device_id),
                 SearchAttributePair(NODE_NAME, inp.node_name),
+                SearchAttributePair(STAGE, JoinStatus.PROVISIONING.value),
             ]
         ),
         # A join lives at most until its token expires, plus time to clean up.

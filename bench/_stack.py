@@ -49,6 +49,26 @@ def peak_rss_mb(pid: int) -> float | None:
     return None
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User plus system CPU time the process has used so far; None once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    # Fields 14 and 15 of proc(5) (utime, stime), counted after the ")" that ends comm.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_split(pids: dict[str, int], before: dict[str, float | None]) -> dict[str, float]:
+    """CPU seconds each process used since `before` (a snapshot of cpu_seconds)."""
+    split = {}
+    for name, pid in pids.items():
+        now, then = cpu_seconds(pid), before.get(name)
+        if now is not None and then is not None:
+            split[name] = round(now - then, 1)
+    return split
+
+
 def _spawn(stack: ExitStack, command: list[str], *, env: dict[str, str], log: Path) -> int:
     out = stack.enter_context(log.open("wb"))
     process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -90,22 +110,20 @@ async def bench_stack(*, extra_env: dict[str, str] | None = None) -> AsyncIterat
         temporal = temporal_dev_server_command(
             port=ports["temporal"], ui_port=ports["ui"], db_file=data / "temporal.db", headless=True
         )
-        _spawn(stack, temporal, env=env, log=data / "temporal.log")
-        _spawn(
+        pids = {"temporal": _spawn(stack, temporal, env=env, log=data / "temporal.log")}
+        pids["mqtt"] = _spawn(
             stack, broker_command(port=ports["mqtt"], data_dir=data), env=env, log=data / "mqtt.log"
         )
         sandbox = [sys.executable, "-m", "simulator.kube_sandbox", "--host", LOOPBACK]
         sandbox += ["--port", str(ports["kube"]), "--state", str(data / "sandbox-kube.json")]
-        _spawn(stack, sandbox, env=env, log=data / "sandbox.log")
+        pids["sandbox"] = _spawn(stack, sandbox, env=env, log=data / "sandbox.log")
         bootstrap = [sys.executable, "-m", "store.bootstrap"]
         await asyncio.to_thread(subprocess.run, bootstrap, env=env, check=True)
         for name in ("temporal", "mqtt", "kube"):
             wait_for_port(LOOPBACK, ports[name], timeout=60)
-        pids = {
-            "worker": _spawn(
-                stack, [sys.executable, "-m", "workers"], env=env, log=data / "worker.log"
-            )
-        }
+        pids["worker"] = _spawn(
+            stack, [sys.executable, "-m", "workers"], env=env, log=data / "worker.log"
+        )
         api = [sys.executable, "-m", "uvicorn", "api.main:app", "--host", LOOPBACK]
         api += ["--port", str(ports["api"]), "--log-level", "warning", "--no-access-log"]
         pids["api"] = _spawn(stack, api, env=env, log=data / "api.log")

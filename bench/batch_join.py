@@ -21,7 +21,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from bench._bare import BareWorkflow, noop
-from bench._stack import bench_stack, peak_rss_mb
+from bench._stack import bench_stack, cpu_seconds, cpu_split, peak_rss_mb
 
 
 async def bare_rate(address: str, *, count: int, concurrency: int) -> float:
@@ -51,6 +51,7 @@ async def main(*, devices: int, concurrency: int) -> dict[str, object]:
             ],
             "max_concurrency": concurrency,
         }
+        cpu_before = {name: cpu_seconds(pid) for name, pid in stack.pids.items()}
         start = time.perf_counter()
         answer = await stack.api.post("/api/kubeedge/batch-join", json=body)
         answer.raise_for_status()
@@ -61,6 +62,7 @@ async def main(*, devices: int, concurrency: int) -> dict[str, object]:
                 break
             await asyncio.sleep(0.5)
         elapsed = time.perf_counter() - start
+        cpu = cpu_split(stack.pids, cpu_before)
         worker_peak = peak_rss_mb(stack.pids["worker"])
         join_rate = devices / elapsed * 60
         bare = await bare_rate(stack.temporal_address, count=devices, concurrency=concurrency)
@@ -75,6 +77,8 @@ async def main(*, devices: int, concurrency: int) -> dict[str, object]:
         "bare_workflows_per_min": round(bare, 1),
         "ratio_vs_bare": round(join_rate / bare, 3),
         "worker_peak_rss_mb": worker_peak,
+        # Where the time went: CPU seconds per process during the batch.
+        "cpu_seconds": cpu,
         "cpus": os.cpu_count(),
     }
 

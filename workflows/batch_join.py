@@ -45,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
         CancelBatchJoinsInput,
         DeviceJoinInput,
         FinishBatchInput,
+        JoinStatus,
         LoadBatchPageInput,
         RecordBatchResultsInput,
         device_join_workflow_id,
@@ -57,7 +58,9 @@ CHILD_TASK_TIMEOUT = timedelta(seconds=30)
 FLUSH_EVERY = 100
 
 
-@workflow.defn(name=BATCH_JOIN_WORKFLOW)
+# Outside the sandbox, like DeviceJoinWorkflow (see there why): a batch wakes once per
+# device it hears from.
+@workflow.defn(name=BATCH_JOIN_WORKFLOW, sandboxed=False)
 class BatchJoinWorkflow:
     @workflow.init
     def __init__(self, inp: BatchJoinInput) -> None:
@@ -233,6 +236,7 @@ class BatchJoinWorkflow:
                         SearchAttributePair(DEVICE_ID, spec.device_id),
                         SearchAttributePair(NODE_NAME, spec.node_name),
                         SearchAttributePair(BATCH_ID, self._inp.batch_id),
+                        SearchAttributePair(STAGE, JoinStatus.PROVISIONING.value),
                     ]
                 ),
             )
