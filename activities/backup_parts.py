@@ -79,6 +79,21 @@ TABLE_PARTS: tuple[TablePart, ...] = (
         include=BackupInclude.WORKLOADS,
         spec=TableSpec(table="workloads", key=("workload_id",)),
     ),
+    TablePart(
+        name="workload_revisions",
+        include=BackupInclude.WORKLOADS,
+        spec=TableSpec(table="workload_revisions", key=("workload_id", "revision")),
+    ),
+    TablePart(
+        name="rollouts",
+        include=BackupInclude.WORKLOADS,
+        spec=TableSpec(table="rollouts", key=("rollout_id",)),
+    ),
+    TablePart(
+        name="workload_nodes",
+        include=BackupInclude.WORKLOADS,
+        spec=TableSpec(table="workload_nodes", key=("workload_id", "node_name")),
+    ),
 )
 
 KUBE_PARTS: tuple[KubePart, ...] = (

@@ -31,6 +31,12 @@ from simulator.kube_sandbox_cloudcore import (
     secret_data,
     seed_cloudcore,
 )
+from simulator.kube_sandbox_workloads import (
+    crd_objects,
+    is_crd,
+    register_crd,
+    track_generation,
+)
 
 logger = logging.getLogger("simulator.kube_sandbox")  # also when run as __main__
 
@@ -49,6 +55,7 @@ RESOURCES = [
     ("devices.kubeedge.io/v1beta1", "devices", "Device", True),
     ("apps/v1", "deployments", "Deployment", True),
     ("apps/v1", "statefulsets", "StatefulSet", True),
+    ("apiextensions.k8s.io/v1", "customresourcedefinitions", "CustomResourceDefinition", False),
 ]
 _VERBS = {"get", "list", "watch", "create", "patch", "delete"}
 _WRITES = {kmock.action.CREATE, kmock.action.UPDATE, kmock.action.DELETE}
@@ -76,8 +83,16 @@ class SandboxEmulator(kmock.KubernetesEmulator):
     async def _handle(self, request: kmock.Request) -> aiohttp.web.StreamResponse:
         if request.action in _WRITES:
             self.writes += 1
+        # Emulator work-arounds for workloads: see simulator/kube_sandbox_workloads.py.
+        track_generation(self, request)
+        crd = self._crd_before_delete(request)
         try:
-            return await super()._handle(request)
+            response = await super()._handle(request)
+            if is_crd(request) and request.action == kmock.action.CREATE and response.status < 300:
+                register_crd(self, request.data, present=True)
+            if crd is not None and response.status < 300:
+                register_crd(self, crd, present=False)
+            return response
         finally:
             # Emulator work-around: it keeps every request it served, for test assertions, and
             # matches each new one by scanning them all: quadratic. Keep only those in flight.
@@ -85,6 +100,16 @@ class SandboxEmulator(kmock.KubernetesEmulator):
                 if pending is request:
                     del self._requests[index]
                     break
+
+    def _crd_before_delete(self, request: kmock.Request) -> dict[str, Any] | None:
+        if not (is_crd(request) and request.action == kmock.action.DELETE and request.name):
+            return None
+        if request.resource is None:
+            return None
+        key = (request.resource, request.namespace, request.name)
+        if key not in self.objects or self.objects[key].deleted:
+            return None
+        return dict(self.objects[key].last)
 
     def _namespaces(self, name: str | None) -> aiohttp.web.StreamResponse:
         found = {
@@ -183,6 +208,8 @@ async def sandbox_server(*, host: str, port: int, state_path: Path) -> AsyncIter
     """Serve the sandbox on host:port; yields its URL; saves the state on the way out."""
     emulator = build_emulator()
     loaded = load_state(emulator, state_path)
+    for crd in crd_objects(emulator):
+        register_crd(emulator, crd, present=True)
     seed_cloudcore(emulator)
     save_state(emulator, state_path)
     async with emulator, kmock.Server(emulator, host=host, port=port) as server:

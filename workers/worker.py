@@ -21,6 +21,7 @@ from workers.backups import BACKUP_WORKFLOWS, backup_activities
 from workers.batches import BATCH_WORKFLOWS, batch_activities
 from workers.commands import COMMAND_WORKFLOWS, command_activities
 from workers.inventory import INVENTORY_WORKFLOWS, inventory_activities
+from workers.workloads import WORKLOAD_WORKFLOWS, workload_activities
 from workflows.device_join import DeviceJoinWorkflow
 
 WORKFLOWS: Sequence[type] = (
@@ -29,6 +30,7 @@ WORKFLOWS: Sequence[type] = (
     *BATCH_WORKFLOWS,
     *BACKUP_WORKFLOWS,
     *COMMAND_WORKFLOWS,
+    *WORKLOAD_WORKFLOWS,
 )
 
 
@@ -65,6 +67,7 @@ def activity_callables(
         *backup_activities(
             settings=settings, sessions=sessions, target=kube.target, executor=executor
         ),
+        *workload_activities(sessions=sessions, target=kube.target),
     ]
 
 

@@ -316,3 +316,117 @@ def labels_for(workload_id: str, revision: int, node_name: str) -> dict[str, str
         REVISION_LABEL: str(revision),
         NODE_LABEL: node_name,
     }
+
+
+# A `status.conditions` type that, with status "True", marks an object failed right away
+# (the gate stops waiting for it). The simulator sets it on objects of its nodes that fail.
+WORKLOAD_FAILED_CONDITION = "edgewright.io/Failed"
+
+
+# --- the rollout engine's activities (helper "engine") -----------------------------------
+
+
+class WorkloadMode(StrEnum):
+    """How a cluster runs workloads; detected per rollout through API discovery."""
+
+    DEPLOYMENT = "deployment"  # one Deployment/StatefulSet per (workload, node)
+    # KubeEdge's apps.kubeedge.io/v1alpha1: one EdgeApplication per (workload, node),
+    # targeting a one-node NodeGroup; KubeEdge's controller makes the Deployment.
+    EDGE_APPLICATION = "edgeapplication"
+
+
+class WorkloadActivity(StrEnum):
+    """Registered activity names; workflow tests register stand-ins under the same names."""
+
+    DETECT_MODE = "detect_workload_mode"
+    LIST_TARGETS = "list_workload_targets"
+    READ_PRIORS = "read_workload_priors"
+    APPLY_WAVE = "apply_workload_wave"
+    GATE_WAVE = "gate_workload_wave"
+    ROLL_BACK = "roll_back_workload_nodes"
+    DELETE_OBJECTS = "delete_workload_objects"
+    RECORD_ROLLOUT = "record_rollout"
+    LOAD_REVISION = "load_workload_revision"
+    RUNNING_ROLLOUTS = "running_workload_rollouts"
+    DELETE_RECORDS = "delete_workload_records"
+
+
+class TargetsInput(_Model):
+    placement: Placement
+
+
+class PriorsInput(_Model):
+    workload_id: str
+    spec: WorkloadSpec  # the revision being rolled out: names the objects and namespace
+    mode: WorkloadMode
+    nodes: list[NodeName]
+
+
+class PriorObjects(_Model):
+    """What each node ran before, compactly: one spec per revision, not one per node."""
+
+    revisions: dict[str, int] = Field(default_factory=dict)  # node -> revision
+    specs: dict[int, WorkloadSpec] = Field(default_factory=dict)  # revision -> spec
+
+    def of(self, node_name: str) -> PriorObject:
+        revision = self.revisions.get(node_name)
+        spec = self.specs.get(revision) if revision is not None else None
+        return PriorObject(node_name=node_name, revision=revision, spec=spec)
+
+
+class ApplyWaveInput(_Model):
+    workload_id: str
+    revision: int
+    spec: WorkloadSpec
+    mode: WorkloadMode
+    nodes: list[NodeName]
+
+
+class NodeSetOutcome(_Model):
+    """What an activity over a set of nodes did: `done` nodes, and why the others failed."""
+
+    done: list[NodeName] = Field(default_factory=list)
+    failed: dict[str, str] = Field(default_factory=dict)
+
+
+class GateInput(_Model):
+    workload_id: str
+    revision: int
+    spec: WorkloadSpec
+    index: int  # the wave's index, for WaveResult
+    nodes: list[NodeName]
+    # Absolute, so a retried gate (a worker restart) keeps the wave's original deadline.
+    deadline: datetime
+    poll_seconds: float = Field(default=2.0, gt=0, le=60)
+
+
+class RollbackInput(_Model):
+    workload_id: str
+    spec: WorkloadSpec  # the revision being undone: names the objects to remove
+    mode: WorkloadMode
+    priors: list[PriorObject]
+
+
+class NodeRecord(_Model):
+    node_name: NodeName
+    revision: int | None  # None: the workload no longer runs there (its row goes)
+    state: NodeOutcome
+    service_port: int | None = None
+
+
+class RecordRolloutInput(_Model):
+    workflow_id: str
+    progress: RolloutProgress
+    strategy: RolloutStrategy | None = None  # only on the first record
+    target_nodes: list[NodeName] | None = None  # once resolved
+    nodes: list[NodeRecord] = Field(default_factory=list)
+    requested_by: str | None = None
+
+
+class RevisionRef(_Model):
+    workload_id: str
+    revision: int
+
+
+class WorkloadRef(_Model):
+    workload_id: str

@@ -1,0 +1,36 @@
+"""The workload rollout and removal workflows and activities (issue 6), for workers.worker."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from activities.kube_client import KubeTarget
+from activities.workload_kube import WorkloadKubeActivities
+from activities.workload_records import WorkloadRecordActivities
+from workflows.workload_removal import WorkloadRemovalWorkflow
+from workflows.workload_rollout import WorkloadRolloutWorkflow
+
+WORKLOAD_WORKFLOWS: Sequence[type] = (WorkloadRolloutWorkflow, WorkloadRemovalWorkflow)
+
+
+def workload_activities(
+    *, sessions: async_sessionmaker[AsyncSession], target: KubeTarget
+) -> list[Any]:
+    kube = WorkloadKubeActivities(target=target)
+    records = WorkloadRecordActivities(sessions=sessions)
+    return [
+        kube.detect_mode,
+        kube.list_targets,
+        kube.read_priors,
+        kube.apply_wave,
+        kube.gate_wave,
+        kube.roll_back,
+        kube.delete_objects,
+        records.record_rollout,
+        records.load_revision,
+        records.running_rollouts,
+        records.delete_records,
+    ]
