@@ -30,8 +30,10 @@ from api.routes import (
     device_tests,
     edge_nodes,
     edge_security,
+    edge_workloads,
     edgecore,
     health,
+    kubeedge_apps,
     kubeedge_cloudcore,
     kubeedge_config,
     kubeedge_devices,
@@ -96,6 +98,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(backups.router, dependencies=[Depends(current_user)])
     app.include_router(restores.router, dependencies=[Depends(current_user)])
     app.include_router(backup_schedules.router, dependencies=[Depends(current_user)])
+    # Workloads and apps (issue 6): users and API keys only, never a node's token.
+    app.include_router(edge_workloads.router, dependencies=[Depends(current_user)])
+    app.include_router(kubeedge_apps.router, dependencies=[Depends(current_user)])
     # These authenticate on their own: the live streams also take `?token=` (browsers
     # cannot send headers there), the join-token check takes the join token itself. The
     # live router's lifespan subscribes this replica to the event bus.

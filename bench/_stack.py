@@ -36,6 +36,7 @@ class BenchStack:
     temporal_address: str
     data_dir: Path
     pids: dict[str, int]
+    sandbox_url: str
 
 
 def peak_rss_mb(pid: int) -> float | None:
@@ -141,4 +142,5 @@ async def bench_stack(*, extra_env: dict[str, str] | None = None) -> AsyncIterat
                 temporal_address=env["EDGEWRIGHT_TEMPORAL_ADDRESS"],
                 data_dir=data,
                 pids=pids,
+                sandbox_url=env["EDGEWRIGHT_SANDBOX_URL"],
             )

@@ -4,7 +4,8 @@
     python -m simulator --devices 20 --join --edgecore           # sandbox: join and run
 
 With `--edgecore` each device also plays edgecore in the Kubernetes sandbox (Node
-registered with the edge labels and kept Ready); with `--join` devices not joined yet
+registered with the edge labels and kept Ready, and the status of the workloads placed on
+it reported, see simulator.workloads); with `--join` devices not joined yet
 are joined through the API first (as `--api-key`, an API key or login token, or
 EDGEWRIGHT_SIMULATOR_API_KEY; with `--stack-credentials`, as the `simulator` user that
 `make run` creates, its password kept in the data directory). The
@@ -29,6 +30,7 @@ from simulator.device import Timing
 from simulator.edgecore import ApiAccess, ApiJoiner, NodeRegistry
 from simulator.enroll import EdgecoreRole, JoinedDevices
 from simulator.fleet import Fleet, FleetConfig
+from simulator.workloads import WorkloadReporter
 from store.settings import Settings
 
 log = logging.getLogger("simulator")
@@ -54,7 +56,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--api-url", default=None, help="default: EDGEWRIGHT_API_* settings")
     parser.add_argument("--api-key", default=os.environ.get("EDGEWRIGHT_SIMULATOR_API_KEY"))
     parser.add_argument("--stack-credentials", action="store_true")
+    parser.add_argument("--workload-interval", type=float, default=1.0, help="seconds")
     return parser.parse_args(argv)
+
+
+def sandbox_client(settings: Settings) -> client.ApiClient:
+    configuration = client.Configuration()
+    configuration.host = settings.sandbox_url.rstrip("/")
+    return client.ApiClient(configuration)
 
 
 def api_url(settings: Settings, given: str | None) -> str:
@@ -72,9 +81,7 @@ async def edgecore_role(
     if not args.edgecore:
         yield None
         return
-    configuration = client.Configuration()
-    configuration.host = settings.sandbox_url.rstrip("/")
-    registry = NodeRegistry(api_client=client.ApiClient(configuration))
+    registry = NodeRegistry(api_client=sandbox_client(settings))
     state = JoinedDevices(settings.data_dir / STATE_FILE)
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as http:
         joiner = None
@@ -113,7 +120,12 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with edgecore_role(args, settings) as edgecore:
-        fleet = Fleet(config=config, edgecore=edgecore)
+        workloads = None
+        if edgecore is not None:
+            workloads = WorkloadReporter(
+                api_client=sandbox_client(settings), interval=args.workload_interval
+            )
+        fleet = Fleet(config=config, edgecore=edgecore, workloads=workloads)
         starting = asyncio.create_task(fleet.start())
         await stop.wait()
         starting.cancel()

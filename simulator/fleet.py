@@ -5,7 +5,9 @@ rate (a broker accepts a connect storm of thousands, but not instantly), each on
 MQTT connection so each has its own last will. Tests drive devices directly; other
 processes steer them over MQTT with a JSON message on `edgewright/simulator/{device_id}/control`
 (or `.../all/control`): `{"mode": "normal|fail|hang", "answer_delay": 2.5,
-"drop": true, "back": true, "detect": {"object": "person", "confidence": 0.9}}`.
+"drop": true, "back": true, "detect": {"object": "person", "confidence": 0.9}}`; with a
+workload reporter (simulator.workloads), `{"workloads": "fail|hold|ok", "image": "..."}`
+steers the workloads of the device's node.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import paho.mqtt.client as mqtt
 from activities.mqtt_async import AsyncMqttClient, MiscTicker
 from simulator.device import DeviceSpec, Mode, SimulatedDevice, Timing
 from simulator.enroll import EdgecoreRole
+from simulator.workloads import WorkloadReporter
 
 log = logging.getLogger(__name__)
 
@@ -68,9 +71,16 @@ def device_specs(config: FleetConfig) -> list[DeviceSpec]:
 
 
 class Fleet:
-    def __init__(self, *, config: FleetConfig, edgecore: EdgecoreRole | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        config: FleetConfig,
+        edgecore: EdgecoreRole | None = None,
+        workloads: WorkloadReporter | None = None,
+    ) -> None:
         self.config = config
         self._edgecore = edgecore
+        self.workloads = workloads
         self._ticker = MiscTicker(interval=2.0)
         self._rng = random.Random(config.seed)  # noqa: S311 (which devices misbehave)
         self.devices: dict[str, SimulatedDevice] = {}
@@ -92,6 +102,8 @@ class Fleet:
         await asyncio.gather(*pending)
         if self._edgecore is not None:
             self._tasks.append(asyncio.create_task(self._edgecore.keep_ready(self._nodes)))
+        if self.workloads is not None:
+            self._tasks.append(asyncio.create_task(self.workloads.run(self._nodes)))
         log.info("simulated fleet: %d devices started", len(self.devices))
 
     async def stop(self) -> None:
@@ -184,6 +196,8 @@ class Fleet:
             self._tasks.append(asyncio.create_task(self.drop(device.spec.device_id)))
         if order.get("back"):
             self._tasks.append(asyncio.create_task(self.come_back(device.spec.device_id)))
+        if "workloads" in order and self.workloads is not None:
+            self.workloads.steer(device.spec.node_name, order)
         detect = order.get("detect")
         if isinstance(detect, dict):
             confidence = detect.get("confidence")

@@ -58,7 +58,9 @@ RETRY = RetryPolicy(maximum_interval=timedelta(seconds=10), maximum_attempts=5)
 # Rolling back matters more than giving up quickly: leaving a half-rolled-out fleet is worse.
 ROLLBACK_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1), maximum_attempts=20)
 RECORD_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30), maximum_attempts=0)
-HEARTBEAT = timedelta(seconds=60)
+# The gate heartbeats every poll and apply/rollback after every node, each a few seconds at
+# most: a worker that dies mid-wave is noticed, and the wave retried, within 20 s.
+HEARTBEAT = timedelta(seconds=20)
 NO_MATCH = "no node matches the placement"
 
 
