@@ -32,20 +32,21 @@ class InventoryActivities:
     async def validate_join(self, inp: DeviceRef) -> None:
         """Refuse a join that would take a node or device another join holds."""
         async with self._sessions() as session:
-            owner = await devices.node_owner(session, node_name=inp.node_name)
-            existing = await devices.get_device(session, device_id=inp.device_id)
-        if owner is not None and owner != inp.device_id:
-            raise ApplicationError(
-                f"node {inp.node_name} already belongs to device {owner}",
-                type=ErrorType.CONFLICT,
-                non_retryable=True,
-            )
-        if existing is not None and existing.node_name != inp.node_name:
-            raise ApplicationError(
-                f"device {inp.device_id} is already registered as node {existing.node_name}",
-                type=ErrorType.CONFLICT,
-                non_retryable=True,
-            )
+            rows = await devices.holders(session, device_id=inp.device_id, node_name=inp.node_name)
+        for device_id, node_name in rows:
+            if node_name == inp.node_name and device_id != inp.device_id:
+                raise ApplicationError(
+                    f"node {inp.node_name} already belongs to device {device_id}",
+                    type=ErrorType.CONFLICT,
+                    non_retryable=True,
+                )
+        for device_id, node_name in rows:
+            if device_id == inp.device_id and node_name != inp.node_name:
+                raise ApplicationError(
+                    f"device {inp.device_id} is already registered as node {node_name}",
+                    type=ErrorType.CONFLICT,
+                    non_retryable=True,
+                )
 
     @activity.defn(name=Activity.RECORD_DEVICE)
     async def record_device(self, inp: DeviceRecordInput) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -26,6 +27,12 @@ class ClusterCA(Protocol):
     def read_cluster_ca(self, namespace: str) -> tuple[bytes, bytes]: ...
 
 
+# CloudCore's CA changes only when an operator rotates it; reading the Secret for every
+# token was one more Kubernetes round trip per join. A rotation reaches new tokens within
+# this many seconds.
+CA_CACHE_SECONDS = 30.0
+
+
 class TokenActivities:
     def __init__(
         self,
@@ -37,6 +44,7 @@ class TokenActivities:
         self._settings = settings
         self._sessions = sessions
         self._cluster_ca = cluster_ca
+        self._ca_cache: dict[str, tuple[float, tuple[bytes, bytes]]] = {}
 
     @activity.defn(name=Activity.ISSUE_JOIN_TOKEN)
     async def issue_join_token(self, inp: IssueJoinTokenInput) -> IssuedJoinToken:
@@ -45,9 +53,7 @@ class TokenActivities:
     @activity.defn(name=InventoryActivity.ISSUE_NODE_TOKEN)
     async def issue_node_token(self, inp: IssueNodeTokenInput) -> IssuedJoinToken:
         """A join token for any node, also one no device is recorded for (token/generate)."""
-        cadata, cakeydata = await asyncio.to_thread(
-            self._cluster_ca.read_cluster_ca, inp.kubeedge_namespace
-        )
+        cadata, cakeydata = await self._read_cluster_ca(inp.kubeedge_namespace)
         token = mint_join_token(
             cadata=cadata,
             cakeydata=cakeydata,
@@ -71,6 +77,14 @@ class TokenActivities:
             sealed_token=seal(self._settings, token),
             expires_at=inp.expires_at,
         )
+
+    async def _read_cluster_ca(self, namespace: str) -> tuple[bytes, bytes]:
+        cached = self._ca_cache.get(namespace)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        ca = await asyncio.to_thread(self._cluster_ca.read_cluster_ca, namespace)
+        self._ca_cache[namespace] = (time.monotonic() + CA_CACHE_SECONDS, ca)
+        return ca
 
     @activity.defn(name=Activity.REVOKE_JOIN_TOKEN)
     async def revoke_join_token(self, inp: TokenRef) -> None:

@@ -22,6 +22,18 @@ async def node_owner(session: AsyncSession, *, node_name: str) -> str | None:
     return await session.scalar(select(Device.device_id).where(Device.node_name == node_name))
 
 
+async def holders(
+    session: AsyncSession, *, device_id: str, node_name: str
+) -> list[tuple[str, str]]:
+    """(device_id, node_name) of the rows holding this device or this node: one query."""
+    rows = await session.execute(
+        select(Device.device_id, Device.node_name).where(
+            (Device.node_name == node_name) | (Device.device_id == device_id)
+        )
+    )
+    return [(row.device_id, row.node_name) for row in rows]
+
+
 async def upsert_device(
     session: AsyncSession,
     *,

@@ -49,7 +49,9 @@ def spec(version: str, *, replicas: int = 1, cpu: str | None = None) -> CloudCor
 
 def report_rolled_out(api: client.ApiClient, namespace: str, replicas: int) -> None:
     """What the Deployment controller would write once the new pods are available."""
+    generation = read_deployment(api, namespace).metadata.generation
     status = {
+        "observedGeneration": generation,
         "replicas": replicas,
         "updatedReplicas": replicas,
         "readyReplicas": replicas,
@@ -95,7 +97,9 @@ async def test_create_wait_update_and_restore(
 
     waiting = env.run(acts.read_cloudcore_rollout, first)
     assert not waiting.complete
-    assert waiting.message == "0 of 1 replicas updated"
+    # The sandbox, like a real API server, moves metadata.generation; no controller has
+    # observed it yet.
+    assert waiting.message == "waiting for the rollout to start"
     await asyncio.to_thread(report_rolled_out, api, ns, 1)
     assert env.run(acts.read_cloudcore_rollout, first).complete
 

@@ -46,11 +46,11 @@ def exists(read: Any, *args: Any) -> bool:
 def report_rollout(api: k8s.ApiClient, namespace: str, *, replicas: int) -> None:
     """Write the Deployment status the controller would once `replicas` new pods are up."""
     counts = ("replicas", "updatedReplicas", "readyReplicas", "availableReplicas")
-    k8s.AppsV1Api(api).patch_namespaced_deployment_status(
-        "cloudcore",
-        namespace,
-        {"status": dict.fromkeys(counts, replicas)},
-        _content_type=MERGE_PATCH,
+    apps = k8s.AppsV1Api(api)
+    generation = apps.read_namespaced_deployment("cloudcore", namespace).metadata.generation
+    status = {"observedGeneration": generation, **dict.fromkeys(counts, replicas)}
+    apps.patch_namespaced_deployment_status(
+        "cloudcore", namespace, {"status": status}, _content_type=MERGE_PATCH
     )
 
 
