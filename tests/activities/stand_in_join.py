@@ -20,7 +20,7 @@ class StandInJoin:
         try:
             await workflow.wait_condition(lambda: False)
         except asyncio.CancelledError:
-            await workflow.sleep(30)
+            await workflow.sleep(3)
             self.undone = True
             raise
 
