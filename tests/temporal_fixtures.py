@@ -43,7 +43,10 @@ async def register_search_attributes(
     )
 
 
-@pytest.fixture(scope="session")
+# One test server per module, not per session: a result() call cut short (the API waits on
+# results with a timeout) can leave the server's time-skipping lock count off, and every
+# later test on that server then waits out its timers in real time.
+@pytest.fixture(scope="module")
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter,

@@ -24,17 +24,6 @@ from tests.mqtt_fixtures import Broker
 from workflows.contracts import MANAGED_BY, MANAGED_BY_LABEL
 
 
-@pytest.fixture
-async def stack(
-    dev_env: WorkflowEnvironment, kube_sandbox_url: str, mqtt_broker: Broker, tmp_path: Path
-) -> AsyncIterator[Stack]:
-    settings = stack_settings(
-        data_dir=tmp_path, temporal=dev_env.client, sandbox_url=kube_sandbox_url, broker=mqtt_broker
-    )
-    async with running_stack(settings, dev_env.client) as running:
-        yield running
-
-
 def devices(count: int, *, tag: str) -> list[dict[str, Any]]:
     return [
         {

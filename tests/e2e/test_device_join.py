@@ -4,21 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from kubernetes import client as k8s
-from temporalio.testing import WorkflowEnvironment
 
 from activities.kube_client import KubeTarget
 from activities.kubeedge_token import verify_join_token
 from store import devices, tokens
-from tests.e2e.stack import Stack, running_stack, stack_settings
+from tests.e2e.stack import Stack
 from tests.helpers import eventually
 from tests.kube_fixtures import make_node_ready
-from tests.mqtt_fixtures import Broker
 from workflows.contracts import JoinProgress, JoinStatus
 
 SEED_BODY = {
@@ -33,17 +28,6 @@ SEED_BODY = {
         "camera_resolution": "1920x1080",
     },
 }
-
-
-@pytest.fixture
-async def stack(
-    dev_env: WorkflowEnvironment, kube_sandbox_url: str, mqtt_broker: Broker, tmp_path: Path
-) -> AsyncIterator[Stack]:
-    settings = stack_settings(
-        data_dir=tmp_path, temporal=dev_env.client, sandbox_url=kube_sandbox_url, broker=mqtt_broker
-    )
-    async with running_stack(settings, dev_env.client) as running:
-        yield running
 
 
 def cluster_ca(target: KubeTarget) -> tuple[bytes, bytes]:

@@ -76,17 +76,6 @@ class EdgeFleet:
 
 
 @pytest.fixture
-async def stack(
-    dev_env: WorkflowEnvironment, kube_sandbox_url: str, mqtt_broker: Broker, tmp_path: Path
-) -> AsyncIterator[Stack]:
-    settings = stack_settings(
-        data_dir=tmp_path, temporal=dev_env.client, sandbox_url=kube_sandbox_url, broker=mqtt_broker
-    )
-    async with running_stack(settings, dev_env.client) as running:
-        yield running
-
-
-@pytest.fixture
 async def stack_without_worker(
     dev_env: WorkflowEnvironment, kube_sandbox_url: str, mqtt_broker: Broker, tmp_path: Path
 ) -> AsyncIterator[Stack]:

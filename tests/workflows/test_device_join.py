@@ -99,7 +99,10 @@ async def test_joins_when_node_turns_ready(
     time_skipping_env: WorkflowEnvironment, task_queue: str, fakes: FakeJoinActivities
 ) -> None:
     fakes.ready_after_polls = 3
-    handle, provisioned = await start_provisioned(time_skipping_env, task_queue, join_input())
+    # These polls' timers were seen to run in real time on the test server: keep them short
+    # (0.25, 0.5, 1 s).
+    quick = join_input().model_copy(update={"node_poll_initial_seconds": 0.25})
+    handle, provisioned = await start_provisioned(time_skipping_env, task_queue, quick)
     assert provisioned.status == JoinStatus.WAITING_FOR_NODE
     assert provisioned.steps.rbac_configured
     assert provisioned.steps.notified
