@@ -51,6 +51,7 @@ from workflows.workload_contracts import (
 )
 
 CONCURRENCY = 8  # the client's connection pool holds 10 per host by default
+FIRST_GATE_POLL_SECONDS = 0.5
 
 
 class WorkloadKubeActivities:
@@ -150,6 +151,9 @@ class WorkloadKubeActivities:
     async def gate_wave(self, inp: GateInput) -> WaveResult:
         """Wait until every node of the wave is ready or failed, or the deadline passes."""
         verdicts: dict[str, tuple[Health, str]] = {}
+        # Look again soon, then back off to poll_seconds: a quick wave is seen at once, a
+        # slow one costs one list call every poll_seconds.
+        interval = min(FIRST_GATE_POLL_SECONDS, inp.poll_seconds)
         while True:
             verdicts = await asyncio.to_thread(self._verdicts, inp)
             undecided = [node for node, (state, _) in verdicts.items() if state is Health.PENDING]
@@ -158,7 +162,8 @@ class WorkloadKubeActivities:
             if not undecided or datetime.now(UTC) >= inp.deadline:
                 break
             remaining = (inp.deadline - datetime.now(UTC)).total_seconds()
-            await asyncio.sleep(max(0.0, min(inp.poll_seconds, remaining)))
+            await asyncio.sleep(max(0.0, min(interval, remaining)))
+            interval = min(interval * 1.5, inp.poll_seconds)
         failed = {
             node: why if state is Health.FAILED else f"not ready by the gate's deadline ({why})"
             for node, (state, why) in verdicts.items()
