@@ -101,6 +101,58 @@ class SandboxEmulator(kmock.KubernetesEmulator):
                     del self._requests[index]
                     break
 
+    # Emulator work-around: it finds the object of a get, create, update or delete by
+    # comparing the request with every object it holds, so each request costs more as the
+    # fleet grows (41% of the sandbox's time at 1,000 joined devices). The key is known:
+    # look it up. Same answers; no await in between, so no lock is needed.
+    async def _serve_fetch(self, request: kmock.Request) -> Any:
+        obj = self._exact(request.resource, request.namespace, request.name)
+        if obj is None or obj.deleted:
+            raise kmock.KubernetesObjectNotFoundError()
+        return obj.raw
+
+    async def _serve_create(self, request: kmock.Request) -> Any:
+        meta = request.data.get("metadata", {})
+        namespace = request.namespace or meta.get("namespace")
+        obj = self._exact(request.resource, namespace, request.name or meta.get("name"))
+        assert obj is not None  # _handle() created it
+        return obj.raw
+
+    async def _serve_update(self, request: kmock.Request) -> Any:
+        obj = self._exact(request.resource, request.namespace, request.name)
+        assert obj is not None  # _handle() answered 404 otherwise
+        return obj.last.raw  # the last state, also when the request just deleted it
+
+    async def _serve_delete(self, request: kmock.Request) -> Any:
+        return await self._serve_update(request)
+
+    async def _serve_list(self, request: kmock.Request) -> Any:
+        # Emulator work-around, as above: it compares resources field by field in Python.
+        resource = request.resource
+        if resource is None or f"{resource.group}/{resource.version}/{resource.plural}" not in (
+            self._served
+        ):
+            return await super()._serve_list(request)
+        wanted = (resource.group, resource.version, resource.plural)
+        items = [
+            obj.raw
+            for (kind, namespace, name), obj in self.objects.items()
+            if (kind.group, kind.version, kind.plural) == wanted
+            and (request.namespace is None or namespace == request.namespace)
+            and (request.name is None or name == request.name)
+            and not obj.deleted
+        ]
+        return {"metadata": {"resourceVersion": "..."}, "items": items}
+
+    @property
+    def _served(self) -> set[str]:
+        return {f"{r.group}/{r.version}/{r.plural}" for r in self.resources}
+
+    def _exact(self, resource: Any, namespace: str | None, name: str | None) -> Any:
+        key = (resource, namespace, name)
+        # ObjectsArray has no .get()
+        return self.objects[key] if key in self.objects else None  # noqa: SIM401
+
     def _crd_before_delete(self, request: kmock.Request) -> dict[str, Any] | None:
         if not (is_crd(request) and request.action == kmock.action.DELETE and request.name):
             return None
@@ -176,7 +228,9 @@ def save_state(emulator: kmock.KubernetesEmulator, path: Path) -> None:
     partial = path.with_name(path.name + ".partial")
     # 0600: the file holds the CA private key. Write aside, then rename: never half a file.
     with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as file:
-        json.dump({"version": 1, "objects": objects}, file, indent=1, sort_keys=True)
+        # One line, through json's C encoder: with indent it takes the pure-Python path,
+        # which cost a tenth of the sandbox's time at 1,000 joined devices.
+        file.write(json.dumps({"version": 1, "objects": objects}, sort_keys=True))
     partial.replace(path)
 
 
