@@ -149,6 +149,8 @@ class SandboxEmulator(kmock.KubernetesEmulator):
         return {f"{r.group}/{r.version}/{r.plural}" for r in self.resources}
 
     def _exact(self, resource: Any, namespace: str | None, name: str | None) -> Any:
+        if name is None:
+            return None
         key = (resource, namespace, name)
         # ObjectsArray has no .get()
         return self.objects[key] if key in self.objects else None  # noqa: SIM401
