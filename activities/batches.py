@@ -1,4 +1,4 @@
-"""Batch-join activities: page the device list, record results, cancel a batch's joins."""
+"""Batch-join activities: page the device list, record and read results, cancel joins."""
 
 from __future__ import annotations
 
@@ -9,11 +9,14 @@ from temporalio.service import RPCError, RPCStatusCode
 from store import batches
 from workflows.contracts import (
     BatchActivity,
+    BatchDeviceResult,
     BatchDeviceSpec,
     BatchPage,
+    BatchResults,
     CancelBatchJoinsInput,
     FinishBatchInput,
     LoadBatchPageInput,
+    ReadBatchResultsInput,
     RecordBatchResultsInput,
     device_join_workflow_id,
 )
@@ -60,6 +63,24 @@ class BatchActivities:
         ]
         async with self._sessions() as session, session.begin():
             await batches.record_results(session, batch_id=inp.batch_id, results=results)
+
+    @activity.defn(name=BatchActivity.READ_BATCH_RESULTS)
+    async def read_batch_results(self, inp: ReadBatchResultsInput) -> BatchResults:
+        async with self._sessions() as session:
+            rows = await batches.finished_results(
+                session, batch_id=inp.batch_id, device_ids=inp.device_ids
+            )
+        return BatchResults(
+            results=[
+                BatchDeviceResult(
+                    device_id=row.device_id,
+                    succeeded=row.result == "success",
+                    failed_step=row.failed_step,
+                    error=row.error,
+                )
+                for row in rows
+            ]
+        )
 
     @activity.defn(name=BatchActivity.FINISH_BATCH)
     async def finish_batch(self, inp: FinishBatchInput) -> None:

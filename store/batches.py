@@ -95,6 +95,20 @@ async def record_results(
     await connection.execute(stmt, params)
 
 
+async def finished_results(
+    session: AsyncSession, *, batch_id: str, device_ids: Sequence[str]
+) -> Sequence[BatchDevice]:
+    """The rows of those devices whose result is recorded (no longer "pending")."""
+    if not device_ids:
+        return []
+    stmt = select(BatchDevice).where(
+        BatchDevice.batch_id == batch_id,
+        BatchDevice.device_id.in_(device_ids),
+        BatchDevice.result != "pending",
+    )
+    return (await session.scalars(stmt)).all()
+
+
 async def finish_batch(
     session: AsyncSession, *, batch_id: str, status: str, succeeded: int, failed: int
 ) -> None:

@@ -17,6 +17,7 @@ def batch_activities(*, sessions: async_sessionmaker[AsyncSession]) -> list[Any]
     return [
         acts.load_batch_page,
         acts.record_batch_results,
+        acts.read_batch_results,
         acts.finish_batch,
         acts.cancel_batch_joins,
     ]

@@ -2,16 +2,20 @@
 
 The device list lives in the store (pages are loaded as the window needs them), so a
 10,000-device batch never sits in one payload. Each device is its own child
-`device-join/{device_id}`, visible and compensated on its own; the child signals the
-batch when its provisioning is done or has failed, so the batch does not wait for nodes
-to turn Ready. Results are written to the store in chunks. The batch continues as new
-well before Temporal's history limits; children still in flight keep signalling the
-batch's workflow ID, which the new run answers.
+`device-join/{device_id}`, visible and compensated on its own. The child writes its
+result in the batch's rows once its provisioning is done or has failed, and the batch
+reads the results of the joins in flight every `result_poll_seconds`, so it never waits
+for nodes to turn Ready. The batch continues as new well before Temporal's history
+limits; children still in flight carry over by device ID.
+
+Runs started before results went through the store (no `batch-results-in-store` patch)
+replay as they ran: their children signal the batch, which writes the results in chunks.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import timedelta
 from typing import Any
 
@@ -40,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
         BatchJoinInput,
         BatchPage,
         BatchProgress,
+        BatchResults,
         BatchState,
         BatchStatus,
         CancelBatchJoinsInput,
@@ -47,6 +52,7 @@ with workflow.unsafe.imports_passed_through():
         FinishBatchInput,
         JoinStatus,
         LoadBatchPageInput,
+        ReadBatchResultsInput,
         RecordBatchResultsInput,
         device_join_workflow_id,
     )
@@ -56,6 +62,10 @@ STORE_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
 CHILD_TASK_TIMEOUT = timedelta(seconds=30)
 # Results are written in chunks: one store round trip per this many devices.
 FLUSH_EVERY = 100
+# Since this patch, joins write their results in the store and the batch reads them: a
+# signal per device cost the join a second workflow task and the batch an event and a
+# wake-up, a third of the server's work per join (bench/batch_join.py).
+RESULTS_IN_STORE_PATCH = "batch-results-in-store"
 
 
 # Outside the sandbox, like DeviceJoinWorkflow (see there why): a batch wakes once per
@@ -76,6 +86,7 @@ class BatchJoinWorkflow:
         self._queue: list[BatchDeviceSpec] = []
         self._unrecorded: list[BatchDeviceResult] = []
         self._status = BatchStatus.RUNNING
+        self._results_in_store = False
 
     @workflow.run
     async def run(self, inp: BatchJoinInput) -> BatchProgress:
@@ -84,12 +95,20 @@ class BatchJoinWorkflow:
         workflow.upsert_search_attributes(
             [BATCH_ID.value_set(inp.batch_id), STAGE.value_set("joining")]
         )
+        self._results_in_store = workflow.patched(RESULTS_IN_STORE_PATCH)
         while not self._finished():
-            await workflow.wait_condition(lambda: not self._paused or self._cancel_requested)
-            if self._cancel_requested:
-                break
-            await self._fill_window()
-            await workflow.wait_condition(self._should_wake)
+            if self._results_in_store:
+                if self._cancel_requested:
+                    break
+                if not self._paused:
+                    await self._fill_window()
+                await self._poll_results()
+            else:
+                await workflow.wait_condition(lambda: not self._paused or self._cancel_requested)
+                if self._cancel_requested:
+                    break
+                await self._fill_window()
+                await workflow.wait_condition(self._should_wake)
             if len(self._unrecorded) >= FLUSH_EVERY or self._finished():
                 await self._flush()
             if workflow.info().get_current_history_length() > inp.history_limit:
@@ -173,6 +192,33 @@ class BatchJoinWorkflow:
             or (self._paused and not self._in_flight and bool(self._unrecorded))
         )
 
+    async def _poll_results(self) -> None:
+        """Wait for a reason to look (or the poll interval), then read finished joins."""
+        if self._in_flight:
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    self._should_wake, timeout=self._inp.result_poll_seconds
+                )
+        else:
+            # Nothing running: only a resume, a cancel or room for more can change anything.
+            await workflow.wait_condition(self._should_wake)
+        if not self._in_flight:
+            return
+        read = ReadBatchResultsInput(
+            batch_id=self._inp.batch_id, device_ids=sorted(self._in_flight)
+        )
+        found: BatchResults = await workflow.execute_local_activity(
+            BatchActivity.READ_BATCH_RESULTS.value,
+            read,
+            result_type=BatchResults,
+            start_to_close_timeout=STORE_TIMEOUT,
+            retry_policy=STORE_RETRY,
+        )
+        for result in found.results:
+            if result.device_id in self._in_flight:
+                self._in_flight.discard(result.device_id)
+                self._count(result)
+
     def _more_to_start(self) -> bool:
         # Positions count from 1; the cursor is the last position loaded from the store.
         return bool(self._queue) or self._cursor < self._inp.total
@@ -219,6 +265,7 @@ class BatchJoinWorkflow:
             fingerprint=spec.fingerprint,
             report_to=batch_workflow_id,
             batch_id=self._inp.batch_id,
+            report_in_store=self._results_in_store,
             node_poll_initial_seconds=self._inp.node_poll_initial_seconds,
         )
         self._in_flight.add(spec.device_id)
@@ -255,11 +302,15 @@ class BatchJoinWorkflow:
             )
 
     def _record(self, result: BatchDeviceResult) -> None:
+        """Count a result the store does not hold yet; it is written with the next flush."""
+        self._count(result)
+        self._unrecorded.append(result)
+
+    def _count(self, result: BatchDeviceResult) -> None:
         if result.succeeded:
             self._succeeded += 1
         else:
             self._failed += 1
-        self._unrecorded.append(result)
 
     async def _flush(self) -> None:
         while self._unrecorded:

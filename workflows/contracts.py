@@ -118,9 +118,12 @@ class DeviceJoinInput(_Model):
     # How often to look for the Node while waiting, growing up to the maximum.
     node_poll_initial_seconds: float = Field(default=2.0, gt=0)
     node_poll_max_seconds: float = Field(default=300.0, gt=0)
-    # The batch to tell, by signal, once provisioning is done or has failed.
+    # The batch to tell once provisioning is done or has failed: by a signal to the
+    # workflow `report_to`, or, when `report_in_store`, by writing the device's result in
+    # the batch's rows, which the batch reads (a signal costs both runs a workflow task).
     report_to: str | None = None
     batch_id: str | None = None
+    report_in_store: bool = False
 
 
 class JoinStatus(StrEnum):
@@ -1261,6 +1264,7 @@ def batch_join_workflow_id(batch_id: str) -> str:
 class BatchActivity(StrEnum):
     LOAD_BATCH_PAGE = "load_batch_page"
     RECORD_BATCH_RESULTS = "record_batch_results"
+    READ_BATCH_RESULTS = "read_batch_results"
     FINISH_BATCH = "finish_batch"
     CANCEL_BATCH_JOINS = "cancel_batch_joins"
 
@@ -1307,6 +1311,8 @@ class BatchJoinInput(_Model):
     node_poll_initial_seconds: float = Field(default=60.0, gt=0)
     # Continue-as-new once the history is this long, well below Temporal's limits.
     history_limit: int = Field(default=10_000, ge=100)
+    # How often the batch reads its joins' results from the store while joins run.
+    result_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     state: BatchState = Field(default_factory=BatchState)
 
 
@@ -1339,6 +1345,17 @@ class BatchDeviceResult(_Model):
 
 class RecordBatchResultsInput(_Model):
     batch_id: str
+    results: list[BatchDeviceResult]
+
+
+class ReadBatchResultsInput(_Model):
+    batch_id: str
+    device_ids: list[str]
+
+
+class BatchResults(_Model):
+    """The results recorded so far for the devices asked about; the others are pending."""
+
     results: list[BatchDeviceResult]
 
 

@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
         NODE_NAME,
         STAGE,
         Activity,
+        BatchActivity,
         BatchDeviceResult,
         CompleteJoinInput,
         DeviceJoinInput,
@@ -54,6 +55,7 @@ with workflow.unsafe.imports_passed_through():
         NodeRef,
         NodeStatus,
         ObjectRef,
+        RecordBatchResultsInput,
         TokenRef,
         edgecore_configmap_name,
     )
@@ -221,6 +223,11 @@ class DeviceJoinWorkflow:
 
     async def _report(self, result: BatchDeviceResult) -> None:
         """Tell the batch that started this join how provisioning went."""
+        if self._inp.report_in_store and self._inp.batch_id is not None:
+            # The batch reads it from there; a step like the others, retried patiently.
+            record = RecordBatchResultsInput(batch_id=self._inp.batch_id, results=[result])
+            await self._patiently(BatchActivity.RECORD_BATCH_RESULTS, record)
+            return
         if self._inp.report_to is None:
             return
         batch = workflow.get_external_workflow_handle(self._inp.report_to)
@@ -408,7 +415,9 @@ class DeviceJoinWorkflow:
 
     # --- activity calls ---------------------------------------------------------------
 
-    async def _run(self, name: Activity, arg: Any, result_type: type | None = None) -> Any:
+    async def _run(
+        self, name: Activity | BatchActivity, arg: Any, result_type: type | None = None
+    ) -> Any:
         return await self._call(
             name,
             arg,
@@ -419,7 +428,7 @@ class DeviceJoinWorkflow:
 
     async def _patiently(
         self,
-        name: Activity,
+        name: Activity | BatchActivity,
         arg: Any,
         result_type: type | None = None,
         within: timedelta = PATIENCE,
@@ -436,10 +445,10 @@ class DeviceJoinWorkflow:
             cancellation_type=on_cancel,
         )
 
-    def _undo(self, name: Activity, arg: Any) -> Awaitable[Any]:
+    def _undo(self, name: Activity | BatchActivity, arg: Any) -> Awaitable[Any]:
         return self._patiently(name, arg)
 
-    async def _call(self, name: Activity, arg: Any, **options: Any) -> Any:
+    async def _call(self, name: Activity | BatchActivity, arg: Any, **options: Any) -> Any:
         # Local activities run the steps in this worker and record them as markers: the
         # same steps and compensation, visible per step in the UI, without a task round
         # trip through the server for each one (the join's main cost, see bench/).

@@ -11,8 +11,10 @@ from temporalio import activity, workflow
 from workflows.contracts import (
     BATCH_DEVICE_PROVISIONED_SIGNAL,
     DEVICE_JOIN_WORKFLOW,
+    BatchActivity,
     BatchDeviceResult,
     DeviceJoinInput,
+    RecordBatchResultsInput,
 )
 
 STARTS: Counter[str] = Counter()
@@ -25,7 +27,8 @@ async def stub_join_started(device_id: str) -> None:
 
 @workflow.defn(name=DEVICE_JOIN_WORKFLOW)
 class StubJoin:
-    """Reports like DeviceJoin: `bad-*` fail, `slow-*` never finish provisioning."""
+    """Reports like DeviceJoin (in the store, or by signal for batches from before):
+    `bad-*` fail, `slow-*` never finish provisioning."""
 
     @workflow.run
     async def run(self, inp: DeviceJoinInput) -> None:
@@ -42,5 +45,13 @@ class StubJoin:
             failed_step="create_configmap" if failed else None,
             error="refused" if failed else None,
         )
+        if inp.report_in_store:
+            assert inp.batch_id is not None
+            await workflow.execute_local_activity(
+                BatchActivity.RECORD_BATCH_RESULTS.value,
+                RecordBatchResultsInput(batch_id=inp.batch_id, results=[result]),
+                start_to_close_timeout=timedelta(seconds=10),
+            )
+            return
         batch = workflow.get_external_workflow_handle(inp.report_to)
         await batch.signal(BATCH_DEVICE_PROVISIONED_SIGNAL, result)

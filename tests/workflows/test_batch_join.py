@@ -26,11 +26,13 @@ from workflows.contracts import (
     BatchJoinInput,
     BatchPage,
     BatchProgress,
+    BatchResults,
     BatchStatus,
     CancelBatchJoinsInput,
     DeviceJoinInput,
     FinishBatchInput,
     LoadBatchPageInput,
+    ReadBatchResultsInput,
     RecordBatchResultsInput,
 )
 
@@ -44,6 +46,7 @@ class FakeBatchStore:
         self.results: dict[str, BatchDeviceResult] = {}
         self.finished: FinishBatchInput | None = None
         self.cancelled: list[str] = []
+        self.reads = 0
 
     def activities(self) -> list[object]:
         @activity.defn(name=BatchActivity.LOAD_BATCH_PAGE)
@@ -57,6 +60,12 @@ class FakeBatchStore:
                 assert result.device_id not in self.results, "a result recorded twice"
                 self.results[result.device_id] = result
 
+        @activity.defn(name=BatchActivity.READ_BATCH_RESULTS)
+        async def read(inp: ReadBatchResultsInput) -> BatchResults:
+            self.reads += 1
+            found = [self.results[d] for d in inp.device_ids if d in self.results]
+            return BatchResults(results=found)
+
         @activity.defn(name=BatchActivity.FINISH_BATCH)
         async def finish(inp: FinishBatchInput) -> None:
             self.finished = inp
@@ -66,7 +75,7 @@ class FakeBatchStore:
             self.cancelled = list(inp.in_flight)
             return len(inp.in_flight)
 
-        return [load, record, finish, cancel, stub_join_started]
+        return [load, record, read, finish, cancel, stub_join_started]
 
 
 @pytest.fixture
@@ -120,6 +129,7 @@ async def test_window_joins_every_device_once_and_records_each_result(
     assert store.results[f"bad-{tag}-0010"].failed_step == "create_configmap"
     assert store.finished is not None
     assert store.finished.succeeded == 108
+    assert store.reads >= 1  # the joins wrote their results; the batch read them back
     assert set(STARTS) == set(ids)
     assert max(STARTS.values()) == 1
 
