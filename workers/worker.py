@@ -11,8 +11,10 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.batches import BatchActivities
 from activities.events import PublisherEvents
 from activities.inventory import InventoryActivities
+from activities.join_provisioning import JoinProvisioner
 from activities.kubernetes import KubeActivities
 from activities.mqtt import MqttActivities, MqttPublisher
 from activities.tokens import TokenActivities
@@ -22,6 +24,7 @@ from workers.batches import BATCH_WORKFLOWS, batch_activities
 from workers.commands import COMMAND_WORKFLOWS, command_activities
 from workers.inventory import INVENTORY_WORKFLOWS, inventory_activities
 from workers.workloads import WORKLOAD_WORKFLOWS, workload_activities
+from workflows.contracts import Activity, BatchActivity
 from workflows.device_join import DeviceJoinWorkflow
 
 WORKFLOWS: Sequence[type] = (
@@ -45,7 +48,16 @@ def activity_callables(
     tokens = TokenActivities(settings=settings, sessions=sessions, cluster_ca=kube)
     inventory = InventoryActivities(sessions=sessions, events=PublisherEvents(publisher=publisher))
     mqtt = MqttActivities(publisher=publisher)
+    provisioner = join_provisioner(
+        tokens=tokens,
+        kube=kube,
+        inventory=inventory,
+        mqtt=mqtt,
+        batches=BatchActivities(sessions=sessions),
+        executor=executor,
+    )
     return [
+        provisioner.provision_device,
         tokens.issue_join_token,
         tokens.revoke_join_token,
         kube.apply_edgecore_configmap,
@@ -69,6 +81,31 @@ def activity_callables(
         ),
         *workload_activities(sessions=sessions, target=kube.target),
     ]
+
+
+def join_provisioner(
+    *,
+    tokens: TokenActivities,
+    kube: KubeActivities,
+    inventory: InventoryActivities,
+    mqtt: MqttActivities,
+    batches: BatchActivities,
+    executor: Executor | None = None,
+) -> JoinProvisioner:
+    """provision_device, running the very activities a join once ran one by one."""
+    return JoinProvisioner(
+        {
+            Activity.VALIDATE_JOIN: inventory.validate_join,
+            Activity.ISSUE_JOIN_TOKEN: tokens.issue_join_token,
+            Activity.APPLY_EDGECORE_CONFIGMAP: kube.apply_edgecore_configmap,
+            Activity.APPLY_DEVICE_RESOURCE: kube.apply_device_resource,
+            Activity.APPLY_NODE_RBAC: kube.apply_node_rbac,
+            Activity.RECORD_DEVICE: inventory.record_device,
+            Activity.NOTIFY_DEVICE_PROVISIONED: mqtt.notify_device_provisioned,
+            BatchActivity.RECORD_BATCH_RESULTS: batches.record_batch_results,
+        },
+        executor=executor,
+    )
 
 
 def build_worker(

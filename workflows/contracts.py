@@ -219,6 +219,8 @@ class Activity(StrEnum):
     READ_NODE_STATUS = "read_node_status"
     COMPLETE_JOIN = "complete_join"
     SET_DEVICE_STATUS = "set_device_status"
+    # Every forward step of a join, in order, in one local activity (see ProvisionDeviceInput).
+    PROVISION_DEVICE = "provision_device"
 
 
 class ErrorType(StrEnum):
@@ -1381,3 +1383,41 @@ class BatchProgress(_Model):
     in_flight: int
     rate_per_minute: float | None = None
     eta_seconds: float | None = None
+
+
+# --- a join's forward steps in one local activity ----------------------------------------
+
+
+class ProvisionDeviceInput(_Model):
+    """Each forward step's input, run in order by one local activity (provision_device).
+
+    The same steps as one activity each, minus a task, a marker and a payload round trip
+    per step: the worker's main cost per join. `batch_result` is written last, when a
+    batch reads its joins' results from the store.
+    """
+
+    validate_join: DeviceRef
+    token: IssueJoinTokenInput
+    configmap: EdgecoreConfigMapInput
+    device: DeviceResourceInput
+    rbac: NodeRbacInput
+    record: DeviceRecordInput
+    notify: DeviceRef
+    batch_result: RecordBatchResultsInput | None = None
+
+
+class StepFailure(_Model):
+    step: JoinStep
+    error_type: str
+    message: str
+    # False only when the step was refused for sure (non-retryable): it changed nothing.
+    maybe_applied: bool
+
+
+class ProvisionOutcome(_Model):
+    """The steps done, in order, and the one that failed for good, if any."""
+
+    done: list[JoinStep]
+    token: IssuedJoinToken | None = None
+    failure: StepFailure | None = None
+    reported: bool = False  # the batch result was written (when the input carried one)

@@ -10,6 +10,7 @@ expires. The `provisioned` update answers the API as soon as provisioning is don
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -55,7 +56,10 @@ with workflow.unsafe.imports_passed_through():
         NodeRef,
         NodeStatus,
         ObjectRef,
+        ProvisionDeviceInput,
+        ProvisionOutcome,
         RecordBatchResultsInput,
+        StepFailure,
         TokenRef,
         edgecore_configmap_name,
     )
@@ -72,8 +76,22 @@ LOCAL_STEPS_PATCH = "join-local-steps"
 # markers in the UI anyway); and the Node first looked for after a wait, since a Node
 # cannot be Ready for a token issued a moment ago.
 LEAN_PATCH = "join-lean"
+# Since this patch (which implies the lean one): every forward step in one local activity,
+# provision_device, instead of one each; compensation is still one local activity per undo.
+AT_ONCE_PATCH = "join-provision-at-once"
+# Room for every forward step's own timeout (activities/join_provisioning.py).
+PROVISION_TIMEOUT = timedelta(minutes=4)
 # Polls of the Node are capped so that even a 30-day token stays far below history limits.
 MAX_NODE_POLLS = 1000
+# What each forward step sets in the seed's `steps` block once it is done.
+STEP_FLAGS = {
+    JoinStep.ISSUE_TOKEN: "token_generated",
+    JoinStep.CREATE_CONFIGMAP: "configmap_created",
+    JoinStep.CREATE_DEVICE: "device_crd_created",
+    JoinStep.CONFIGURE_RBAC: "rbac_configured",
+    JoinStep.RECORD_INVENTORY: "inventory_recorded",
+    JoinStep.NOTIFY: "notified",
+}
 
 Undo = Callable[[], Awaitable[Any]]
 
@@ -81,13 +99,29 @@ Undo = Callable[[], Awaitable[Any]]
 class JoinFailed(Exception):
     """A step failed for good; carries what the API reports."""
 
-    def __init__(self, step: JoinStep, cause: BaseException) -> None:
+    def __init__(
+        self, step: JoinStep, *, error_type: str, message: str, maybe_applied: bool
+    ) -> None:
         super().__init__(f"{step.value} failed")
         self.step = step
-        self.error_type, self.message = _describe(cause)
+        self.error_type, self.message = error_type, message
+        self.maybe_applied = maybe_applied
+
+    @classmethod
+    def caused_by(cls, step: JoinStep, cause: BaseException) -> JoinFailed:
+        error_type, message = _describe(cause)
         # Only a failure Kubernetes or the store answered for sure (non-retryable) proves
         # the step changed nothing; after timeouts the object may exist and is undone too.
-        self.maybe_applied = not _is_final(cause)
+        return cls(step, error_type=error_type, message=message, maybe_applied=not _is_final(cause))
+
+    @classmethod
+    def refused(cls, failure: StepFailure) -> JoinFailed:
+        return cls(
+            failure.step,
+            error_type=failure.error_type,
+            message=failure.message,
+            maybe_applied=failure.maybe_applied,
+        )
 
 
 # Outside the sandbox: in bench/batch_join.py the worker spent 43% of its time in workflow
@@ -110,13 +144,15 @@ class DeviceJoinWorkflow:
         self._compensations: list[tuple[JoinStep, Undo]] = []
         self._local_steps = False
         self._lean = False
+        self._at_once = False
 
     @workflow.run
     async def run(self, inp: DeviceJoinInput) -> JoinProgress:
         # Runs started before local steps existed keep their regular activities on replay.
         # One patch marker for new runs (each costs an event and a search-attribute write);
         # runs started before it replay with the patches they recorded.
-        self._lean = workflow.patched(LEAN_PATCH)
+        self._at_once = workflow.patched(AT_ONCE_PATCH)
+        self._lean = self._at_once or workflow.patched(LEAN_PATCH)
         self._local_steps = self._lean or workflow.patched(LOCAL_STEPS_PATCH)
         if not self._lean:
             workflow.upsert_search_attributes(
@@ -132,9 +168,14 @@ class DeviceJoinWorkflow:
                 ]
             )
         try:
-            await self._provision()
+            if self._at_once:
+                reported = await self._provision_at_once()
+            else:
+                await self._provision()
+                reported = False
             self._status = JoinStatus.WAITING_FOR_NODE
-            await self._report(BatchDeviceResult(device_id=inp.device_id, succeeded=True))
+            if not reported:
+                await self._report(BatchDeviceResult(device_id=inp.device_id, succeeded=True))
             if await self._wait_for_node():
                 await self._step(JoinStep.WAIT_FOR_NODE, self._complete())
                 self._status = JoinStatus.JOINED
@@ -239,29 +280,123 @@ class DeviceJoinWorkflow:
 
     # --- saga ------------------------------------------------------------------------
 
-    async def _provision(self) -> None:
+    async def _provision_at_once(self) -> bool:
+        """Every forward step in one local activity; True when it told the batch too."""
+        self._stage = "provisioning"
+        plan = self._plan()
+        call = self._call(
+            Activity.PROVISION_DEVICE,
+            plan,
+            result_type=ProvisionOutcome,
+            start_to_close_timeout=PROVISION_TIMEOUT,
+            retry_policy=FORWARD_RETRY,
+        )
+        provisioning = asyncio.create_task(self._settle(plan, call))
+        try:
+            outcome: ProvisionOutcome = await asyncio.shield(provisioning)
+        except asyncio.CancelledError:
+            # Let the steps under way finish, so that exactly what they did is undone.
+            with contextlib.suppress(JoinFailed, asyncio.CancelledError):
+                self._take(plan, await provisioning)
+            raise
+        self._take(plan, outcome)
+        if outcome.failure is not None:
+            raise JoinFailed.refused(outcome.failure)
+        return outcome.reported
+
+    async def _settle(
+        self, plan: ProvisionDeviceInput, provisioning: Awaitable[ProvisionOutcome]
+    ) -> ProvisionOutcome:
+        """The outcome; or, when the run failed, take what its details say was done and
+        raise JoinFailed."""
+        try:
+            return await provisioning
+        except FailureError as err:
+            if is_cancelled_exception(err):
+                raise asyncio.CancelledError from err
+            cause = _cause(err)
+            details = (
+                cause.details[0] if isinstance(cause, ApplicationError) and cause.details else {}
+            )
+            if not isinstance(details, dict) or "step" not in details:
+                # No details: nothing is known to be done. Only the token is this run's
+                # alone to revoke; the other objects may belong to an earlier join.
+                revoke = self._undo_of(JoinStep.ISSUE_TOKEN, plan)
+                assert revoke is not None
+                self._compensations.append((JoinStep.ISSUE_TOKEN, revoke))
+                raise JoinFailed.caused_by(JoinStep.VALIDATE, cause) from err
+            step = JoinStep(details["step"])
+            self._take(plan, ProvisionOutcome(done=[JoinStep(d) for d in details["done"]]))
+            failed = JoinFailed.caused_by(step, cause)
+            undo = self._undo_of(step, plan)
+            if undo is not None and failed.maybe_applied:
+                self._compensations.append((step, undo))
+            raise failed from err
+
+    def _take(self, plan: ProvisionDeviceInput, outcome: ProvisionOutcome) -> None:
+        """Record the steps done: their flags, the token, and the undo of each."""
+        for step in outcome.done:
+            if step in STEP_FLAGS:
+                self._steps = self._steps.model_copy(update={STEP_FLAGS[step]: True})
+            undo = self._undo_of(step, plan)
+            if undo is not None:
+                self._compensations.append((step, undo))
+        if outcome.token is not None:
+            self._token = outcome.token
+
+    def _undo_of(self, step: JoinStep, plan: ProvisionDeviceInput) -> Undo | None:
+        match step:
+            case JoinStep.ISSUE_TOKEN:
+                token_ref = TokenRef(token_id=plan.token.token_id)
+                return lambda: self._undo(Activity.REVOKE_JOIN_TOKEN, token_ref)
+            case JoinStep.CREATE_CONFIGMAP:
+                cm_ref = ObjectRef(
+                    namespace=plan.configmap.namespace,
+                    name=edgecore_configmap_name(plan.configmap.node_name),
+                )
+                return lambda: self._undo(Activity.DELETE_EDGECORE_CONFIGMAP, cm_ref)
+            case JoinStep.CREATE_DEVICE:
+                dev_ref = ObjectRef(namespace=plan.device.namespace, name=plan.device.device_id)
+                return lambda: self._undo(Activity.DELETE_DEVICE_RESOURCE, dev_ref)
+            case JoinStep.CONFIGURE_RBAC:
+                return lambda: self._undo(Activity.DELETE_NODE_RBAC, plan.rbac)
+            case JoinStep.RECORD_INVENTORY:
+                return lambda: self._undo(Activity.DELETE_DEVICE_RECORD, plan.validate_join)
+            case _:
+                return None
+
+    def _plan(self) -> ProvisionDeviceInput:
         inp = self._inp
         ref = DeviceRef(device_id=inp.device_id, node_name=inp.node_name)
-        await self._step(JoinStep.VALIDATE, self._run(Activity.VALIDATE_JOIN, ref))
+        batch_result = None
+        if inp.report_in_store and inp.batch_id is not None:
+            done = BatchDeviceResult(device_id=inp.device_id, succeeded=True)
+            batch_result = RecordBatchResultsInput(batch_id=inp.batch_id, results=[done])
+        return ProvisionDeviceInput(
+            validate_join=ref,
+            token=self._token_input(),
+            configmap=self._configmap_input(),
+            device=self._device_input(),
+            rbac=self._rbac_input(),
+            record=self._record_input(),
+            notify=ref,
+            batch_result=batch_result,
+        )
 
-        expires_at = workflow.now() + timedelta(seconds=inp.token_ttl_seconds)
-        issue = IssueJoinTokenInput(
+    def _token_input(self) -> IssueJoinTokenInput:
+        inp = self._inp
+        return IssueJoinTokenInput(
             device_id=inp.device_id,
             node_name=inp.node_name,
             token_id=str(workflow.uuid4()),
-            expires_at=expires_at,
+            expires_at=workflow.now() + timedelta(seconds=inp.token_ttl_seconds),
             kubeedge_namespace=inp.kubeedge_namespace,
             description=f"join of device {inp.device_id}",
         )
-        token_ref = TokenRef(token_id=issue.token_id)
-        self._token = await self._step(
-            JoinStep.ISSUE_TOKEN,
-            self._run(Activity.ISSUE_JOIN_TOKEN, issue, IssuedJoinToken),
-            undo=lambda: self._undo(Activity.REVOKE_JOIN_TOKEN, token_ref),
-        )
-        self._steps = self._steps.model_copy(update={"token_generated": True})
 
-        configmap = EdgecoreConfigMapInput(
+    def _configmap_input(self) -> EdgecoreConfigMapInput:
+        inp = self._inp
+        return EdgecoreConfigMapInput(
             device_id=inp.device_id,
             node_name=inp.node_name,
             namespace=inp.kubeedge_namespace,
@@ -271,40 +406,23 @@ class DeviceJoinWorkflow:
             location=inp.location,
             configuration=inp.configuration,
         )
-        cm_ref = ObjectRef(
-            namespace=inp.kubeedge_namespace, name=edgecore_configmap_name(inp.node_name)
-        )
-        await self._step(
-            JoinStep.CREATE_CONFIGMAP,
-            self._run(Activity.APPLY_EDGECORE_CONFIGMAP, configmap, ObjectRef),
-            undo=lambda: self._undo(Activity.DELETE_EDGECORE_CONFIGMAP, cm_ref),
-        )
-        self._steps = self._steps.model_copy(update={"configmap_created": True})
 
-        device = DeviceResourceInput(
+    def _device_input(self) -> DeviceResourceInput:
+        inp = self._inp
+        return DeviceResourceInput(
             device_id=inp.device_id,
             node_name=inp.node_name,
             namespace=inp.device_namespace,
             device_type=inp.device_type,
             location=inp.location,
         )
-        dev_ref = ObjectRef(namespace=inp.device_namespace, name=inp.device_id)
-        await self._step(
-            JoinStep.CREATE_DEVICE,
-            self._run(Activity.APPLY_DEVICE_RESOURCE, device, ObjectRef),
-            undo=lambda: self._undo(Activity.DELETE_DEVICE_RESOURCE, dev_ref),
-        )
-        self._steps = self._steps.model_copy(update={"device_crd_created": True})
 
-        rbac = NodeRbacInput(node_name=inp.node_name, namespace=inp.kubeedge_namespace)
-        await self._step(
-            JoinStep.CONFIGURE_RBAC,
-            self._run(Activity.APPLY_NODE_RBAC, rbac),
-            undo=lambda: self._undo(Activity.DELETE_NODE_RBAC, rbac),
-        )
-        self._steps = self._steps.model_copy(update={"rbac_configured": True})
+    def _rbac_input(self) -> NodeRbacInput:
+        return NodeRbacInput(node_name=self._inp.node_name, namespace=self._inp.kubeedge_namespace)
 
-        record = DeviceRecordInput(
+    def _record_input(self) -> DeviceRecordInput:
+        inp = self._inp
+        return DeviceRecordInput(
             device_id=inp.device_id,
             node_name=inp.node_name,
             device_type=inp.device_type,
@@ -313,9 +431,52 @@ class DeviceJoinWorkflow:
             status=JoinStatus.WAITING_FOR_NODE.value,
             workflow_id=workflow.info().workflow_id,
         )
+
+    async def _provision(self) -> None:
+        """Runs started before AT_ONCE_PATCH: one local (or, before that, regular)
+        activity per step, each recorded as it completes."""
+        inp = self._inp
+        ref = DeviceRef(device_id=inp.device_id, node_name=inp.node_name)
+        await self._step(JoinStep.VALIDATE, self._run(Activity.VALIDATE_JOIN, ref))
+
+        issue = self._token_input()
+        token_ref = TokenRef(token_id=issue.token_id)
+        self._token = await self._step(
+            JoinStep.ISSUE_TOKEN,
+            self._run(Activity.ISSUE_JOIN_TOKEN, issue, IssuedJoinToken),
+            undo=lambda: self._undo(Activity.REVOKE_JOIN_TOKEN, token_ref),
+        )
+        self._steps = self._steps.model_copy(update={"token_generated": True})
+
+        cm_ref = ObjectRef(
+            namespace=inp.kubeedge_namespace, name=edgecore_configmap_name(inp.node_name)
+        )
+        await self._step(
+            JoinStep.CREATE_CONFIGMAP,
+            self._run(Activity.APPLY_EDGECORE_CONFIGMAP, self._configmap_input(), ObjectRef),
+            undo=lambda: self._undo(Activity.DELETE_EDGECORE_CONFIGMAP, cm_ref),
+        )
+        self._steps = self._steps.model_copy(update={"configmap_created": True})
+
+        dev_ref = ObjectRef(namespace=inp.device_namespace, name=inp.device_id)
+        await self._step(
+            JoinStep.CREATE_DEVICE,
+            self._run(Activity.APPLY_DEVICE_RESOURCE, self._device_input(), ObjectRef),
+            undo=lambda: self._undo(Activity.DELETE_DEVICE_RESOURCE, dev_ref),
+        )
+        self._steps = self._steps.model_copy(update={"device_crd_created": True})
+
+        rbac = self._rbac_input()
+        await self._step(
+            JoinStep.CONFIGURE_RBAC,
+            self._run(Activity.APPLY_NODE_RBAC, rbac),
+            undo=lambda: self._undo(Activity.DELETE_NODE_RBAC, rbac),
+        )
+        self._steps = self._steps.model_copy(update={"rbac_configured": True})
+
         await self._step(
             JoinStep.RECORD_INVENTORY,
-            self._run(Activity.RECORD_DEVICE, record),
+            self._run(Activity.RECORD_DEVICE, self._record_input()),
             undo=lambda: self._undo(Activity.DELETE_DEVICE_RECORD, ref),
         )
         self._steps = self._steps.model_copy(update={"inventory_recorded": True})
@@ -373,7 +534,7 @@ class DeviceJoinWorkflow:
             if is_cancelled_exception(err):
                 raise asyncio.CancelledError from err
             if _is_final(_cause(err)):
-                raise JoinFailed(JoinStep.WAIT_FOR_NODE, _cause(err)) from err
+                raise JoinFailed.caused_by(JoinStep.WAIT_FOR_NODE, _cause(err)) from err
             return False
         return status.ready
 
@@ -396,7 +557,7 @@ class DeviceJoinWorkflow:
         except FailureError as err:
             if is_cancelled_exception(err):
                 raise asyncio.CancelledError from err
-            failed = JoinFailed(step, _cause(err))
+            failed = JoinFailed.caused_by(step, _cause(err))
             if undo is not None and failed.maybe_applied:
                 self._compensations.append((step, undo))
             raise failed from err

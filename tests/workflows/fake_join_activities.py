@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.join_provisioning import JoinProvisioner
 from workflows.contracts import (
     Activity,
     CompleteJoinInput,
@@ -33,6 +35,8 @@ class FakeJoinActivities:
         self.failures: dict[Activity, Callable[[], Exception]] = {}
         self.ready_after_polls = ready_after_polls
         self.polls = 0
+        # A step named here waits for its event before it returns (set it to let it finish).
+        self.holds: dict[Activity, asyncio.Event] = {}
 
     def fail(self, name: Activity, *, retryable: bool = False) -> None:
         self.failures[name] = lambda: ApplicationError(
@@ -81,6 +85,8 @@ class FakeJoinActivities:
         @activity.defn(name=Activity.APPLY_NODE_RBAC)
         async def apply_rbac(inp: NodeRbacInput) -> None:
             self._enter(Activity.APPLY_NODE_RBAC)
+            if Activity.APPLY_NODE_RBAC in self.holds:
+                await self.holds[Activity.APPLY_NODE_RBAC].wait()
 
         @activity.defn(name=Activity.DELETE_NODE_RBAC)
         async def delete_rbac(inp: NodeRbacInput) -> None:
@@ -109,7 +115,20 @@ class FakeJoinActivities:
         async def complete(inp: CompleteJoinInput) -> None:
             self._enter(Activity.COMPLETE_JOIN)
 
+        # The real runner of the forward steps, over these stand-ins.
+        provisioner = JoinProvisioner(
+            {
+                Activity.VALIDATE_JOIN: validate,
+                Activity.ISSUE_JOIN_TOKEN: issue,
+                Activity.APPLY_EDGECORE_CONFIGMAP: apply_cm,
+                Activity.APPLY_DEVICE_RESOURCE: apply_device,
+                Activity.APPLY_NODE_RBAC: apply_rbac,
+                Activity.RECORD_DEVICE: record,
+                Activity.NOTIFY_DEVICE_PROVISIONED: notify,
+            }
+        )
         return [
             validate, issue, revoke, apply_cm, delete_cm, apply_device, delete_device,
             apply_rbac, delete_rbac, record, delete_record, notify, node_status, complete,
+            provisioner.provision_device,
         ]  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
@@ -17,6 +18,7 @@ from temporalio.exceptions import ApplicationError, CancelledError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from tests.helpers import eventually
 from tests.workflows.fake_join_activities import FakeJoinActivities
 from tests.workflows.join_inputs import DAY, join_input
 from workflows.contracts import (
@@ -182,6 +184,27 @@ async def test_cancel_while_waiting_undoes_everything(
     assert undo_calls(fakes) == ALL_UNDOS
     progress = await handle.query(JOIN_PROGRESS_QUERY, result_type=JoinProgress)
     assert progress.status == JoinStatus.CANCELLED
+
+
+async def test_cancel_during_provisioning_undoes_what_it_did_once_it_ends(
+    time_skipping_env: WorkflowEnvironment, task_queue: str, fakes: FakeJoinActivities
+) -> None:
+    # Cancelled while RBAC is being applied: provisioning runs to its end (it is one local
+    # activity, so what it did is known only then), and then every step is undone.
+    fakes.holds[Activity.APPLY_NODE_RBAC] = asyncio.Event()
+    handle = await start(time_skipping_env, task_queue, join_input())
+
+    async def applying_rbac() -> bool:
+        return Activity.APPLY_NODE_RBAC.value in fakes.calls
+
+    await eventually(applying_rbac)
+    await handle.cancel()
+    fakes.holds[Activity.APPLY_NODE_RBAC].set()
+    with pytest.raises(WorkflowFailureError) as failure:
+        await handle.result()
+    assert isinstance(failure.value.cause, CancelledError)
+    forward = [activity.value for _, activity, _ in STEPS]
+    assert fakes.calls == forward + ALL_UNDOS
 
 
 async def test_other_request_for_same_device_is_rejected(
