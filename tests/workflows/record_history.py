@@ -2,8 +2,8 @@
 
 `python -m tests.workflows.record_history` runs one successful join and one failed join
 against the time-skipping server with stand-in activities and writes their histories to
-tests/workflows/histories/. Re-record only on purpose: a history that no longer replays
-means the change would break runs already in flight.
+tests/workflows/histories/device_join_{VERSION}_*.json. Re-record only on purpose: a
+history that no longer replays means the change would break runs already in flight.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from workflows.contracts import JOIN_PROVISIONED_UPDATE, SEARCH_ATTRIBUTES, Acti
 from workflows.device_join import DeviceJoinWorkflow
 
 HISTORIES = Path(__file__).with_name("histories")
+# Names the recorded files after the newest patch they take; older ones stay beside them.
+VERSION = "at_once"
 
 
 async def record_join(client: Client, *, name: str, fakes: FakeJoinActivities) -> str:
@@ -58,7 +60,7 @@ async def main() -> None:
         failed.fail(Activity.APPLY_NODE_RBAC)
         for name, fakes in (("joined", joined), ("failed-at-rbac", failed)):
             text = await record_join(env.client, name=name, fakes=fakes)
-            (HISTORIES / f"device_join_{name.replace('-', '_')}.json").write_text(text)
+            (HISTORIES / f"device_join_{VERSION}_{name.replace('-', '_')}.json").write_text(text)
     finally:
         await env.shutdown()
 
