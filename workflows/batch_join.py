@@ -87,6 +87,7 @@ class BatchJoinWorkflow:
         self._unrecorded: list[BatchDeviceResult] = []
         self._status = BatchStatus.RUNNING
         self._results_in_store = False
+        self._started_in_run = 0
 
     @workflow.run
     async def run(self, inp: BatchJoinInput) -> BatchProgress:
@@ -111,7 +112,7 @@ class BatchJoinWorkflow:
                 await workflow.wait_condition(self._should_wake)
             if len(self._unrecorded) >= FLUSH_EVERY or self._finished():
                 await self._flush()
-            if workflow.info().get_current_history_length() > inp.history_limit:
+            if self._run_is_full():
                 await self._flush()
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(inp.model_copy(update={"state": self._state()}))
@@ -219,13 +220,25 @@ class BatchJoinWorkflow:
                 self._in_flight.discard(result.device_id)
                 self._count(result)
 
+    def _run_is_full(self) -> bool:
+        """Time to continue as new: a long history, or (since results come through the
+        store) as many joins started as a run may hold."""
+        if workflow.info().get_current_history_length() > self._inp.history_limit:
+            return True
+        return self._results_in_store and self._started_in_run >= self._inp.children_per_run
+
     def _more_to_start(self) -> bool:
         # Positions count from 1; the cursor is the last position loaded from the store.
         return bool(self._queue) or self._cursor < self._inp.total
 
     async def _fill_window(self) -> None:
         starts: list[BatchDeviceSpec] = []
-        while len(self._in_flight) + len(starts) < self._inp.max_concurrency:
+        room = self._inp.max_concurrency
+        if self._results_in_store:
+            room = min(
+                room, len(self._in_flight) + self._inp.children_per_run - self._started_in_run
+            )
+        while len(self._in_flight) + len(starts) < room:
             if not self._queue and not await self._load_page():
                 break
             starts.append(self._queue.pop(0))
@@ -269,6 +282,7 @@ class BatchJoinWorkflow:
             node_poll_initial_seconds=self._inp.node_poll_initial_seconds,
         )
         self._in_flight.add(spec.device_id)
+        self._started_in_run += 1
         try:
             await workflow.start_child_workflow(
                 DEVICE_JOIN_WORKFLOW,
@@ -292,6 +306,7 @@ class BatchJoinWorkflow:
             # second one. The device counts as failed in this batch, with the reason.
             existing = device_join_workflow_id(spec.device_id)
             self._in_flight.discard(spec.device_id)
+            self._started_in_run -= 1  # no child of this run
             self._record(
                 BatchDeviceResult(
                     device_id=spec.device_id,

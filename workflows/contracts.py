@@ -1313,6 +1313,10 @@ class BatchJoinInput(_Model):
     node_poll_initial_seconds: float = Field(default=60.0, gt=0)
     # Continue-as-new once the history is this long, well below Temporal's limits.
     history_limit: int = Field(default=10_000, ge=100)
+    # Continue-as-new after starting this many joins. A join stays a pending child of the
+    # run that started it until its node joins or its token expires, and Temporal fails
+    # the workflow task of a run with 2,000 pending children (limit.numPendingChildExecutions).
+    children_per_run: int = Field(default=1000, ge=1, le=1900)
     # How often the batch reads its joins' results from the store while joins run.
     result_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     state: BatchState = Field(default_factory=BatchState)

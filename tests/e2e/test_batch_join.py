@@ -55,6 +55,25 @@ def our_configmaps(stack: Stack, tag: str) -> Counter[str]:
     )
 
 
+def our_devices(stack: Stack, tag: str) -> Counter[str]:
+    """Device custom resources of this test, by name (each should appear once)."""
+    listing = k8s.CustomObjectsApi(stack.kube.api_client).list_namespaced_custom_object(
+        "devices.kubeedge.io", "v1beta1", "default", "devices"
+    )
+    return Counter(
+        item["metadata"]["name"] for item in listing["items"] if tag in item["metadata"]["name"]
+    )
+
+
+async def live_tokens(stack: Stack, tag: str) -> int:
+    """Tokens of this test's devices that are neither revoked nor used."""
+    async with stack.sessions() as session:
+        rows = (
+            await session.scalars(select(JoinToken.device_id).where(JoinToken.revoked_at.is_(None)))
+        ).all()
+    return sum(1 for device in rows if device and tag in device)
+
+
 async def tokens_per_device(stack: Stack, tag: str) -> Counter[str]:
     async with stack.sessions() as session:
         rows = (await session.scalars(select(JoinToken.device_id))).all()
@@ -192,6 +211,40 @@ async def test_worker_killed_mid_batch_joins_every_device_exactly_once(
     assert (report["success"], report["failed"]) == (80, 0)
     configmaps = await asyncio.to_thread(our_configmaps, stack, tag)
     assert len(configmaps) == 80
+    assert set((await asyncio.to_thread(our_devices, stack, tag)).values()) == {1}
+    assert len(await asyncio.to_thread(our_devices, stack, tag)) == 80
     tokens = await tokens_per_device(stack, tag)
     assert len(tokens) == 80
     assert set(tokens.values()) == {1}, "a device got a second token"
+
+
+async def test_cancelled_batch_undoes_every_join_it_started(stack: Stack) -> None:
+    auth = await stack.login()
+    tag = uuid.uuid4().hex[:6]
+    answer = await stack.http.post(
+        "/api/kubeedge/batch-join",
+        json={"devices": devices(80, tag=tag), "max_concurrency": 10},
+        headers=auth,
+    )
+    assert answer.status_code == 202, answer.text
+    batch_id = answer.json()["batch_id"]
+
+    async def some_progress() -> bool:
+        status = await stack.http.get(f"/api/kubeedge/batch-join/{batch_id}", headers=auth)
+        return status.json()["success"] >= 10
+
+    await eventually(some_progress, within=120)
+    cancel = await stack.http.post(f"/api/kubeedge/batch-join/{batch_id}/cancel", headers=auth)
+    assert cancel.status_code in (200, 202), cancel.text
+    report = await wait_done(stack, batch_id, auth)
+    assert report["status"] == "cancelled"
+    assert report["success"] < 80  # it stopped starting joins
+
+    # Every join it started, provisioned or not, undoes itself: nothing of the batch stays.
+    async def nothing_left() -> bool:
+        configmaps = await asyncio.to_thread(our_configmaps, stack, tag)
+        device_crs = await asyncio.to_thread(our_devices, stack, tag)
+        return not configmaps and not device_crs and await live_tokens(stack, tag) == 0
+
+    await eventually(nothing_left, within=120)
+    assert (await tokens_per_device(stack, tag)).total() >= 10  # joins ran, then were undone
