@@ -5,6 +5,10 @@ cancelled: issue a per-node join token [revoke] → edgecore ConfigMap [delete] 
 custom resource [delete] → RBAC for the node [delete] → inventory row [delete] → notify
 over MQTT → wait, durably, for the Node to register and turn Ready until the token
 expires. The `provisioned` update answers the API as soon as provisioning is done.
+
+The forward steps run in one local activity, provision_device, which says which steps it
+did and which one failed; each undo is a local activity of its own. Runs started before
+that (see the patches below) replay their one-activity-per-step histories.
 """
 
 from __future__ import annotations
@@ -282,7 +286,7 @@ class DeviceJoinWorkflow:
 
     async def _provision_at_once(self) -> bool:
         """Every forward step in one local activity; True when it told the batch too."""
-        self._stage = "provisioning"
+        self._stage = JoinStatus.PROVISIONING.value  # no finer: the steps run as one
         plan = self._plan()
         call = self._call(
             Activity.PROVISION_DEVICE,
