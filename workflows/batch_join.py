@@ -280,6 +280,7 @@ class BatchJoinWorkflow:
             batch_id=self._inp.batch_id,
             report_in_store=self._results_in_store,
             node_poll_initial_seconds=self._inp.node_poll_initial_seconds,
+            node_poll_max_seconds=self._inp.node_poll_max_seconds,
         )
         self._in_flight.add(spec.device_id)
         self._started_in_run += 1

@@ -1309,8 +1309,11 @@ class BatchJoinInput(_Model):
     max_concurrency: int = Field(default=100, ge=1, le=1000)
     page_size: int = Field(default=200, ge=1, le=1000)
     # Joins of a batch look for their node rarely: the bridge's node_ready signal is the
-    # fast path, and hundreds of quick polls would crowd out the joins still provisioning.
-    node_poll_initial_seconds: float = Field(default=60.0, gt=0)
+    # fast path. Thousands of joins waiting for nodes that come online over hours would
+    # otherwise poll more often than the batch provisions: at 60 s doubling to 5 min, the
+    # polls of 10,000 waiting joins took more of the worker than provisioning did.
+    node_poll_initial_seconds: float = Field(default=300.0, gt=0)
+    node_poll_max_seconds: float = Field(default=1800.0, gt=0)
     # Continue-as-new once the history is this long, well below Temporal's limits.
     history_limit: int = Field(default=10_000, ge=100)
     # Continue-as-new after starting this many joins. A join stays a pending child of the
