@@ -67,6 +67,8 @@ class SandboxEmulator(kmock.KubernetesEmulator):
     """The emulator, plus the work-arounds a long-running sandbox needs."""
 
     writes: int = attrs.field(default=0, init=False)  # the state file is saved when this moves
+    # Objects written since the last compaction: only they can have grown a history.
+    written: set[tuple[Any, str | None, str | None]] = attrs.field(factory=set, init=False)
 
     async def __call__(self, raw: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
         # Emulator work-around: its URL parser fails (500) on /api/v1/namespaces[/name], so
@@ -83,6 +85,9 @@ class SandboxEmulator(kmock.KubernetesEmulator):
     async def _handle(self, request: kmock.Request) -> aiohttp.web.StreamResponse:
         if request.action in _WRITES:
             self.writes += 1
+            meta = request.data.get("metadata", {}) if isinstance(request.data, dict) else {}
+            namespace = request.namespace or meta.get("namespace")
+            self.written.add((request.resource, namespace, request.name or meta.get("name")))
         # Emulator work-arounds for workloads: see simulator/kube_sandbox_workloads.py.
         track_generation(self, request)
         crd = self._crd_before_delete(request)
@@ -237,24 +242,36 @@ def save_state(emulator: kmock.KubernetesEmulator, path: Path) -> None:
 
 
 def _compact(emulator: SandboxEmulator) -> None:
-    """Emulator work-around: it keeps every request and object version; a sandbox runs for days."""
+    """Emulator work-around: it keeps every request and object version; a sandbox runs for days.
+
+    Only the objects written since the last pass are looked at: at 10,000 joined devices a
+    pass over every object every few seconds was a fair part of the sandbox's time.
+    """
     for reaction in emulator._payloads:
         reaction._requests.clear()
-    for obj in emulator.objects.values():
-        if len(obj.history) > 2:  # keep the last state and a deletion marker after it
-            del obj.history[:-2]
+    written, emulator.written = emulator.written, set()
+    for key in written:
+        obj = emulator._exact(*key)
+        if obj is not None and len(obj.history) > 2:
+            del obj.history[:-2]  # keep the last state and a deletion marker after it
 
 
 async def _housekeeping(emulator: SandboxEmulator, state_path: Path) -> None:
     saved = emulator.writes
+    next_save = 0.0
+    loop = asyncio.get_running_loop()
     while True:
         await asyncio.sleep(SAVE_INTERVAL_SECONDS)
         try:
             _compact(emulator)
             changed = refresh_token(emulator, ca=secret_data(emulator, "casecret"))
-            if changed or emulator.writes != saved:
+            if (changed or emulator.writes != saved) and loop.time() >= next_save:
                 saved = emulator.writes
+                started = loop.time()
                 save_state(emulator, state_path)
+                # Saving writes every object: with tens of thousands, keep it to about a
+                # tenth of the sandbox's time. SIGTERM saves whatever is left.
+                next_save = loop.time() + 9 * (loop.time() - started)
         except Exception:  # keep saving later rather than die silently in a background task
             logger.exception("Sandbox housekeeping failed")
 
