@@ -8,6 +8,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from store import batches
 from workflows.contracts import (
+    DEVICE_JOIN_WORKFLOW,
     BatchActivity,
     BatchDeviceResult,
     BatchDeviceSpec,
@@ -102,7 +103,11 @@ class BatchActivities:
         """
         client = activity.client()
         ids = {device_join_workflow_id(device_id) for device_id in inp.in_flight}
-        query = f"BatchId = '{inp.batch_id}' AND ExecutionStatus = 'Running'"
+        # The batch carries the BatchId too: name the joins' type, or it cancels itself.
+        query = (
+            f"BatchId = '{inp.batch_id}' AND WorkflowType = '{DEVICE_JOIN_WORKFLOW}'"
+            " AND ExecutionStatus = 'Running'"
+        )
         async for execution in client.list_workflows(query):
             ids.add(execution.id)
         cancelled = 0
