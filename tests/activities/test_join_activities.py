@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -23,7 +22,7 @@ from activities.mqtt import MqttActivities, MqttPublisher, event_topic
 from activities.tokens import TokenActivities
 from store import devices, tokens
 from store.sealing import unseal
-from store.settings import KubeMode, Settings
+from store.settings import Settings
 from tests.helpers import free_port
 from tests.mqtt_fixtures import Broker
 from workflows.contracts import (
@@ -36,15 +35,6 @@ from workflows.contracts import (
 )
 
 Sessions = async_sessionmaker[AsyncSession]
-
-
-@pytest.fixture
-def settings(kube_sandbox_url: str) -> Settings:
-    return Settings(
-        secret_key=secrets.token_urlsafe(48),
-        kube_mode=KubeMode.SANDBOX,
-        sandbox_url=kube_sandbox_url,
-    )
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ reports a failure.
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,7 +24,7 @@ from activities.kubernetes import KubeActivities
 from activities.mqtt import MqttActivities, MqttPublisher
 from activities.tokens import TokenActivities
 from store import batches, devices, tokens
-from store.settings import KubeMode, Settings
+from store.settings import Settings
 from tests.mqtt_fixtures import Broker
 from workers.worker import join_provisioner
 from workflows.contracts import (
@@ -87,15 +86,6 @@ def plan(device_id: str, node_name: str, *, batch_id: str | None = None) -> Prov
         ),
         notify=ref,
         batch_result=batch_result,
-    )
-
-
-@pytest.fixture
-def settings(kube_sandbox_url: str) -> Settings:
-    return Settings(
-        secret_key=secrets.token_urlsafe(48),
-        kube_mode=KubeMode.SANDBOX,
-        sandbox_url=kube_sandbox_url,
     )
 
 

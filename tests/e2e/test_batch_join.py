@@ -35,6 +35,21 @@ def devices(count: int, *, tag: str) -> list[dict[str, Any]]:
     ]
 
 
+async def start_batch(
+    stack: Stack, auth: dict[str, str], body: list[dict[str, Any]], *, window: int
+) -> str:
+    """POST a batch large enough to run in the background; its batch ID."""
+    answer = await stack.http.post(
+        "/api/kubeedge/batch-join",
+        json={"devices": body, "max_concurrency": window},
+        headers=auth,
+    )
+    assert answer.status_code == 202, answer.text
+    accepted: dict[str, Any] = answer.json()
+    assert accepted["status_url"] == f"/api/kubeedge/batch-join/{accepted['batch_id']}"
+    return str(accepted["batch_id"])
+
+
 async def wait_done(stack: Stack, batch_id: str, auth: dict[str, str]) -> dict[str, Any]:
     async def finished() -> dict[str, Any] | None:
         answer = await stack.http.get(f"/api/kubeedge/batch-join/{batch_id}", headers=auth)
@@ -147,15 +162,8 @@ async def test_csv_upload_with_a_failure_reported_per_device(stack: Stack) -> No
 async def test_large_batch_runs_in_the_background(stack: Stack) -> None:
     auth = await stack.login()
     tag = uuid.uuid4().hex[:6]
-    answer = await stack.http.post(
-        "/api/kubeedge/batch-join",
-        json={"devices": devices(60, tag=tag), "max_concurrency": 20},
-        headers=auth,
-    )
-    assert answer.status_code == 202, answer.text
-    accepted = answer.json()
-    assert accepted["status_url"] == f"/api/kubeedge/batch-join/{accepted['batch_id']}"
-    report = await wait_done(stack, accepted["batch_id"], auth)
+    batch_id = await start_batch(stack, auth, devices(60, tag=tag), window=20)
+    report = await wait_done(stack, batch_id, auth)
     assert (report["status"], report["success"], report["failed"]) == ("completed", 60, 0)
     assert report["pagination"] == {"total": 60, "page": 1, "limit": 20, "pages": 3}
     assert len(await asyncio.to_thread(our_configmaps, stack, tag)) == 60
@@ -221,13 +229,7 @@ async def test_worker_killed_mid_batch_joins_every_device_exactly_once(
 async def test_cancelled_batch_undoes_every_join_it_started(stack: Stack) -> None:
     auth = await stack.login()
     tag = uuid.uuid4().hex[:6]
-    answer = await stack.http.post(
-        "/api/kubeedge/batch-join",
-        json={"devices": devices(80, tag=tag), "max_concurrency": 10},
-        headers=auth,
-    )
-    assert answer.status_code == 202, answer.text
-    batch_id = answer.json()["batch_id"]
+    batch_id = await start_batch(stack, auth, devices(80, tag=tag), window=10)
 
     async def some_progress() -> bool:
         status = await stack.http.get(f"/api/kubeedge/batch-join/{batch_id}", headers=auth)
