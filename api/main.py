@@ -13,39 +13,37 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import Depends, FastAPI
 
-from api.compat import LenientJsonMiddleware
-from api.deps import current_user
-from api.errors import install_error_handlers
-from api.openapi import EdgewrightAPI, add_cloudcore_docs
-from api.probes import api_version
-from api.rate_limit import RateLimiter
-from api.routes import (
-    api_keys,
-    auth,
-    backup_schedules,
-    backups,
-    batch_join,
-    command_jobs,
-    commands,
-    device_tests,
-    edge_nodes,
-    edge_security,
-    edge_workloads,
-    edgecore,
-    health,
-    kubeedge_apps,
-    kubeedge_cloudcore,
-    kubeedge_config,
-    kubeedge_devices,
-    kubeedge_inventory,
-    kubeedge_tokens,
-    live,
-    restores,
-    users,
-)
-from api.state import AppState, set_app_state
-from api.temporal import TemporalConnector, connect_from_settings
-from api.throttle import RateLimitHeadersMiddleware
+from api.access import api_key_routes as api_keys
+from api.access import login_routes as auth
+from api.access import user_routes as users
+from api.backup import restore_routes as restores
+from api.backup import routes as backups
+from api.backup import schedule_routes as backup_schedules
+from api.cloudcore import config_routes as kubeedge_config
+from api.cloudcore import routes as kubeedge_cloudcore
+from api.commands import connection_test_routes as device_tests
+from api.commands import job_routes as command_jobs
+from api.commands import routes as commands
+from api.core import health_routes as health
+from api.core.compat import LenientJsonMiddleware
+from api.core.deps import current_user
+from api.core.errors import install_error_handlers
+from api.core.openapi import EdgewrightAPI, add_cloudcore_docs
+from api.core.probes import api_version
+from api.core.rate_limit import RateLimiter
+from api.core.state import AppState, set_app_state
+from api.core.temporal import TemporalConnector, connect_from_settings
+from api.core.throttle import RateLimitHeadersMiddleware
+from api.devices import node_routes as edge_nodes
+from api.devices import node_token_routes as edge_security
+from api.devices import routes as kubeedge_inventory
+from api.devices import token_routes as kubeedge_tokens
+from api.join import batch_routes as batch_join
+from api.join import edgecore_routes as edgecore
+from api.join import routes as kubeedge_devices
+from api.live import routes as live
+from api.workloads import app_routes as kubeedge_apps
+from api.workloads import routes as edge_workloads
 from store.db import create_engine, session_factory
 from store.settings import Settings
 
@@ -88,7 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(kubeedge_cloudcore.router, dependencies=[Depends(current_user)])
     app.include_router(kubeedge_config.router, dependencies=[Depends(current_user)])
     app.include_router(edge_security.router, dependencies=[Depends(current_user)])
-    # Node tokens reach these too: every route names its callers (api.node_access).
+    # Node tokens reach these too: every route names its callers (api.devices.node_access).
     app.include_router(edge_nodes.router)
     # Commands (issue 4). command_jobs first: its /command/jobs/... paths would otherwise
     # be taken for /command/{command_id}/....

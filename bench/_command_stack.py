@@ -23,8 +23,8 @@ from pathlib import Path
 import httpx
 from sqlalchemy import func, select
 
-from store import devices as inventory
 from store.db import create_engine, session_factory
+from store.devices import inventory
 from store.models import Device
 from workers.processes import (
     LOOPBACK,

@@ -29,13 +29,13 @@ from typing import Any, cast
 import httpx
 from sqlalchemy import Table, insert
 
-from api.auth import issue_token
+from api.core.auth import issue_token
 from bench.join_latency import percentile
+from store.access.users import Role, create_user
 from store.db import create_engine, session_factory
 from store.migrate import upgrade_async
 from store.models import Device, new_node_id, utcnow
 from store.settings import Settings
-from store.users import Role, create_user
 from workers.processes import LOOPBACK, free_port, wait_for_port
 
 BATCH = 1000

@@ -37,15 +37,15 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
-from activities.kube_client import connect_kube
+from adapters.kubernetes.client import connect_kube
 from bench._backup_data import TABLES, bare_backup, bare_restore, empty_tables
 from bench._stack import _spawn
 from store.db import create_engine, session_factory
 from store.migrate import upgrade_async
 from store.settings import Settings
-from workers.backups import BACKUP_WORKFLOWS, backup_activities
+from workers.backup import BACKUP_WORKFLOWS, backup_activities
 from workers.processes import LOOPBACK, free_port, temporal_dev_server_command, wait_for_port
-from workflows.contracts import (
+from workflows.contracts.backup import (
     BACKUP_WORKFLOW,
     RESTORE_WORKFLOW,
     BackupInput,

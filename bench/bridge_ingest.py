@@ -33,7 +33,7 @@ from sqlalchemy import func, insert, select
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from activities.mqtt_async import AsyncMqttClient, MiscTicker
+from adapters.mqtt.client import AsyncMqttClient, MiscTicker
 from store.db import create_engine, session_factory
 from store.migrate import upgrade_async
 from store.models import Device, utcnow

@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable
 
 import paho.mqtt.client as mqtt
 
-from activities.mqtt_async import AsyncMqttClient, MiscTicker
+from adapters.mqtt.client import AsyncMqttClient, MiscTicker
 from bench._command_stack import CommandBench, command_stack
 
 One = Callable[[int], Awaitable[None]]

@@ -43,9 +43,9 @@ from kubernetes import client
 from bench._stack import bench_stack, peak_rss_mb
 from simulator.edgecore import NodeRegistry
 from simulator.workloads import WorkloadReporter
-from store import devices as inventory
 from store.db import create_engine, session_factory
-from workflows.workload_contracts import HOSTNAME_LABEL, labels_for, workload_object_name
+from store.devices import inventory
+from workflows.contracts.workloads import HOSTNAME_LABEL, labels_for, workload_object_name
 
 IMAGE = "registry.example/bench-app"
 CONCURRENCY = 8

@@ -14,10 +14,10 @@ import secrets
 
 from sqlalchemy import select
 
+from store.access.users import Role, create_user
 from store.db import create_engine, session_factory
 from store.models import User
 from store.settings import Settings
-from store.users import Role, create_user
 
 USERNAME = "simulator"
 CREDENTIALS_FILE = "simulator-credentials"

@@ -21,9 +21,9 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
-from activities.mqtt_async import AsyncMqttClient, MiscTicker, Will
+from adapters.mqtt.client import AsyncMqttClient, MiscTicker, Will
 from simulator.answers import Answer, answer, usage
-from workflows.contracts import BROADCAST_TOPIC, DeviceTopic, device_topic
+from workflows.contracts.live import BROADCAST_TOPIC, DeviceTopic, device_topic
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import paho.mqtt.client as mqtt
 
-from activities.mqtt_async import AsyncMqttClient, MiscTicker
+from adapters.mqtt.client import AsyncMqttClient, MiscTicker
 from simulator.device import DeviceSpec, Mode, SimulatedDevice, Timing
 from simulator.enroll import EdgecoreRole
 from simulator.workloads import WorkloadReporter

@@ -26,8 +26,8 @@ from typing import Any
 
 from kubernetes import client
 
-from workflows.contracts import MANAGED_BY, MANAGED_BY_LABEL, NODE_LABEL
-from workflows.workload_contracts import HOSTNAME_LABEL, WORKLOAD_FAILED_CONDITION
+from workflows.contracts.common import MANAGED_BY, MANAGED_BY_LABEL, NODE_LABEL
+from workflows.contracts.workloads import HOSTNAME_LABEL, WORKLOAD_FAILED_CONDITION
 
 log = logging.getLogger(__name__)
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import secrets
 
+from store.access.users import Role, count_users, create_user
 from store.db import create_engine, session_factory
 from store.migrate import upgrade_async
 from store.settings import Settings
-from store.users import Role, count_users, create_user
 
 
 async def ensure_first_admin(settings: Settings) -> str | None:

@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.models import CommandRow, utcnow
-from workflows.contracts import CommandState, CommandStatus, DeviceResult
+from workflows.contracts.commands import CommandState, CommandStatus, DeviceResult
 
 FINAL_STATES = tuple(state.value for state in CommandState if state.final)
 _MUTABLE = (

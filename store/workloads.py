@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from store.models import Device, Rollout, Workload, WorkloadNode, WorkloadRevision, utcnow
-from workflows.workload_contracts import (
+from workflows.contracts.workloads import (
     NodeOutcome,
     RolloutState,
     RolloutStrategy,

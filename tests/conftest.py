@@ -5,11 +5,11 @@ import sys
 
 import pytest
 
-from tests.kube_fixtures import kube_sandbox_url
-from tests.mqtt_fixtures import mqtt_broker
-from tests.storage_fixtures import backup_target, s3_bucket, s3_server
-from tests.store_fixtures import database_url, postgres_dsn, sessions
-from tests.temporal_fixtures import dev_env, time_skipping_env
+from tests.support.kube_fixtures import kube_sandbox_url
+from tests.support.mqtt_fixtures import mqtt_broker
+from tests.support.storage_fixtures import backup_target, s3_bucket, s3_server
+from tests.support.store_fixtures import database_url, postgres_dsn, sessions
+from tests.support.temporal_fixtures import dev_env, time_skipping_env
 
 __all__ = [
     "backup_target",

@@ -12,13 +12,13 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
-from activities.kube_client import connect_kube
-from activities.kubernetes import KubeActivities
-from activities.mqtt import MqttPublisher
+from activities.join.kubernetes import KubeActivities
+from adapters.kubernetes.client import connect_kube
+from adapters.mqtt.publisher import MqttPublisher
 from store.db import create_engine, session_factory
 from store.settings import Settings
+from workers.devices import ensure_node_sync
 from workers.health import report_forever
-from workers.inventory import ensure_node_sync
 from workers.schedules import ensure_backup_schedule
 from workers.worker import activity_callables, build_worker
 

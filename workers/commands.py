@@ -7,13 +7,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from activities.commands import CommandActivities
-from activities.events import PublisherEvents
-from activities.mqtt import MqttPublisher
-from workflows.broadcast import BroadcastCommandWorkflow
-from workflows.command import CommandWorkflow
-from workflows.command_job import CommandJobWorkflow
-from workflows.connection_test import ConnectionTestWorkflow
+from activities.commands.commands import CommandActivities
+from adapters.mqtt.events import PublisherEvents
+from adapters.mqtt.publisher import MqttPublisher
+from workflows.commands.broadcast import BroadcastCommandWorkflow
+from workflows.commands.command import CommandWorkflow
+from workflows.commands.command_job import CommandJobWorkflow
+from workflows.commands.connection_test import ConnectionTestWorkflow
 
 COMMAND_WORKFLOWS: Sequence[type] = (
     CommandWorkflow,

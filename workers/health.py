@@ -7,9 +7,9 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from activities.kube_client import KubeTarget
-from activities.kubernetes import KubeActivities
-from activities.mqtt import MqttPublisher
+from activities.join.kubernetes import KubeActivities
+from adapters.kubernetes.client import KubeTarget
+from adapters.mqtt.publisher import MqttPublisher
 from store.health import record_health
 
 log = logging.getLogger(__name__)

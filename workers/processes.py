@@ -20,7 +20,7 @@ from pathlib import Path
 
 from temporalio.common import SearchAttributeIndexedValueType
 
-from workflows.contracts import SEARCH_ATTRIBUTES
+from workflows.contracts.common import SEARCH_ATTRIBUTES
 
 LOOPBACK = "127.0.0.1"
 # WAL with synchronous=normal: close to `synchronous=off` in throughput (ARCHITECTURE.md,

@@ -29,7 +29,7 @@ from temporalio.client import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from store.settings import Settings
-from workflows.contracts import (
+from workflows.contracts.backup import (
     ALL_INCLUDES,
     SCHEDULE_CONFIG_MEMO,
     BackupScheduleConfig,

@@ -11,21 +11,22 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from activities.batches import BatchActivities
-from activities.events import PublisherEvents
-from activities.inventory import InventoryActivities
-from activities.join_provisioning import JoinProvisioner
-from activities.kubernetes import KubeActivities
-from activities.mqtt import MqttActivities, MqttPublisher
-from activities.tokens import TokenActivities
+from activities.devices.inventory import InventoryActivities
+from activities.devices.tokens import TokenActivities
+from activities.join.batches import BatchActivities
+from activities.join.kubernetes import KubeActivities
+from activities.join.notify import NotifyActivities
+from activities.join.provisioning import JoinProvisioner
+from adapters.mqtt.events import PublisherEvents
+from adapters.mqtt.publisher import MqttPublisher
 from store.settings import Settings
-from workers.backups import BACKUP_WORKFLOWS, backup_activities
-from workers.batches import BATCH_WORKFLOWS, batch_activities
+from workers.backup import BACKUP_WORKFLOWS, backup_activities
 from workers.commands import COMMAND_WORKFLOWS, command_activities
-from workers.inventory import INVENTORY_WORKFLOWS, inventory_activities
+from workers.devices import INVENTORY_WORKFLOWS, inventory_activities
+from workers.join import BATCH_WORKFLOWS, batch_activities
 from workers.workloads import WORKLOAD_WORKFLOWS, workload_activities
-from workflows.contracts import Activity, BatchActivity
-from workflows.device_join import DeviceJoinWorkflow
+from workflows.contracts.join import BatchActivity, JoinActivity
+from workflows.join.device_join import DeviceJoinWorkflow
 
 WORKFLOWS: Sequence[type] = (
     DeviceJoinWorkflow,
@@ -47,7 +48,7 @@ def activity_callables(
 ) -> list[Any]:
     tokens = TokenActivities(settings=settings, sessions=sessions, cluster_ca=kube)
     inventory = InventoryActivities(sessions=sessions, events=PublisherEvents(publisher=publisher))
-    mqtt = MqttActivities(publisher=publisher)
+    mqtt = NotifyActivities(publisher=publisher)
     provisioner = join_provisioner(
         tokens=tokens,
         kube=kube,
@@ -88,20 +89,20 @@ def join_provisioner(
     tokens: TokenActivities,
     kube: KubeActivities,
     inventory: InventoryActivities,
-    mqtt: MqttActivities,
+    mqtt: NotifyActivities,
     batches: BatchActivities,
     executor: Executor | None = None,
 ) -> JoinProvisioner:
     """provision_device, running the very activities a join once ran one by one."""
     return JoinProvisioner(
         {
-            Activity.VALIDATE_JOIN: inventory.validate_join,
-            Activity.ISSUE_JOIN_TOKEN: tokens.issue_join_token,
-            Activity.APPLY_EDGECORE_CONFIGMAP: kube.apply_edgecore_configmap,
-            Activity.APPLY_DEVICE_RESOURCE: kube.apply_device_resource,
-            Activity.APPLY_NODE_RBAC: kube.apply_node_rbac,
-            Activity.RECORD_DEVICE: inventory.record_device,
-            Activity.NOTIFY_DEVICE_PROVISIONED: mqtt.notify_device_provisioned,
+            JoinActivity.VALIDATE_JOIN: inventory.validate_join,
+            JoinActivity.ISSUE_JOIN_TOKEN: tokens.issue_join_token,
+            JoinActivity.APPLY_EDGECORE_CONFIGMAP: kube.apply_edgecore_configmap,
+            JoinActivity.APPLY_DEVICE_RESOURCE: kube.apply_device_resource,
+            JoinActivity.APPLY_NODE_RBAC: kube.apply_node_rbac,
+            JoinActivity.RECORD_DEVICE: inventory.record_device,
+            JoinActivity.NOTIFY_DEVICE_PROVISIONED: mqtt.notify_device_provisioned,
             BatchActivity.RECORD_BATCH_RESULTS: batches.record_batch_results,
         },
         executor=executor,
@@ -127,12 +128,12 @@ def build_worker(
     )
 
 
-# The sandbox re-imports a workflow's modules for every new run. workflows.contracts is
+# The sandbox re-imports a workflow's modules for every new run. The contracts package is
 # pure declarations (pydantic models, names) but took ~100 ms to rebuild each time, which
 # made it most of a command's round trip (measured with bench.command_latency); shared
 # read-only between runs, it stays deterministic.
 SANDBOX = SandboxedWorkflowRunner(
     restrictions=SandboxRestrictions.default.with_passthrough_modules(
-        "workflows.contracts", "workflows.workload_contracts"
+        "workflows.contracts"  # and every module inside it
     )
 )

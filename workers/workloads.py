@@ -7,11 +7,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from activities.kube_client import KubeTarget
-from activities.workload_kube import WorkloadKubeActivities
-from activities.workload_records import WorkloadRecordActivities
-from workflows.workload_removal import WorkloadRemovalWorkflow
-from workflows.workload_rollout import WorkloadRolloutWorkflow
+from activities.workloads.kube import WorkloadKubeActivities
+from activities.workloads.records import WorkloadRecordActivities
+from adapters.kubernetes.client import KubeTarget
+from workflows.workloads.removal import WorkloadRemovalWorkflow
+from workflows.workloads.rollout import WorkloadRolloutWorkflow
 
 WORKLOAD_WORKFLOWS: Sequence[type] = (WorkloadRolloutWorkflow, WorkloadRemovalWorkflow)
 

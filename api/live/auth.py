@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from starlette.requests import HTTPConnection
 
-from api.authn import authenticate
-from api.errors import ApiError
-from api.principal import Principal
-from api.state import app_sessions, app_settings
+from api.core.authn import authenticate
+from api.core.errors import ApiError
+from api.core.principal import Principal
+from api.core.state import app_sessions, app_settings
 
 
 def _bearer(header: str | None) -> str | None:

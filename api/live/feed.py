@@ -18,7 +18,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from api.live.hub import EventHub
-from workflows.contracts import EVENTS_TOPIC_PREFIX
+from workflows.contracts.live import EVENTS_TOPIC_PREFIX
 
 log = logging.getLogger(__name__)
 

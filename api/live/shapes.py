@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from workflows.contracts import EventType
+from workflows.contracts.live import EventType
 
 WS_NAMES = {EventType.NODE_JOINED.value: "device_joined"}
 TOPICS: dict[str, frozenset[str]] = {

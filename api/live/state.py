@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 from starlette.applications import Starlette
 
+from api.core.state import app_settings
 from api.live import redact
 from api.live.feed import EventFeed
 from api.live.hub import EventHub
-from api.state import app_settings
 
 _KEY = "edgewright_live"
 

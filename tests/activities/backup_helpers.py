@@ -15,14 +15,14 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import ActivityEnvironment
 
-from activities.backup import BackupActivities
-from activities.kube_client import KubeTarget, connect_kube
-from activities.restore import RestoreActivities
-from activities.storage import ObjectStore, StoreFactory, archive_name
+from activities.backup.backup import BackupActivities
+from activities.backup.restore import RestoreActivities
+from adapters.kubernetes.client import KubeTarget, connect_kube
+from adapters.storage.locations import ObjectStore, StoreFactory, archive_name
 from store.settings import KubeMode, Settings
-from tests.backup_inventory import picture
-from tests.storage_fixtures import Target, settings_for
-from workflows.contracts import (
+from tests.support.backup_inventory import picture
+from tests.support.storage_fixtures import Target, settings_for
+from workflows.contracts.backup import (
     ALL_INCLUDES,
     ApplyInput,
     ArchiveInfo,

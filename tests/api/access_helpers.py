@@ -8,12 +8,12 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from api.config_cache import RuntimeConfigCache
-from api.rate_limit import RateLimiter
-from api.state import app_sessions, app_settings, app_state, set_app_state
+from api.core.config_cache import RuntimeConfigCache
+from api.core.rate_limit import RateLimiter
+from api.core.state import app_sessions, app_settings, app_state, set_app_state
+from store.access.users import Role, create_user
 from store.models import User
 from store.runtime_config import save_runtime_config
-from store.users import Role, create_user
 from tests.api.helpers import bearer
 
 

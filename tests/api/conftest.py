@@ -16,12 +16,12 @@ import httpx
 import pytest
 from fastapi import APIRouter, FastAPI
 
-from api.auth import issue_token
+from api.core.auth import issue_token
 from api.main import create_app
+from store.access.users import Role, create_user
 from store.db import create_engine, session_factory
 from store.migrate import upgrade_async
 from store.settings import Settings
-from store.users import Role, create_user
 from tests.api.helpers import ApiUser, make_settings
 
 

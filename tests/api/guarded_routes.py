@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from api.deps import CurrentUser, require_role
+from api.core.deps import CurrentUser, require_role
+from store.access.users import Role
 from store.models import User
-from store.users import Role
 
 probe = APIRouter()
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import httpx
 
+from store.access.users import Role
 from store.models import User
 from store.settings import Settings
-from store.users import Role
 
 SECRET_KEY = secrets.token_urlsafe(48)
 

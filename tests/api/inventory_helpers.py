@@ -7,8 +7,10 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from api.state import app_sessions
-from store import devices, node_facts, observed, tokens
+from api.core.state import app_sessions
+from store import cloudcore as observed
+from store.devices import inventory as devices
+from store.devices import node_facts, tokens
 from store.models import utcnow
 
 

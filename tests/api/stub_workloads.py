@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 
-from workflows.workload_contracts import (
+from workflows.contracts.workloads import (
     ROLLOUT_ABORT_SIGNAL,
     ROLLOUT_PAUSE_SIGNAL,
     ROLLOUT_PROGRESS_QUERY,

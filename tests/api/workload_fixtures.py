@@ -19,13 +19,13 @@ from temporalio import activity
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from api.core.state import app_sessions
 from api.main import create_app
-from api.state import app_sessions
 from store.models import Rollout, Workload, WorkloadNode, WorkloadRevision, utcnow
 from store.settings import Settings
 from tests.api.helpers import ApiUser, make_settings
 from tests.api.stub_workloads import FORGET, RECORD, StubRemoval, StubRollout
-from workflows.workload_contracts import RolloutProgress, RolloutState
+from workflows.contracts.workloads import RolloutProgress, RolloutState
 
 FINAL_STATUS = {
     RolloutState.COMPLETED: "running",

@@ -23,20 +23,20 @@ import uvicorn
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
-from activities.kube_client import connect_kube
-from activities.kubernetes import KubeActivities
-from activities.mqtt import MqttPublisher
+from activities.join.kubernetes import KubeActivities
+from adapters.kubernetes.client import connect_kube
+from adapters.mqtt.publisher import MqttPublisher
 from api.main import create_app
 from simulator.device import Timing
 from simulator.fleet import Fleet, FleetConfig, device_specs
-from store import devices
+from store.access.users import Role, create_user
 from store.db import create_engine, session_factory
+from store.devices import inventory as devices
 from store.migrate import upgrade_async
 from store.settings import Settings
-from store.users import Role, create_user
 from tests.e2e.stack import ADMIN_PASSWORD, stack_settings
-from tests.helpers import eventually, free_port
-from tests.mqtt_fixtures import Broker
+from tests.support.helpers import eventually, free_port
+from tests.support.mqtt_fixtures import Broker
 from workers.bridge.service import Bridge, running_bridge
 from workers.worker import activity_callables, build_worker
 
@@ -85,7 +85,7 @@ class CommandStack:
         return fleet
 
     async def wait_presence(self, device_id: str, *, online: bool) -> None:
-        from store.presence import presence_of
+        from store.devices.presence import presence_of
 
         async def reached() -> bool:
             async with self.sessions() as session:

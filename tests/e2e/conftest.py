@@ -9,7 +9,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from tests.e2e.stack import Stack, running_stack, stack_settings
-from tests.mqtt_fixtures import Broker
+from tests.support.mqtt_fixtures import Broker
 
 
 @pytest.fixture

@@ -16,10 +16,10 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from tests.e2e.stack import Stack, running_stack, stack_settings
-from tests.helpers import eventually
-from tests.kube_fixtures import MERGE_PATCH
-from tests.mqtt_fixtures import Broker
-from workflows.contracts import SYNC_NODES_WORKFLOW, SyncNodesInput
+from tests.support.helpers import eventually
+from tests.support.kube_fixtures import MERGE_PATCH
+from tests.support.mqtt_fixtures import Broker
+from workflows.contracts.devices import SYNC_NODES_WORKFLOW, SyncNodesInput
 
 
 @asynccontextmanager

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import free_port, wait_for_port
-from tests.mqtt_fixtures import Broker
+from tests.support.helpers import free_port, wait_for_port
+from tests.support.mqtt_fixtures import Broker
 from workers.processes import LOOPBACK, broker_command, mosquitto_binary
 
 

@@ -21,15 +21,15 @@ from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
-from activities.kube_client import KubeTarget, connect_kube
-from activities.kubernetes import KubeActivities
-from activities.mqtt import MqttPublisher
+from activities.join.kubernetes import KubeActivities
+from adapters.kubernetes.client import KubeTarget, connect_kube
+from adapters.mqtt.publisher import MqttPublisher
 from api.main import create_app
+from store.access.users import Role, create_user
 from store.db import create_engine, session_factory
 from store.migrate import upgrade_async
 from store.settings import KubeMode, Settings
-from store.users import Role, create_user
-from tests.mqtt_fixtures import Broker
+from tests.support.mqtt_fixtures import Broker
 from workers.worker import activity_callables, build_worker
 
 ADMIN_PASSWORD = secrets.token_urlsafe(16)

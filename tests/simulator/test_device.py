@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from activities.mqtt_async import AsyncMqttClient, MiscTicker
+from adapters.mqtt.client import AsyncMqttClient, MiscTicker
 from simulator.device import DeviceSpec, Mode, SimulatedDevice, Timing
-from tests.helpers import eventually
-from tests.mqtt_fixtures import Broker
-from workflows.contracts import BROADCAST_TOPIC
+from tests.support.helpers import eventually
+from tests.support.mqtt_fixtures import Broker
+from workflows.contracts.live import BROADCAST_TOPIC
 
 
 class Cloud:

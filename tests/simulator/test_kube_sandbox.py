@@ -16,7 +16,7 @@ from simulator.kube_sandbox import (
     load_state,
     save_state,
 )
-from tests.helpers import free_port
+from tests.support.helpers import free_port
 
 CONFIGMAPS = "/api/v1/namespaces/kubeedge/configmaps"
 

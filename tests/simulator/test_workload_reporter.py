@@ -11,15 +11,15 @@ from typing import Any
 import pytest
 from kubernetes import client as k8s
 
-from activities.mqtt_async import AsyncMqttClient, MiscTicker
+from adapters.mqtt.client import AsyncMqttClient, MiscTicker
 from simulator.device import Timing
 from simulator.fleet import Fleet, FleetConfig, control_topic
 from simulator.workloads import WorkloadFaults, WorkloadReporter
-from tests.helpers import eventually
-from tests.kube_fixtures import MERGE_PATCH, sandbox_api_client
-from tests.mqtt_fixtures import Broker
-from workflows.contracts import MANAGED_BY, MANAGED_BY_LABEL
-from workflows.workload_contracts import (
+from tests.support.helpers import eventually
+from tests.support.kube_fixtures import MERGE_PATCH, sandbox_api_client
+from tests.support.mqtt_fixtures import Broker
+from workflows.contracts.common import MANAGED_BY, MANAGED_BY_LABEL
+from workflows.contracts.workloads import (
     HOSTNAME_LABEL,
     WORKLOAD_FAILED_CONDITION,
     labels_for,

@@ -8,8 +8,11 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from store import devices, health, tokens, users
-from store.users import Role
+from store import health
+from store.access import users
+from store.access.users import Role
+from store.devices import inventory as devices
+from store.devices import tokens
 
 Sessions = async_sessionmaker[AsyncSession]
 LATER = datetime.now(UTC) + timedelta(hours=1)

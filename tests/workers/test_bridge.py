@@ -13,14 +13,16 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
-from activities.mqtt_async import AsyncMqttClient, MiscTicker
+from adapters.mqtt.client import AsyncMqttClient, MiscTicker
 from simulator.device import DeviceSpec, SimulatedDevice, Timing
-from store import commands, devices, presence
+from store import commands
+from store.devices import inventory as devices
+from store.devices import presence
 from store.settings import Settings
-from tests.helpers import eventually
-from tests.mqtt_fixtures import Broker
+from tests.support.helpers import eventually
+from tests.support.mqtt_fixtures import Broker
 from workers.bridge.service import Bridge, running_bridge
-from workflows.contracts import CommandState, CommandStatus
+from workflows.contracts.commands import CommandState, CommandStatus
 
 Sessions = async_sessionmaker[AsyncSession]
 

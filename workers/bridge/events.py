@@ -14,9 +14,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from activities.events import event_payload
-from activities.mqtt_async import AsyncMqttClient
-from workflows.contracts import EventType, events_topic
+from adapters.mqtt.client import AsyncMqttClient
+from adapters.mqtt.events import event_payload
+from workflows.contracts.live import EventType, events_topic
 
 BATCH_SECONDS = 0.05
 BATCH_MAX = 500

@@ -1,6 +1,6 @@
 """Route each device message: status → presence, result → its workflow, detection → bus.
 
-Messages arrive on the event loop (activities.mqtt_async) and are handled without
+Messages arrive on the event loop (adapters.mqtt.client) and are handled without
 blocking it: heartbeats only update the batcher's dict, results are delivered in tasks
 (at most `max_results_in_flight` at once) and acknowledged when done.
 """
@@ -17,20 +17,15 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from pydantic import ValidationError
 
-from activities.events import EventSink, encode, event_payload
-from activities.mqtt_async import AsyncMqttClient
+from adapters.mqtt.client import AsyncMqttClient
+from adapters.mqtt.events import EventSink, encode, event_payload
 from workers.bridge.alerts import AlertWatch
 from workers.bridge.names import NodeNames
 from workers.bridge.presence import Departure, PresenceBatcher
 from workers.bridge.signals import WorkflowSignals
-from workflows.contracts import (
-    ALERTS_TOPIC,
-    DEVICE_TOPIC_PREFIX,
-    DNS1123_LABEL,
-    DeviceResult,
-    DeviceTopic,
-    EventType,
-)
+from workflows.contracts.commands import DeviceResult
+from workflows.contracts.common import DNS1123_LABEL
+from workflows.contracts.live import ALERTS_TOPIC, DEVICE_TOPIC_PREFIX, DeviceTopic, EventType
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from store import presence
+from store.devices import presence
 
 log = logging.getLogger(__name__)
 

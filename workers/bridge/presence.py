@@ -19,8 +19,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from store import presence
-from store.presence import DeviceName, Heartbeat
+from store.devices import presence
+from store.devices.presence import DeviceName, Heartbeat
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
-from activities.mqtt_async import AsyncMqttClient, MiscTicker
+from adapters.mqtt.client import AsyncMqttClient, MiscTicker
 from store.health import record_health
 from store.settings import Settings
 from workers.bridge.events import BusEvents

@@ -16,17 +16,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.events import EventSink
-from store import commands, presence
-from workflows.contracts import (
+from adapters.mqtt.events import EventSink
+from store import commands
+from store.devices import presence
+from workflows.contracts.commands import (
     COMMAND_DEVICE_ONLINE_SIGNAL,
     COMMAND_RESULT_SIGNAL,
-    JOIN_NODE_READY_SIGNAL,
     DeviceResult,
-    EventType,
     command_workflow_id,
-    device_join_workflow_id,
 )
+from workflows.contracts.join import JOIN_NODE_READY_SIGNAL, device_join_workflow_id
+from workflows.contracts.live import EventType
 
 log = logging.getLogger(__name__)
 

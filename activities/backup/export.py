@@ -1,0 +1,95 @@
+"""Export what a backup includes into an ArchiveWriter, part by part, in bounded memory.
+
+Store tables are read in one transaction (one consistent state of all of them, see
+store.backup.table_dump.begin_snapshot) and streamed in batches; Kubernetes objects are listed a
+page at a time in the thread pool. Every batch heartbeats.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from activities.backup.parts import KUBE_PARTS, TABLE_PARTS, KubePart, TablePart
+from activities.heartbeat import Heartbeat
+from adapters.archive.writer import ArchiveWriter, PartWriter
+from adapters.kubernetes.objects import KubeObjects
+from store.backup.table_dump import begin_snapshot, bind, stream_rows
+from store.settings import Settings
+from workflows.contracts.backup import BackupInclude, PartSummary, SkippedPart
+
+
+async def export_parts(
+    *,
+    writer: ArchiveWriter,
+    include: tuple[BackupInclude, ...],
+    sessions: async_sessionmaker[AsyncSession],
+    kube: KubeObjects | None,
+    settings: Settings,
+    heartbeat: Heartbeat,
+) -> list[PartSummary]:
+    summaries: list[PartSummary] = []
+    tables = [part for part in TABLE_PARTS if part.include in include]
+    async with sessions() as session, session.begin():
+        await begin_snapshot(session)
+        for table_part in tables:
+            summary = await _export_table(session, table_part, writer, heartbeat)
+            if summary is not None:
+                summaries.append(summary)
+    for kube_part in (part for part in KUBE_PARTS if part.include in include):
+        if kube is None:
+            writer.skip(_skipped(kube_part, "no Kubernetes API is configured for this worker"))
+            continue
+        namespace = kube_part.namespace_in(settings)
+        summaries.append(
+            await heartbeat.run(
+                _export_kube, kube, kube_part, namespace=namespace, writer=writer, hb=heartbeat
+            )
+        )
+    return summaries
+
+
+async def _export_table(
+    session: AsyncSession, part: TablePart, writer: ArchiveWriter, heartbeat: Heartbeat
+) -> PartSummary | None:
+    bound = await bind(session, part.spec)
+    if isinstance(bound, str):
+        writer.skip(_skipped(part, bound))
+        return None
+    out: PartWriter = await heartbeat.run(
+        writer.open_part,
+        name=part.name,
+        include=part.include,
+        source="table",
+        table=part.spec.table,
+        key=list(part.spec.key),
+        columns=bound.column_names,
+    )
+    rows = 0
+    async for batch in stream_rows(session, bound):
+        await heartbeat.run(out.write, batch)
+        rows += len(batch)
+        heartbeat.beat(stage="export", part=part.name, rows=rows)
+    summary: PartSummary = await heartbeat.run(writer.add, out)
+    return summary
+
+
+def _export_kube(
+    kube: KubeObjects, part: KubePart, *, namespace: str, writer: ArchiveWriter, hb: Heartbeat
+) -> PartSummary:
+    out = writer.open_part(
+        name=part.name,
+        include=part.include,
+        source="kubernetes",
+        kind=part.kind.kind,
+        apiVersion=part.kind.api_version,
+        namespace=namespace,
+    )
+    for page in kube.list_owned(part.kind, namespace=namespace):
+        mine = sorted((obj for obj in page if part.holds(obj)), key=lambda o: o["metadata"]["name"])
+        out.write(mine)
+        hb.beat(stage="export", part=part.name, rows=out.count)
+    return writer.add(out)
+
+
+def _skipped(part: TablePart | KubePart, reason: str) -> SkippedPart:
+    return SkippedPart(name=part.name, include=part.include, reason=reason)

@@ -1,0 +1,186 @@
+"""Command activities: publish commands and broadcasts, record them, page job targets.
+
+The workflows run `dispatch_command`, `record_command`, `record_late_result` and
+`publish_broadcast` as local activities: each is one or two short store statements and at
+most one QoS 1 publish, and all are idempotent (the row is an upsert keyed by command_id;
+a repeated publish is a duplicate the device drops by command_id).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+
+from adapters.mqtt.events import EventSink, timestamp
+from adapters.mqtt.publisher import MqttPublisher
+from store import commands
+from store.devices import presence
+from store.devices import selection as device_selection
+from workflows.contracts.commands import (
+    BroadcastOutcome,
+    CommandActivity,
+    CommandState,
+    CommandStatus,
+    DeviceSelection,
+    DispatchInput,
+    DispatchOutcome,
+    JobPageInput,
+    LateResultInput,
+)
+from workflows.contracts.live import BROADCAST_TOPIC, DeviceTopic, EventType, device_topic
+
+
+class CommandActivities:
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        publisher: MqttPublisher,
+        events: EventSink,
+    ) -> None:
+        self._sessions = sessions
+        self._publisher = publisher
+        self._events = events
+
+    @activity.defn(name=CommandActivity.DISPATCH_COMMAND)
+    async def dispatch_command(self, inp: DispatchInput) -> DispatchOutcome:
+        """Publish if the device is known and online; otherwise record it as queued."""
+        status = inp.status
+        assert status.device_id is not None
+        async with self._sessions() as session:
+            found = await presence.presence_of(session, device_id=status.device_id)
+        if found is None:
+            return DispatchOutcome(known=False, online=False)
+        if not found.online:
+            waiting = status.model_copy(update={"waiting_for_device": True})
+            await self._save(waiting)
+            return DispatchOutcome(known=True, online=False, node_name=found.node_name)
+        sent_at = datetime.now(UTC)
+        message = {
+            "command_id": status.command_id,
+            "command": status.command,
+            "parameters": status.parameters,
+            "timeout": status.timeout_seconds,
+            "sent_at": timestamp(sent_at),
+        }
+        # QoS 1 to the device's persistent session: the broker keeps it across a brief
+        # disconnect. paho blocks until the PUBACK, so it runs off the event loop.
+        topic = device_topic(status.device_id, DeviceTopic.COMMAND)
+        await asyncio.to_thread(self._publisher.publish, topic, message)
+        sent = status.model_copy(
+            update={"state": CommandState.SENT, "sent_at": sent_at, "node_name": found.node_name}
+        )
+        await self._save(sent)
+        self._events.emit(
+            EventType.COMMAND_SENT,
+            {
+                "command_id": status.command_id,
+                "device_id": status.device_id,
+                "node_name": found.node_name,
+                "command": status.command,
+                "origin": status.origin,
+            },
+        )
+        return DispatchOutcome(known=True, online=True, node_name=found.node_name, sent_at=sent_at)
+
+    @activity.defn(name=CommandActivity.RECORD_COMMAND)
+    async def record_command(self, inp: CommandStatus) -> None:
+        saved = await self._save(inp)
+        if saved and inp.state.final:
+            self._events.emit(EventType.COMMAND_RESULT, result_event(inp))
+
+    @activity.defn(name=CommandActivity.RECORD_LATE_RESULT)
+    async def record_late_result(self, inp: LateResultInput) -> None:
+        async with self._sessions() as session, session.begin():
+            recorded = await commands.record_late_result(
+                session, command_id=inp.command_id, result=inp.result
+            )
+        if recorded:
+            activity.logger.info("late result for command %s recorded", inp.command_id)
+            self._events.emit(
+                EventType.COMMAND_RESULT,
+                {
+                    "command_id": inp.command_id,
+                    "device_id": inp.result.device_id,
+                    "late": True,
+                    "success": inp.result.success,
+                    "result": inp.result.result,
+                    "error": inp.result.error,
+                },
+            )
+
+    @activity.defn(name=CommandActivity.PUBLISH_BROADCAST)
+    async def publish_broadcast(self, inp: DispatchInput) -> BroadcastOutcome:
+        status = inp.status
+        assert status.device_type is not None
+        async with self._sessions() as session:
+            expected = await device_selection.online_of_type(
+                session, device_type=status.device_type
+            )
+        sent_at = datetime.now(UTC)
+        message = {
+            "command_id": status.command_id,
+            "command": status.command,
+            "device_type": status.device_type,
+            "parameters": status.parameters,
+            "timeout": status.timeout_seconds,
+            "sent_at": timestamp(sent_at),
+        }
+        await asyncio.to_thread(self._publisher.publish, BROADCAST_TOPIC, message)
+        await self._save(status.model_copy(update={"state": CommandState.SENT, "sent_at": sent_at}))
+        self._events.emit(
+            EventType.COMMAND_SENT,
+            {
+                "command_id": status.command_id,
+                "device_type": status.device_type,
+                "command": status.command,
+                "expected": expected,
+            },
+        )
+        return BroadcastOutcome(sent_at=sent_at, expected=expected)
+
+    @activity.defn(name=CommandActivity.COUNT_JOB_DEVICES)
+    async def count_job_devices(self, inp: DeviceSelection) -> int:
+        async with self._sessions() as session:
+            return await device_selection.count_selected(
+                session, device_type=inp.device_type, device_ids=inp.device_ids
+            )
+
+    @activity.defn(name=CommandActivity.SELECT_JOB_DEVICES)
+    async def select_job_devices(self, inp: JobPageInput) -> list[str]:
+        async with self._sessions() as session:
+            return await device_selection.select_page(
+                session,
+                device_type=inp.selection.device_type,
+                device_ids=inp.selection.device_ids,
+                after=inp.after,
+                limit=inp.limit,
+            )
+
+    async def _save(self, status: CommandStatus) -> bool:
+        async with self._sessions() as session, session.begin():
+            return await commands.save_command(
+                session, status=status, workflow_id=activity.info().workflow_id or ""
+            )
+
+
+def result_event(status: CommandStatus) -> dict[str, Any]:
+    """The seed's command_result fields, plus the state and how long the device took."""
+    seconds = status.execution_seconds
+    return {
+        "command_id": status.command_id,
+        "device_id": status.device_id,
+        "device_type": status.device_type,
+        "node_name": status.node_name,
+        "command": status.command,
+        "status": status.state.value,
+        "success": status.success,
+        "result": status.result,
+        "error": status.error,
+        "execution_time_ms": round(seconds * 1000, 1) if seconds is not None else None,
+        "origin": status.origin,
+    }

@@ -1,0 +1,119 @@
+"""provision_device: a join's forward steps, in order, in one local activity.
+
+The steps are the join activities themselves (token, ConfigMap, Device, RBAC, inventory
+row, notification), called in this process one after the other. As separate local
+activities each step cost the worker an activation, a marker and a payload round trip,
+which were most of a join's CPU (bench/batch_join.py); the work itself is unchanged.
+
+A step refused for good (a non-retryable ApplicationError) ends the run with an outcome
+that names it, and the workflow undoes the steps done, in reverse. Any other error is
+raised again with the failed step and the steps done in its details: Temporal retries the
+whole run (every step is idempotent), and when the retries are spent the workflow still
+knows what to undo.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import inspect
+from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
+from functools import partial
+from typing import Any
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from workflows.contracts.join import (
+    BatchActivity,
+    IssuedJoinToken,
+    JoinActivity,
+    JoinStep,
+    ProvisionDeviceInput,
+    ProvisionOutcome,
+    StepFailure,
+)
+
+Step = Callable[[Any], Any]
+# Each step's own limit, so that a hung step fails with details before the whole run's
+# start-to-close timeout (which would say nothing about what was done) ends it.
+STEP_TIMEOUT_SECONDS = 30.0
+# The details of a retryable failure: which step failed and which were done before it.
+FAILED_STEP = "step"
+DONE_STEPS = "done"
+
+
+class JoinProvisioner:
+    """Runs the forward steps with the implementations it is given, keyed by activity name."""
+
+    def __init__(
+        self,
+        steps: Mapping[JoinActivity | BatchActivity, Step],
+        *,
+        executor: Executor | None = None,
+    ) -> None:
+        self._steps = steps
+        self._executor = executor  # for the sync steps (kubernetes, paho); None: the loop's
+
+    @activity.defn(name=JoinActivity.PROVISION_DEVICE)
+    async def provision_device(self, inp: ProvisionDeviceInput) -> ProvisionOutcome:
+        plan: list[tuple[JoinStep, JoinActivity, Any]] = [
+            (JoinStep.VALIDATE, JoinActivity.VALIDATE_JOIN, inp.validate_join),
+            (JoinStep.ISSUE_TOKEN, JoinActivity.ISSUE_JOIN_TOKEN, inp.token),
+            (JoinStep.CREATE_CONFIGMAP, JoinActivity.APPLY_EDGECORE_CONFIGMAP, inp.configmap),
+            (JoinStep.CREATE_DEVICE, JoinActivity.APPLY_DEVICE_RESOURCE, inp.device),
+            (JoinStep.CONFIGURE_RBAC, JoinActivity.APPLY_NODE_RBAC, inp.rbac),
+            (JoinStep.RECORD_INVENTORY, JoinActivity.RECORD_DEVICE, inp.record),
+            (JoinStep.NOTIFY, JoinActivity.NOTIFY_DEVICE_PROVISIONED, inp.notify),
+        ]
+        done: list[JoinStep] = []
+        token: IssuedJoinToken | None = None
+        for step, name, arg in plan:
+            try:
+                async with asyncio.timeout(STEP_TIMEOUT_SECONDS):
+                    result = await self._call(name, arg)
+            except ApplicationError as err:
+                if not err.non_retryable:
+                    raise _retryable(step, done, err) from err
+                failure = StepFailure(
+                    step=step,
+                    error_type=err.type or "ApplicationError",
+                    message=err.message,
+                    maybe_applied=False,
+                )
+                return ProvisionOutcome(done=done, token=token, failure=failure)
+            except Exception as err:
+                raise _retryable(step, done, err) from err
+            if step == JoinStep.ISSUE_TOKEN:
+                token = result
+            done.append(step)
+        if inp.batch_result is None:
+            return ProvisionOutcome(done=done, token=token)
+        # Written last: the batch counts the device once every step is done. Not a step:
+        # if the store is away, the workflow reports later, patiently, from its own history.
+        try:
+            await self._call(BatchActivity.RECORD_BATCH_RESULTS, inp.batch_result)
+        except Exception:
+            activity.logger.warning("batch result not written; the join reports it later")
+            return ProvisionOutcome(done=done, token=token)
+        return ProvisionOutcome(done=done, token=token, reported=True)
+
+    async def _call(self, name: JoinActivity | BatchActivity, arg: Any) -> Any:
+        step = self._steps[name]
+        if inspect.iscoroutinefunction(step):
+            return await step(arg)
+        # Sync steps block: run them on the worker's threads, in this activity's context so
+        # that they still log as this activity.
+        context = contextvars.copy_context()
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, partial(context.run, step, arg))
+
+
+def _retryable(step: JoinStep, done: list[JoinStep], err: Exception) -> ApplicationError:
+    if isinstance(err, ApplicationError):
+        error_type, message = err.type or "ApplicationError", err.message
+    else:
+        error_type, message = type(err).__name__, str(err) or type(err).__name__
+    details = {FAILED_STEP: step.value, DONE_STEPS: [s.value for s in done]}
+    return ApplicationError(f"{step.value}: {message}", details, type=error_type)

@@ -1,0 +1,150 @@
+"""Writing an archive: rows streamed to one scratch file per part, counted and hashed on
+the way, then packed into the tar.gz with the manifest first. No part is ever held whole
+in memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import tarfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import IO, Any
+
+from adapters.archive.format import (
+    COMPRESS_LEVEL,
+    MANIFEST_NAME,
+    Beat,
+    Manifest,
+    PartEntry,
+    part_file,
+)
+from workflows.contracts.backup import (
+    BACKUP_FORMAT,
+    BACKUP_FORMAT_VERSION,
+    BackupInclude,
+    PartSummary,
+    SkippedPart,
+)
+
+# One encoder for every row: json.dumps with options builds a new one per call.
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+class PartWriter:
+    """Appends rows to one part's scratch file, counting and hashing as it goes."""
+
+    def __init__(self, *, path: Path, entry: dict[str, Any]) -> None:
+        self._out: IO[bytes] = path.open("wb")
+        self._hash = hashlib.sha256()
+        self.entry = entry
+        self.count = 0
+        self.bytes = 0
+
+    def write(self, rows: Iterable[dict[str, Any]]) -> None:
+        lines = [_ENCODER.encode(row) for row in rows]
+        if not lines:
+            return
+        data = ("\n".join(lines) + "\n").encode()
+        self._out.write(data)
+        self._hash.update(data)
+        self.count += len(lines)
+        self.bytes += len(data)
+
+    def close(self) -> dict[str, Any]:
+        self._out.close()
+        return {
+            **self.entry,
+            "count": self.count,
+            "bytes": self.bytes,
+            "sha256": self._hash.hexdigest(),
+        }
+
+
+class ArchiveWriter:
+    def __init__(self, *, scratch: Path, manifest: dict[str, Any]) -> None:
+        self._scratch = scratch
+        self._manifest = {
+            **manifest,
+            "format": BACKUP_FORMAT,
+            "format_version": BACKUP_FORMAT_VERSION,
+        }
+        self._parts: list[dict[str, Any]] = []
+        self._skipped: list[SkippedPart] = []
+        (scratch / "parts").mkdir(parents=True, exist_ok=True)
+
+    def open_part(
+        self, *, name: str, include: BackupInclude, source: str, **extra: Any
+    ) -> PartWriter:
+        file = part_file(name)
+        entry = {"name": name, "include": include.value, "source": source, "file": file, **extra}
+        return PartWriter(path=self._scratch / file, entry=entry)
+
+    def add(self, part: PartWriter) -> PartSummary:
+        entry = part.close()
+        self._parts.append(entry)
+        return PartEntry.model_validate(entry).summary()
+
+    def skip(self, skipped: SkippedPart) -> None:
+        self._skipped.append(skipped)
+
+    def finish(self, *, target: Path, beat: Beat) -> tuple[Manifest, str, int]:
+        """Write the archive; returns its manifest, sha256 and size."""
+        manifest = Manifest.model_validate(
+            {
+                **self._manifest,
+                "parts": self._parts,
+                "skipped": [s.model_dump(mode="json") for s in self._skipped],
+            }
+        )
+        document = json.dumps(manifest.model_dump(mode="json"), indent=1).encode()
+        with target.open("wb") as raw:
+            hashing = _HashingWriter(raw)
+            with tarfile.open(fileobj=hashing, mode="w:gz", compresslevel=COMPRESS_LEVEL) as tar:
+                _add(tar, MANIFEST_NAME, io.BytesIO(document), len(document))
+                for part in manifest.parts:
+                    with (self._scratch / part.file).open("rb") as source:
+                        _add(tar, part.file, _Reading(source, beat), part.bytes)
+        return manifest, hashing.hexdigest(), hashing.size
+
+
+def _add(tar: tarfile.TarFile, name: str, source: IO[bytes] | io.RawIOBase, size: int) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = size
+    info.mode = 0o600
+    tar.addfile(info, source)
+
+
+class _HashingWriter(io.RawIOBase):
+    def __init__(self, out: IO[bytes]) -> None:
+        self._out, self._hash, self.size = out, hashlib.sha256(), 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data)
+        self._out.write(view)
+        self._hash.update(view)
+        self.size += len(view)
+        return len(view)
+
+    def hexdigest(self) -> str:
+        return self._hash.hexdigest()
+
+
+class _Reading(io.RawIOBase):
+    """A reader that reports progress (and so heartbeats) while tar copies from it."""
+
+    def __init__(self, source: IO[bytes], beat: Beat) -> None:
+        self._source, self._beat = source, beat
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._source.read(size)
+        self._beat(len(data))
+        return data

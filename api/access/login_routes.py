@@ -1,0 +1,96 @@
+"""POST /api/auth/login (the CloudCore login, answering a bearer JWT) and /logout.
+
+Login is public, so it is rate-limited per client IP (at most
+`EDGEWRIGHT_LOGIN_RATE_LIMIT_PER_MINUTE`) to slow password guessing; logout revokes
+the very token it is called with.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field, SecretStr
+
+from api.core.auth import issue_token
+from api.core.deps import CurrentUser, SessionDep, SettingsDep
+from api.core.envelopes import CloudCoreError
+from api.core.errors import ApiError
+from api.core.throttle import client_ip, enforce_rate_limit
+from store.access.revoked_tokens import revoke_token
+from store.access.users import authenticate
+
+router = APIRouter(prefix="/api/auth", tags=["auth"])
+
+
+class LoginRequest(BaseModel):
+    username: str = Field(min_length=1, max_length=64)
+    # Bounded because Argon2 hashes whatever it is given; SecretStr keeps it out of reprs.
+    password: SecretStr = Field(min_length=1, max_length=1024)
+
+
+class LoginUser(BaseModel):
+    id: int
+    username: str
+    role: str
+
+
+class LoginResponse(BaseModel):
+    token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth2 scheme name, not a secret
+    expires_at: datetime
+    expires_in: int = Field(description="seconds until expires_at")
+    user: LoginUser
+
+
+@router.post(
+    "/login",
+    responses={
+        401: {"model": CloudCoreError, "description": "Wrong username or password"},
+        429: {"model": CloudCoreError, "description": "Too many attempts from this address"},
+    },
+)
+async def login(
+    body: LoginRequest, request: Request, session: SessionDep, settings: SettingsDep
+) -> LoginResponse:
+    await enforce_rate_limit(
+        request,
+        session=session,
+        settings=settings,
+        scope="login",
+        key=client_ip(request),
+        cap=settings.login_rate_limit_per_minute,
+    )
+    user = await authenticate(
+        session, username=body.username, password=body.password.get_secret_value()
+    )
+    if user is None:
+        # One message for an unknown user and a wrong password: no probing for names.
+        raise ApiError(401, "Invalid username or password", headers={"WWW-Authenticate": "Bearer"})
+    issued = issue_token(settings=settings, user=user)
+    return LoginResponse(
+        token=issued.token,
+        expires_at=issued.expires_at,
+        expires_in=issued.expires_in,
+        user=LoginUser(id=user.id, username=user.username, role=user.role),
+    )
+
+
+class LogoutResponse(BaseModel):
+    status: Literal["success"] = "success"
+    message: str
+
+
+@router.post(
+    "/logout",
+    responses={400: {"model": CloudCoreError, "description": "Called with an API key"}},
+)
+async def logout(principal: CurrentUser, session: SessionDep) -> LogoutResponse:
+    if principal.token is None:
+        raise ApiError(
+            400,
+            "Logout ends a login token; revoke an API key with DELETE /api/auth/api-keys/{id}",
+        )
+    await revoke_token(session, jti=principal.token.jti, expires_at=principal.token.expires_at)
+    return LogoutResponse(message="Logged out; this token no longer works")

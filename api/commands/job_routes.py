@@ -1,0 +1,257 @@
+"""Commands to many devices: a broadcast to a device type, and command jobs.
+
+- `POST /api/kubeedge/command/broadcast`: one message on `cloudcore/broadcast/command`;
+  answers are collected for `timeout` (status at `/command/{command_id}/status`).
+- `POST /api/kubeedge/command/jobs`: CommandJobWorkflow across a selection, at a rate,
+  with a per-device timeout and an abort threshold; `GET .../jobs/{job_id}` for progress,
+  `POST .../jobs/{job_id}/pause|resume|abort` to steer it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from enum import StrEnum
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, status
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from temporalio.client import Client
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+)
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.commands.routes import RUN_MARGIN, Parameters, fingerprint, new_command_id
+from api.commands.schemas import CommandAnswer, command_answer
+from api.commands.service import CommandClosed, CommandConflict, CommandStillRunning, start_command
+from api.core.deps import OperatorUser, SettingsDep, TemporalDep, ViewerUser
+from api.core.errors import ApiError
+from api.core.links import temporal_ui_link
+from workflows.contracts.commands import (
+    BROADCAST_WORKFLOW,
+    COMMAND_ACCEPTED_UPDATE,
+    COMMAND_FINISHED_UPDATE,
+    COMMAND_JOB_WORKFLOW,
+    JOB_ABORT_SIGNAL,
+    JOB_PAUSE_SIGNAL,
+    JOB_PROGRESS_QUERY,
+    JOB_RESUME_SIGNAL,
+    BroadcastInput,
+    CommandId,
+    CommandJobInput,
+    CommandName,
+    DeviceSelection,
+    JobProgress,
+    JobState,
+    command_job_workflow_id,
+)
+from workflows.contracts.common import COMMAND_ID, DeviceId, ShortText
+
+router = APIRouter(prefix="/api/kubeedge/command", tags=["commands"])
+
+
+class BroadcastRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    command: CommandName
+    device_type: ShortText
+    parameters: Parameters = Field(default_factory=dict)
+    timeout: float | None = Field(default=None, gt=0, le=24 * 3600)
+    command_id: CommandId | None = None
+
+
+@router.post(
+    "/broadcast",
+    response_model=CommandAnswer,
+    responses={409: {"description": "command_id taken by another request"}},
+)
+async def broadcast(
+    body: BroadcastRequest,
+    user: OperatorUser,
+    settings: SettingsDep,
+    client: TemporalDep,
+    wait: Annotated[bool, Query(description="Answer once the answers are collected")] = False,
+) -> Any:
+    timeout = body.timeout or settings.command_timeout_seconds
+    inp = BroadcastInput(
+        command_id=body.command_id or new_command_id(),
+        device_type=body.device_type,
+        command=body.command,
+        parameters=body.parameters,
+        timeout_seconds=timeout,
+        fingerprint=fingerprint(body.model_dump(mode="json", exclude={"command_id"})),
+        requested_by=user.username,
+    )
+    try:
+        result = await start_command(
+            client,
+            workflow=BROADCAST_WORKFLOW,
+            arg=inp,
+            command_id=inp.command_id,
+            fingerprint=inp.fingerprint,
+            update=COMMAND_FINISHED_UPDATE if wait else COMMAND_ACCEPTED_UPDATE,
+            task_queue=settings.task_queue,
+            answer_timeout=min(settings.command_wait_max_seconds, timeout + 10)
+            if wait
+            else settings.command_answer_timeout_seconds,
+            run_timeout=timedelta(seconds=timeout) + RUN_MARGIN,
+            search_attributes=[SearchAttributePair(COMMAND_ID, inp.command_id)],
+        )
+    except (CommandConflict, CommandClosed) as err:
+        raise ApiError(
+            409, f"Command {inp.command_id} exists", details={"reason": str(err)}
+        ) from err
+    except CommandStillRunning as running:
+        if running.status is None:
+            raise ApiError(503, "The broadcast was not started; retry") from None
+        answer = command_answer(running.status, settings, waited=False)
+        return JSONResponse(answer.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)
+    return command_answer(result, settings, waited=wait)
+
+
+class JobRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    command: CommandName
+    parameters: Parameters = Field(default_factory=dict)
+    device_ids: list[DeviceId] | None = Field(default=None, max_length=100_000)
+    device_type: ShortText | None = None
+    rate_per_minute: int = Field(default=600, ge=1, le=100_000)
+    timeout: float | None = Field(default=None, gt=0, le=24 * 3600, description="Per device")
+    connect_timeout: float | None = Field(default=None, ge=0, le=7 * 24 * 3600)
+    abort_threshold_percent: float = Field(default=100.0, gt=0, le=100)
+    min_executed_for_abort: int = Field(default=10, ge=1)
+    max_in_flight: int = Field(default=500, ge=1, le=5000)
+    job_id: CommandId | None = None
+
+
+class JobAnswer(BaseModel):
+    status: str = "success"
+    job_id: str
+    state: JobState
+    command: str
+    total: int
+    started: int
+    in_flight: int
+    succeeded: int
+    failed: int
+    timed_out: int
+    cancelled: int
+    failed_percent: float
+    rate_per_minute: int
+    abort_threshold_percent: float
+    min_executed_for_abort: int
+    abort_reason: str | None
+    created_at: Any
+    finished_at: Any
+    workflow_id: str
+    temporal_ui_url: str
+
+
+def _job_answer(progress: JobProgress, settings: SettingsDep) -> JobAnswer:
+    workflow_id = command_job_workflow_id(progress.job_id)
+    return JobAnswer(
+        **progress.model_dump(exclude={"runs"}),
+        failed_percent=progress.failed_percent,
+        workflow_id=workflow_id,
+        temporal_ui_url=temporal_ui_link(settings, workflow_id),
+    )
+
+
+@router.post("/jobs", response_model=JobAnswer, status_code=status.HTTP_202_ACCEPTED)
+async def start_job(
+    body: JobRequest, user: OperatorUser, settings: SettingsDep, client: TemporalDep
+) -> JobAnswer:
+    job_id = body.job_id or f"job_{uuid.uuid4().hex[:16]}"
+    timeout = body.timeout or settings.command_timeout_seconds
+    connect = body.connect_timeout
+    if connect is None:
+        connect = settings.command_connect_timeout_seconds
+    inp = CommandJobInput(
+        job_id=job_id,
+        command=body.command,
+        parameters=body.parameters,
+        selection=DeviceSelection(device_ids=body.device_ids, device_type=body.device_type),
+        rate_per_minute=body.rate_per_minute,
+        timeout_seconds=timeout,
+        connect_timeout_seconds=connect,
+        abort_threshold_percent=body.abort_threshold_percent,
+        min_executed_for_abort=body.min_executed_for_abort,
+        max_in_flight=body.max_in_flight,
+        requested_by=user.username,
+    )
+    workflow_id = command_job_workflow_id(job_id)
+    try:
+        handle = await client.start_workflow(
+            COMMAND_JOB_WORKFLOW,
+            inp,
+            id=workflow_id,
+            task_queue=settings.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            search_attributes=TypedSearchAttributes([SearchAttributePair(COMMAND_ID, job_id)]),
+            result_type=JobProgress,
+        )
+    except WorkflowAlreadyStartedError as err:
+        raise ApiError(409, f"Job {job_id} exists", details={"workflow_id": workflow_id}) from err
+    progress: JobProgress = await handle.query(JOB_PROGRESS_QUERY, result_type=JobProgress)
+    return _job_answer(progress, settings)
+
+
+async def _progress(client: Client, job_id: str) -> JobProgress:
+    handle = client.get_workflow_handle(command_job_workflow_id(job_id))
+    try:
+        progress: JobProgress = await handle.query(JOB_PROGRESS_QUERY, result_type=JobProgress)
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise ApiError(404, f"Job {job_id} not found", details={"job_id": job_id}) from err
+        raise
+    return progress
+
+
+@router.get("/jobs/{job_id}", response_model=JobAnswer)
+async def job_progress(
+    job_id: CommandId, _user: ViewerUser, settings: SettingsDep, client: TemporalDep
+) -> JobAnswer:
+    return _job_answer(await _progress(client, job_id), settings)
+
+
+class JobAction(StrEnum):
+    PAUSE = "pause"
+    RESUME = "resume"
+    ABORT = "abort"
+
+
+_SIGNALS = {
+    JobAction.PAUSE: JOB_PAUSE_SIGNAL,
+    JobAction.RESUME: JOB_RESUME_SIGNAL,
+    JobAction.ABORT: JOB_ABORT_SIGNAL,
+}
+
+
+@router.post("/jobs/{job_id}/{action}", response_model=JobAnswer)
+async def steer_job(
+    job_id: CommandId,
+    action: JobAction,
+    _user: OperatorUser,
+    settings: SettingsDep,
+    client: TemporalDep,
+) -> JobAnswer:
+    handle = client.get_workflow_handle(command_job_workflow_id(job_id))
+    try:
+        if action is JobAction.ABORT:
+            await handle.signal(_SIGNALS[action], "aborted on request")
+        else:
+            await handle.signal(_SIGNALS[action])
+    except RPCError as err:
+        if err.status != RPCStatusCode.NOT_FOUND:
+            raise
+        progress = await _progress(client, job_id)  # 404 when there is no such job
+        raise ApiError(
+            409, f"Job {job_id} is already {progress.state.value}", details={"job_id": job_id}
+        ) from err
+    return _job_answer(await _progress(client, job_id), settings)

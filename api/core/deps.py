@@ -1,0 +1,123 @@
+"""Dependencies that route functions declare by type.
+
+    async def handler(session: SessionDep, user: OperatorUser, temporal: TemporalDep): ...
+
+`CurrentUser`, `ViewerUser`, `OperatorUser` and `AdminUser` give an api.core.principal.Principal:
+a logged-in user or an API key, with `.role`, `.username` (safe to log) and `.kind`.
+Resolving it also counts the request against the caller's rate limit (api.core.throttle).
+
+Every alias resolves from what the lifespan put on `app.state` (api.core.state); nothing here
+reads the environment or builds a client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client
+
+from api.core.authn import authenticate
+from api.core.errors import ApiError
+from api.core.principal import Principal
+from api.core.state import app_sessions, app_settings, app_temporal
+from api.core.throttle import enforce_rate_limit
+from store.access.users import Role
+from store.settings import Settings
+
+
+def _settings(request: Request) -> Settings:
+    return app_settings(request.app)
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]
+
+
+async def _session(request: Request) -> AsyncIterator[AsyncSession]:
+    # One transaction per request: committed when the route returns, rolled back when it
+    # raises (an ApiError included).
+    async with app_sessions(request.app)() as session, session.begin():
+        yield session
+
+
+# scope="function" commits before the response is sent, so a client that reads right
+# after a successful write sees it, and a failed commit becomes an error response.
+SessionDep = Annotated[AsyncSession, Depends(_session, scope="function")]
+
+
+def _temporal(request: Request) -> Client:
+    client = app_temporal(request.app).client
+    if client is None:
+        raise ApiError(
+            503,
+            "Temporal is not reachable yet; the API keeps reconnecting, retry shortly",
+            headers={"Retry-After": "5"},
+        )
+    return client
+
+
+TemporalDep = Annotated[Client, Depends(_temporal)]
+
+_bearer = HTTPBearer(
+    scheme_name="BearerToken",
+    auto_error=False,  # we answer missing credentials ourselves, in the contract's envelope
+    description="JWT from POST /api/auth/login",
+)
+_api_key = APIKeyHeader(
+    name="X-API-Key",
+    scheme_name="ApiKey",
+    auto_error=False,
+    description="API key from POST /api/auth/api-keys (acts with the key's own role)",
+)
+
+
+async def current_user(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    api_key: Annotated[str | None, Depends(_api_key)],
+) -> Principal:
+    """The caller (a user by JWT or an API key), counted against its rate limit."""
+    principal = await authenticate(
+        session,
+        settings=settings,
+        bearer=credentials.credentials if credentials is not None else None,
+        api_key=api_key,
+    )
+    await enforce_rate_limit(
+        request, session=session, settings=settings, scope="caller", key=principal.rate_limit_key
+    )
+    return principal
+
+
+CurrentUser = Annotated[Principal, Depends(current_user)]
+
+
+def user_role(user: Principal) -> Role | None:
+    return user.role_level
+
+
+def require_role(role: Role) -> Callable[[Principal], Awaitable[Principal]]:
+    """A dependency giving the caller if their role is at least `role`, else 403."""
+
+    async def dependency(user: CurrentUser) -> Principal:
+        held = user.role_level
+        if held is None or not held.allows(role):
+            raise ApiError(
+                403,
+                f"This needs the {role.value} role; you are {user.role}",
+                details={"required_role": role.value, "role": user.role},
+            )
+        return user
+
+    dependency.__name__ = f"require_{role.value}"
+    return dependency
+
+
+ViewerUser = Annotated[Principal, Depends(require_role(Role.VIEWER))]
+OperatorUser = Annotated[Principal, Depends(require_role(Role.OPERATOR))]
+AdminUser = Annotated[Principal, Depends(require_role(Role.ADMIN))]

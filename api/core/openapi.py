@@ -1,0 +1,66 @@
+"""The OpenAPI document, corrected to say what the API really answers, and its URLs.
+
+FastAPI documents a 422 `HTTPValidationError` on every operation with parameters; we
+answer bad input with 400 in the contract's envelope (api.core.errors), so the document is
+rewritten to match. It is served at FastAPI's /openapi.json and /docs and also where the
+CloudCore document promises it: /api/kubeedge/openapi.json and /api/kubeedge/swagger-ui.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.openapi.constants import REF_PREFIX
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from api.core.envelopes import Contract, contract_for_path, error_model
+
+CLOUDCORE_OPENAPI_URL = "/api/kubeedge/openapi.json"
+CLOUDCORE_SWAGGER_URL = "/api/kubeedge/swagger-ui"
+_UNUSED = ("HTTPValidationError", "ValidationError")
+
+
+class EdgewrightAPI(FastAPI):
+    def openapi(self) -> dict[str, Any]:
+        # FastAPI caches the document and rebuilds it when routes change; the rewrite is
+        # idempotent, so running it on a cached document is harmless.
+        return with_error_envelopes(super().openapi())
+
+
+def with_error_envelopes(document: dict[str, Any]) -> dict[str, Any]:
+    schemas: dict[str, Any] = document.setdefault("components", {}).setdefault("schemas", {})
+    for contract in Contract:
+        model = error_model(contract)
+        schemas.setdefault(
+            model.__name__, model.model_json_schema(ref_template=REF_PREFIX + "{model}")
+        )
+    for path, operations in document.get("paths", {}).items():
+        ref = REF_PREFIX + error_model(contract_for_path(path)).__name__
+        for operation in operations.values():
+            responses = operation.get("responses", {}) if isinstance(operation, dict) else {}
+            if responses.pop("422", None) is None:
+                continue
+            responses.setdefault(
+                "400",
+                {
+                    "description": "Invalid request parameters, one entry per field in details",
+                    "content": {"application/json": {"schema": {"$ref": ref}}},
+                },
+            )
+    for name in _UNUSED:
+        schemas.pop(name, None)
+    return document
+
+
+def add_cloudcore_docs(app: FastAPI) -> None:
+    @app.get(CLOUDCORE_OPENAPI_URL, include_in_schema=False)
+    async def cloudcore_openapi(request: Request) -> JSONResponse:
+        return JSONResponse(request.app.openapi())
+
+    @app.get(CLOUDCORE_SWAGGER_URL, include_in_schema=False)
+    async def cloudcore_swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=CLOUDCORE_OPENAPI_URL, title=f"{app.title} - Swagger UI"
+        )

@@ -1,0 +1,102 @@
+"""CloudCore contract: the device inventory (`GET /devices`, `GET/DELETE /device/{id}`).
+
+Reads come from the store only (node facts are the worker's, see SyncNodesWorkflow);
+removal runs DeviceRemovalWorkflow and answers with what it did.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, status
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from api.core.deps import OperatorUser, SessionDep, SettingsDep, TemporalDep, ViewerUser
+from api.core.errors import ApiError
+from api.core.pagination import PageDep, pagination
+from api.devices.removal_service import removal_input, removal_outcome, run_details, running_join
+from api.devices.schemas import DeviceDetail, DeviceList, device_detail, device_item
+from store.devices import inventory as devices
+from store.models import utcnow
+from workflows.contracts.devices import RevokedTokens
+
+router = APIRouter(prefix="/api/kubeedge", tags=["devices"])
+
+DeviceIdPath = Annotated[str, Path(max_length=253, description="The device's device_id")]
+
+
+class RemovalAnswer(BaseModel):
+    status: str = Field(description='"success", or "in_progress" with 202')
+    message: str
+    actions_taken: list[str]
+    # ours
+    device_id: str
+    node_name: str
+    join_cancelled: bool
+    tokens_revoked: RevokedTokens
+    workflow_id: str
+    temporal_ui_url: str
+
+
+@router.get("/devices", response_model=DeviceList)
+async def list_devices(_user: ViewerUser, session: SessionDep, page: PageDep) -> DeviceList:
+    rows, total = await devices.list_summaries(session, offset=page.offset, limit=page.limit)
+    now = utcnow()
+    return DeviceList(
+        count=total,
+        devices=[device_item(row, now=now) for row in rows],
+        pagination=pagination(page, total=total),
+    )
+
+
+@router.get("/device/{device_id}", response_model=DeviceDetail)
+async def get_device(
+    device_id: DeviceIdPath, _user: ViewerUser, session: SessionDep
+) -> DeviceDetail:
+    row = await devices.get_device(session, device_id=device_id)
+    if row is None:
+        raise ApiError(404, f"No device {device_id}", details={"device_id": device_id})
+    return device_detail(row, now=utcnow())
+
+
+@router.delete(
+    "/device/{device_id}",
+    response_model=RemovalAnswer,
+    responses={202: {"description": "Removal still running; the same DELETE attaches to it"}},
+)
+async def remove_device(
+    device_id: DeviceIdPath,
+    _user: OperatorUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    client: TemporalDep,
+) -> Any:
+    row = await devices.get_device(session, device_id=device_id)
+    if row is not None:
+        inp = removal_input(
+            settings, device_id=row.device_id, node_name=row.node_name, node_id=row.node_id
+        )
+    else:  # half-joined before its inventory row was written: found through its run
+        join = await running_join(client, device_id=device_id)
+        if join is None:
+            raise ApiError(404, f"No device {device_id}", details={"device_id": device_id})
+        inp = removal_input(
+            settings, device_id=join.device_id, node_name=join.node_name, node_id=None
+        )
+    progress, finished = await removal_outcome(client, settings=settings, inp=inp)
+    answer = RemovalAnswer(
+        status="success" if finished else "in_progress",
+        message=f"Device {inp.device_id} removed"
+        if finished
+        else f"Removal of device {inp.device_id} is still running ({progress.stage})",
+        actions_taken=progress.actions_taken,
+        device_id=inp.device_id,
+        node_name=inp.node_name,
+        join_cancelled=progress.join_cancelled,
+        tokens_revoked=progress.tokens_revoked,
+        **run_details(settings, inp.device_id),
+    )
+    if not finished:
+        return JSONResponse(answer.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)
+    return answer

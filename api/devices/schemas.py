@@ -1,0 +1,165 @@
+"""The CloudCore document's device shapes, built from an inventory row.
+
+Everything comes from the store: the row, the node facts the worker last read, and what
+the node reported. Where nothing is known the answer says null rather than guessing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from api.core.humanize import age
+from api.core.pagination import Pagination
+from store.devices.inventory import DeviceSummary
+from store.models import Device
+
+# A heartbeat (MQTT status or PUT /api/v1/nodes/{id}/status) this recent means online.
+ONLINE_WINDOW = timedelta(minutes=2)
+
+NodeState = Literal["Ready", "NotReady"]
+
+
+class Address(BaseModel):
+    type: str
+    address: str
+
+
+class DeviceItem(BaseModel):
+    node_name: str
+    device_id: str
+    status: NodeState = Field(description="From the Node's Ready condition; NotReady if none")
+    roles: list[str]
+    age: str | None
+    version: str | None = Field(description="The Node's kubelet version")
+    pods_count: int
+    addresses: list[Address]
+    # ours
+    node_id: str = Field(description="The same node's id in the Edge API (/api/v1/nodes)")
+    join_status: str = Field(description="waiting_for_node, joined, registered, ...")
+    device_type: str | None
+    location: str | None
+    observed_at: datetime | None = Field(description="When the worker last read the Node")
+
+
+class DeviceList(BaseModel):
+    count: int = Field(description="Devices in the inventory (all pages)")
+    devices: list[DeviceItem]
+    pagination: Pagination
+
+
+class DeviceStatus(BaseModel):
+    online: bool
+    last_heartbeat: datetime | None
+    cpu_usage: str | None
+    memory_usage: str | None
+    temperature: str | None
+    node_status: NodeState
+
+
+class Application(BaseModel):
+    name: str | None
+    status: str | None
+    image: str | None
+    port: int | None
+    namespace: str | None = None
+
+
+class Metrics(BaseModel):
+    uptime: str | None = Field(description="Since the Node last turned Ready")
+    total_detections: int | None = None
+    average_latency: str | None = None
+
+
+class DeviceDetail(BaseModel):
+    device_id: str
+    node_name: str
+    device_status: DeviceStatus
+    configuration: dict[str, Any]
+    applications: list[Application]
+    metrics: Metrics
+    # ours
+    node_id: str
+    join_status: str
+    device_type: str | None
+    location: str | None
+    roles: list[str]
+    version: str | None
+    addresses: list[Address]
+    pods_count: int
+    created_at: datetime
+    joined_at: datetime | None
+    observed_at: datetime | None
+
+
+def node_state(row: DeviceSummary) -> NodeState:
+    return "Ready" if row.node_ready else "NotReady"
+
+
+def last_heartbeat(row: DeviceSummary) -> datetime | None:
+    seen = [moment for moment in (row.last_seen, row.node_heartbeat_at) if moment is not None]
+    return max(seen) if seen else None
+
+
+def is_online(row: DeviceSummary, *, now: datetime) -> bool:
+    if row.node_ready:
+        return True
+    return row.last_seen is not None and now - row.last_seen <= ONLINE_WINDOW
+
+
+def _addresses(row: DeviceSummary) -> list[Address]:
+    return [Address.model_validate(a) for a in row.node_addresses or []]
+
+
+def device_item(row: DeviceSummary, *, now: datetime) -> DeviceItem:
+    return DeviceItem(
+        node_name=row.node_name,
+        device_id=row.device_id,
+        status=node_state(row),
+        roles=list(row.node_roles or []),
+        age=age(row.node_created_at or row.created_at, now=now),
+        version=row.node_version,
+        pods_count=row.node_pods or 0,
+        addresses=_addresses(row),
+        node_id=row.node_id,
+        join_status=row.status,
+        device_type=row.device_type,
+        location=row.location,
+        observed_at=row.node_synced_at,
+    )
+
+
+def _usage(row: Device, key: str) -> str | None:
+    value = (row.usage or {}).get(key)
+    return None if value is None else str(value)
+
+
+def device_detail(row: Device, *, now: datetime) -> DeviceDetail:
+    return DeviceDetail(
+        device_id=row.device_id,
+        node_name=row.node_name,
+        device_status=DeviceStatus(
+            online=is_online(row, now=now),
+            last_heartbeat=last_heartbeat(row),
+            cpu_usage=_usage(row, "cpu_usage"),
+            memory_usage=_usage(row, "memory_usage"),
+            temperature=_usage(row, "temperature"),
+            node_status=node_state(row),
+        ),
+        configuration=dict(row.configuration or {}),
+        applications=[Application.model_validate(app) for app in row.node_apps or []],
+        metrics=Metrics(uptime=age(row.node_ready_since, now=now) if row.node_ready else None),
+        node_id=row.node_id,
+        join_status=row.status,
+        device_type=row.device_type,
+        location=row.location,
+        roles=list(row.node_roles or []),
+        version=row.node_version,
+        addresses=_addresses(row),
+        pods_count=row.node_pods or 0,
+        created_at=row.created_at,
+        joined_at=row.joined_at,
+        observed_at=row.node_synced_at,
+    )

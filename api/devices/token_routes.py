@@ -1,0 +1,226 @@
+"""CloudCore contract: join tokens (`POST /token/generate`, `GET /tokens`, `DELETE /token/{node}`).
+
+A generated token is a real KubeEdge token for one node, minted from `casecret` by the
+worker (IssueTokenWorkflow), stored as its sha256 only, shown once. It is used up when
+its node turns Ready (the node sync notices), and revocable until then.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.service import RPCError
+
+from api.core.deps import AdminUser, SessionDep, SettingsDep, TemporalDep, ViewerUser
+from api.core.errors import ApiError
+from api.core.links import temporal_ui_link
+from api.core.pagination import PageDep, Pagination, pagination
+from api.core.runs import StillRunning, result_within, unavailable
+from api.join.keadm import build_join_command, is_valid_host
+from store.devices import inventory as devices
+from store.devices import tokens
+from store.models import utcnow
+from store.runtime_config import load_runtime_config
+from store.sealing import SealError, unseal
+from store.settings import Settings
+from workflows.contracts.common import NodeName, ShortText
+from workflows.contracts.devices import (
+    ISSUE_TOKEN_WORKFLOW,
+    IssueNodeTokenInput,
+    issue_token_workflow_id,
+)
+from workflows.contracts.join import IssuedJoinToken
+
+router = APIRouter(prefix="/api/kubeedge", tags=["tokens"])
+
+
+def _host(value: str) -> str:
+    if not is_valid_host(value):
+        raise ValueError("must be an IP address or a DNS name")
+    return value
+
+
+class GenerateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    node_name: NodeName
+    expiry_hours: float | None = Field(
+        default=None, gt=0, le=24 * 30, description="Default: the configured token_expiry"
+    )
+    description: ShortText | None = None
+    cloud_ip: Annotated[str, AfterValidator(_host)] | None = Field(
+        default=None, description="CloudCore address for join_command; default from config"
+    )
+
+
+class GenerateAnswer(BaseModel):
+    status: str = "success"
+    node_name: str
+    token: str
+    expires_at: datetime
+    join_command: str | None = Field(description="null when no CloudCore address is known")
+    # ours
+    token_id: str
+    device_id: str | None
+    description: str | None
+    workflow_id: str
+    temporal_ui_url: str
+
+
+class TokenItem(BaseModel):
+    node_name: str
+    created_at: datetime
+    expires_at: datetime
+    status: tokens.TokenStatus
+    device_id: str | None
+    # ours
+    token_id: str
+    description: str | None
+    used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class TokenList(BaseModel):
+    count: int = Field(description="Tokens matching the filters (all pages)")
+    tokens: list[TokenItem]
+    pagination: Pagination
+
+
+class RevokeAnswer(BaseModel):
+    status: str = "success"
+    message: str
+    revoked: int
+
+
+@router.post("/token/generate", response_model=GenerateAnswer)
+async def generate(
+    body: GenerateRequest,
+    user: AdminUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    client: TemporalDep,
+) -> GenerateAnswer:
+    config = await load_runtime_config(session, settings=settings)
+    hours = body.expiry_hours or config.token_expiry_hours
+    token_id = str(uuid.uuid4())
+    inp = IssueNodeTokenInput(
+        node_name=body.node_name,
+        device_id=await devices.node_owner(session, node_name=body.node_name),
+        token_id=token_id,
+        expires_at=(utcnow() + timedelta(hours=hours)).replace(microsecond=0),
+        kubeedge_namespace=settings.kubeedge_namespace,
+        description=body.description,
+    )
+    issued = await _issue(client, inp=inp, settings=settings)
+    try:
+        token = unseal(settings, issued.sealed_token)
+    except SealError as err:
+        raise ApiError(500, "the join token cannot be unsealed with this secret key") from err
+    workflow_id = issue_token_workflow_id(token_id)
+    return GenerateAnswer(
+        node_name=body.node_name,
+        token=token,
+        expires_at=issued.expires_at,
+        join_command=_join_command(body, settings, token=token),
+        token_id=token_id,
+        device_id=inp.device_id,
+        description=body.description,
+        workflow_id=workflow_id,
+        temporal_ui_url=temporal_ui_link(settings, workflow_id),
+    )
+
+
+async def _issue(
+    client: Client, *, inp: IssueNodeTokenInput, settings: Settings
+) -> IssuedJoinToken:
+    workflow_id = issue_token_workflow_id(inp.token_id)
+    details = {
+        "workflow_id": workflow_id,
+        "temporal_ui_url": temporal_ui_link(settings, workflow_id),
+    }
+    try:
+        handle = await client.start_workflow(
+            ISSUE_TOKEN_WORKFLOW,
+            inp,
+            id=workflow_id,
+            task_queue=settings.task_queue,
+            execution_timeout=timedelta(minutes=5),
+            result_type=IssuedJoinToken,
+        )
+        issued: IssuedJoinToken = await result_within(
+            handle, seconds=settings.join_answer_timeout_seconds
+        )
+    except RPCError as err:
+        raise unavailable(err) from err
+    except StillRunning:
+        raise ApiError(
+            503, "issuing the token takes longer than expected; retry shortly", details=details
+        ) from None
+    except WorkflowFailureError as err:
+        reason: BaseException = err
+        while reason.__cause__ is not None:  # workflow -> activity -> what Kubernetes said
+            reason = reason.__cause__
+        raise ApiError(503, f"the token could not be issued: {reason}", details=details) from err
+    return issued
+
+
+def _join_command(body: GenerateRequest, settings: Settings, *, token: str) -> str | None:
+    host = body.cloud_ip or settings.cloudcore_address
+    if host is None:
+        return None
+    return build_join_command(
+        cloudcore_host=host,
+        cloudcore_port=settings.cloudcore_port,
+        node_name=body.node_name,
+        token=token,
+        kubeedge_version=settings.kubeedge_version,
+    )
+
+
+@router.get("/tokens", response_model=TokenList)
+async def list_tokens(
+    _user: ViewerUser,
+    session: SessionDep,
+    page: PageDep,
+    status: Annotated[tokens.TokenStatus | None, Query(description="Only this status")] = None,
+    node_name: Annotated[str | None, Query(max_length=253)] = None,
+) -> TokenList:
+    now = utcnow()
+    rows, total = await tokens.list_tokens(
+        session,
+        offset=page.offset,
+        limit=page.limit,
+        now=now,
+        status=status,
+        node_name=node_name,
+    )
+    items = [
+        TokenItem(
+            node_name=row.node_name,
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+            status=tokens.token_status(row, now=now),
+            device_id=row.device_id,
+            token_id=row.token_id,
+            description=row.description,
+            used_at=row.used_at,
+            revoked_at=row.revoked_at,
+        )
+        for row in rows
+    ]
+    return TokenList(count=total, tokens=items, pagination=pagination(page, total=total))
+
+
+@router.delete("/token/{node_name}", response_model=RevokeAnswer)
+async def revoke(
+    node_name: Annotated[str, Path(max_length=253)], _user: AdminUser, session: SessionDep
+) -> RevokeAnswer:
+    revoked = await tokens.revoke_active(session, now=utcnow(), node_name=node_name)
+    if revoked == 0:
+        raise ApiError(404, f"No active token for {node_name}", details={"node_name": node_name})
+    return RevokeAnswer(message=f"Token revoked for {node_name}", revoked=revoked)

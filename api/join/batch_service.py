@@ -1,0 +1,125 @@
+"""Create a batch in the store and start (or find) its BatchJoinWorkflow.
+
+The batch ID is the caller's, or derived from the request's content, so a retried POST
+of the same file lands on the same batch and never joins a device twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from api.core.errors import ApiError
+from api.join.batch_schemas import ParsedBatch
+from store import join as batches
+from workflows.contracts.common import BATCH_ID
+from workflows.contracts.join import (
+    BATCH_JOIN_WORKFLOW,
+    BatchJoinDefaults,
+    BatchJoinInput,
+    BatchProgress,
+    batch_join_workflow_id,
+)
+
+
+def canonical_hash(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def device_fingerprint(device: dict[str, Any], *, cloud_ip: str | None, hours: float | None) -> str:
+    # The same fields, hashed the same way, as a single join's body: a later POST
+    # /device/join with the same values finds this device's run instead of a conflict.
+    body = {
+        "node_name": device["node_name"],
+        "device_id": device["device_id"],
+        "cloud_ip": cloud_ip,
+        "device_type": device.get("device_type"),
+        "location": device.get("location"),
+        "configuration": device.get("configuration") or {},
+        "token_expiry_hours": hours,
+    }
+    return canonical_hash(body)
+
+
+def batch_identity(parsed: ParsedBatch) -> tuple[str, str]:
+    """(batch_id, fingerprint) of a request."""
+    content = {
+        "devices": [d.model_dump(mode="json") for d in parsed.devices],
+        "cloud_ip": parsed.options.cloud_ip,
+        "token_expiry_hours": parsed.options.token_expiry_hours,
+    }
+    fingerprint = canonical_hash(content)
+    return parsed.options.batch_id or f"b-{fingerprint[:16]}", fingerprint
+
+
+async def store_batch(
+    session: AsyncSession,
+    *,
+    batch_id: str,
+    fingerprint: str,
+    parsed: ParsedBatch,
+    created_by: str,
+) -> bool:
+    """Write the batch unless it exists; True when created. 409 when it differs."""
+    existing = await batches.get_batch(session, batch_id=batch_id)
+    if existing is not None:
+        if existing.fingerprint != fingerprint:
+            raise ApiError(
+                409,
+                f"batch {batch_id} already exists with other devices or options",
+                details={"batch_id": batch_id},
+            )
+        return False
+    cloud_ip, hours = parsed.options.cloud_ip, parsed.options.token_expiry_hours
+    rows = []
+    for entry in parsed.devices:
+        device = entry.model_dump(mode="json")
+        rows.append(
+            {**device, "fingerprint": device_fingerprint(device, cloud_ip=cloud_ip, hours=hours)}
+        )
+    await batches.create_batch(
+        session, batch_id=batch_id, fingerprint=fingerprint, devices=rows, created_by=created_by
+    )
+    return True
+
+
+async def start_batch(
+    client: Client,
+    *,
+    batch_id: str,
+    total: int,
+    defaults: BatchJoinDefaults,
+    max_concurrency: int,
+    task_queue: str,
+) -> WorkflowHandle[Any, BatchProgress]:
+    """Start the batch's run, or return the one that exists (running or finished)."""
+    workflow_id = batch_join_workflow_id(batch_id)
+    inp = BatchJoinInput(
+        batch_id=batch_id, total=total, defaults=defaults, max_concurrency=max_concurrency
+    )
+    try:
+        return await client.start_workflow(
+            BATCH_JOIN_WORKFLOW,
+            inp,
+            id=workflow_id,
+            task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            # A finished batch is never run again: its devices were handled once.
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            search_attributes=TypedSearchAttributes([SearchAttributePair(BATCH_ID, batch_id)]),
+            result_type=BatchProgress,
+        )
+    except WorkflowAlreadyStartedError:
+        return client.get_workflow_handle(workflow_id, result_type=BatchProgress)

@@ -1,0 +1,183 @@
+"""Any store table as a stream of JSON-ready rows, and those rows applied back by key.
+
+Backups use this for every table they hold, so a new table becomes backed up by naming it
+and its business key (activities/backup/parts.py). Rows are matched by that key, never by
+the surrogate `id`, which differs from one database to the next. Nothing here holds a
+whole table in memory: exports stream in batches and diffs look rows up batch by batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Column, Table, TypeDecorator, delete, inspect, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store.models import Base
+
+JsonRow = dict[str, Any]
+Key = tuple[Any, ...]
+BATCH = 1000
+
+
+@dataclass(frozen=True, kw_only=True)
+class TableSpec:
+    table: str
+    key: tuple[str, ...]
+    exclude: tuple[str, ...] = ("id",)  # surrogate IDs are not part of an archive
+
+
+@dataclass(frozen=True)
+class BoundTable:
+    """A spec with its SQLAlchemy table and the columns that travel in an archive."""
+
+    spec: TableSpec
+    table: Table
+    columns: tuple[Column[Any], ...]
+    # Columns whose values JSON cannot carry as they are (datetimes, dates), and how to
+    # read them back; every other value goes into the archive untouched. Worked out once
+    # per table, since this runs for every value of every row.
+    converted: dict[str, Callable[[str], Any]] = field(default_factory=dict)
+
+    @property
+    def column_names(self) -> list[str]:
+        return [column.name for column in self.columns]
+
+    def key_of(self, row: JsonRow) -> Key:
+        return tuple(row[name] for name in self.spec.key)
+
+    def to_json(self, row: Sequence[Any]) -> JsonRow:
+        """A row selected as `select(*self.columns)`, JSON-ready."""
+        values = dict(zip(self.column_names, row, strict=True))
+        for name in self.converted:
+            value = values[name]
+            if value is not None:
+                values[name] = value.isoformat()
+        return values
+
+    def from_json(self, row: JsonRow) -> dict[str, Any]:
+        """Insert values; columns this schema no longer has are dropped, new ones default."""
+        values = {name: row[name] for name in self.column_names if name in row}
+        for name, parse in self.converted.items():
+            value = values.get(name)
+            if isinstance(value, str):
+                values[name] = parse(value)
+        return values
+
+
+async def bind(session: AsyncSession, spec: TableSpec) -> BoundTable | str:
+    """The bound table, or why it cannot be backed up (not in this version, not migrated)."""
+    table = Base.metadata.tables.get(spec.table)
+    if table is None:
+        return f"this version has no table {spec.table!r}"
+    connection = await session.connection()
+    present = await connection.run_sync(lambda sync: inspect(sync).has_table(spec.table))
+    if not present:
+        return f"table {spec.table!r} does not exist in the database (not migrated?)"
+    missing = [name for name in spec.key if name not in table.c]
+    if missing:
+        return f"table {spec.table!r} has no key column {missing[0]!r}"
+    columns = tuple(column for column in table.columns if column.name not in spec.exclude)
+    converted = {column.name: parse for column in columns if (parse := _parser(column)) is not None}
+    return BoundTable(spec=spec, table=table, columns=columns, converted=converted)
+
+
+async def stream_rows(
+    session: AsyncSession, bound: BoundTable, *, batch: int = BATCH
+) -> AsyncIterator[list[JsonRow]]:
+    """Every row in key order, as JSON-ready dicts, `batch` at a time."""
+    key_columns = [bound.table.c[name] for name in bound.spec.key]
+    stmt = select(*bound.columns).order_by(*key_columns).execution_options(yield_per=batch)
+    result = await session.stream(stmt)
+    async for partition in result.partitions(batch):
+        yield [bound.to_json(row) for row in partition]
+
+
+async def existing_rows(
+    session: AsyncSession, bound: BoundTable, keys: Sequence[Key]
+) -> dict[Key, JsonRow]:
+    """The stored rows among `keys`, JSON-ready, by key."""
+    if not keys:
+        return {}
+    stmt = select(*bound.columns).where(_key_in(bound, keys))
+    rows = await session.execute(stmt)
+    found = (bound.to_json(row) for row in rows)
+    return {bound.key_of(row): row for row in found}
+
+
+async def has_rows(session: AsyncSession, bound: BoundTable) -> bool:
+    return (await session.execute(select(1).select_from(bound.table).limit(1))).first() is not None
+
+
+async def stored_keys(
+    session: AsyncSession, bound: BoundTable, *, batch: int = BATCH
+) -> AsyncIterator[list[Key]]:
+    key_columns = [bound.table.c[name] for name in bound.spec.key]
+    stmt = select(*key_columns).execution_options(yield_per=batch)
+    result = await session.stream(stmt)
+    async for partition in result.partitions(batch):
+        yield [tuple(row) for row in partition]
+
+
+async def upsert_rows(session: AsyncSession, bound: BoundTable, rows: Sequence[JsonRow]) -> None:
+    """Insert, or overwrite every archived column of the row with the same key."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    values = [bound.from_json(row) for row in rows]
+    stmt = insert(bound.table)
+    changing = {name: stmt.excluded[name] for name in values[0] if name not in bound.spec.key}
+    if changing:
+        stmt = stmt.on_conflict_do_update(index_elements=list(bound.spec.key), set_=changing)
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=list(bound.spec.key))
+    await session.execute(stmt, values)
+
+
+async def delete_keys(session: AsyncSession, bound: BoundTable, keys: Sequence[Key]) -> None:
+    for start in range(0, len(keys), BATCH):
+        chunk = keys[start : start + BATCH]
+        await session.execute(delete(bound.table).where(_key_in(bound, chunk)))
+
+
+def _key_in(bound: BoundTable, keys: Iterable[Key]) -> Any:
+    columns = [bound.table.c[name] for name in bound.spec.key]
+    if len(columns) == 1:
+        return columns[0].in_([key[0] for key in keys])
+    return tuple_(*columns).in_(list(keys))
+
+
+def _parser(column: Column[Any]) -> Callable[[str], Any] | None:
+    """How to read the column's archived text back, for types JSON has no literal for."""
+    sql_type = column.type
+    if isinstance(sql_type, TypeDecorator):  # e.g. UTCDateTime: what it stores is what counts
+        sql_type = sql_type.impl_instance
+    try:
+        python_type = sql_type.python_type
+    except NotImplementedError:  # types without a Python equivalent pass through as stored
+        return None
+    if python_type is datetime:
+        return datetime.fromisoformat
+    if python_type is date:
+        return date.fromisoformat
+    if python_type in (bytes, bytearray, memoryview):
+        raise TypeError(f"column {column.name} is binary; archives hold JSON-safe columns only")
+    return None
+
+
+async def begin_snapshot(session: AsyncSession) -> None:
+    """Make the rest of this transaction read one consistent state of every table.
+
+    PostgreSQL: REPEATABLE READ. SQLite (WAL) gives a reader a snapshot from its first read
+    until it ends, but pysqlite only opens a transaction before writes, so ask for one.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        return
+    connection = await session.connection()
+    await connection.exec_driver_sql("BEGIN")

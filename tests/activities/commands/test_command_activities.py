@@ -1,0 +1,181 @@
+"""Command activities against the real store and broker."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.testing import ActivityEnvironment
+
+from activities.commands.commands import CommandActivities
+from adapters.mqtt.client import AsyncMqttClient, MiscTicker
+from adapters.mqtt.events import PublisherEvents
+from adapters.mqtt.publisher import MqttPublisher
+from store import commands
+from store.devices import inventory as devices
+from store.devices import presence
+from store.devices.presence import Heartbeat
+from tests.support.helpers import eventually
+from tests.support.mqtt_fixtures import Broker
+from workflows.contracts.commands import (
+    CommandState,
+    CommandStatus,
+    DeviceSelection,
+    DispatchInput,
+    JobPageInput,
+)
+from workflows.contracts.live import BROADCAST_TOPIC
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+@dataclass
+class Heard:
+    messages: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    def on(self, topic: str) -> list[dict[str, Any]]:
+        return [payload for seen, payload in self.messages if seen == topic]
+
+
+@pytest.fixture
+async def heard(mqtt_broker: Broker) -> AsyncIterator[Heard]:
+    """Everything published on command, broadcast and event topics while a test runs."""
+    seen = Heard()
+    listener = AsyncMqttClient(
+        host=mqtt_broker.host,
+        port=mqtt_broker.port,
+        client_id=f"listener-{uuid.uuid4().hex[:8]}",
+        ticker=MiscTicker(),
+    )
+    topics = [("cloudcore/device/+/command", 1), (BROADCAST_TOPIC, 1), ("edgewright/events/#", 0)]
+    listener.on_connect = lambda: listener.subscribe(topics)
+    listener.on_message = lambda m: seen.messages.append((m.topic, json.loads(m.payload)))
+    await listener.start()
+    async with asyncio.timeout(10):
+        await listener.connected.wait()
+    await asyncio.sleep(0.2)  # the SUBACK
+    yield seen
+    await listener.close()
+
+
+@pytest.fixture
+async def acts(sessions: Sessions, mqtt_broker: Broker) -> AsyncIterator[CommandActivities]:
+    publisher = MqttPublisher(
+        host=mqtt_broker.host, port=mqtt_broker.port, client_id=f"acts-{uuid.uuid4().hex[:8]}"
+    )
+    publisher.start()
+    yield CommandActivities(
+        sessions=sessions, publisher=publisher, events=PublisherEvents(publisher=publisher)
+    )
+    publisher.stop()
+
+
+def queued(device_id: str, command_id: str | None = None) -> CommandStatus:
+    return CommandStatus(
+        command_id=command_id or f"cmd_{uuid.uuid4().hex[:8]}",
+        device_id=device_id,
+        command="capture_image",
+        parameters={"resolution": "1920x1080"},
+        state=CommandState.QUEUED,
+        timeout_seconds=30,
+        queued_at=datetime.now(UTC),
+    )
+
+
+async def add_device(sessions: Sessions, device_id: str, *, online: bool) -> None:
+    async with sessions() as session, session.begin():
+        await devices.upsert_device(
+            session,
+            device_id=device_id,
+            node_name=f"{device_id}-node",
+            status="joined",
+            device_type="camera",
+        )
+        if online:
+            beat = Heartbeat(device_id=device_id, at=datetime.now(UTC), usage={})
+            await presence.apply_heartbeats(session, beats=[beat])
+
+
+async def run(activity: Any, arg: Any) -> Any:
+    return await ActivityEnvironment().run(activity, arg)
+
+
+async def test_unknown_and_offline_devices_get_nothing_published(
+    acts: CommandActivities, sessions: Sessions, heard: Heard
+) -> None:
+    unknown = await run(acts.dispatch_command, DispatchInput(status=queued("nobody")))
+    assert (unknown.known, unknown.online) == (False, False)
+
+    await add_device(sessions, "cam-off", online=False)
+    status = queued("cam-off")
+    offline = await run(acts.dispatch_command, DispatchInput(status=status))
+    assert (offline.known, offline.online, offline.node_name) == (True, False, "cam-off-node")
+    async with sessions() as session:
+        row = await commands.get_command(session, command_id=status.command_id)
+    assert row is not None
+    assert row.status == "queued"
+    assert heard.on("cloudcore/device/cam-off/command") == []
+
+
+async def test_an_online_device_gets_the_command_on_its_topic(
+    acts: CommandActivities, sessions: Sessions, heard: Heard
+) -> None:
+    await add_device(sessions, "cam-on", online=True)
+    status = queued("cam-on")
+    outcome = await run(acts.dispatch_command, DispatchInput(status=status))
+    assert (outcome.known, outcome.online) == (True, True)
+    assert outcome.sent_at is not None
+
+    topic = "cloudcore/device/cam-on/command"
+    sent = await eventually(lambda: _first(heard.on(topic)))
+    # The topic contract: {command_id, command, parameters, timeout, sent_at}.
+    assert set(sent) == {"command_id", "command", "parameters", "timeout", "sent_at"}
+    assert (sent["command_id"], sent["timeout"]) == (status.command_id, 30)
+    event = await eventually(lambda: _first(heard.on("edgewright/events/command_sent")))
+    assert event["device_id"] == "cam-on"
+    assert event["node_name"] == "cam-on-node"
+
+    done = status.model_copy(
+        update={
+            "state": CommandState.COMPLETED,
+            "sent_at": outcome.sent_at,
+            "completed_at": datetime.now(UTC),
+            "success": True,
+            "result": {"image_url": "file:///x.jpg"},
+        }
+    )
+    await run(acts.record_command, done)
+    result = await eventually(lambda: _first(heard.on("edgewright/events/command_result")))
+    assert (result["status"], result["result"]) == ("completed", {"image_url": "file:///x.jpg"})
+    async with sessions() as session:
+        row = await commands.get_command(session, command_id=status.command_id)
+    assert row is not None
+    assert (row.status, row.node_name) == ("completed", "cam-on-node")
+
+
+async def test_broadcasts_and_job_pages(
+    acts: CommandActivities, sessions: Sessions, heard: Heard
+) -> None:
+    for name in ("cam-a", "cam-b"):
+        await add_device(sessions, name, online=name == "cam-a")
+    status = queued("unused").model_copy(update={"device_id": None, "device_type": "camera"})
+    outcome = await run(acts.publish_broadcast, DispatchInput(status=status))
+    assert outcome.expected == 1
+    sent = await eventually(lambda: _first(heard.on(BROADCAST_TOPIC)))
+    assert (sent["device_type"], sent["command"]) == ("camera", "capture_image")
+
+    selection = DeviceSelection(device_type="camera")
+    assert await run(acts.count_job_devices, selection) == 2
+    page = JobPageInput(selection=selection, after="cam-a", limit=10)
+    assert await run(acts.select_job_devices, page) == ["cam-b"]
+
+
+async def _first(items: list[dict[str, Any]]) -> dict[str, Any] | None:
+    return items[0] if items else None

@@ -1,0 +1,138 @@
+"""Stand-ins for the backup and restore activities, registered under the real names."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from workflows.contracts.backup import (
+    ApplyInput,
+    ApplyResult,
+    ArchiveInfo,
+    ArchiveRef,
+    BackupActivity,
+    BackupRecordInput,
+    CreateArchiveInput,
+    InspectInput,
+    PartChange,
+    PartSummary,
+    PruneInput,
+    PruneResult,
+    RestorePlan,
+    RestoreProgress,
+)
+
+
+def final_error(name: str, error_type: str = "StorageRejected") -> ApplicationError:
+    return ApplicationError(f"{name} exploded", type=error_type, non_retryable=True)
+
+
+class FakeBackupActivities:
+    """Records calls in order; `failures` maps an activity to a check that may raise."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self.backups: list[BackupRecordInput] = []
+        self.restores: list[RestoreProgress] = []
+        self.applied: list[ApplyInput] = []
+        self.failures: dict[BackupActivity, Callable[[Any], None]] = {}
+        self.pruned = ["old-1"]
+        self.hang: set[BackupActivity] = set()  # run until cancelled
+
+    def fail(self, name: BackupActivity, error_type: str = "StorageRejected") -> None:
+        def raise_it(_: Any) -> None:
+            raise final_error(name.value, error_type)
+
+        self.failures[name] = raise_it
+
+    async def _enter(self, name: BackupActivity, arg: Any) -> None:
+        self.calls.append(name.value)
+        if name in self.failures:
+            self.failures[name](arg)
+        if name in self.hang:
+            while True:  # cancellation reaches an activity through its heartbeat
+                activity.heartbeat()
+                await asyncio.sleep(0.05)
+
+    def statuses(self) -> list[str]:
+        return [record.status.value for record in self.backups]
+
+    def all(self) -> list[Callable[..., Any]]:
+        @activity.defn(name=BackupActivity.CREATE_BACKUP_ARCHIVE)
+        async def create(inp: CreateArchiveInput) -> ArchiveInfo:
+            await self._enter(BackupActivity.CREATE_BACKUP_ARCHIVE, inp)
+            return archive_info(inp.backup_id)
+
+        @activity.defn(name=BackupActivity.VERIFY_BACKUP_ARCHIVE)
+        async def verify(inp: ArchiveRef) -> None:
+            await self._enter(BackupActivity.VERIFY_BACKUP_ARCHIVE, inp)
+
+        @activity.defn(name=BackupActivity.DISCARD_BACKUP_ARCHIVE)
+        async def discard(inp: ArchiveRef) -> None:
+            await self._enter(BackupActivity.DISCARD_BACKUP_ARCHIVE, inp)
+
+        @activity.defn(name=BackupActivity.RECORD_BACKUP)
+        async def record(inp: BackupRecordInput) -> None:
+            await self._enter(BackupActivity.RECORD_BACKUP, inp)
+            self.backups.append(inp)
+
+        @activity.defn(name=BackupActivity.PRUNE_BACKUPS)
+        async def prune(inp: PruneInput) -> PruneResult:
+            await self._enter(BackupActivity.PRUNE_BACKUPS, inp)
+            return PruneResult(pruned=self.pruned)
+
+        @activity.defn(name=BackupActivity.INSPECT_BACKUP)
+        async def inspect(inp: InspectInput) -> RestorePlan:
+            await self._enter(BackupActivity.INSPECT_BACKUP, inp)
+            return restore_plan(inp.backup_id)
+
+        @activity.defn(name=BackupActivity.APPLY_BACKUP)
+        async def apply(inp: ApplyInput) -> ApplyResult:
+            self.applied.append(inp)
+            await self._enter(BackupActivity.APPLY_BACKUP, inp)
+            return ApplyResult(changes=restore_plan(inp.backup_id).changes)
+
+        @activity.defn(name=BackupActivity.RECORD_RESTORE)
+        async def record_restore(inp: RestoreProgress) -> None:
+            await self._enter(BackupActivity.RECORD_RESTORE, inp)
+            self.restores.append(inp)
+
+        return [create, verify, discard, record, prune, inspect, apply, record_restore]
+
+
+def archive_info(backup_id: str) -> ArchiveInfo:
+    return ArchiveInfo(
+        backup_id=backup_id,
+        location=f"s3://bucket/{backup_id}.tar.gz",
+        size_bytes=1234,
+        sha256="a" * 64,
+        format_version=1,
+        parts=[
+            PartSummary(
+                name="devices",
+                include="devices",
+                source="table",
+                count=3,
+                bytes=99,
+                sha256="b" * 64,
+            )
+        ],
+    )
+
+
+def restore_plan(backup_id: str) -> RestorePlan:
+    return RestorePlan(
+        backup_id=backup_id,
+        location=f"s3://bucket/{backup_id}.tar.gz",
+        sha256="c" * 64,
+        size_bytes=1234,
+        format_version=1,
+        archive_created_at=datetime(2026, 1, 15, tzinfo=UTC),
+        include=("config", "devices"),
+        changes=[PartChange(name="devices", include="devices", source="table", create=2)],
+    )

@@ -1,0 +1,57 @@
+"""A stand-in for DeviceJoinWorkflow in batch tests, in a module of its own so the
+workflow sandbox imports nothing else when it validates it."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+
+from temporalio import activity, workflow
+
+from workflows.contracts.join import (
+    BATCH_DEVICE_PROVISIONED_SIGNAL,
+    DEVICE_JOIN_WORKFLOW,
+    BatchActivity,
+    BatchDeviceResult,
+    DeviceJoinInput,
+    RecordBatchResultsInput,
+)
+
+STARTS: Counter[str] = Counter()
+
+
+@activity.defn(name="stub_join_started")
+async def stub_join_started(device_id: str) -> None:
+    STARTS[device_id] += 1
+
+
+@workflow.defn(name=DEVICE_JOIN_WORKFLOW)
+class StubJoin:
+    """Reports like DeviceJoin (in the store, or by signal for batches from before):
+    `bad-*` fail, `slow-*` never finish provisioning."""
+
+    @workflow.run
+    async def run(self, inp: DeviceJoinInput) -> None:
+        await workflow.execute_activity(
+            stub_join_started, inp.device_id, start_to_close_timeout=timedelta(seconds=10)
+        )
+        if inp.device_id.startswith("slow"):
+            await workflow.wait_condition(lambda: False)
+        assert inp.report_to is not None
+        failed = inp.device_id.startswith("bad")
+        result = BatchDeviceResult(
+            device_id=inp.device_id,
+            succeeded=not failed,
+            failed_step="create_configmap" if failed else None,
+            error="refused" if failed else None,
+        )
+        if inp.report_in_store:
+            assert inp.batch_id is not None
+            await workflow.execute_local_activity(
+                BatchActivity.RECORD_BATCH_RESULTS.value,
+                RecordBatchResultsInput(batch_id=inp.batch_id, results=[result]),
+                start_to_close_timeout=timedelta(seconds=10),
+            )
+            return
+        batch = workflow.get_external_workflow_handle(inp.report_to)
+        await batch.signal(BATCH_DEVICE_PROVISIONED_SIGNAL, result)

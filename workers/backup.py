@@ -1,0 +1,45 @@
+"""Backup and restore (issue 7): the workflows and activities for workers.worker to register."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import Executor
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from activities.backup.backup import BackupActivities
+from activities.backup.restore import RestoreActivities
+from adapters.kubernetes.client import KubeTarget
+from store.settings import Settings
+from workflows.backup.backup import BackupWorkflow
+from workflows.backup.restore import RestoreWorkflow
+
+BACKUP_WORKFLOWS: Sequence[type] = (BackupWorkflow, RestoreWorkflow)
+
+
+def backup_activities(
+    *,
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    target: KubeTarget | None,
+    executor: Executor | None = None,
+) -> list[Any]:
+    """`executor` runs their blocking work (files, boto3, Kubernetes): the worker's pool."""
+    kube_api = target.api_client if target is not None else None
+    backup = BackupActivities(
+        settings=settings, sessions=sessions, kube_api=kube_api, executor=executor
+    )
+    restore = RestoreActivities(
+        settings=settings, sessions=sessions, kube_api=kube_api, executor=executor
+    )
+    return [
+        backup.create_backup_archive,
+        backup.verify_backup_archive,
+        backup.discard_backup_archive,
+        backup.record_backup,
+        backup.prune_backups,
+        restore.inspect_backup,
+        restore.apply_backup,
+        restore.record_restore,
+    ]

@@ -1,0 +1,23 @@
+"""Batch-join registrations for the worker."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from activities.join.batches import BatchActivities
+from workflows.join.batch_join import BatchJoinWorkflow
+
+BATCH_WORKFLOWS: tuple[type, ...] = (BatchJoinWorkflow,)
+
+
+def batch_activities(*, sessions: async_sessionmaker[AsyncSession]) -> list[Any]:
+    acts = BatchActivities(sessions=sessions)
+    return [
+        acts.load_batch_page,
+        acts.record_batch_results,
+        acts.read_batch_results,
+        acts.finish_batch,
+        acts.cancel_batch_joins,
+    ]

@@ -1,0 +1,219 @@
+"""RestoreWorkflow: verify → safety backup → apply [restore the safety backup] → record.
+
+Verification downloads the archive, checks its sha256, its manifest's format version and
+every part's sha256, and counts what would change; a refused archive changes nothing. A
+dry run stops there and reports the counts. Otherwise a safety backup of the same parts
+is taken (a child BackupWorkflow), then the archive is applied. When applying fails or
+is cancelled, the safety backup is applied in replace mode, which undoes whatever the
+failed attempt changed, and the run ends `rolled_back`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from temporalio import workflow
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    ChildWorkflowError,
+    FailureError,
+    is_cancelled_exception,
+)
+
+from workflows.backup.steps import heavy, patiently
+from workflows.contracts.backup import (
+    BACKUP_WORKFLOW,
+    RESTORE_PROGRESS_QUERY,
+    RESTORE_WORKFLOW,
+    ApplyInput,
+    ApplyResult,
+    BackupActivity,
+    BackupInput,
+    BackupKind,
+    BackupProgress,
+    InspectInput,
+    RestoreInput,
+    RestoreMode,
+    RestorePlan,
+    RestoreProgress,
+    RestoreStatus,
+    backup_workflow_id,
+    safety_backup_id,
+)
+from workflows.contracts.common import RESTORE_FAILED, STAGE
+
+
+class _Refused(Exception):
+    """A step before anything changed failed; the run ends `failed` (or `cancelled`)."""
+
+    def __init__(self, status: RestoreStatus, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.error_type, self.message = status, error_type, message
+
+
+@workflow.defn(name=RESTORE_WORKFLOW)
+class RestoreWorkflow:
+    @workflow.init
+    def __init__(self, inp: RestoreInput) -> None:
+        info = workflow.info()
+        self._progress = RestoreProgress(
+            restore_id=info.workflow_id.removeprefix("restore/"),
+            backup_id=inp.backup_id,
+            status=RestoreStatus.RUNNING,
+            stage="starting",
+            dry_run=inp.dry_run,
+            mode=inp.mode,
+            fingerprint=inp.fingerprint,
+            workflow_id=info.workflow_id,
+            started_at=workflow.now(),
+        )
+
+    @workflow.query(name=RESTORE_PROGRESS_QUERY)
+    def progress(self) -> RestoreProgress:
+        return self._progress
+
+    @workflow.run
+    async def run(self, inp: RestoreInput) -> RestoreProgress:
+        await self._record()
+        try:
+            plan = await self._verify(inp)
+            if inp.dry_run:
+                return await self._finish(RestoreStatus.COMPLETED)
+            safety = await self._safety_backup(inp, plan)
+        except _Refused as refused:
+            await self._finish(refused.status, error_type=refused.error_type, error=refused.message)
+            if refused.status is RestoreStatus.CANCELLED:
+                raise asyncio.CancelledError from None
+            raise self._failure() from None
+        try:
+            self._set_stage("apply")
+            applied: ApplyResult = await heavy(
+                BackupActivity.APPLY_BACKUP,
+                ApplyInput(
+                    backup_id=inp.backup_id,
+                    location=plan.location,
+                    sha256=plan.sha256,
+                    include=plan.include,
+                    mode=inp.mode,
+                ),
+                ApplyResult,
+            )
+        except (ActivityError, asyncio.CancelledError) as err:
+            await self._roll_back(plan, safety, err)
+            if self._progress.status is RestoreStatus.CANCELLED:
+                raise asyncio.CancelledError from None
+            raise self._failure() from None
+        self._update(applied=applied.changes)
+        return await self._finish(RestoreStatus.COMPLETED)
+
+    async def _verify(self, inp: RestoreInput) -> RestorePlan:
+        self._set_stage("verify")
+        try:
+            plan: RestorePlan = await heavy(
+                BackupActivity.INSPECT_BACKUP,
+                InspectInput(backup_id=inp.backup_id, include=inp.include, mode=inp.mode),
+                RestorePlan,
+            )
+        except (ActivityError, asyncio.CancelledError) as err:
+            raise _refused(err, doing="verifying the archive") from None
+        self._update(plan=plan)
+        return plan
+
+    async def _safety_backup(self, inp: RestoreInput, plan: RestorePlan) -> BackupProgress:
+        self._set_stage("safety_backup")
+        backup_id = safety_backup_id(self._progress.restore_id)
+        self._update(safety_backup_id=backup_id)
+        try:
+            safety: BackupProgress = await workflow.execute_child_workflow(
+                BACKUP_WORKFLOW,
+                BackupInput(
+                    kind=BackupKind.SAFETY,
+                    include=plan.include,
+                    retention=inp.safety_retention,
+                    description=f"before restore {self._progress.restore_id} of {inp.backup_id}",
+                    requested_by=inp.requested_by,
+                ),
+                id=backup_workflow_id(backup_id),
+                result_type=BackupProgress,
+            )
+        except (ChildWorkflowError, asyncio.CancelledError) as err:
+            raise _refused(err, doing="taking the safety backup") from None
+        return safety
+
+    async def _roll_back(
+        self, plan: RestorePlan, safety: BackupProgress, err: BaseException
+    ) -> None:
+        cancelled = isinstance(err, asyncio.CancelledError) or is_cancelled_exception(err)
+        error_type, message = _describe(err)
+        self._set_stage("rolling_back")
+        assert safety.archive is not None  # a completed backup always has its archive
+        rollback = ApplyInput(
+            backup_id=safety.backup_id,
+            location=safety.archive.location,
+            sha256=safety.archive.sha256,
+            include=plan.include,
+            mode=RestoreMode.REPLACE,  # also removes what the failed attempt added
+        )
+        try:
+            await patiently(BackupActivity.APPLY_BACKUP, rollback, ApplyResult, slow=True)
+        except ActivityError as rollback_err:
+            _, rollback_message = _describe(rollback_err)
+            message += (
+                f"; putting the safety backup {safety.backup_id} back failed too "
+                f"({rollback_message}): restore it by hand"
+            )
+            status = RestoreStatus.CANCELLED if cancelled else RestoreStatus.FAILED
+            await self._finish(status, error_type=error_type, error=message)
+            return
+        self._update(rolled_back=True)
+        status = RestoreStatus.CANCELLED if cancelled else RestoreStatus.ROLLED_BACK
+        await self._finish(status, error_type=error_type, error=message)
+
+    async def _finish(
+        self, status: RestoreStatus, *, error_type: str | None = None, error: str | None = None
+    ) -> RestoreProgress:
+        self._update(status=status, error_type=error_type, error=error, finished_at=workflow.now())
+        self._set_stage(status.value)
+        await self._record()
+        return self._progress
+
+    def _failure(self) -> ApplicationError:
+        progress = self._progress
+        return ApplicationError(
+            f"restore {progress.restore_id} of {progress.backup_id} ended {progress.status.value}: "
+            f"{progress.error}",
+            progress.model_dump(mode="json"),
+            type=RESTORE_FAILED,
+            non_retryable=True,
+        )
+
+    async def _record(self) -> None:
+        await patiently(BackupActivity.RECORD_RESTORE, self._progress)
+
+    def _update(self, **changes: Any) -> None:
+        self._progress = self._progress.model_copy(update=changes)
+
+    def _set_stage(self, stage: str) -> None:
+        self._update(stage=stage)
+        workflow.upsert_search_attributes([STAGE.value_set(stage)])
+
+
+def _refused(err: BaseException, *, doing: str) -> _Refused:
+    if isinstance(err, asyncio.CancelledError) or is_cancelled_exception(err):
+        return _Refused(RestoreStatus.CANCELLED, "Cancelled", f"cancelled while {doing}")
+    error_type, message = _describe(err)
+    return _Refused(RestoreStatus.FAILED, error_type, f"{doing}: {message}")
+
+
+def _describe(err: BaseException) -> tuple[str, str]:
+    """The innermost ApplicationError's type and message (activity or child failures)."""
+    cause: BaseException | None = err
+    while isinstance(cause, FailureError) and not isinstance(cause, ApplicationError):
+        cause = cause.cause
+    if isinstance(cause, ApplicationError):
+        return cause.type or "ApplicationError", cause.message
+    if isinstance(err, asyncio.CancelledError) or is_cancelled_exception(err):
+        return "Cancelled", "cancelled"
+    return type(err).__name__, str(err)

@@ -1,0 +1,167 @@
+"""What every feature's contracts share: the task queue, search attributes, labels,
+the base model, validated ID types, and every `ApplicationError` type."""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    StringConstraints,
+)
+from temporalio.common import SearchAttributeKey
+
+TASK_QUEUE = "edgewright"
+
+
+# Search attributes every run sets so operators can find it in the Temporal UI.
+DEVICE_ID = SearchAttributeKey.for_keyword("DeviceId")
+
+
+NODE_NAME = SearchAttributeKey.for_keyword("NodeName")
+
+
+BATCH_ID = SearchAttributeKey.for_keyword("BatchId")
+
+
+COMMAND_ID = SearchAttributeKey.for_keyword("CommandId")
+
+
+WORKLOAD_ID = SearchAttributeKey.for_keyword("WorkloadId")
+
+
+STAGE = SearchAttributeKey.for_keyword("Stage")
+
+
+SEARCH_ATTRIBUTES = (DEVICE_ID, NODE_NAME, BATCH_ID, COMMAND_ID, WORKLOAD_ID, STAGE)
+
+
+# Labels on every Kubernetes object edgewright creates, so it can find and clean them up.
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+
+
+MANAGED_BY = "edgewright"
+
+
+DEVICE_LABEL = "edgewright.io/device-id"
+
+
+NODE_LABEL = "edgewright.io/node-name"
+
+
+DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+
+DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def _dns1123_subdomain(value: str) -> str:
+    if not (0 < len(value) <= 253 and DNS1123_SUBDOMAIN.match(value)):
+        raise ValueError(
+            "must be a DNS-1123 name: at most 253 lowercase letters, digits, '-' or '.', "
+            "starting and ending with a letter or digit"
+        )
+    return value
+
+
+def _dns1123_label(value: str) -> str:
+    if not (0 < len(value) <= 63 and DNS1123_LABEL.match(value)):
+        raise ValueError(
+            "must be a DNS-1123 label: at most 63 lowercase letters, digits or '-', "
+            "starting and ending with a letter or digit"
+        )
+    return value
+
+
+# Node names become Kubernetes object names and `keadm --edgenode-name`: DNS-1123 subdomain.
+NodeName = Annotated[str, AfterValidator(_dns1123_subdomain)]
+
+
+# Device IDs name the Device custom resource, MQTT topics and workflow IDs; a DNS-1123
+# label keeps them safe in all three ('/', '+', '#' and spaces are impossible).
+DeviceId = Annotated[str, AfterValidator(_dns1123_label)]
+
+
+ShortText = Annotated[str, StringConstraints(max_length=200)]
+
+
+ConfigScalar = str | int | float | bool
+
+
+class ContractModel(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ErrorType(StrEnum):
+    """`ApplicationError.type` values; everything here but the transient ones is final."""
+
+    INVALID = "Invalid"
+    CONFLICT = "Conflict"
+    NOT_FOUND = "NotFound"
+    FORBIDDEN = "Forbidden"
+    UNAUTHORIZED = "Unauthorized"
+    KUBE_REJECTED = "KubernetesRejected"
+    MISSING_CLUSTER_CA = "MissingClusterCA"
+
+
+class DeviceRef(ContractModel):
+    device_id: DeviceId
+    node_name: NodeName
+
+
+class ObjectRef(ContractModel):
+    namespace: str
+    name: str
+
+
+class NodeRef(ContractModel):
+    node_name: NodeName
+
+
+# Failure types the workflows end with; the API maps them (and their details) to answers.
+BACKUP_FAILED = "BackupFailed"
+
+
+RESTORE_FAILED = "RestoreFailed"
+
+
+class BackupErrorType(StrEnum):
+    """`ApplicationError.type` of the final backup and restore failures."""
+
+    ARCHIVE_MISSING = "ArchiveMissing"
+    CHECKSUM_MISMATCH = "ChecksumMismatch"
+    ARCHIVE_CORRUPT = "ArchiveCorrupt"
+    FOREIGN_ARCHIVE = "ForeignArchive"
+    UNSUPPORTED_FORMAT = "UnsupportedFormatVersion"
+    RESTORE_CONFLICT = "RestoreConflict"
+    STORAGE_NOT_FOUND = "StorageNotFound"
+    STORAGE_FORBIDDEN = "StorageForbidden"
+    STORAGE_REJECTED = "StorageRejected"
+    STORAGE_CREDENTIALS = "StorageCredentialsMissing"
+    INVALID_LOCATION = "InvalidBackupLocation"
+
+
+# Failure types the workflows end with; the API maps them (and their details) to answers.
+REMOVAL_FAILED = "RemovalFailed"
+
+
+DEPLOY_FAILED = "CloudCoreDeployFailed"
+
+
+# The label every edge node carries (ARCHITECTURE.md); only such Nodes are ever deleted.
+EDGE_ROLE_LABEL = "node-role.kubernetes.io/edge"
+
+
+NODE_ROLE_PREFIX = "node-role.kubernetes.io/"
+
+
+class CommandErrorType(StrEnum):
+    UNKNOWN_DEVICE = "UnknownDevice"
+    UNREACHABLE = "DeviceUnreachable"
+    DEVICE_FAILED = "DeviceFailed"
+    TIMED_OUT = "TimedOut"
+    CANCELLED = "Cancelled"

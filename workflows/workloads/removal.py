@@ -1,0 +1,86 @@
+"""WorkloadRemovalWorkflow: take a workload off the cluster and out of the store.
+
+Stop its unfinished rollouts (the `supersede` signal: stop applying, no rollback, since
+everything goes anyway) and wait, boundedly, for them to end so none applies a wave after
+the objects are gone; then delete every object labelled with the workload; then its rows.
+Each step is idempotent, so a retried or re-run removal finishes the job.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import FailureError
+
+with workflow.unsafe.imports_passed_through():
+    from workflows.contracts.common import STAGE, WORKLOAD_ID
+    from workflows.contracts.workloads import (
+        ROLLOUT_SUPERSEDE_SIGNAL,
+        WORKLOAD_REMOVAL_WORKFLOW,
+        WorkloadActivity,
+        WorkloadRef,
+        WorkloadRemovalInput,
+        WorkloadRemovalResult,
+    )
+
+STEP_TIMEOUT = timedelta(seconds=60)
+DELETE_TIMEOUT = timedelta(minutes=30)
+RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1), maximum_attempts=0)
+POLL = timedelta(seconds=3)
+MAX_POLLS = 100  # five minutes for stopped rollouts to finish their wave in flight
+
+
+@workflow.defn(name=WORKLOAD_REMOVAL_WORKFLOW)
+class WorkloadRemovalWorkflow:
+    @workflow.run
+    async def run(self, inp: WorkloadRemovalInput) -> WorkloadRemovalResult:
+        workflow.upsert_search_attributes(
+            [WORKLOAD_ID.value_set(inp.workload_id), STAGE.value_set("stopping-rollouts")]
+        )
+        ref = WorkloadRef(workload_id=inp.workload_id)
+        stopped: list[str] = await _activity(WorkloadActivity.RUNNING_ROLLOUTS, ref, list[str])
+        signalled = []
+        for workflow_id in stopped:
+            try:
+                handle = workflow.get_external_workflow_handle(workflow_id)
+                await handle.signal(ROLLOUT_SUPERSEDE_SIGNAL)
+                signalled.append(workflow_id)
+            except FailureError:
+                # Its row says running but the run is gone (never started, or ended
+                # before recording): nothing to stop, nothing to wait for.
+                workflow.logger.info("rollout %s no longer runs", workflow_id)
+        for _ in range(MAX_POLLS if signalled else 0):
+            await workflow.sleep(POLL)
+            running = await _activity(WorkloadActivity.RUNNING_ROLLOUTS, ref, list[str])
+            if not set(running) & set(signalled):
+                break
+        workflow.upsert_search_attributes([STAGE.value_set("deleting-objects")])
+        deleted: list[str] = await _activity(
+            WorkloadActivity.DELETE_OBJECTS, inp, list[str], timeout=DELETE_TIMEOUT
+        )
+        workflow.upsert_search_attributes([STAGE.value_set("deleting-records")])
+        await _activity(WorkloadActivity.DELETE_RECORDS, ref, None)
+        workflow.upsert_search_attributes([STAGE.value_set("completed")])
+        return WorkloadRemovalResult(
+            workload_id=inp.workload_id, objects_deleted=deleted, rollouts_stopped=stopped
+        )
+
+
+async def _activity(
+    name: WorkloadActivity,
+    arg: Any,
+    result_type: Any,
+    *,
+    timeout: timedelta = STEP_TIMEOUT,  # noqa: ASYNC109  # Temporal's, not asyncio's
+) -> Any:
+    return await workflow.execute_activity(
+        name.value,
+        arg,
+        result_type=result_type,
+        start_to_close_timeout=timeout,
+        heartbeat_timeout=timedelta(seconds=60) if timeout > STEP_TIMEOUT else None,
+        retry_policy=RETRY,
+    )
