@@ -231,7 +231,7 @@ class RestoreRow(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
-# --- inventory (issue 3): node security tokens and what the worker observed --------------
+# --- inventory: node security tokens and what the worker observed --------------
 
 
 class NodeToken(Base):
@@ -260,7 +260,7 @@ class ObservedState(Base):
     observed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-# --- commands (issue 4) -------------------------------------------------------------------
+# --- commands ----------------------------------------------------------------------------
 
 
 class CommandRow(Base):
@@ -340,7 +340,7 @@ class BatchDevice(Base):
 
 
 class Workload(Base):
-    """A workload definition; its revisions are in workload_revisions (issue 6)."""
+    """A workload definition; its revisions are in workload_revisions."""
 
     __tablename__ = "workloads"
     __table_args__ = (Index("ix_workloads_namespace_name", "namespace", "name", unique=True),)

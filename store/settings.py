@@ -66,7 +66,7 @@ class Settings(BaseSettings):
     kubeedge_version: str | None = None
     join_token_ttl_hours: float = Field(default=24.0, gt=0, le=24 * 30)
     join_answer_timeout_seconds: float = Field(default=30.0, gt=0)
-    # Inventory (issue 3): how fresh node facts are, and how long a CloudCore rollout may take.
+    # Inventory: how fresh node facts are, and how long a CloudCore rollout may take.
     node_sync_interval_seconds: float = Field(default=30.0, gt=0)
     cloudcore_rollout_timeout_seconds: float = Field(default=300.0, gt=0)
     cloudcore_image: str = Field(
@@ -129,7 +129,7 @@ class Settings(BaseSettings):
     )
     backup_answer_timeout_seconds: float = Field(default=30.0, gt=0)
 
-    # Commands, the MQTT bridge, live events and the simulated fleet (issue 4).
+    # Commands, the MQTT bridge, live events and the simulated fleet.
     command_timeout_seconds: float = Field(
         default=30.0, gt=0, le=24 * 3600, description="Default time a device has to answer"
     )

@@ -1,4 +1,4 @@
-"""Workloads, their revisions, rollouts and where they run (issue 6).
+"""Workloads, their revisions, rollouts and where they run.
 
 The API writes definitions, revisions and the pending row of each rollout; the rollout
 activities write the rest (rollout state and progress, `workload_nodes`, the workload's

@@ -1,4 +1,4 @@
-"""Backup and restore (issue 7): the workflows and activities for workers.worker to register."""
+"""Backup and restore: the workflows and activities for workers.worker to register."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The command workflows and activities (issue 4), for workers.worker to register."""
+"""The command workflows and activities, for workers.worker to register."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The inventory's workflows and activities (issue 3), for workers.worker to register,
+"""The inventory's workflows and activities, for workers.worker to register,
 and the node sync every worker makes sure is running."""
 
 from __future__ import annotations

@@ -23,9 +23,9 @@ from temporalio.common import SearchAttributeIndexedValueType
 from workflows.contracts.common import SEARCH_ATTRIBUTES
 
 LOOPBACK = "127.0.0.1"
-# WAL with synchronous=normal: close to `synchronous=off` in throughput (ARCHITECTURE.md,
-# measured facts), but a power cut loses at most the last transactions instead of
-# corrupting the file.
+# WAL with synchronous=normal: close to `synchronous=off` in throughput (measured on 2
+# cores: about 70 one-activity workflows/s, against 25-28 with the defaults), but a power
+# cut loses at most the last transactions instead of corrupting the file.
 SQLITE_PRAGMAS = ("journal_mode=wal", "synchronous=normal")
 MOSQUITTO_TEMPLATE = Path(__file__).resolve().parent.parent / "deploy" / "mosquitto.conf.template"
 
@@ -154,7 +154,7 @@ def wait_for_port(host: str, port: int, *, timeout: float = 60.0) -> None:
             time.sleep(0.1)
 
 
-# --- the device side of the stack (issue 4) -----------------------------------------------
+# --- the device side of the stack -----------------------------------------------------
 
 
 def bridge_command(*, python: str, broker: str) -> list[str]:

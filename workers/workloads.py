@@ -1,4 +1,4 @@
-"""The workload rollout and removal workflows and activities (issue 6), for workers.worker."""
+"""The workload rollout and removal workflows and activities, for workers.worker."""
 
 from __future__ import annotations
 

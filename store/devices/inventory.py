@@ -88,7 +88,7 @@ async def list_devices(session: AsyncSession, *, offset: int, limit: int) -> Seq
     return (await session.scalars(stmt)).all()
 
 
-# --- inventory views (issue 3) ----------------------------------------------------------
+# --- inventory views ------------------------------------------------------------------
 
 
 async def count_devices(session: AsyncSession) -> int:

@@ -69,7 +69,7 @@ async def mark_used(session: AsyncSession, *, token_id: str) -> bool:
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-# --- inventory views (issue 3) ----------------------------------------------------------
+# --- inventory views ------------------------------------------------------------------
 
 
 _BATCH = 1000  # bound parameters per statement, well below every backend's limit

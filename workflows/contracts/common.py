@@ -152,7 +152,7 @@ REMOVAL_FAILED = "RemovalFailed"
 DEPLOY_FAILED = "CloudCoreDeployFailed"
 
 
-# The label every edge node carries (ARCHITECTURE.md); only such Nodes are ever deleted.
+# The label every edge node carries (KubeEdge's edge role); only such Nodes are ever deleted.
 EDGE_ROLE_LABEL = "node-role.kubernetes.io/edge"
 
 

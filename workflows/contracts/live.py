@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-# MQTT topic contract (ARCHITECTURE.md). Device IDs are DNS-1123 labels, so they can never
+# MQTT topic contract (docs/architecture.md). Device IDs are DNS-1123 labels, so they can never
 # smuggle '/', '+' or '#' into a topic.
 DEVICE_TOPIC_PREFIX = "cloudcore/device"
 

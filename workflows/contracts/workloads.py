@@ -324,7 +324,7 @@ def labels_for(workload_id: str, revision: int, node_name: str) -> dict[str, str
 WORKLOAD_FAILED_CONDITION = "edgewright.io/Failed"
 
 
-# --- the rollout engine's activities (helper "engine") -----------------------------------
+# --- the rollout engine's activities --------------------------------------------------
 
 
 class WorkloadMode(StrEnum):
