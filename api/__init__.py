@@ -1,0 +1,1 @@
+"""The FastAPI application serving both REST contracts, one package per feature."""

@@ -1,0 +1,1 @@
+"""Simulated edge devices and the sandbox Kubernetes API."""

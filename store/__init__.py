@@ -1,0 +1,1 @@
+"""The SQL store: settings, models, migrations and one repository module per feature."""

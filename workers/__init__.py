@@ -1,0 +1,1 @@
+"""Processes: the worker (composition root), the MQTT bridge and the stack launcher."""

@@ -1,0 +1,1 @@
+"""Backup and restore: activities (the side effects)."""

@@ -1,0 +1,1 @@
+"""CloudCore itself: its deployment and status: activities (the side effects)."""

@@ -1,0 +1,1 @@
+"""Workload rollouts and removal: activities (the side effects)."""

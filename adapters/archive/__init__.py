@@ -1,0 +1,1 @@
+"""The backup archive format: its writer and its reader."""

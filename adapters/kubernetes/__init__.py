@@ -1,0 +1,1 @@
+"""Kubernetes: the client, its errors classified for Temporal, manifests and reads."""

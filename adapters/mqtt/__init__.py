@@ -1,0 +1,1 @@
+"""MQTT: the broker clients and the shapes of events on the bus."""

@@ -1,0 +1,1 @@
+"""Object storage for backup archives: a directory or S3."""

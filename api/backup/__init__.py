@@ -1,0 +1,1 @@
+"""Backup and restore: API routes, schemas and the service that runs workflows."""

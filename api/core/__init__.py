@@ -1,0 +1,1 @@
+"""What every feature's routes share: auth, errors, envelopes, pagination, rate limits, runs."""

@@ -1,0 +1,1 @@
+"""Backup and restore: store tables and repository functions."""

@@ -1,0 +1,1 @@
+"""Backup and restore: workflows (deterministic code)."""
