@@ -1,1 +1,1 @@
-"""Backup and restore: activities (the side effects)."""
+"""Backup and restore (activities)."""

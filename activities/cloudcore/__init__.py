@@ -1,1 +1,1 @@
-"""CloudCore itself: its deployment and status: activities (the side effects)."""
+"""CloudCore itself: its deployment and status (activities)."""

@@ -1,1 +1,1 @@
-"""Commands to devices: one command, command jobs, broadcasts, connection tests: activities (the side effects)."""
+"""Commands to devices: single, jobs, broadcasts, connection tests (activities)."""

@@ -1,1 +1,1 @@
-"""The device inventory: join tokens on demand, removal, node sync: activities (the side effects)."""
+"""The device inventory: join tokens on demand, removal, node sync (activities)."""

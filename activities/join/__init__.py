@@ -1,1 +1,1 @@
-"""Device join and batch join: activities (the side effects)."""
+"""Device join and batch join (activities)."""

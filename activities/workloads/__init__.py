@@ -1,1 +1,1 @@
-"""Workload rollouts and removal: activities (the side effects)."""
+"""Workload rollouts and removal (activities)."""

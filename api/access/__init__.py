@@ -1,1 +1,1 @@
-"""Users, login tokens and API keys: API routes, schemas and the service that runs workflows."""
+"""Users, login tokens and API keys (routes, schemas, service)."""

@@ -1,1 +1,1 @@
-"""Backup and restore: API routes, schemas and the service that runs workflows."""
+"""Backup and restore (routes, schemas, service)."""

@@ -1,1 +1,1 @@
-"""CloudCore itself: its deployment and status: API routes, schemas and the service that runs workflows."""
+"""CloudCore itself: its deployment and status (routes, schemas, service)."""

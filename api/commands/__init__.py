@@ -1,1 +1,1 @@
-"""Commands to devices: one command, command jobs, broadcasts, connection tests: API routes, schemas and the service that runs workflows."""
+"""Commands to devices: single, jobs, broadcasts, connection tests (routes, schemas, service)."""

@@ -1,1 +1,1 @@
-"""The device inventory: join tokens on demand, removal, node sync: API routes, schemas and the service that runs workflows."""
+"""The device inventory: join tokens on demand, removal, node sync (routes, schemas, service)."""

@@ -1,1 +1,1 @@
-"""Device join and batch join: API routes, schemas and the service that runs workflows."""
+"""Device join and batch join (routes, schemas, service)."""

@@ -1,1 +1,1 @@
-"""Workload rollouts and removal: API routes, schemas and the service that runs workflows."""
+"""Workload rollouts and removal (routes, schemas, service)."""

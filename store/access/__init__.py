@@ -1,1 +1,1 @@
-"""Users, login tokens and API keys: store tables and repository functions."""
+"""Users, login tokens and API keys (store)."""

@@ -1,1 +1,1 @@
-"""Backup and restore: store tables and repository functions."""
+"""Backup and restore (store)."""

@@ -1,1 +1,1 @@
-"""The device inventory: join tokens on demand, removal, node sync: store tables and repository functions."""
+"""The device inventory: join tokens on demand, removal, node sync (store)."""

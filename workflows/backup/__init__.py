@@ -1,1 +1,1 @@
-"""Backup and restore: workflows (deterministic code)."""
+"""Backup and restore (workflows)."""

@@ -1,1 +1,1 @@
-"""CloudCore itself: its deployment and status: workflows (deterministic code)."""
+"""CloudCore itself: its deployment and status (workflows)."""

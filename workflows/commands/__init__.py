@@ -1,1 +1,1 @@
-"""Commands to devices: one command, command jobs, broadcasts, connection tests: workflows (deterministic code)."""
+"""Commands to devices: single, jobs, broadcasts, connection tests (workflows)."""

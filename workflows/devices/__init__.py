@@ -1,1 +1,1 @@
-"""The device inventory: join tokens on demand, removal, node sync: workflows (deterministic code)."""
+"""The device inventory: join tokens on demand, removal, node sync (workflows)."""

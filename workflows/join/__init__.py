@@ -1,1 +1,1 @@
-"""Device join and batch join: workflows (deterministic code)."""
+"""Device join and batch join (workflows)."""

@@ -1,1 +1,1 @@
-"""Workload rollouts and removal: workflows (deterministic code)."""
+"""Workload rollouts and removal (workflows)."""
