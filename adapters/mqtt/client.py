@@ -7,7 +7,8 @@ the loop watches each socket (`add_reader`/`add_writer`) and calls paho's
 shared `MiscTicker` for all clients of a process rather than a timer per client. The TCP
 connection itself is opened by the loop too (adapters.mqtt.tcp), so no connect blocks it.
 
-Everything here must be used from the event loop's thread.
+Everything here must be used from the event loop's thread; adapters.mqtt.publisher is the
+thread-safe face of one client for code that runs in threads.
 """
 
 from __future__ import annotations
@@ -140,6 +141,11 @@ class AsyncMqttClient:
     @property
     def client_id(self) -> str:
         return self._client_id
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The loop this client lives on: the only thread that may call it."""
+        return self._loop
 
     @property
     def is_connected(self) -> bool:
