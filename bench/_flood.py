@@ -15,10 +15,13 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from adapters.mqtt.tcp import nodelay
+
 
 def _nodelay(client: mqtt.Client, userdata: Any, sock: Any) -> None:
+    # A plain threaded paho client on purpose: the load comes from outside the process.
     if isinstance(sock, socket.socket):
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        nodelay(sock)
 
 
 def flood(

@@ -54,7 +54,7 @@ async def run(settings: Settings) -> None:
         port=settings.mqtt_port,
         client_id=f"edgewright-worker-{os.getpid()}",
     )
-    publisher.start()
+    await publisher.start()
     client = await connect_temporal(settings)
     try:
         await ensure_node_sync(client, settings=settings)
@@ -86,7 +86,7 @@ async def run(settings: Settings) -> None:
             await stop.wait()
             log.info("worker stopping")
         health.cancel()
-    publisher.stop()
+    await publisher.stop()
     await engine.dispose()
 
 

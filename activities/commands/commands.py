@@ -8,7 +8,6 @@ a repeated publish is a duplicate the device drops by command_id).
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -68,9 +67,9 @@ class CommandActivities:
             "sent_at": timestamp(sent_at),
         }
         # QoS 1 to the device's persistent session: the broker keeps it across a brief
-        # disconnect. paho blocks until the PUBACK, so it runs off the event loop.
+        # disconnect.
         topic = device_topic(status.device_id, DeviceTopic.COMMAND)
-        await asyncio.to_thread(self._publisher.publish, topic, message)
+        await self._publisher.publish(topic, message)
         sent = status.model_copy(
             update={"state": CommandState.SENT, "sent_at": sent_at, "node_name": found.node_name}
         )
@@ -130,7 +129,7 @@ class CommandActivities:
             "timeout": status.timeout_seconds,
             "sent_at": timestamp(sent_at),
         }
-        await asyncio.to_thread(self._publisher.publish, BROADCAST_TOPIC, message)
+        await self._publisher.publish(BROADCAST_TOPIC, message)
         await self._save(status.model_copy(update={"state": CommandState.SENT, "sent_at": sent_at}))
         self._events.emit(
             EventType.COMMAND_SENT,

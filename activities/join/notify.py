@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 
 from temporalio import activity
 
-from adapters.mqtt.publisher import MqttPublisher, event_topic
+from adapters.mqtt.publisher import MqttPublisher
 from workflows.contracts.common import DeviceRef
 from workflows.contracts.join import JoinActivity
+from workflows.contracts.live import events_topic
 
 
 class NotifyActivities:
@@ -18,8 +19,9 @@ class NotifyActivities:
     @activity.defn(name=JoinActivity.NOTIFY_DEVICE_PROVISIONED)
     def notify_device_provisioned(self, inp: DeviceRef) -> None:
         """Tell the event bus (and so SSE, WebSocket and webhooks) a device is provisioned."""
-        self._publisher.publish(
-            event_topic("device_provisioned"),
+        # A sync activity, on the worker's threads: the publish itself runs on its loop.
+        self._publisher.publish_blocking(
+            events_topic("device_provisioned"),
             {
                 "event": "device_provisioned",
                 "device_id": inp.device_id,

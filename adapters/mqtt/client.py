@@ -4,9 +4,11 @@ The simulator holds thousands of connections (one per device, each with its own 
 will) and the bridge one or a few; a network thread per paho client would not scale, so
 the loop watches each socket (`add_reader`/`add_writer`) and calls paho's
 `loop_read`/`loop_write`, the way aiomqtt does. Keepalive pings (`loop_misc`) run from one
-shared `MiscTicker` for all clients of a process rather than a timer per client.
+shared `MiscTicker` for all clients of a process rather than a timer per client. The TCP
+connection itself is opened by the loop too (adapters.mqtt.tcp), so no connect blocks it.
 
-Everything here must be used from the event loop's thread.
+Everything here must be used from the event loop's thread; adapters.mqtt.publisher is the
+thread-safe face of one client for code that runs in threads.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+
+from adapters.mqtt.tcp import open_tcp
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +63,22 @@ class MiscTicker:
                 client.loop_misc()
 
 
+class _Paho(mqtt.Client):
+    """paho, connecting over the socket `open_tcp` opened (paho's own connect blocks).
+
+    `_create_socket_connection` is paho's private hook (2.x, pinned by the lock file);
+    everything after it (CONNECT, the session's resends) stays paho's.
+    """
+
+    opened: socket.socket | None = None
+
+    def _create_socket_connection(self) -> socket.socket:
+        sock, self.opened = self.opened, None
+        if sock is None:
+            raise ConnectionError("no socket was opened for this connect")
+        return sock
+
+
 class AsyncMqttClient:
     """One MQTT 3.1.1 connection that reconnects by itself until `close()`.
 
@@ -78,11 +98,13 @@ class AsyncMqttClient:
         keepalive: int = 60,
         will: Will | None = None,
         manual_ack: bool = False,
+        reconnect_min_delay: float = 0.2,
         reconnect_max_delay: float = 10.0,
     ) -> None:
-        self._host, self._port, self._keepalive = host, port, keepalive
+        self._host, self._port = host, port
         self._client_id = client_id
         self._ticker = ticker
+        self._reconnect_min_delay = reconnect_min_delay
         self._reconnect_max_delay = reconnect_max_delay
         self._loop = asyncio.get_running_loop()
         self._closing = False
@@ -93,7 +115,7 @@ class AsyncMqttClient:
         self.on_connect: Callable[[], None] | None = None
         self.on_disconnect: Callable[[], None] | None = None
 
-        client = mqtt.Client(
+        client = _Paho(
             CallbackAPIVersion.VERSION2,
             client_id=client_id,
             protocol=mqtt.MQTTv311,
@@ -113,11 +135,17 @@ class AsyncMqttClient:
         client.on_disconnect = self._disconnected
         client.on_message = self._message
         client.on_publish = self._published
+        client.connect_async(host, port, keepalive=keepalive)  # only records where to
         self._client = client
 
     @property
     def client_id(self) -> str:
         return self._client_id
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The loop this client lives on: the only thread that may call it."""
+        return self._loop
 
     @property
     def is_connected(self) -> bool:
@@ -126,10 +154,7 @@ class AsyncMqttClient:
     async def start(self) -> None:
         """First connection attempt; on failure keep trying in the background."""
         self._ticker.add(self._client)
-        try:
-            self._client.connect(self._host, self._port, keepalive=self._keepalive)
-        except OSError as err:
-            log.debug("MQTT connect of %s failed (%s); retrying", self.client_id, err)
+        if not await self._connect():
             self._schedule_reconnect()
 
     def subscribe(self, topics: list[tuple[str, int]]) -> None:
@@ -191,9 +216,6 @@ class AsyncMqttClient:
     # --- paho callbacks (run inside loop_read/loop_write, on the loop thread) --------
 
     def _socket_open(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
-        if isinstance(sock, socket.socket):
-            # paho leaves Nagle on: ~90 ms per request/reply instead of <1 ms.
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._loop.add_reader(sock, self._read)
 
     def _socket_close(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
@@ -248,13 +270,28 @@ class AsyncMqttClient:
             self._reconnect_task = self._loop.create_task(self._reconnect(now=now))
 
     async def _reconnect(self, *, now: bool) -> None:
-        delay = 0.0 if now else 0.2
+        delay = 0.0 if now else self._reconnect_min_delay
         while not self._closing:
             # Jitter spreads thousands of simulated devices over the broker's restart.
             await asyncio.sleep(delay * random.uniform(0.5, 1.5))  # noqa: S311
-            try:
-                self._client.reconnect()
+            if await self._connect():
                 return
-            except OSError as err:
-                log.debug("MQTT reconnect of %s failed: %s", self.client_id, err)
-                delay = min(max(delay * 2, 0.2), self._reconnect_max_delay)
+            delay = min(max(delay * 2, self._reconnect_min_delay), self._reconnect_max_delay)
+
+    async def _connect(self) -> bool:
+        """One attempt: open the socket, send CONNECT. False if worth another try."""
+        try:
+            sock = await open_tcp(self._host, self._port)
+        except OSError as err:
+            log.debug("MQTT connect of %s failed: %s", self.client_id, err)
+            return False
+        if self._closing:  # closed or dropped while the socket was opening
+            sock.close()
+            return True
+        self._client.opened = sock
+        try:
+            self._client.reconnect()
+        except OSError as err:
+            log.debug("MQTT connect of %s failed: %s", self.client_id, err)
+            return False
+        return True

@@ -1,88 +1,128 @@
-"""MQTT: one long-lived, thread-safe publisher per process."""
+"""The worker's one MQTT connection: an AsyncMqttClient on its event loop, usable from threads.
+
+Async activities await `publish` on the loop; sync ones, in the activity thread pool, call
+`publish_blocking`, which hands the publish to the loop and waits; events go out with
+`publish_nowait` from either side. paho itself is only ever touched on the loop's thread.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-import socket
-import threading
+from functools import partial
 from typing import Any
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-
-from workflows.contracts.live import EVENTS_TOPIC_PREFIX
+from adapters.mqtt.client import AsyncMqttClient, MiscTicker
 
 log = logging.getLogger(__name__)
 
-EVENTS_PREFIX = EVENTS_TOPIC_PREFIX
-
-
-def event_topic(event: str) -> str:
-    return f"{EVENTS_PREFIX}/{event}"
-
-
-def _nodelay(client: mqtt.Client, userdata: Any, sock: Any) -> None:
-    # paho leaves Nagle on; with it a QoS 1 request/reply takes ~90 ms instead of <1 ms.
-    if isinstance(sock, socket.socket):
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+KEEPALIVE_SECONDS = 30
+# How long a QoS 1 publish waits for a connection, and then again for the broker's PUBACK.
+PUBLISH_TIMEOUT_SECONDS = 10.0
+# A long-lived service connection: retry every 1 s, then back off to 10 s.
+RECONNECT_MIN_DELAY = 1.0
+RECONNECT_MAX_DELAY = 10.0
 
 
 class MqttPublisher:
-    """A long-lived paho client with automatic reconnects, safe to share between threads."""
+    """Publishes JSON at QoS 1 (acknowledged) or QoS 0 (events); reconnects by itself."""
 
-    def __init__(self, *, host: str, port: int, client_id: str) -> None:
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        client_id: str,
+        publish_timeout: float = PUBLISH_TIMEOUT_SECONDS,
+    ) -> None:
         self._host, self._port = host, port
-        self._connected = threading.Event()
-        self._client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311
+        self._client_id = client_id
+        self._timeout = publish_timeout
+        self._client: AsyncMqttClient | None = None
+
+    async def start(self) -> None:
+        """Connect from the running loop, which every later publish goes through."""
+        client = AsyncMqttClient(
+            host=self._host,
+            port=self._port,
+            client_id=self._client_id,
+            ticker=MiscTicker(),
+            keepalive=KEEPALIVE_SECONDS,
+            reconnect_min_delay=RECONNECT_MIN_DELAY,
+            reconnect_max_delay=RECONNECT_MAX_DELAY,
         )
-        self._client.on_socket_open = _nodelay
-        self._client.on_connect = self._on_connect
-        self._client.on_disconnect = self._on_disconnect
-        self._client.reconnect_delay_set(min_delay=1, max_delay=10)
+        client.on_connect = lambda: log.info("MQTT connected to %s", self.address)
+        client.on_disconnect = lambda: log.warning("MQTT disconnected from %s", self.address)
+        self._client = client
+        await client.start()
 
-    def start(self) -> None:
-        self._client.connect_async(self._host, self._port, keepalive=30)
-        self._client.loop_start()
-
-    def stop(self) -> None:
-        self._client.disconnect()
-        self._client.loop_stop()
+    async def stop(self) -> None:
+        if self._client is not None:
+            await self._client.close()
 
     @property
     def connected(self) -> bool:
-        return self._connected.is_set()
+        return self._client is not None and self._client.is_connected
 
     @property
     def address(self) -> str:
         return f"{self._host}:{self._port}"
 
-    def publish(self, topic: str, payload: dict[str, Any], *, timeout: float = 10.0) -> None:
-        """Publish at QoS 1 and block until the broker acknowledged it."""
-        if not self._connected.wait(timeout):
-            raise ConnectionError(f"MQTT broker {self.address} is not reachable")
-        info = self._client.publish(topic, json.dumps(payload), qos=1)
-        info.wait_for_publish(timeout)
-        if not info.is_published():
-            raise TimeoutError(f"MQTT broker did not acknowledge a message on {topic}")
+    async def publish(self, topic: str, payload: dict[str, Any]) -> None:
+        """Publish at QoS 1 and wait until the broker acknowledged it (on the loop)."""
+        await self._publish_acked(topic, json.dumps(payload))
+
+    def publish_blocking(self, topic: str, payload: dict[str, Any]) -> None:
+        """`publish` for a thread that is not the loop's: blocks it until acknowledged."""
+        if self._on_loop():
+            raise RuntimeError("publish_blocking would block the event loop: await publish")
+        acked = asyncio.run_coroutine_threadsafe(
+            self._publish_acked(topic, json.dumps(payload)), self._started().loop
+        )
+        try:
+            # The coroutine bounds itself; this bound is for a loop that stopped under us.
+            acked.result(2 * self._timeout + 1)
+        except TimeoutError:
+            acked.cancel()
+            raise
 
     def publish_nowait(self, topic: str, payload: dict[str, Any]) -> bool:
         """Publish at QoS 0 without waiting (bus events): False, and dropped, if offline."""
-        if not self._connected.is_set():
+        if not self.connected:
             return False
-        self._client.publish(topic, json.dumps(payload, default=str), qos=0)
+        client = self._started()
+        data = json.dumps(payload, default=str)  # here: the caller may change it afterwards
+        if self._on_loop():
+            client.publish(topic, data, qos=0)
+            return True
+        try:
+            client.loop.call_soon_threadsafe(partial(client.publish, topic, data, qos=0))
+        except RuntimeError:  # the loop closed under us while shutting down
+            return False
         return True
 
-    def _on_connect(
-        self, client: mqtt.Client, userdata: Any, flags: Any, rc: Any, props: Any
-    ) -> None:
-        if not rc.is_failure:
-            self._connected.set()
-            log.info("MQTT connected to %s", self.address)
+    async def _publish_acked(self, topic: str, data: str) -> None:
+        client = self._started()
+        try:
+            async with asyncio.timeout(self._timeout):
+                await client.connected.wait()
+        except TimeoutError:
+            raise ConnectionError(f"MQTT broker {self.address} is not reachable") from None
+        try:
+            async with asyncio.timeout(self._timeout):
+                await client.publish_acked(topic, data)
+        except TimeoutError:
+            raise TimeoutError(f"MQTT broker did not acknowledge a message on {topic}") from None
 
-    def _on_disconnect(
-        self, client: mqtt.Client, userdata: Any, flags: Any, rc: Any, props: Any
-    ) -> None:
-        self._connected.clear()
-        log.warning("MQTT disconnected from %s (%s)", self.address, rc)
+    def _started(self) -> AsyncMqttClient:
+        if self._client is None:
+            raise RuntimeError("MqttPublisher.start() has not run")
+        return self._client
+
+    def _on_loop(self) -> bool:
+        loop = self._started().loop
+        try:
+            return asyncio.get_running_loop() is loop
+        except RuntimeError:  # no loop in this thread
+            return False

@@ -36,10 +36,10 @@ async def live_events(app: Starlette) -> AsyncIterator[None]:
     redact.install()
     hub = EventHub(queue_size=settings.live_queue_size, max_clients=settings.live_max_clients)
     feed = EventFeed(host=settings.mqtt_host, port=settings.mqtt_port, hub=hub)
-    feed.start()
+    await feed.start()
     setattr(app.state, _KEY, Live(hub=hub, feed=feed))
     try:
         yield
     finally:
         setattr(app.state, _KEY, None)
-        feed.stop()
+        await feed.stop()

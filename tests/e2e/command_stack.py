@@ -128,7 +128,7 @@ async def running_command_stack(
     publisher = MqttPublisher(
         host=settings.mqtt_host, port=settings.mqtt_port, client_id=f"e2e-{uuid.uuid4().hex[:6]}"
     )
-    publisher.start()
+    await publisher.start()
     activities = activity_callables(
         settings=settings, sessions=sessions, kube=kube, publisher=publisher
     )
@@ -174,7 +174,7 @@ async def running_command_stack(
                     with contextlib.suppress(asyncio.CancelledError):
                         await serving
     finally:
-        publisher.stop()
+        await publisher.stop()
         await engine.dispose()
 
 

@@ -92,7 +92,7 @@ async def running_stack(
     target = connect_kube(settings)
     kube = KubeActivities(target=target)
     publisher = MqttPublisher(host=settings.mqtt_host, port=settings.mqtt_port, client_id="e2e")
-    publisher.start()
+    await publisher.start()
     activities = activity_callables(
         settings=settings, sessions=sessions, kube=kube, publisher=publisher
     )
@@ -111,5 +111,5 @@ async def running_stack(
                 async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:
                     yield Stack(settings, http, temporal, sessions, target)
     finally:
-        publisher.stop()
+        await publisher.stop()
         await engine.dispose()

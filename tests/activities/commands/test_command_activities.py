@@ -70,11 +70,11 @@ async def acts(sessions: Sessions, mqtt_broker: Broker) -> AsyncIterator[Command
     publisher = MqttPublisher(
         host=mqtt_broker.host, port=mqtt_broker.port, client_id=f"acts-{uuid.uuid4().hex[:8]}"
     )
-    publisher.start()
+    await publisher.start()
     yield CommandActivities(
         sessions=sessions, publisher=publisher, events=PublisherEvents(publisher=publisher)
     )
-    publisher.stop()
+    await publisher.stop()
 
 
 def queued(device_id: str, command_id: str | None = None) -> CommandStatus:

@@ -7,9 +7,7 @@ import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
@@ -20,7 +18,8 @@ from activities.join.kubernetes import KubeActivities
 from activities.join.notify import NotifyActivities
 from adapters.kubernetes.client import connect_kube
 from adapters.kubernetes.kubeedge_token import verify_join_token
-from adapters.mqtt.publisher import MqttPublisher, event_topic
+from adapters.mqtt.client import AsyncMqttClient, MiscTicker
+from adapters.mqtt.publisher import MqttPublisher
 from store.devices import inventory as devices
 from store.devices import tokens
 from store.sealing import unseal
@@ -34,6 +33,7 @@ from workflows.contracts.join import (
     IssueJoinTokenInput,
     TokenRef,
 )
+from workflows.contracts.live import events_topic
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -141,37 +141,42 @@ async def test_inventory_join_lifecycle(sessions: Sessions) -> None:
 
 async def test_notify_reaches_subscribers(mqtt_broker: Broker) -> None:
     received: asyncio.Queue[dict[str, str]] = asyncio.Queue()
-    loop = asyncio.get_running_loop()
-    subscribed = asyncio.Event()
-    listener = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"listener-{uuid.uuid4()}")
-    listener.on_connect = lambda c, *_: c.subscribe(event_topic("#"), qos=1)
-    listener.on_subscribe = lambda *_: loop.call_soon_threadsafe(subscribed.set)
-    listener.on_message = lambda _c, _u, msg: loop.call_soon_threadsafe(
-        received.put_nowait, json.loads(msg.payload)
+    listener = AsyncMqttClient(
+        host=mqtt_broker.host,
+        port=mqtt_broker.port,
+        client_id=f"listener-{uuid.uuid4()}",
+        ticker=MiscTicker(),
     )
-    listener.connect(mqtt_broker.host, mqtt_broker.port)
-    listener.loop_start()
+    listener.on_connect = lambda: listener.subscribe([(events_topic("#"), 1)])
+    listener.on_message = lambda msg: received.put_nowait(json.loads(msg.payload))
+    await listener.start()
     publisher = MqttPublisher(host=mqtt_broker.host, port=mqtt_broker.port, client_id="notify-test")
-    publisher.start()
+    await publisher.start()
     try:
-        await asyncio.wait_for(subscribed.wait(), 10)
+        async with asyncio.timeout(10):
+            await listener.connected.wait()
+        await asyncio.sleep(0.2)  # the SUBACK
         acts = NotifyActivities(publisher=publisher)
         ref = DeviceRef(device_id="camera-001", node_name="edge-node-001")
+        # A sync activity: on a thread, as the worker runs it, publishing through the loop.
         await asyncio.to_thread(ActivityEnvironment().run, acts.notify_device_provisioned, ref)
         event = await asyncio.wait_for(received.get(), 10)
         assert event["event"] == "device_provisioned"
         assert event["device_id"] == "camera-001"
     finally:
-        publisher.stop()
-        listener.loop_stop()
-        listener.disconnect()
+        await publisher.stop()
+        await listener.close()
 
 
-def test_publish_without_a_broker_fails_fast() -> None:
-    publisher = MqttPublisher(host="127.0.0.1", port=free_port(), client_id="nobody-home")
-    publisher.start()
+async def test_publish_without_a_broker_fails_fast() -> None:
+    publisher = MqttPublisher(
+        host="127.0.0.1", port=free_port(), client_id="nobody-home", publish_timeout=0.5
+    )
+    await publisher.start()
     try:
         with pytest.raises(ConnectionError):
-            publisher.publish(event_topic("x"), {"a": 1}, timeout=0.5)
+            await publisher.publish(events_topic("x"), {"a": 1})
+        with pytest.raises(ConnectionError):
+            await asyncio.to_thread(publisher.publish_blocking, events_topic("x"), {"a": 1})
     finally:
-        publisher.stop()
+        await publisher.stop()

@@ -93,12 +93,12 @@ def plan(device_id: str, node_name: str, *, batch_id: str | None = None) -> Prov
 
 
 @pytest.fixture
-def real_provisioner(settings: Settings, sessions: Sessions, mqtt_broker: Broker) -> Any:
+async def real_provisioner(settings: Settings, sessions: Sessions, mqtt_broker: Broker) -> Any:
     kube = KubeActivities(target=connect_kube(settings))
     publisher = MqttPublisher(
         host=mqtt_broker.host, port=mqtt_broker.port, client_id=f"prov-{uuid.uuid4().hex[:6]}"
     )
-    publisher.start()
+    await publisher.start()
     provisioner = join_provisioner(
         tokens=TokenActivities(settings=settings, sessions=sessions, cluster_ca=kube),
         kube=kube,
@@ -107,7 +107,7 @@ def real_provisioner(settings: Settings, sessions: Sessions, mqtt_broker: Broker
         batches=BatchActivities(sessions=sessions),
     )
     yield provisioner, kube.target.api_client
-    publisher.stop()
+    await publisher.stop()
 
 
 async def test_every_step_is_done_once_even_when_run_twice(
