@@ -51,12 +51,9 @@ class DeviceJoinInput(ContractModel):
     # How often to look for the Node while waiting, growing up to the maximum.
     node_poll_initial_seconds: float = Field(default=2.0, gt=0)
     node_poll_max_seconds: float = Field(default=300.0, gt=0)
-    # The batch to tell once provisioning is done or has failed: by a signal to the
-    # workflow `report_to`, or, when `report_in_store`, by writing the device's result in
-    # the batch's rows, which the batch reads (a signal costs both runs a workflow task).
-    report_to: str | None = None
+    # The batch that started this join: the join writes its result in the batch's rows
+    # once provisioning is done or has failed, and the batch reads them.
     batch_id: str | None = None
-    report_in_store: bool = False
 
 
 class JoinStatus(StrEnum):
@@ -240,10 +237,6 @@ BATCH_RESUME_SIGNAL = "resume"
 
 
 BATCH_CANCEL_SIGNAL = "cancel"
-
-
-# Sent by each DeviceJoinWorkflow a batch started, to the batch's workflow ID.
-BATCH_DEVICE_PROVISIONED_SIGNAL = "device_provisioned"
 
 
 BatchId = Annotated[str, AfterValidator(_dns1123_label)]

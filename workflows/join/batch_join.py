@@ -29,7 +29,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.contracts.common import BATCH_ID, DEVICE_ID, NODE_NAME, STAGE
     from workflows.contracts.join import (
         BATCH_CANCEL_SIGNAL,
-        BATCH_DEVICE_PROVISIONED_SIGNAL,
         BATCH_JOIN_WORKFLOW,
         BATCH_PAUSE_SIGNAL,
         BATCH_PROGRESS_QUERY,
@@ -59,10 +58,6 @@ STORE_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
 CHILD_TASK_TIMEOUT = timedelta(seconds=30)
 # Results are written in chunks: one store round trip per this many devices.
 FLUSH_EVERY = 100
-# Since this patch, joins write their results in the store and the batch reads them: a
-# signal per device cost the join a second workflow task and the batch an event and a
-# wake-up, a third of the server's work per join (bench/batch_join.py).
-RESULTS_IN_STORE_PATCH = "batch-results-in-store"
 
 
 # Outside the sandbox, like DeviceJoinWorkflow (see there why): a batch wakes once per
@@ -83,7 +78,6 @@ class BatchJoinWorkflow:
         self._queue: list[BatchDeviceSpec] = []
         self._unrecorded: list[BatchDeviceResult] = []
         self._status = BatchStatus.RUNNING
-        self._results_in_store = False
         self._started_in_run = 0
 
     @workflow.run
@@ -93,20 +87,15 @@ class BatchJoinWorkflow:
         workflow.upsert_search_attributes(
             [BATCH_ID.value_set(inp.batch_id), STAGE.value_set("joining")]
         )
-        self._results_in_store = workflow.patched(RESULTS_IN_STORE_PATCH)
+        # Joins write their results in the store and the batch reads them: a signal per
+        # device cost the join a second workflow task and the batch an event and a
+        # wake-up, a third of the server's work per join (bench/batch_join.py).
         while not self._finished():
-            if self._results_in_store:
-                if self._cancel_requested:
-                    break
-                if not self._paused:
-                    await self._fill_window()
-                await self._poll_results()
-            else:
-                await workflow.wait_condition(lambda: not self._paused or self._cancel_requested)
-                if self._cancel_requested:
-                    break
+            if self._cancel_requested:
+                break
+            if not self._paused:
                 await self._fill_window()
-                await workflow.wait_condition(self._should_wake)
+            await self._poll_results()
             if len(self._unrecorded) >= FLUSH_EVERY or self._finished():
                 await self._flush()
             if self._run_is_full():
@@ -168,13 +157,6 @@ class BatchJoinWorkflow:
     def cancel(self) -> None:
         self._cancel_requested = True
 
-    @workflow.signal(name=BATCH_DEVICE_PROVISIONED_SIGNAL)
-    def device_provisioned(self, result: BatchDeviceResult) -> None:
-        if result.device_id not in self._in_flight:
-            return  # a duplicate, or a join this batch did not start
-        self._in_flight.discard(result.device_id)
-        self._record(result)
-
     # --- the window ------------------------------------------------------------------
 
     def _finished(self) -> bool:
@@ -218,11 +200,11 @@ class BatchJoinWorkflow:
                 self._count(result)
 
     def _run_is_full(self) -> bool:
-        """Time to continue as new: a long history, or (since results come through the
-        store) as many joins started as a run may hold."""
+        """Time to continue as new: a long history, or as many joins started as a run may
+        hold (a join stays a pending child until its node joins)."""
         if workflow.info().get_current_history_length() > self._inp.history_limit:
             return True
-        return self._results_in_store and self._started_in_run >= self._inp.children_per_run
+        return self._started_in_run >= self._inp.children_per_run
 
     def _more_to_start(self) -> bool:
         # Positions count from 1; the cursor is the last position loaded from the store.
@@ -230,11 +212,10 @@ class BatchJoinWorkflow:
 
     async def _fill_window(self) -> None:
         starts: list[BatchDeviceSpec] = []
-        room = self._inp.max_concurrency
-        if self._results_in_store:
-            room = min(
-                room, len(self._in_flight) + self._inp.children_per_run - self._started_in_run
-            )
+        room = min(
+            self._inp.max_concurrency,
+            len(self._in_flight) + self._inp.children_per_run - self._started_in_run,
+        )
         while len(self._in_flight) + len(starts) < room:
             if not self._queue and not await self._load_page():
                 break
@@ -259,7 +240,6 @@ class BatchJoinWorkflow:
 
     async def _start_join(self, spec: BatchDeviceSpec) -> None:
         defaults = self._inp.defaults
-        batch_workflow_id = workflow.info().workflow_id
         join = DeviceJoinInput(
             device_id=spec.device_id,
             node_name=spec.node_name,
@@ -273,9 +253,7 @@ class BatchJoinWorkflow:
             kubeedge_namespace=defaults.kubeedge_namespace,
             device_namespace=defaults.device_namespace,
             fingerprint=spec.fingerprint,
-            report_to=batch_workflow_id,
             batch_id=self._inp.batch_id,
-            report_in_store=self._results_in_store,
             node_poll_initial_seconds=self._inp.node_poll_initial_seconds,
             node_poll_max_seconds=self._inp.node_poll_max_seconds,
         )

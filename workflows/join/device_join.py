@@ -7,8 +7,7 @@ over MQTT → wait, durably, for the Node to register and turn Ready until the t
 expires. The `provisioned` update answers the API as soon as provisioning is done.
 
 The forward steps run in one local activity, provision_device, which says which steps it
-did and which one failed; each undo is a local activity of its own. Runs started before
-that (see the patches below) replay their one-activity-per-step histories.
+did and which one failed; each undo is a local activity of its own.
 """
 
 from __future__ import annotations
@@ -40,7 +39,6 @@ with workflow.unsafe.imports_passed_through():
         ObjectRef,
     )
     from workflows.contracts.join import (
-        BATCH_DEVICE_PROVISIONED_SIGNAL,
         DEVICE_JOIN_WORKFLOW,
         JOIN_NODE_READY_SIGNAL,
         JOIN_PROGRESS_QUERY,
@@ -76,15 +74,6 @@ STEP_TIMEOUT = timedelta(seconds=30)
 FORWARD_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=10), maximum_attempts=5)
 PATIENT_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1), maximum_attempts=0)
 PATIENCE = timedelta(days=1)
-LOCAL_STEPS_PATCH = "join-local-steps"
-# Since this patch: local steps; Stage set at start by the starter and then upserted at
-# milestones only (every upsert is an event and a visibility write; the steps show as
-# markers in the UI anyway); and the Node first looked for after a wait, since a Node
-# cannot be Ready for a token issued a moment ago.
-LEAN_PATCH = "join-lean"
-# Since this patch (which implies the lean one): every forward step in one local activity,
-# provision_device, instead of one each; compensation is still one local activity per undo.
-AT_ONCE_PATCH = "join-provision-at-once"
 # Room for every forward step's own timeout (activities/join/provisioning.py).
 PROVISION_TIMEOUT = timedelta(minutes=4)
 # Polls of the Node are capped so that even a 30-day token stays far below history limits.
@@ -148,23 +137,12 @@ class DeviceJoinWorkflow:
         self._node_ready_at: datetime | None = None
         self._node_signalled = False
         self._compensations: list[tuple[JoinStep, Undo]] = []
-        self._local_steps = False
-        self._lean = False
-        self._at_once = False
 
     @workflow.run
     async def run(self, inp: DeviceJoinInput) -> JoinProgress:
-        # Runs started before local steps existed keep their regular activities on replay.
-        # One patch marker for new runs (each costs an event and a search-attribute write);
-        # runs started before it replay with the patches they recorded.
-        self._at_once = workflow.patched(AT_ONCE_PATCH)
-        self._lean = self._at_once or workflow.patched(LEAN_PATCH)
-        self._local_steps = self._lean or workflow.patched(LOCAL_STEPS_PATCH)
-        if not self._lean:
-            workflow.upsert_search_attributes(
-                [DEVICE_ID.value_set(inp.device_id), NODE_NAME.value_set(inp.node_name)]
-            )
-        elif workflow.info().typed_search_attributes.get(STAGE) is None:
+        # Stage is upserted at milestones only: every upsert is an event and a visibility
+        # write, and the steps show as markers in the UI anyway.
+        if workflow.info().typed_search_attributes.get(STAGE) is None:
             # The API and BatchJoin set these when they start the run; others may not.
             workflow.upsert_search_attributes(
                 [
@@ -174,11 +152,7 @@ class DeviceJoinWorkflow:
                 ]
             )
         try:
-            if self._at_once:
-                reported = await self._provision_at_once()
-            else:
-                await self._provision()
-                reported = False
+            reported = await self._provision()
             self._status = JoinStatus.WAITING_FOR_NODE
             if not reported:
                 await self._report(BatchDeviceResult(device_id=inp.device_id, succeeded=True))
@@ -269,24 +243,16 @@ class DeviceJoinWorkflow:
         self._node_signalled = True
 
     async def _report(self, result: BatchDeviceResult) -> None:
-        """Tell the batch that started this join how provisioning went."""
-        if self._inp.report_in_store and self._inp.batch_id is not None:
-            # The batch reads it from there; a step like the others, retried patiently.
-            record = RecordBatchResultsInput(batch_id=self._inp.batch_id, results=[result])
-            await self._patiently(BatchActivity.RECORD_BATCH_RESULTS, record)
+        """Tell the batch that started this join how provisioning went: the batch reads
+        its joins' results from the store. A step like the others, retried patiently."""
+        if self._inp.batch_id is None:
             return
-        if self._inp.report_to is None:
-            return
-        batch = workflow.get_external_workflow_handle(self._inp.report_to)
-        try:
-            await batch.signal(BATCH_DEVICE_PROVISIONED_SIGNAL, result)
-        except FailureError:
-            # The batch ended (cancelled, or done with this device): nothing left to tell.
-            workflow.logger.info("batch %s no longer listens", self._inp.report_to)
+        record = RecordBatchResultsInput(batch_id=self._inp.batch_id, results=[result])
+        await self._patiently(BatchActivity.RECORD_BATCH_RESULTS, record)
 
     # --- saga ------------------------------------------------------------------------
 
-    async def _provision_at_once(self) -> bool:
+    async def _provision(self) -> bool:
         """Every forward step in one local activity; True when it told the batch too."""
         self._stage = JoinStatus.PROVISIONING.value  # no finer: the steps run as one
         plan = self._plan()
@@ -375,7 +341,7 @@ class DeviceJoinWorkflow:
         inp = self._inp
         ref = DeviceRef(device_id=inp.device_id, node_name=inp.node_name)
         batch_result = None
-        if inp.report_in_store and inp.batch_id is not None:
+        if inp.batch_id is not None:
             done = BatchDeviceResult(device_id=inp.device_id, succeeded=True)
             batch_result = RecordBatchResultsInput(batch_id=inp.batch_id, results=[done])
         return ProvisionDeviceInput(
@@ -438,58 +404,6 @@ class DeviceJoinWorkflow:
             workflow_id=workflow.info().workflow_id,
         )
 
-    async def _provision(self) -> None:
-        """Runs started before AT_ONCE_PATCH: one local (or, before that, regular)
-        activity per step, each recorded as it completes."""
-        inp = self._inp
-        ref = DeviceRef(device_id=inp.device_id, node_name=inp.node_name)
-        await self._step(JoinStep.VALIDATE, self._run(JoinActivity.VALIDATE_JOIN, ref))
-
-        issue = self._token_input()
-        token_ref = TokenRef(token_id=issue.token_id)
-        self._token = await self._step(
-            JoinStep.ISSUE_TOKEN,
-            self._run(JoinActivity.ISSUE_JOIN_TOKEN, issue, IssuedJoinToken),
-            undo=lambda: self._undo(JoinActivity.REVOKE_JOIN_TOKEN, token_ref),
-        )
-        self._steps = self._steps.model_copy(update={"token_generated": True})
-
-        cm_ref = ObjectRef(
-            namespace=inp.kubeedge_namespace, name=edgecore_configmap_name(inp.node_name)
-        )
-        await self._step(
-            JoinStep.CREATE_CONFIGMAP,
-            self._run(JoinActivity.APPLY_EDGECORE_CONFIGMAP, self._configmap_input(), ObjectRef),
-            undo=lambda: self._undo(JoinActivity.DELETE_EDGECORE_CONFIGMAP, cm_ref),
-        )
-        self._steps = self._steps.model_copy(update={"configmap_created": True})
-
-        dev_ref = ObjectRef(namespace=inp.device_namespace, name=inp.device_id)
-        await self._step(
-            JoinStep.CREATE_DEVICE,
-            self._run(JoinActivity.APPLY_DEVICE_RESOURCE, self._device_input(), ObjectRef),
-            undo=lambda: self._undo(JoinActivity.DELETE_DEVICE_RESOURCE, dev_ref),
-        )
-        self._steps = self._steps.model_copy(update={"device_crd_created": True})
-
-        rbac = self._rbac_input()
-        await self._step(
-            JoinStep.CONFIGURE_RBAC,
-            self._run(JoinActivity.APPLY_NODE_RBAC, rbac),
-            undo=lambda: self._undo(JoinActivity.DELETE_NODE_RBAC, rbac),
-        )
-        self._steps = self._steps.model_copy(update={"rbac_configured": True})
-
-        await self._step(
-            JoinStep.RECORD_INVENTORY,
-            self._run(JoinActivity.RECORD_DEVICE, self._record_input()),
-            undo=lambda: self._undo(JoinActivity.DELETE_DEVICE_RECORD, ref),
-        )
-        self._steps = self._steps.model_copy(update={"inventory_recorded": True})
-
-        await self._step(JoinStep.NOTIFY, self._run(JoinActivity.NOTIFY_DEVICE_PROVISIONED, ref))
-        self._steps = self._steps.model_copy(update={"notified": True})
-
     async def _wait_for_node(self) -> bool:
         """True once the Node is Ready; False when the join token expires first."""
         self._set_stage(JoinStep.WAIT_FOR_NODE.value)
@@ -499,23 +413,21 @@ class DeviceJoinWorkflow:
         interval = self._inp.node_poll_initial_seconds
         longest = max(self._inp.node_poll_max_seconds, ttl / MAX_NODE_POLLS)
         node_ref = NodeRef(node_name=self._inp.node_name)
-        look_first = not self._lean
+        # A Node cannot be Ready for a token issued a moment ago: wait before the first look.
+        look_first = False
         while True:
             remaining = (deadline - workflow.now()).total_seconds()
             if remaining <= 0:
                 return False
             if look_first:
-                if self._lean:
-                    # A hint that comes while we look is kept for the next wait.
-                    self._node_signalled = False
+                # A hint that comes while we look is kept for the next wait.
+                self._node_signalled = False
                 if await self._node_is_ready(node_ref, within=timedelta(seconds=remaining)):
                     self._node_ready_at = workflow.now()
                     return True
             remaining = (deadline - workflow.now()).total_seconds()
             if remaining <= 0:
                 return False
-            if not self._lean:
-                self._node_signalled = False
             try:
                 await workflow.wait_condition(
                     lambda: self._node_signalled, timeout=min(interval, remaining)
@@ -554,10 +466,7 @@ class DeviceJoinWorkflow:
         await self._patiently(JoinActivity.COMPLETE_JOIN, done)
 
     async def _step(self, step: JoinStep, action: Awaitable[Any], undo: Undo | None = None) -> Any:
-        if self._lean:
-            self._stage = step.value  # the progress query still shows the current step
-        elif step.value != self._stage:
-            self._set_stage(step.value)
+        self._stage = step.value  # the progress query still shows the current step
         try:
             result = await action
         except FailureError as err:
@@ -619,9 +528,7 @@ class DeviceJoinWorkflow:
         # Local activities run the steps in this worker and record them as markers: the
         # same steps and compensation, visible per step in the UI, without a task round
         # trip through the server for each one (the join's main cost, see bench/).
-        if self._local_steps:
-            return await workflow.execute_local_activity(name.value, arg, **options)
-        return await workflow.execute_activity(name.value, arg, **options)
+        return await workflow.execute_local_activity(name.value, arg, **options)
 
     def _set_stage(self, stage: str) -> None:
         self._stage = stage

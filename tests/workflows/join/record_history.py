@@ -2,7 +2,7 @@
 
 `python -m tests.workflows.join.record_history` runs one successful join and one failed join
 against the time-skipping server with stand-in activities and writes their histories to
-tests/workflows/histories/device_join_{VERSION}_*.json. Re-record only on purpose: a
+tests/workflows/histories/device_join_*.json. Re-record only on purpose: a
 history that no longer replays means the change would break runs already in flight.
 """
 
@@ -27,8 +27,6 @@ from workflows.contracts.join import JOIN_PROVISIONED_UPDATE, JoinActivity, Join
 from workflows.join.device_join import DeviceJoinWorkflow
 
 HISTORIES = Path(__file__).parents[1] / "histories"
-# Names the recorded files after the newest patch they take; older ones stay beside them.
-VERSION = "at_once"
 
 
 async def record_join(client: Client, *, name: str, fakes: FakeJoinActivities) -> str:
@@ -61,7 +59,7 @@ async def main() -> None:
         failed.fail(JoinActivity.APPLY_NODE_RBAC)
         for name, fakes in (("joined", joined), ("failed-at-rbac", failed)):
             text = await record_join(env.client, name=name, fakes=fakes)
-            (HISTORIES / f"device_join_{VERSION}_{name.replace('-', '_')}.json").write_text(text)
+            (HISTORIES / f"device_join_{name.replace('-', '_')}.json").write_text(text)
     finally:
         await env.shutdown()
 

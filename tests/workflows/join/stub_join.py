@@ -9,7 +9,6 @@ from datetime import timedelta
 from temporalio import activity, workflow
 
 from workflows.contracts.join import (
-    BATCH_DEVICE_PROVISIONED_SIGNAL,
     DEVICE_JOIN_WORKFLOW,
     BatchActivity,
     BatchDeviceResult,
@@ -27,8 +26,8 @@ async def stub_join_started(device_id: str) -> None:
 
 @workflow.defn(name=DEVICE_JOIN_WORKFLOW)
 class StubJoin:
-    """Reports like DeviceJoin (in the store, or by signal for batches from before):
-    `bad-*` fail, `slow-*` never finish provisioning."""
+    """Reports in the store like DeviceJoin: `bad-*` fail, `slow-*` never finish
+    provisioning."""
 
     @workflow.run
     async def run(self, inp: DeviceJoinInput) -> None:
@@ -37,7 +36,7 @@ class StubJoin:
         )
         if inp.device_id.startswith("slow"):
             await workflow.wait_condition(lambda: False)
-        assert inp.report_to is not None
+        assert inp.batch_id is not None
         failed = inp.device_id.startswith("bad")
         result = BatchDeviceResult(
             device_id=inp.device_id,
@@ -45,13 +44,8 @@ class StubJoin:
             failed_step="create_configmap" if failed else None,
             error="refused" if failed else None,
         )
-        if inp.report_in_store:
-            assert inp.batch_id is not None
-            await workflow.execute_local_activity(
-                BatchActivity.RECORD_BATCH_RESULTS.value,
-                RecordBatchResultsInput(batch_id=inp.batch_id, results=[result]),
-                start_to_close_timeout=timedelta(seconds=10),
-            )
-            return
-        batch = workflow.get_external_workflow_handle(inp.report_to)
-        await batch.signal(BATCH_DEVICE_PROVISIONED_SIGNAL, result)
+        await workflow.execute_local_activity(
+            BatchActivity.RECORD_BATCH_RESULTS.value,
+            RecordBatchResultsInput(batch_id=inp.batch_id, results=[result]),
+            start_to_close_timeout=timedelta(seconds=10),
+        )

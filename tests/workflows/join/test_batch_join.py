@@ -222,7 +222,6 @@ async def test_device_with_an_existing_join_is_not_joined_again(
                 cloudcore_port=10000,
                 token_ttl_seconds=60,
                 fingerprint="x",
-                report_to="nobody",
             ),
             id=f"device-join/{ids[0]}",
             task_queue=queue,
