@@ -12,6 +12,7 @@ from pydantic import (
     StringConstraints,
     model_validator,
 )
+from temporalio import activity
 from temporalio.client import (
     Schedule,
     ScheduleActionStartWorkflow,
@@ -390,3 +391,55 @@ def backup_schedule(
         ),
         state=ScheduleState(paused=config.paused, note=config.note),
     )
+
+
+# --- Activities the workflows call, as typed references ---
+# Workflows may not import activities/ (I/O libraries), so they call these stubs: mypy
+# checks each call's argument and result. tests/workers/test_activity_stubs.py checks
+# them against what workers/worker.py registers under the same names.
+@activity.defn(name=BackupActivity.CREATE_BACKUP_ARCHIVE)
+async def create_backup_archive(inp: CreateArchiveInput) -> ArchiveInfo:
+    """Stub for workflows: the worker registers the implementation under the same name."""
+    raise NotImplementedError
+
+
+@activity.defn(name=BackupActivity.VERIFY_BACKUP_ARCHIVE)
+async def verify_backup_archive(inp: ArchiveRef) -> None:
+    """Stub for workflows: the worker registers the implementation under the same name."""
+    raise NotImplementedError
+
+
+@activity.defn(name=BackupActivity.DISCARD_BACKUP_ARCHIVE)
+async def discard_backup_archive(inp: ArchiveRef) -> None:
+    """Stub for workflows: the worker registers the implementation under the same name."""
+    raise NotImplementedError
+
+
+@activity.defn(name=BackupActivity.RECORD_BACKUP)
+async def record_backup(inp: BackupRecordInput) -> None:
+    """Stub for workflows: the worker registers the implementation under the same name."""
+    raise NotImplementedError
+
+
+@activity.defn(name=BackupActivity.PRUNE_BACKUPS)
+async def prune_backups(inp: PruneInput) -> PruneResult:
+    """Stub for workflows: the worker registers the implementation under the same name."""
+    raise NotImplementedError
+
+
+@activity.defn(name=BackupActivity.INSPECT_BACKUP)
+async def inspect_backup(inp: InspectInput) -> RestorePlan:
+    """Stub for workflows: the worker registers the implementation under the same name."""
+    raise NotImplementedError
+
+
+@activity.defn(name=BackupActivity.APPLY_BACKUP)
+async def apply_backup(inp: ApplyInput) -> ApplyResult:
+    """Stub for workflows: the worker registers the implementation under the same name."""
+    raise NotImplementedError
+
+
+@activity.defn(name=BackupActivity.RECORD_RESTORE)
+async def record_restore(inp: RestoreProgress) -> None:
+    """Stub for workflows: the worker registers the implementation under the same name."""
+    raise NotImplementedError

@@ -10,6 +10,7 @@ from pydantic import (
     Field,
     StringConstraints,
 )
+from temporalio import activity
 
 from workflows.contracts.common import ContractModel
 
@@ -115,3 +116,37 @@ class CloudCoreDeployProgress(ContractModel):
     rollout: CloudCoreRolloutState | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
+
+
+# --- Activities the workflows call, as typed references ---
+# Workflows may not import activities/ (I/O libraries), so they call these stubs: mypy
+# checks each call's argument and result. tests/workers/test_activity_stubs.py checks
+# them against what workers/worker.py registers under the same names.
+@activity.defn(name=CloudCoreActivity.READ_CLOUDCORE)
+async def read_cloudcore(inp: CloudCoreTarget) -> CloudCoreState:
+    """Stub for workflows: the worker registers the implementation under the same name."""
+    raise NotImplementedError
+
+
+@activity.defn(name=CloudCoreActivity.APPLY_CLOUDCORE)
+async def apply_cloudcore(inp: CloudCoreApplyInput) -> None:
+    """Stub for workflows: the worker registers the implementation under the same name."""
+    raise NotImplementedError
+
+
+@activity.defn(name=CloudCoreActivity.READ_CLOUDCORE_ROLLOUT)
+async def read_cloudcore_rollout(inp: CloudCoreApplyInput) -> CloudCoreRolloutState:
+    """Stub for workflows: the worker registers the implementation under the same name."""
+    raise NotImplementedError
+
+
+@activity.defn(name=CloudCoreActivity.RESTORE_CLOUDCORE)
+async def restore_cloudcore(inp: CloudCoreRestoreInput) -> None:
+    """Stub for workflows: the worker registers the implementation under the same name."""
+    raise NotImplementedError
+
+
+@activity.defn(name=CloudCoreActivity.SNAPSHOT_CLOUDCORE)
+async def snapshot_cloudcore(inp: CloudCoreTarget) -> None:
+    """Stub for workflows: the worker registers the implementation under the same name."""
+    raise NotImplementedError

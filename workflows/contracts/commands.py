@@ -10,6 +10,7 @@ from pydantic import (
     Field,
     StringConstraints,
 )
+from temporalio import activity
 
 from workflows.contracts.common import ContractModel, DeviceId, ShortText
 
@@ -310,3 +311,43 @@ class ConnectionTestProgress(ContractModel):
     started_at: datetime
     finished_at: datetime | None = None
     results: list[CheckOutcome] = Field(default_factory=list)
+
+
+# --- Activities the workflows call, as typed references ---
+# Workflows may not import activities/ (I/O libraries), so they call these stubs: mypy
+# checks each call's argument and result. tests/workers/test_activity_stubs.py checks
+# them against what workers/worker.py registers under the same names.
+@activity.defn(name=CommandActivity.DISPATCH_COMMAND)
+async def dispatch_command(inp: DispatchInput) -> DispatchOutcome:
+    """Stub for workflows: the worker registers the implementation under the same name."""
+    raise NotImplementedError
+
+
+@activity.defn(name=CommandActivity.RECORD_COMMAND)
+async def record_command(inp: CommandStatus) -> None:
+    """Stub for workflows: the worker registers the implementation under the same name."""
+    raise NotImplementedError
+
+
+@activity.defn(name=CommandActivity.RECORD_LATE_RESULT)
+async def record_late_result(inp: LateResultInput) -> None:
+    """Stub for workflows: the worker registers the implementation under the same name."""
+    raise NotImplementedError
+
+
+@activity.defn(name=CommandActivity.PUBLISH_BROADCAST)
+async def publish_broadcast(inp: DispatchInput) -> BroadcastOutcome:
+    """Stub for workflows: the worker registers the implementation under the same name."""
+    raise NotImplementedError
+
+
+@activity.defn(name=CommandActivity.COUNT_JOB_DEVICES)
+async def count_job_devices(inp: DeviceSelection) -> int:
+    """Stub for workflows: the worker registers the implementation under the same name."""
+    raise NotImplementedError
+
+
+@activity.defn(name=CommandActivity.SELECT_JOB_DEVICES)
+async def select_job_devices(inp: JobPageInput) -> list[str]:
+    """Stub for workflows: the worker registers the implementation under the same name."""
+    raise NotImplementedError

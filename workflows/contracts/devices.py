@@ -8,8 +8,17 @@ from enum import StrEnum
 from pydantic import (
     Field,
 )
+from temporalio import activity
 
-from workflows.contracts.common import ContractModel, DeviceId, NodeName, ShortText
+from workflows.contracts.common import (
+    ContractModel,
+    DeviceId,
+    DeviceRef,
+    NodeName,
+    NodeRef,
+    ShortText,
+)
+from workflows.contracts.join import IssuedJoinToken
 
 ISSUE_TOKEN_WORKFLOW = "IssueTokenWorkflow"  # noqa: S105 (a name, not a secret)
 
@@ -136,3 +145,37 @@ class SyncSummary(ContractModel):
     pods_seen: int
     devices_updated: int
     tokens_used: int
+
+
+# --- Activities the workflows call, as typed references ---
+# Workflows may not import activities/ (I/O libraries), so they call these stubs: mypy
+# checks each call's argument and result. tests/workers/test_activity_stubs.py checks
+# them against what workers/worker.py registers under the same names.
+@activity.defn(name=DevicesActivity.ISSUE_NODE_TOKEN)
+async def issue_node_token(inp: IssueNodeTokenInput) -> IssuedJoinToken:
+    """Stub for workflows: the worker registers the implementation under the same name."""
+    raise NotImplementedError
+
+
+@activity.defn(name=DevicesActivity.CANCEL_JOIN_RUN)
+async def cancel_join_run(inp: DeviceRef) -> bool:
+    """Stub for workflows: the worker registers the implementation under the same name."""
+    raise NotImplementedError
+
+
+@activity.defn(name=DevicesActivity.DELETE_NODE)
+async def delete_node(inp: NodeRef) -> NodeDeletion:
+    """Stub for workflows: the worker registers the implementation under the same name."""
+    raise NotImplementedError
+
+
+@activity.defn(name=DevicesActivity.REVOKE_DEVICE_TOKENS)
+async def revoke_device_tokens(inp: RevokeDeviceTokensInput) -> RevokedTokens:
+    """Stub for workflows: the worker registers the implementation under the same name."""
+    raise NotImplementedError
+
+
+@activity.defn(name=DevicesActivity.SYNC_CLUSTER)
+async def sync_cluster(inp: SyncClusterInput) -> SyncSummary:
+    """Stub for workflows: the worker registers the implementation under the same name."""
+    raise NotImplementedError

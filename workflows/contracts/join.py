@@ -10,6 +10,7 @@ from pydantic import (
     AfterValidator,
     Field,
 )
+from temporalio import activity
 
 from workflows.contracts.common import (
     ConfigScalar,
@@ -17,6 +18,8 @@ from workflows.contracts.common import (
     DeviceId,
     DeviceRef,
     NodeName,
+    NodeRef,
+    ObjectRef,
     ShortText,
     _dns1123_label,
 )
@@ -408,3 +411,85 @@ class ProvisionOutcome(ContractModel):
     token: IssuedJoinToken | None = None
     failure: StepFailure | None = None
     reported: bool = False  # the batch result was written (when the input carried one)
+
+
+# --- Activities the workflows call, as typed references ---
+# Workflows may not import activities/ (I/O libraries), so they call these stubs: mypy
+# checks each call's argument and result. tests/workers/test_activity_stubs.py checks
+# them against what workers/worker.py registers under the same names.
+@activity.defn(name=JoinActivity.PROVISION_DEVICE)
+async def provision_device(inp: ProvisionDeviceInput) -> ProvisionOutcome:
+    """Stub for workflows: the worker registers the implementation under the same name."""
+    raise NotImplementedError
+
+
+@activity.defn(name=JoinActivity.REVOKE_JOIN_TOKEN)
+async def revoke_join_token(inp: TokenRef) -> None:
+    """Stub for workflows: the worker registers the implementation under the same name."""
+    raise NotImplementedError
+
+
+@activity.defn(name=JoinActivity.DELETE_EDGECORE_CONFIGMAP)
+async def delete_edgecore_configmap(inp: ObjectRef) -> None:
+    """Stub for workflows: the worker registers the implementation under the same name."""
+    raise NotImplementedError
+
+
+@activity.defn(name=JoinActivity.DELETE_DEVICE_RESOURCE)
+async def delete_device_resource(inp: ObjectRef) -> None:
+    """Stub for workflows: the worker registers the implementation under the same name."""
+    raise NotImplementedError
+
+
+@activity.defn(name=JoinActivity.DELETE_NODE_RBAC)
+async def delete_node_rbac(inp: NodeRbacInput) -> None:
+    """Stub for workflows: the worker registers the implementation under the same name."""
+    raise NotImplementedError
+
+
+@activity.defn(name=JoinActivity.DELETE_DEVICE_RECORD)
+async def delete_device_record(inp: DeviceRef) -> None:
+    """Stub for workflows: the worker registers the implementation under the same name."""
+    raise NotImplementedError
+
+
+@activity.defn(name=JoinActivity.READ_NODE_STATUS)
+async def read_node_status(inp: NodeRef) -> NodeStatus:
+    """Stub for workflows: the worker registers the implementation under the same name."""
+    raise NotImplementedError
+
+
+@activity.defn(name=JoinActivity.COMPLETE_JOIN)
+async def complete_join(inp: CompleteJoinInput) -> None:
+    """Stub for workflows: the worker registers the implementation under the same name."""
+    raise NotImplementedError
+
+
+@activity.defn(name=BatchActivity.LOAD_BATCH_PAGE)
+async def load_batch_page(inp: LoadBatchPageInput) -> BatchPage:
+    """Stub for workflows: the worker registers the implementation under the same name."""
+    raise NotImplementedError
+
+
+@activity.defn(name=BatchActivity.RECORD_BATCH_RESULTS)
+async def record_batch_results(inp: RecordBatchResultsInput) -> None:
+    """Stub for workflows: the worker registers the implementation under the same name."""
+    raise NotImplementedError
+
+
+@activity.defn(name=BatchActivity.READ_BATCH_RESULTS)
+async def read_batch_results(inp: ReadBatchResultsInput) -> BatchResults:
+    """Stub for workflows: the worker registers the implementation under the same name."""
+    raise NotImplementedError
+
+
+@activity.defn(name=BatchActivity.FINISH_BATCH)
+async def finish_batch(inp: FinishBatchInput) -> None:
+    """Stub for workflows: the worker registers the implementation under the same name."""
+    raise NotImplementedError
+
+
+@activity.defn(name=BatchActivity.CANCEL_BATCH_JOINS)
+async def cancel_batch_joins(inp: CancelBatchJoinsInput) -> int:
+    """Stub for workflows: the worker registers the implementation under the same name."""
+    raise NotImplementedError

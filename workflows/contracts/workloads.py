@@ -18,6 +18,7 @@ from enum import StrEnum
 from typing import Annotated
 
 from pydantic import AfterValidator, Field, model_validator
+from temporalio import activity
 
 from workflows.contracts.common import (
     MANAGED_BY,
@@ -431,3 +432,73 @@ class RevisionRef(ContractModel):
 
 class WorkloadRef(ContractModel):
     workload_id: str
+
+
+# --- Activities the workflows call, as typed references ---
+# Workflows may not import activities/ (I/O libraries), so they call these stubs: mypy
+# checks each call's argument and result. tests/workers/test_activity_stubs.py checks
+# them against what workers/worker.py registers under the same names.
+@activity.defn(name=WorkloadActivity.DETECT_MODE)
+async def detect_workload_mode() -> WorkloadMode:
+    """Stub for workflows: the worker registers the implementation under the same name."""
+    raise NotImplementedError
+
+
+@activity.defn(name=WorkloadActivity.LIST_TARGETS)
+async def list_workload_targets(inp: TargetsInput) -> list[str]:
+    """Stub for workflows: the worker registers the implementation under the same name."""
+    raise NotImplementedError
+
+
+@activity.defn(name=WorkloadActivity.READ_PRIORS)
+async def read_workload_priors(inp: PriorsInput) -> PriorObjects:
+    """Stub for workflows: the worker registers the implementation under the same name."""
+    raise NotImplementedError
+
+
+@activity.defn(name=WorkloadActivity.APPLY_WAVE)
+async def apply_workload_wave(inp: ApplyWaveInput) -> NodeSetOutcome:
+    """Stub for workflows: the worker registers the implementation under the same name."""
+    raise NotImplementedError
+
+
+@activity.defn(name=WorkloadActivity.GATE_WAVE)
+async def gate_workload_wave(inp: GateInput) -> WaveResult:
+    """Stub for workflows: the worker registers the implementation under the same name."""
+    raise NotImplementedError
+
+
+@activity.defn(name=WorkloadActivity.ROLL_BACK)
+async def roll_back_workload_nodes(inp: RollbackInput) -> NodeSetOutcome:
+    """Stub for workflows: the worker registers the implementation under the same name."""
+    raise NotImplementedError
+
+
+@activity.defn(name=WorkloadActivity.DELETE_OBJECTS)
+async def delete_workload_objects(inp: WorkloadRemovalInput) -> list[str]:
+    """Stub for workflows: the worker registers the implementation under the same name."""
+    raise NotImplementedError
+
+
+@activity.defn(name=WorkloadActivity.RECORD_ROLLOUT)
+async def record_rollout(inp: RecordRolloutInput) -> None:
+    """Stub for workflows: the worker registers the implementation under the same name."""
+    raise NotImplementedError
+
+
+@activity.defn(name=WorkloadActivity.LOAD_REVISION)
+async def load_workload_revision(inp: RevisionRef) -> WorkloadSpec | None:
+    """Stub for workflows: the worker registers the implementation under the same name."""
+    raise NotImplementedError
+
+
+@activity.defn(name=WorkloadActivity.RUNNING_ROLLOUTS)
+async def running_workload_rollouts(inp: WorkloadRef) -> list[str]:
+    """Stub for workflows: the worker registers the implementation under the same name."""
+    raise NotImplementedError
+
+
+@activity.defn(name=WorkloadActivity.DELETE_RECORDS)
+async def delete_workload_records(inp: WorkloadRef) -> None:
+    """Stub for workflows: the worker registers the implementation under the same name."""
+    raise NotImplementedError
