@@ -21,7 +21,6 @@ from workflows.contracts.backup import (
     BACKUP_WORKFLOW,
     ArchiveInfo,
     ArchiveRef,
-    BackupActivity,
     BackupInput,
     BackupProgress,
     BackupRecordInput,
@@ -30,6 +29,11 @@ from workflows.contracts.backup import (
     PruneInput,
     PruneResult,
     backup_id_from_workflow_id,
+    create_backup_archive,
+    discard_backup_archive,
+    prune_backups,
+    record_backup,
+    verify_backup_archive,
 )
 from workflows.contracts.common import BACKUP_FAILED, STAGE
 
@@ -91,7 +95,7 @@ class BackupWorkflow:
         self._set_stage("export")
         try:
             archive: ArchiveInfo = await heavy(
-                BackupActivity.CREATE_BACKUP_ARCHIVE,
+                create_backup_archive,
                 CreateArchiveInput(
                     backup_id=backup_id,
                     kind=inp.kind,
@@ -99,12 +103,11 @@ class BackupWorkflow:
                     description=inp.description,
                     created_at=self._progress.created_at,
                 ),
-                ArchiveInfo,
             )
             self._update(archive=archive)
             self._set_stage("verify")
             await heavy(
-                BackupActivity.VERIFY_BACKUP_ARCHIVE,
+                verify_backup_archive,
                 ArchiveRef(
                     backup_id=backup_id,
                     location=archive.location,
@@ -129,7 +132,7 @@ class BackupWorkflow:
         ref = ArchiveRef(
             backup_id=self._progress.backup_id, location=archive.location if archive else None
         )
-        await patiently(BackupActivity.DISCARD_BACKUP_ARCHIVE, ref)
+        await patiently(discard_backup_archive, ref)
         self._update(archive=None)
 
     async def _prune(self, inp: BackupInput) -> None:
@@ -142,7 +145,7 @@ class BackupWorkflow:
             keep=[self._progress.backup_id],
         )
         try:
-            result: PruneResult = await heavy(BackupActivity.PRUNE_BACKUPS, prune, PruneResult)
+            result: PruneResult = await heavy(prune_backups, prune)
         except ActivityError as err:
             cause = err.cause or err
             workflow.logger.warning("retention pruning failed: %s", cause)
@@ -172,7 +175,7 @@ class BackupWorkflow:
             error=progress.error,
             schedule_id=self._schedule_id,
         )
-        await patiently(BackupActivity.RECORD_BACKUP, record)
+        await patiently(record_backup, record)
 
     def _update(self, **changes: Any) -> None:
         self._progress = self._progress.model_copy(update=changes)

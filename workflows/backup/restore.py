@@ -29,7 +29,6 @@ from workflows.contracts.backup import (
     RESTORE_WORKFLOW,
     ApplyInput,
     ApplyResult,
-    BackupActivity,
     BackupInput,
     BackupKind,
     BackupProgress,
@@ -39,7 +38,10 @@ from workflows.contracts.backup import (
     RestorePlan,
     RestoreProgress,
     RestoreStatus,
+    apply_backup,
     backup_workflow_id,
+    inspect_backup,
+    record_restore,
     safety_backup_id,
 )
 from workflows.contracts.common import RESTORE_FAILED, STAGE
@@ -90,7 +92,7 @@ class RestoreWorkflow:
         try:
             self._set_stage("apply")
             applied: ApplyResult = await heavy(
-                BackupActivity.APPLY_BACKUP,
+                apply_backup,
                 ApplyInput(
                     backup_id=inp.backup_id,
                     location=plan.location,
@@ -98,7 +100,6 @@ class RestoreWorkflow:
                     include=plan.include,
                     mode=inp.mode,
                 ),
-                ApplyResult,
             )
         except (ActivityError, asyncio.CancelledError) as err:
             await self._roll_back(plan, safety, err)
@@ -112,9 +113,8 @@ class RestoreWorkflow:
         self._set_stage("verify")
         try:
             plan: RestorePlan = await heavy(
-                BackupActivity.INSPECT_BACKUP,
+                inspect_backup,
                 InspectInput(backup_id=inp.backup_id, include=inp.include, mode=inp.mode),
-                RestorePlan,
             )
         except (ActivityError, asyncio.CancelledError) as err:
             raise _refused(err, doing="verifying the archive") from None
@@ -157,7 +157,7 @@ class RestoreWorkflow:
             mode=RestoreMode.REPLACE,  # also removes what the failed attempt added
         )
         try:
-            await patiently(BackupActivity.APPLY_BACKUP, rollback, ApplyResult, slow=True)
+            await patiently(apply_backup, rollback, slow=True)
         except ActivityError as rollback_err:
             _, rollback_message = _describe(rollback_err)
             message += (
@@ -190,7 +190,7 @@ class RestoreWorkflow:
         )
 
     async def _record(self) -> None:
-        await patiently(BackupActivity.RECORD_RESTORE, self._progress)
+        await patiently(record_restore, self._progress)
 
     def _update(self, **changes: Any) -> None:
         self._progress = self._progress.model_copy(update=changes)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
+from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.workflow import ActivityCancellationType
-
-from workflows.contracts.backup import BackupActivity
 
 # Export, upload, download and apply of a large inventory take long; the heartbeat says
 # the activity is alive and is how a cancellation reaches it.
@@ -25,15 +24,17 @@ STEP_TIMEOUT = timedelta(minutes=2)
 PATIENT_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1), maximum_attempts=0)
 PATIENCE = timedelta(days=1)
 
+ArgT = TypeVar("ArgT")
+ResultT = TypeVar("ResultT")
 
-async def heavy(name: BackupActivity, arg: Any, result_type: type | None = None) -> Any:
+
+async def heavy(stub: Callable[[ArgT], Awaitable[ResultT]], arg: ArgT) -> ResultT:
     # WAIT_CANCELLATION_COMPLETED: on cancel the activity first stops its transfer and
     # cleans up; only then does the workflow compensate. Otherwise a small upload that
     # finishes just after the compensation's delete could leave an object behind.
     return await workflow.execute_activity(
-        name.value,
+        stub,
         arg,
-        result_type=result_type,
         start_to_close_timeout=HEAVY_TIMEOUT,
         heartbeat_timeout=HEARTBEAT,
         retry_policy=HEAVY_RETRY,
@@ -42,13 +43,12 @@ async def heavy(name: BackupActivity, arg: Any, result_type: type | None = None)
 
 
 async def patiently(
-    name: BackupActivity, arg: Any, result_type: type | None = None, *, slow: bool = False
-) -> Any:
+    stub: Callable[[ArgT], Awaitable[ResultT]], arg: ArgT, *, slow: bool = False
+) -> ResultT:
     """For records and compensations: retried until they succeed or fail for good."""
     return await workflow.execute_activity(
-        name.value,
+        stub,
         arg,
-        result_type=result_type,
         start_to_close_timeout=HEAVY_TIMEOUT if slow else STEP_TIMEOUT,
         heartbeat_timeout=HEARTBEAT if slow else None,
         schedule_to_close_timeout=PATIENCE,
