@@ -10,8 +10,9 @@ and the run fails with status `rolled_back`.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -20,7 +21,6 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from workflows.contracts.cloudcore import (
     CLOUDCORE_DEPLOY_WORKFLOW,
     DEPLOY_PROGRESS_QUERY,
-    CloudCoreActivity,
     CloudCoreApplyInput,
     CloudCoreDeployInput,
     CloudCoreDeployProgress,
@@ -28,6 +28,11 @@ from workflows.contracts.cloudcore import (
     CloudCoreRolloutState,
     CloudCoreState,
     DeployStatus,
+    apply_cloudcore,
+    read_cloudcore,
+    read_cloudcore_rollout,
+    restore_cloudcore,
+    snapshot_cloudcore,
 )
 from workflows.contracts.common import DEPLOY_FAILED, STAGE
 
@@ -36,6 +41,9 @@ FORWARD_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=10), maximum_atte
 # Putting the old CloudCore back must not give up after a few tries.
 ROLLBACK_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1), maximum_attempts=0)
 ROLLBACK_PATIENCE = timedelta(hours=1)
+
+ArgT = TypeVar("ArgT")
+ResultT = TypeVar("ResultT")
 
 
 @workflow.defn(name=CLOUDCORE_DEPLOY_WORKFLOW)
@@ -54,9 +62,7 @@ class CloudCoreDeployWorkflow:
     @workflow.run
     async def run(self, inp: CloudCoreDeployInput) -> CloudCoreDeployProgress:
         try:
-            previous: CloudCoreState = await _run(
-                CloudCoreActivity.READ_CLOUDCORE, inp.target, CloudCoreState
-            )
+            previous: CloudCoreState = await _run(read_cloudcore, inp.target)
         except ActivityError as err:  # nothing changed yet: nothing to roll back
             self._finish(DeployStatus.FAILED, f"could not read CloudCore: {_reason(err)}")
             raise self._failure() from None
@@ -64,7 +70,7 @@ class CloudCoreDeployWorkflow:
         apply = CloudCoreApplyInput(target=inp.target, spec=inp.spec)
         try:
             self._update(message="applying the Deployment and Service")
-            await _run(CloudCoreActivity.APPLY_CLOUDCORE, apply)
+            await _run(apply_cloudcore, apply)
             self._update(status=DeployStatus.ROLLING_OUT, message="waiting for the rollout")
             rollout = await self._wait_for_rollout(inp, apply)
         except ActivityError as err:
@@ -87,9 +93,7 @@ class CloudCoreDeployWorkflow:
     ) -> CloudCoreRolloutState:
         deadline = workflow.now() + timedelta(seconds=inp.rollout_timeout_seconds)
         while True:
-            state: CloudCoreRolloutState = await _run(
-                CloudCoreActivity.READ_CLOUDCORE_ROLLOUT, apply, CloudCoreRolloutState
-            )
+            state: CloudCoreRolloutState = await _run(read_cloudcore_rollout, apply)
             self._update(rollout=state, message=state.message)
             if state.complete or state.failed:
                 return state
@@ -108,7 +112,7 @@ class CloudCoreDeployWorkflow:
         restore = CloudCoreRestoreInput(target=inp.target, previous=previous)
         try:
             await workflow.execute_activity(
-                CloudCoreActivity.RESTORE_CLOUDCORE.value,
+                restore_cloudcore,
                 restore,
                 start_to_close_timeout=STEP_TIMEOUT,
                 schedule_to_close_timeout=ROLLBACK_PATIENCE,
@@ -123,7 +127,7 @@ class CloudCoreDeployWorkflow:
     async def _snapshot(self, inp: CloudCoreDeployInput) -> None:
         # Only for the status endpoint; the next node sync records it anyway.
         try:
-            await _run(CloudCoreActivity.SNAPSHOT_CLOUDCORE, inp.target)
+            await _run(snapshot_cloudcore, inp.target)
         except ActivityError as err:
             workflow.logger.warning("could not record CloudCore's state: %s", _reason(err))
 
@@ -144,11 +148,10 @@ class CloudCoreDeployWorkflow:
         self._progress = self._progress.model_copy(update=changes)
 
 
-async def _run(name: CloudCoreActivity, arg: Any, result_type: type | None = None) -> Any:
+async def _run(stub: Callable[[ArgT], Awaitable[ResultT]], arg: ArgT) -> ResultT:
     return await workflow.execute_activity(
-        name.value,
+        stub,
         arg,
-        result_type=result_type,
         start_to_close_timeout=STEP_TIMEOUT,
         retry_policy=FORWARD_RETRY,
     )
