@@ -27,11 +27,12 @@ from workflows.contracts.commands import (
     COMMAND_STATUS_QUERY,
     BroadcastInput,
     BroadcastOutcome,
-    CommandActivity,
     CommandState,
     CommandStatus,
     DeviceResult,
     DispatchInput,
+    publish_broadcast,
+    record_command,
 )
 from workflows.contracts.common import COMMAND_ID, STAGE, CommandErrorType
 
@@ -68,9 +69,8 @@ class BroadcastCommandWorkflow:
         )
         try:
             outcome: BroadcastOutcome = await workflow.execute_local_activity(
-                CommandActivity.PUBLISH_BROADCAST.value,
+                publish_broadcast,
                 DispatchInput(status=self._status),
-                result_type=BroadcastOutcome,
                 start_to_close_timeout=STEP_TIMEOUT,
                 retry_policy=RETRY,
             )
@@ -181,7 +181,7 @@ class BroadcastCommandWorkflow:
         # Regular, not local: the outcome is in history before it is recorded (see
         # workflows/commands/command.py).
         await workflow.execute_activity(
-            CommandActivity.RECORD_COMMAND.value,
+            record_command,
             self._snapshot(),
             start_to_close_timeout=STEP_TIMEOUT,
             retry_policy=RETRY,

@@ -11,8 +11,9 @@ command ended is recorded as late and never changes the state.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
+from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes
@@ -26,7 +27,6 @@ from workflows.contracts.commands import (
     COMMAND_RESULT_SIGNAL,
     COMMAND_STATUS_QUERY,
     COMMAND_WORKFLOW,
-    CommandActivity,
     CommandInput,
     CommandState,
     CommandStatus,
@@ -34,6 +34,9 @@ from workflows.contracts.commands import (
     DispatchInput,
     DispatchOutcome,
     LateResultInput,
+    dispatch_command,
+    record_command,
+    record_late_result,
 )
 from workflows.contracts.common import COMMAND_ID, DEVICE_ID, STAGE, CommandErrorType
 
@@ -44,6 +47,9 @@ _DECIDED_BY_A_TIMER = (CommandErrorType.TIMED_OUT.value, CommandErrorType.UNREAC
 # they succeed (a broker restart or a locked SQLite file only delays them).
 STEP_TIMEOUT = timedelta(seconds=15)
 RETRY = RetryPolicy(maximum_interval=timedelta(seconds=5), maximum_attempts=0)
+
+ArgT = TypeVar("ArgT")
+ResultT = TypeVar("ResultT")
 
 
 @workflow.defn(name=COMMAND_WORKFLOW)
@@ -91,7 +97,7 @@ class CommandWorkflow:
             await workflow.wait_condition(workflow.all_handlers_finished)
             raise
         if self._late is not None:
-            await _local(CommandActivity.RECORD_LATE_RESULT, self._late_input())
+            await _local(record_late_result, self._late_input())
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._status
 
@@ -218,18 +224,13 @@ class CommandWorkflow:
     # --- steps -----------------------------------------------------------------------
 
     async def _dispatch(self) -> DispatchOutcome:
-        outcome: DispatchOutcome = await _local(
-            CommandActivity.DISPATCH_COMMAND,
-            DispatchInput(status=self._status),
-            DispatchOutcome,
-        )
-        return outcome
+        return await _local(dispatch_command, DispatchInput(status=self._status))
 
     async def _record(self) -> None:
         if self._status.error_type not in _DECIDED_BY_A_TIMER:
             # Decided by a message already in history (an answer, a cancel): a replay
             # decides the same, so the quicker local activity is safe.
-            await _local(CommandActivity.RECORD_COMMAND, self._status)
+            await _local(record_command, self._status)
             return
         # Decided by a timer: a regular activity, whose scheduling completes the workflow
         # task that decided, puts the decision in history before it is written anywhere.
@@ -238,7 +239,7 @@ class CommandWorkflow:
         # would turn a recorded `timed_out` into `completed`. The API's `finished` update
         # has answered by then, so this costs it nothing.
         await workflow.execute_activity(
-            CommandActivity.RECORD_COMMAND.value,
+            record_command,
             self._status,
             start_to_close_timeout=STEP_TIMEOUT,
             retry_policy=RETRY,
@@ -296,11 +297,10 @@ def command_search_attributes(inp: CommandInput) -> TypedSearchAttributes:
     )
 
 
-async def _local(name: CommandActivity, arg: object, result_type: type | None = None) -> Any:
+async def _local(stub: Callable[[ArgT], Awaitable[ResultT]], arg: ArgT) -> ResultT:
     return await workflow.execute_local_activity(
-        name.value,
+        stub,
         arg,
-        result_type=result_type,
         start_to_close_timeout=STEP_TIMEOUT,
         retry_policy=RETRY,
     )

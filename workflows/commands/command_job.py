@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -35,7 +36,6 @@ from workflows.contracts.commands import (
     JOB_PAUSE_SIGNAL,
     JOB_PROGRESS_QUERY,
     JOB_RESUME_SIGNAL,
-    CommandActivity,
     CommandInput,
     CommandJobInput,
     CommandState,
@@ -44,13 +44,18 @@ from workflows.contracts.commands import (
     JobProgress,
     JobState,
     command_workflow_id,
+    count_job_devices,
     job_command_id,
+    select_job_devices,
 )
 from workflows.contracts.common import COMMAND_ID, STAGE
 
 PAGE_SIZE = 500
 STEP_TIMEOUT = timedelta(seconds=30)
 RETRY = RetryPolicy(maximum_interval=timedelta(seconds=10), maximum_attempts=0)
+
+ArgT = TypeVar("ArgT")
+ResultT = TypeVar("ResultT")
 
 
 @workflow.defn(name=COMMAND_JOB_WORKFLOW)
@@ -85,7 +90,7 @@ class CommandJobWorkflow:
         )
         try:
             if inp.carried is None:
-                total: int = await _activity(CommandActivity.COUNT_JOB_DEVICES, inp.selection, int)
+                total: int = await _activity(count_job_devices, inp.selection)
                 self._set(total=total)
             outcome = await self._roll_out()
         except asyncio.CancelledError:
@@ -133,7 +138,7 @@ class CommandJobWorkflow:
             last = now
             if not buffer and not exhausted and not self._paused:
                 page = JobPageInput(selection=inp.selection, after=self._cursor, limit=PAGE_SIZE)
-                buffer = list(await _activity(CommandActivity.SELECT_JOB_DEVICES, page, list))
+                buffer = await _activity(select_job_devices, page)
                 exhausted = len(buffer) < PAGE_SIZE
             if not buffer and exhausted and not self._in_flight:
                 return "completed"
@@ -279,11 +284,10 @@ class CommandJobWorkflow:
         )
 
 
-async def _activity(name: CommandActivity, arg: Any, result_type: type) -> Any:
+async def _activity(stub: Callable[[ArgT], Awaitable[ResultT]], arg: ArgT) -> ResultT:
     return await workflow.execute_activity(
-        name.value,
+        stub,
         arg,
-        result_type=result_type,
         start_to_close_timeout=STEP_TIMEOUT,
         retry_policy=RETRY,
     )
