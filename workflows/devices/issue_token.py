@@ -13,7 +13,11 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 from workflows.contracts.common import DEVICE_ID, NODE_NAME
-from workflows.contracts.devices import ISSUE_TOKEN_WORKFLOW, DevicesActivity, IssueNodeTokenInput
+from workflows.contracts.devices import (
+    ISSUE_TOKEN_WORKFLOW,
+    IssueNodeTokenInput,
+    issue_node_token,
+)
 from workflows.contracts.join import IssuedJoinToken
 
 # The caller is waiting: a few quick tries, then a clear failure.
@@ -28,11 +32,9 @@ class IssueTokenWorkflow:
         if inp.device_id is not None:
             attributes.append(DEVICE_ID.value_set(inp.device_id))
         workflow.upsert_search_attributes(attributes)
-        issued: IssuedJoinToken = await workflow.execute_activity(
-            DevicesActivity.ISSUE_NODE_TOKEN.value,
+        return await workflow.execute_activity(
+            issue_node_token,
             inp,
-            result_type=IssuedJoinToken,
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=RETRY,
         )
-        return issued

@@ -10,9 +10,9 @@ The row goes last, so a removal that fails leaves the device listed and can be r
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -31,15 +31,24 @@ from workflows.contracts.devices import (
     DEVICE_REMOVAL_WORKFLOW,
     REMOVAL_PROGRESS_QUERY,
     DeviceRemovalInput,
-    DevicesActivity,
     NodeDeletion,
     RemovalFailure,
     RemovalProgress,
     RemovalStep,
     RevokeDeviceTokensInput,
     RevokedTokens,
+    cancel_join_run,
+    delete_node,
+    revoke_device_tokens,
 )
-from workflows.contracts.join import JoinActivity, NodeRbacInput, edgecore_configmap_name
+from workflows.contracts.join import (
+    NodeRbacInput,
+    delete_device_record,
+    delete_device_resource,
+    delete_edgecore_configmap,
+    delete_node_rbac,
+    edgecore_configmap_name,
+)
 
 STEP_TIMEOUT = timedelta(seconds=30)
 # A join undoing itself makes several Kubernetes calls, each retried patiently.
@@ -49,6 +58,9 @@ HEARTBEAT = timedelta(seconds=30)
 # a final answer (403, 422) ends the run at once with the steps done so far.
 RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30), maximum_attempts=0)
 PATIENCE = timedelta(hours=1)
+
+ArgT = TypeVar("ArgT")
+ResultT = TypeVar("ResultT")
 
 # The CloudCore document's wording for the actions it lists, and ours for the others.
 ACTION_JOIN_CANCELLED = "Join run cancelled"
@@ -108,22 +120,21 @@ class DeviceRemovalWorkflow:
     async def _steps(self, inp: DeviceRemovalInput, device: DeviceRef) -> None:
         cancelled: bool = await self._step(
             RemovalStep.CANCEL_JOIN,
-            DevicesActivity.CANCEL_JOIN_RUN,
+            cancel_join_run,
             device,
-            result_type=bool,
             within=CANCEL_TIMEOUT,
             action=lambda done: ACTION_JOIN_CANCELLED if done else None,
         )
         self._update(join_cancelled=cancelled)
         await self._step(
             RemovalStep.DELETE_DEVICE_RESOURCE,
-            JoinActivity.DELETE_DEVICE_RESOURCE,
+            delete_device_resource,
             ObjectRef(namespace=inp.device_namespace, name=inp.device_id),
             action=lambda _: ACTION_DEVICE,
         )
         await self._step(
             RemovalStep.DELETE_CONFIGMAP,
-            JoinActivity.DELETE_EDGECORE_CONFIGMAP,
+            delete_edgecore_configmap,
             ObjectRef(
                 namespace=inp.kubeedge_namespace, name=edgecore_configmap_name(inp.node_name)
             ),
@@ -131,30 +142,28 @@ class DeviceRemovalWorkflow:
         )
         await self._step(
             RemovalStep.DELETE_RBAC,
-            JoinActivity.DELETE_NODE_RBAC,
+            delete_node_rbac,
             NodeRbacInput(node_name=inp.node_name, namespace=inp.kubeedge_namespace),
             action=lambda _: ACTION_RBAC,
         )
         await self._step(
             RemovalStep.DELETE_NODE,
-            DevicesActivity.DELETE_NODE,
+            delete_node,
             NodeRef(node_name=inp.node_name),
-            result_type=NodeDeletion,
             action=lambda node: ACTION_NODE_KEPT if node == NodeDeletion.NOT_EDGE else ACTION_NODE,
         )
         revoked: RevokedTokens = await self._step(
             RemovalStep.REVOKE_TOKENS,
-            DevicesActivity.REVOKE_DEVICE_TOKENS,
+            revoke_device_tokens,
             RevokeDeviceTokensInput(
                 device_id=inp.device_id, node_name=inp.node_name, node_id=inp.node_id
             ),
-            result_type=RevokedTokens,
             action=lambda _: ACTION_TOKENS,
         )
         self._update(tokens_revoked=revoked)
         await self._step(
             RemovalStep.DELETE_RECORD,
-            JoinActivity.DELETE_DEVICE_RECORD,
+            delete_device_record,
             device,
             action=lambda _: ACTION_RECORD,
         )
@@ -162,19 +171,17 @@ class DeviceRemovalWorkflow:
     async def _step(
         self,
         step: RemovalStep,
-        activity: JoinActivity | DevicesActivity,
-        arg: Any,
+        stub: Callable[[ArgT], Awaitable[ResultT]],
+        arg: ArgT,
         *,
-        action: Callable[[Any], str | None],
-        result_type: type | None = None,
+        action: Callable[[ResultT], str | None],
         within: timedelta = STEP_TIMEOUT,
-    ) -> Any:
+    ) -> ResultT:
         self._update(stage=step.value)
         try:
             result = await workflow.execute_activity(
-                activity.value,
+                stub,
                 arg,
-                result_type=result_type,
                 start_to_close_timeout=within,
                 schedule_to_close_timeout=PATIENCE,
                 heartbeat_timeout=HEARTBEAT if within > STEP_TIMEOUT else None,

@@ -20,10 +20,10 @@ from workflows.contracts.devices import (
     SYNC_LAST_QUERY,
     SYNC_NODES_WORKFLOW,
     SYNC_NOW_SIGNAL,
-    DevicesActivity,
     SyncClusterInput,
     SyncNodesInput,
     SyncSummary,
+    sync_cluster,
 )
 
 ROUND_TIMEOUT = timedelta(minutes=10)
@@ -46,9 +46,8 @@ class SyncNodesWorkflow:
             self._wake = False
             try:
                 self._last = await workflow.execute_activity(
-                    DevicesActivity.SYNC_CLUSTER.value,
+                    sync_cluster,
                     request,
-                    result_type=SyncSummary,
                     start_to_close_timeout=ROUND_TIMEOUT,
                     heartbeat_timeout=HEARTBEAT,
                     retry_policy=RETRY,
