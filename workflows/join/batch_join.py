@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
+from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes
@@ -34,7 +35,6 @@ with workflow.unsafe.imports_passed_through():
         BATCH_PROGRESS_QUERY,
         BATCH_RESUME_SIGNAL,
         DEVICE_JOIN_WORKFLOW,
-        BatchActivity,
         BatchDeviceResult,
         BatchDeviceSpec,
         BatchJoinInput,
@@ -50,7 +50,12 @@ with workflow.unsafe.imports_passed_through():
         LoadBatchPageInput,
         ReadBatchResultsInput,
         RecordBatchResultsInput,
+        cancel_batch_joins,
         device_join_workflow_id,
+        finish_batch,
+        load_batch_page,
+        read_batch_results,
+        record_batch_results,
     )
 
 STORE_TIMEOUT = timedelta(seconds=60)
@@ -58,6 +63,9 @@ STORE_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
 CHILD_TASK_TIMEOUT = timedelta(seconds=30)
 # Results are written in chunks: one store round trip per this many devices.
 FLUSH_EVERY = 100
+
+ArgT = TypeVar("ArgT")
+ResultT = TypeVar("ResultT")
 
 
 # Outside the sandbox, like DeviceJoinWorkflow (see there why): a batch wakes once per
@@ -113,7 +121,7 @@ class BatchJoinWorkflow:
             succeeded=self._succeeded,
             failed=self._failed,
         )
-        await self._store(BatchActivity.FINISH_BATCH, finish)
+        await self._store(finish_batch, finish)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.progress()
 
@@ -188,9 +196,8 @@ class BatchJoinWorkflow:
             batch_id=self._inp.batch_id, device_ids=sorted(self._in_flight)
         )
         found: BatchResults = await workflow.execute_local_activity(
-            BatchActivity.READ_BATCH_RESULTS.value,
+            read_batch_results,
             read,
-            result_type=BatchResults,
             start_to_close_timeout=STORE_TIMEOUT,
             retry_policy=STORE_RETRY,
         )
@@ -229,7 +236,7 @@ class BatchJoinWorkflow:
         page_input = LoadBatchPageInput(
             batch_id=self._inp.batch_id, after_position=self._cursor, limit=self._inp.page_size
         )
-        page: BatchPage = await self._store(BatchActivity.LOAD_BATCH_PAGE, page_input, BatchPage)
+        page: BatchPage = await self._store(load_batch_page, page_input)
         if not page.devices:
             # The store holds fewer devices than announced: count the rest as done.
             self._cursor = self._inp.total
@@ -307,7 +314,7 @@ class BatchJoinWorkflow:
         while self._unrecorded:
             chunk, self._unrecorded = self._unrecorded[:500], self._unrecorded[500:]
             record = RecordBatchResultsInput(batch_id=self._inp.batch_id, results=chunk)
-            await self._store(BatchActivity.RECORD_BATCH_RESULTS, record)
+            await self._store(record_batch_results, record)
 
     async def _cancel_joins(self) -> None:
         self._status = BatchStatus.CANCELLING
@@ -316,7 +323,7 @@ class BatchJoinWorkflow:
             batch_id=self._inp.batch_id, in_flight=sorted(self._in_flight)
         )
         await workflow.execute_activity(
-            BatchActivity.CANCEL_BATCH_JOINS.value,
+            cancel_batch_joins,
             cancel,
             start_to_close_timeout=timedelta(minutes=30),
             heartbeat_timeout=timedelta(minutes=1),
@@ -335,13 +342,10 @@ class BatchJoinWorkflow:
             started_at=self._started_at,
         )
 
-    async def _store(
-        self, activity: BatchActivity, arg: Any, result_type: type | None = None
-    ) -> Any:
+    async def _store(self, stub: Callable[[ArgT], Awaitable[ResultT]], arg: ArgT) -> ResultT:
         return await workflow.execute_activity(
-            activity.value,
+            stub,
             arg,
-            result_type=result_type,
             start_to_close_timeout=STORE_TIMEOUT,
             retry_policy=STORE_RETRY,
         )

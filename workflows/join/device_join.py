@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -43,7 +43,6 @@ with workflow.unsafe.imports_passed_through():
         JOIN_NODE_READY_SIGNAL,
         JOIN_PROGRESS_QUERY,
         JOIN_PROVISIONED_UPDATE,
-        BatchActivity,
         BatchDeviceResult,
         CompleteJoinInput,
         DeviceJoinInput,
@@ -52,7 +51,6 @@ with workflow.unsafe.imports_passed_through():
         EdgecoreConfigMapInput,
         IssuedJoinToken,
         IssueJoinTokenInput,
-        JoinActivity,
         JoinFailure,
         JoinProgress,
         JoinStatus,
@@ -65,7 +63,16 @@ with workflow.unsafe.imports_passed_through():
         RecordBatchResultsInput,
         StepFailure,
         TokenRef,
+        complete_join,
+        delete_device_record,
+        delete_device_resource,
+        delete_edgecore_configmap,
+        delete_node_rbac,
         edgecore_configmap_name,
+        provision_device,
+        read_node_status,
+        record_batch_results,
+        revoke_join_token,
     )
 
 # Forward steps give up after a few tries so the caller hears about a failure in seconds;
@@ -89,6 +96,8 @@ STEP_FLAGS = {
 }
 
 Undo = Callable[[], Awaitable[Any]]
+ArgT = TypeVar("ArgT")
+ResultT = TypeVar("ResultT")
 
 
 class JoinFailed(Exception):
@@ -248,7 +257,7 @@ class DeviceJoinWorkflow:
         if self._inp.batch_id is None:
             return
         record = RecordBatchResultsInput(batch_id=self._inp.batch_id, results=[result])
-        await self._patiently(BatchActivity.RECORD_BATCH_RESULTS, record)
+        await self._patiently(record_batch_results, record)
 
     # --- saga ------------------------------------------------------------------------
 
@@ -257,9 +266,8 @@ class DeviceJoinWorkflow:
         self._stage = JoinStatus.PROVISIONING.value  # no finer: the steps run as one
         plan = self._plan()
         call = self._call(
-            JoinActivity.PROVISION_DEVICE,
+            provision_device,
             plan,
-            result_type=ProvisionOutcome,
             start_to_close_timeout=PROVISION_TIMEOUT,
             retry_policy=FORWARD_RETRY,
         )
@@ -320,20 +328,20 @@ class DeviceJoinWorkflow:
         match step:
             case JoinStep.ISSUE_TOKEN:
                 token_ref = TokenRef(token_id=plan.token.token_id)
-                return lambda: self._undo(JoinActivity.REVOKE_JOIN_TOKEN, token_ref)
+                return lambda: self._undo(revoke_join_token, token_ref)
             case JoinStep.CREATE_CONFIGMAP:
                 cm_ref = ObjectRef(
                     namespace=plan.configmap.namespace,
                     name=edgecore_configmap_name(plan.configmap.node_name),
                 )
-                return lambda: self._undo(JoinActivity.DELETE_EDGECORE_CONFIGMAP, cm_ref)
+                return lambda: self._undo(delete_edgecore_configmap, cm_ref)
             case JoinStep.CREATE_DEVICE:
                 dev_ref = ObjectRef(namespace=plan.device.namespace, name=plan.device.device_id)
-                return lambda: self._undo(JoinActivity.DELETE_DEVICE_RESOURCE, dev_ref)
+                return lambda: self._undo(delete_device_resource, dev_ref)
             case JoinStep.CONFIGURE_RBAC:
-                return lambda: self._undo(JoinActivity.DELETE_NODE_RBAC, plan.rbac)
+                return lambda: self._undo(delete_node_rbac, plan.rbac)
             case JoinStep.RECORD_INVENTORY:
-                return lambda: self._undo(JoinActivity.DELETE_DEVICE_RECORD, plan.validate_join)
+                return lambda: self._undo(delete_device_record, plan.validate_join)
             case _:
                 return None
 
@@ -442,9 +450,8 @@ class DeviceJoinWorkflow:
             # A read has nothing to stop: on cancel, abandon it instead of asking the
             # server to cancel a task that may have just finished.
             status: NodeStatus = await self._patiently(
-                JoinActivity.READ_NODE_STATUS,
+                read_node_status,
                 node_ref,
-                NodeStatus,
                 within=within,
                 on_cancel=ActivityCancellationType.ABANDON,
             )
@@ -463,7 +470,7 @@ class DeviceJoinWorkflow:
             node_name=self._inp.node_name,
             token_id=self._token.token_id,
         )
-        await self._patiently(JoinActivity.COMPLETE_JOIN, done)
+        await self._patiently(complete_join, done)
 
     async def _step(self, step: JoinStep, action: Awaitable[Any], undo: Undo | None = None) -> Any:
         self._stage = step.value  # the progress query still shows the current step
@@ -491,44 +498,48 @@ class DeviceJoinWorkflow:
 
     # --- activity calls ---------------------------------------------------------------
 
-    async def _run(
-        self, name: JoinActivity | BatchActivity, arg: Any, result_type: type | None = None
-    ) -> Any:
-        return await self._call(
-            name,
-            arg,
-            result_type=result_type,
-            start_to_close_timeout=STEP_TIMEOUT,
-            retry_policy=FORWARD_RETRY,
-        )
-
     async def _patiently(
         self,
-        name: JoinActivity | BatchActivity,
-        arg: Any,
-        result_type: type | None = None,
+        stub: Callable[[ArgT], Awaitable[ResultT]],
+        arg: ArgT,
         within: timedelta = PATIENCE,
         on_cancel: ActivityCancellationType = ActivityCancellationType.TRY_CANCEL,
-    ) -> Any:
+    ) -> ResultT:
         """For steps that must not give up early: undoing, finishing, looking for the node."""
         return await self._call(
-            name,
+            stub,
             arg,
-            result_type=result_type,
             start_to_close_timeout=STEP_TIMEOUT,
             schedule_to_close_timeout=within,
             retry_policy=PATIENT_RETRY,
             cancellation_type=on_cancel,
         )
 
-    def _undo(self, name: JoinActivity | BatchActivity, arg: Any) -> Awaitable[Any]:
-        return self._patiently(name, arg)
+    def _undo(self, stub: Callable[[ArgT], Awaitable[None]], arg: ArgT) -> Awaitable[None]:
+        return self._patiently(stub, arg)
 
-    async def _call(self, name: JoinActivity | BatchActivity, arg: Any, **options: Any) -> Any:
+    async def _call(
+        self,
+        stub: Callable[[ArgT], Awaitable[ResultT]],
+        arg: ArgT,
+        *,
+        start_to_close_timeout: timedelta,
+        retry_policy: RetryPolicy,
+        # The SDK's defaults, for the calls that do not set them.
+        schedule_to_close_timeout: timedelta | None = None,
+        cancellation_type: ActivityCancellationType = ActivityCancellationType.TRY_CANCEL,
+    ) -> ResultT:
         # Local activities run the steps in this worker and record them as markers: the
         # same steps and compensation, visible per step in the UI, without a task round
         # trip through the server for each one (the join's main cost, see bench/).
-        return await workflow.execute_local_activity(name.value, arg, **options)
+        return await workflow.execute_local_activity(
+            stub,
+            arg,
+            start_to_close_timeout=start_to_close_timeout,
+            schedule_to_close_timeout=schedule_to_close_timeout,
+            retry_policy=retry_policy,
+            cancellation_type=cancellation_type,
+        )
 
     def _set_stage(self, stage: str) -> None:
         self._stage = stage
