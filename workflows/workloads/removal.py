@@ -8,8 +8,9 @@ Each step is idempotent, so a retried or re-run removal finishes the job.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
+from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -20,10 +21,12 @@ with workflow.unsafe.imports_passed_through():
     from workflows.contracts.workloads import (
         ROLLOUT_SUPERSEDE_SIGNAL,
         WORKLOAD_REMOVAL_WORKFLOW,
-        WorkloadActivity,
         WorkloadRef,
         WorkloadRemovalInput,
         WorkloadRemovalResult,
+        delete_workload_objects,
+        delete_workload_records,
+        running_workload_rollouts,
     )
 
 STEP_TIMEOUT = timedelta(seconds=60)
@@ -31,6 +34,9 @@ DELETE_TIMEOUT = timedelta(minutes=30)
 RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1), maximum_attempts=0)
 POLL = timedelta(seconds=3)
 MAX_POLLS = 100  # five minutes for stopped rollouts to finish their wave in flight
+
+ArgT = TypeVar("ArgT")
+ResultT = TypeVar("ResultT")
 
 
 @workflow.defn(name=WORKLOAD_REMOVAL_WORKFLOW)
@@ -41,7 +47,7 @@ class WorkloadRemovalWorkflow:
             [WORKLOAD_ID.value_set(inp.workload_id), STAGE.value_set("stopping-rollouts")]
         )
         ref = WorkloadRef(workload_id=inp.workload_id)
-        stopped: list[str] = await _activity(WorkloadActivity.RUNNING_ROLLOUTS, ref, list[str])
+        stopped = await _activity(running_workload_rollouts, ref)
         signalled = []
         for workflow_id in stopped:
             try:
@@ -54,15 +60,13 @@ class WorkloadRemovalWorkflow:
                 workflow.logger.info("rollout %s no longer runs", workflow_id)
         for _ in range(MAX_POLLS if signalled else 0):
             await workflow.sleep(POLL)
-            running = await _activity(WorkloadActivity.RUNNING_ROLLOUTS, ref, list[str])
+            running = await _activity(running_workload_rollouts, ref)
             if not set(running) & set(signalled):
                 break
         workflow.upsert_search_attributes([STAGE.value_set("deleting-objects")])
-        deleted: list[str] = await _activity(
-            WorkloadActivity.DELETE_OBJECTS, inp, list[str], timeout=DELETE_TIMEOUT
-        )
+        deleted = await _activity(delete_workload_objects, inp, timeout=DELETE_TIMEOUT)
         workflow.upsert_search_attributes([STAGE.value_set("deleting-records")])
-        await _activity(WorkloadActivity.DELETE_RECORDS, ref, None)
+        await _activity(delete_workload_records, ref)
         workflow.upsert_search_attributes([STAGE.value_set("completed")])
         return WorkloadRemovalResult(
             workload_id=inp.workload_id, objects_deleted=deleted, rollouts_stopped=stopped
@@ -70,16 +74,14 @@ class WorkloadRemovalWorkflow:
 
 
 async def _activity(
-    name: WorkloadActivity,
-    arg: Any,
-    result_type: Any,
+    stub: Callable[[ArgT], Awaitable[ResultT]],
+    arg: ArgT,
     *,
     timeout: timedelta = STEP_TIMEOUT,  # noqa: ASYNC109  # Temporal's, not asyncio's
-) -> Any:
+) -> ResultT:
     return await workflow.execute_activity(
-        name.value,
+        stub,
         arg,
-        result_type=result_type,
         start_to_close_timeout=timeout,
         heartbeat_timeout=timedelta(seconds=60) if timeout > STEP_TIMEOUT else None,
         retry_policy=RETRY,

@@ -14,8 +14,9 @@ restart resumes at the wave in flight and never re-applies finished ones.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -47,9 +48,15 @@ with workflow.unsafe.imports_passed_through():
         TargetsInput,
         Wave,
         WaveResult,
-        WorkloadActivity,
         WorkloadMode,
-        WorkloadSpec,
+        apply_workload_wave,
+        detect_workload_mode,
+        gate_workload_wave,
+        list_workload_targets,
+        load_workload_revision,
+        read_workload_priors,
+        record_rollout,
+        roll_back_workload_nodes,
     )
     from workflows.workloads.waves import cut_waves
 
@@ -62,6 +69,9 @@ RECORD_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30), maximum_attem
 # most: a worker that dies mid-wave is noticed, and the wave retried, within 20 s.
 HEARTBEAT = timedelta(seconds=20)
 NO_MATCH = "no node matches the placement"
+
+ArgT = TypeVar("ArgT")
+ResultT = TypeVar("ResultT")
 
 
 @workflow.defn(name=WORKLOAD_ROLLOUT_WORKFLOW)
@@ -91,11 +101,13 @@ class WorkloadRolloutWorkflow:
             [WORKLOAD_ID.value_set(inp.workload_id), STAGE.value_set(self._progress.state.value)]
         )
         await self._record(strategy=True)
-        mode: WorkloadMode = await _activity(WorkloadActivity.DETECT_MODE, None, WorkloadMode)
+        mode = await workflow.execute_activity(
+            detect_workload_mode, start_to_close_timeout=STEP_TIMEOUT, retry_policy=RETRY
+        )
         targets = list(inp.nodes)
         if not targets:
             placement = TargetsInput(placement=inp.spec.placement)
-            targets = await _activity(WorkloadActivity.LIST_TARGETS, placement, list[str])
+            targets = await _activity(list_workload_targets, placement)
         if not targets:
             return await self._finish(RolloutState.FAILED, error=NO_MATCH)
         priors = await self._priors(mode, targets)
@@ -122,15 +134,14 @@ class WorkloadRolloutWorkflow:
     async def _priors(self, mode: WorkloadMode, targets: list[str]) -> PriorObjects:
         inp = self._inp
         priors: PriorObjects = await _activity(
-            WorkloadActivity.READ_PRIORS,
+            read_workload_priors,
             PriorsInput(workload_id=inp.workload_id, spec=inp.spec, mode=mode, nodes=targets),
-            PriorObjects,
         )
         # An object that does not carry its spec: the store still has every revision's.
         specs = dict(priors.specs)
         for revision in sorted(set(priors.revisions.values()) - set(specs)):
             ref = RevisionRef(workload_id=inp.workload_id, revision=revision)
-            spec = await _activity(WorkloadActivity.LOAD_REVISION, ref, WorkloadSpec | None)
+            spec = await _activity(load_workload_revision, ref)
             if spec is not None:
                 specs[revision] = spec
         return priors.model_copy(update={"specs": specs})
@@ -147,7 +158,7 @@ class WorkloadRolloutWorkflow:
         inp = self._inp
         self._set(current_wave=wave.index)
         applied: NodeSetOutcome = await _activity(
-            WorkloadActivity.APPLY_WAVE,
+            apply_workload_wave,
             ApplyWaveInput(
                 workload_id=inp.workload_id,
                 revision=inp.revision,
@@ -155,7 +166,6 @@ class WorkloadRolloutWorkflow:
                 mode=mode,
                 nodes=wave.nodes,
             ),
-            NodeSetOutcome,
             timeout=STEP_TIMEOUT + timedelta(seconds=2 * len(wave.nodes)),
             heartbeat=HEARTBEAT,
         )
@@ -185,7 +195,7 @@ class WorkloadRolloutWorkflow:
         inp = self._inp
         timeout = timedelta(seconds=inp.strategy.gate_timeout_seconds)
         self._gate = workflow.start_activity(
-            WorkloadActivity.GATE_WAVE,
+            gate_workload_wave,
             GateInput(
                 workload_id=inp.workload_id,
                 revision=inp.revision,
@@ -194,7 +204,6 @@ class WorkloadRolloutWorkflow:
                 nodes=nodes,
                 deadline=workflow.now() + timeout,
             ),
-            result_type=WaveResult,
             start_to_close_timeout=timeout + STEP_TIMEOUT,
             heartbeat_timeout=HEARTBEAT,
             retry_policy=RETRY,
@@ -231,14 +240,13 @@ class WorkloadRolloutWorkflow:
             self._set(current_wave=wave.index)
             try:
                 outcome: NodeSetOutcome = await _activity(
-                    WorkloadActivity.ROLL_BACK,
+                    roll_back_workload_nodes,
                     RollbackInput(
                         workload_id=self._inp.workload_id,
                         spec=self._inp.spec,
                         mode=mode,
                         priors=[priors.of(node) for node in wave.nodes],
                     ),
-                    NodeSetOutcome,
                     timeout=STEP_TIMEOUT + timedelta(seconds=2 * len(wave.nodes)),
                     heartbeat=HEARTBEAT,
                     retry=ROLLBACK_RETRY,
@@ -346,9 +354,8 @@ class WorkloadRolloutWorkflow:
             requested_by=inp.requested_by,
         )
         await _activity(
-            WorkloadActivity.RECORD_ROLLOUT,
+            record_rollout,
             record,
-            None,
             timeout=timedelta(seconds=30),
             retry=RECORD_RETRY,
         )
@@ -360,19 +367,16 @@ async def _wait(condition: Any, *, seconds: float) -> None:
 
 
 async def _activity(
-    name: WorkloadActivity,
-    arg: Any,
-    result_type: Any,
+    stub: Callable[[ArgT], Awaitable[ResultT]],
+    arg: ArgT,
     *,
     timeout: timedelta = STEP_TIMEOUT,  # noqa: ASYNC109  # Temporal's, not asyncio's
     retry: RetryPolicy = RETRY,
     heartbeat: timedelta | None = None,
-) -> Any:
-    args = [] if arg is None else [arg]
+) -> ResultT:
     return await workflow.execute_activity(
-        name.value,
-        args=args,
-        result_type=result_type,
+        stub,
+        arg,
         start_to_close_timeout=timeout,
         heartbeat_timeout=heartbeat,
         retry_policy=retry,
