@@ -32,7 +32,7 @@ from api.core.openapi import EdgewrightAPI, add_cloudcore_docs
 from api.core.probes import api_version
 from api.core.rate_limit import RateLimiter
 from api.core.state import AppState, set_app_state
-from api.core.temporal import TemporalConnector, connect_from_settings
+from api.core.temporal import TemporalConnector, connect_forever
 from api.core.throttle import RateLimitHeadersMiddleware
 from api.devices import node_routes as edge_nodes
 from api.devices import node_token_routes as edge_security
@@ -122,9 +122,7 @@ def _lifespan(
                 "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`."
             )
         engine = create_engine(settings.sqlalchemy_url)
-        temporal = TemporalConnector(
-            connect=connect_from_settings(settings), target=settings.temporal_address
-        )
+        temporal = TemporalConnector(connect=connect_forever(settings))
         try:
             await temporal.start()
             set_app_state(
