@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, status
 from fastapi.responses import JSONResponse
 
 from api.backup.request_schemas import (
@@ -32,12 +32,17 @@ from api.backup.service import (
     RunConflict,
     backup_progress,
     run_backup,
-    temporal_client,
 )
-from api.core.deps import OperatorUser, SessionDep, SettingsDep, ViewerUser
+from api.core.deps import (
+    OperatorUser,
+    OptionalTemporalDep,
+    SessionDep,
+    SettingsDep,
+    ViewerUser,
+    require_temporal,
+)
 from api.core.errors import ApiError
 from api.core.pagination import PageDep, pagination
-from api.core.state import app_temporal
 from store.backup import records as backups
 from workflows.contracts.backup import ALL_INCLUDES, BackupInput, BackupStatus
 
@@ -47,12 +52,12 @@ router = APIRouter(prefix="/api/kubeedge", tags=["backup"])
 @router.post("/backup", response_model=BackupView, responses={202: {"model": BackupView}})
 async def create_backup(
     body: BackupRequest,
-    request: Request,
     user: OperatorUser,
     settings: SettingsDep,
+    temporal: OptionalTemporalDep,
     wait: WaitQuery = True,
 ) -> Any:
-    client = temporal_client(request)
+    client = require_temporal(temporal)  # here, not as TemporalDep: a bad body is a 400 first
     backup_id = body.name or new_id("backup")
     include = tuple(i for i in ALL_INCLUDES if body.include is None or i in body.include)
     inp = BackupInput(
@@ -102,16 +107,15 @@ async def list_backups(
 @router.get("/backups/{backup_id}", response_model=BackupView)
 async def get_backup(
     backup_id: BackupIdPath,
-    request: Request,
     _user: ViewerUser,
     session: SessionDep,
     settings: SettingsDep,
+    client: OptionalTemporalDep,
 ) -> BackupView:
     row = await backups.get_backup(session, backup_id=backup_id)
     if row is not None:
         return backup_from_row(row, settings)
     # Started a moment ago and not recorded yet: its run knows.
-    client = app_temporal(request.app).client
     progress = await backup_progress(client, backup_id=backup_id) if client else None
     if progress is None:
         raise ApiError(404, f"No backup {backup_id}", details={"backup_id": backup_id})

@@ -14,15 +14,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Generic, TypeVar
 
-from fastapi import Request
 from pydantic import BaseModel, ValidationError
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.core.errors import ApiError
-from api.core.state import app_temporal
 from workflows.contracts.backup import (
     BACKUP_PROGRESS_QUERY,
     BACKUP_WORKFLOW,
@@ -59,20 +56,6 @@ class _Kind(Generic[P]):
 
 _BACKUP = _Kind(BACKUP_WORKFLOW, BACKUP_PROGRESS_QUERY, BackupProgress)
 _RESTORE = _Kind(RESTORE_WORKFLOW, RESTORE_PROGRESS_QUERY, RestoreProgress)
-
-
-def temporal_client(request: Request) -> Client:
-    """The Temporal client, asked for inside the route rather than as a dependency: FastAPI
-    runs dependencies before it validates the body, and a bad request is a 400 whether
-    Temporal is up or not."""
-    client = app_temporal(request.app).client
-    if client is None:
-        raise ApiError(
-            503,
-            "Temporal is not reachable yet; the API keeps reconnecting, retry shortly",
-            headers={"Retry-After": "5"},
-        )
-    return client
 
 
 async def run_backup(
