@@ -25,7 +25,6 @@ from api.backup.schemas import (
     restore_from_run,
 )
 from api.backup.service import (
-    RunConflict,
     restore_progress,
     run_restore,
 )
@@ -72,20 +71,13 @@ async def create_restore(
         requested_by=user.username,
         fingerprint=fingerprint(body.model_copy(update={"restore_id": None})),
     )
-    try:
-        run = await run_restore(
-            client,
-            restore_id=restore_id,
-            inp=inp,
-            task_queue=settings.task_queue,
-            wait=settings.backup_answer_timeout_seconds if wait else 0.05,
-        )
-    except RunConflict as err:
-        raise ApiError(
-            409,
-            f"restore {restore_id} exists with another request",
-            details={"restore_id": restore_id},
-        ) from err
+    run = await run_restore(
+        client,
+        restore_id=restore_id,
+        inp=inp,
+        task_queue=settings.task_queue,
+        wait=settings.backup_answer_timeout_seconds if wait else 0.05,
+    )
     view = restore_from_run(
         run.progress, settings, status="success" if run.finished else "accepted"
     )

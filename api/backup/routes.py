@@ -29,7 +29,6 @@ from api.backup.schemas import (
     backup_from_run,
 )
 from api.backup.service import (
-    RunConflict,
     backup_progress,
     run_backup,
 )
@@ -67,18 +66,13 @@ async def create_backup(
         requested_by=user.username,
         fingerprint=fingerprint(body),
     )
-    try:
-        run = await run_backup(
-            client,
-            backup_id=backup_id,
-            inp=inp,
-            task_queue=settings.task_queue,
-            wait=settings.backup_answer_timeout_seconds if wait else 0.05,
-        )
-    except RunConflict as err:
-        raise ApiError(
-            409, f"backup {backup_id} exists with another request", details={"backup_id": backup_id}
-        ) from err
+    run = await run_backup(
+        client,
+        backup_id=backup_id,
+        inp=inp,
+        task_queue=settings.task_queue,
+        wait=settings.backup_answer_timeout_seconds if wait else 0.05,
+    )
     view = backup_from_run(run.progress, settings, status="success" if run.finished else "accepted")
     if not run.finished:
         return JSONResponse(view.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)
