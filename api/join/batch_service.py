@@ -15,6 +15,7 @@ from temporalio.common import SearchAttributePair, WorkflowIDConflictPolicy, Wor
 from api.core.errors import ApiError
 from api.core.runs import RunStart, request_fingerprint, start_or_attach
 from api.join.batch_schemas import ParsedBatch
+from api.join.service import join_fingerprint
 from store import join as batches
 from workflows.contracts.common import BATCH_ID
 from workflows.contracts.join import (
@@ -24,21 +25,6 @@ from workflows.contracts.join import (
     BatchProgress,
     batch_join_workflow_id,
 )
-
-
-def device_fingerprint(device: dict[str, Any], *, cloud_ip: str | None, hours: float | None) -> str:
-    # The same fields, hashed the same way, as a single join's body: a later POST
-    # /device/join with the same values finds this device's run instead of a conflict.
-    body = {
-        "node_name": device["node_name"],
-        "device_id": device["device_id"],
-        "cloud_ip": cloud_ip,
-        "device_type": device.get("device_type"),
-        "location": device.get("location"),
-        "configuration": device.get("configuration") or {},
-        "token_expiry_hours": hours,
-    }
-    return request_fingerprint(body)
 
 
 def batch_identity(parsed: ParsedBatch) -> tuple[str, str]:
@@ -70,17 +56,29 @@ async def store_batch(
                 details={"batch_id": batch_id},
             )
         return False
-    cloud_ip, hours = parsed.options.cloud_ip, parsed.options.token_expiry_hours
-    rows = []
-    for entry in parsed.devices:
-        device = entry.model_dump(mode="json")
-        rows.append(
-            {**device, "fingerprint": device_fingerprint(device, cloud_ip=cloud_ip, hours=hours)}
-        )
     await batches.create_batch(
-        session, batch_id=batch_id, fingerprint=fingerprint, devices=rows, created_by=created_by
+        session,
+        batch_id=batch_id,
+        fingerprint=fingerprint,
+        devices=batch_rows(parsed),
+        created_by=created_by,
     )
     return True
+
+
+def batch_rows(parsed: ParsedBatch) -> list[dict[str, Any]]:
+    """The devices' rows, each with its join's fingerprint: the one a single join of the
+    same device with the same options has, so a later POST /device/join finds its run."""
+    options = parsed.options
+    return [
+        {
+            **entry.model_dump(mode="json"),
+            "fingerprint": join_fingerprint(
+                entry, cloud_ip=options.cloud_ip, token_expiry_hours=options.token_expiry_hours
+            ),
+        }
+        for entry in parsed.devices
+    ]
 
 
 async def start_batch(

@@ -2,7 +2,9 @@
 
 The workflow ID is the business key `device-join/{device_id}`, so a repeated POST lands
 on the same run (update-with-start, conflict policy USE_EXISTING) and gets the same
-answer. The update's validator refuses a request whose fingerprint differs: 409.
+answer. The update's validator refuses a request whose fingerprint differs: 409. A device
+in a batch gets the same fingerprint (`join_fingerprint`), so joining it singly after the
+batch finds its run rather than a conflict.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from temporalio.common import SearchAttributePair, WorkflowIDConflictPolicy, Wor
 
 from api.core.errors import ApiError, RunClosed
 from api.core.runs import RunStart, ensure_same_request, request_fingerprint, update_with_start
+from api.join.batch_schemas import BatchDeviceEntry
 from api.join.schemas import JoinRequest
 from store.settings import Settings
 from workflows.contracts.common import DEVICE_ID, NODE_NAME, STAGE
@@ -27,6 +30,25 @@ from workflows.contracts.join import (
     JoinStatus,
     device_join_workflow_id,
 )
+
+# What of a device's entry says which join was asked for; the options come separately.
+_DEVICE_FIELDS = {"node_name", "device_id", "device_type", "location", "configuration"}
+
+
+def join_fingerprint(
+    device: JoinRequest | BatchDeviceEntry,
+    *,
+    cloud_ip: str | None,
+    token_expiry_hours: float | None,
+) -> str:
+    """The identity of a device's join request, alone or in a batch.
+
+    The device's fields and the options as asked, not as defaulted: the same request again
+    is the same join even if the configured defaults changed meanwhile.
+    """
+    request = device.model_dump(mode="json", include=_DEVICE_FIELDS)
+    request |= {"cloud_ip": cloud_ip, "token_expiry_hours": token_expiry_hours}
+    return request_fingerprint(request)
 
 
 def join_input(body: JoinRequest, settings: Settings, *, default_hours: float) -> DeviceJoinInput:
@@ -50,7 +72,9 @@ def join_input(body: JoinRequest, settings: Settings, *, default_hours: float) -
         kubeedge_version=settings.kubeedge_version,
         kubeedge_namespace=settings.kubeedge_namespace,
         device_namespace=settings.device_namespace,
-        fingerprint=request_fingerprint(body.model_dump(mode="json")),
+        fingerprint=join_fingerprint(
+            body, cloud_ip=body.cloud_ip, token_expiry_hours=body.token_expiry_hours
+        ),
     )
 
 
