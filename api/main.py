@@ -88,15 +88,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(edge_security.router, dependencies=[Depends(current_user)])
     # Node tokens reach these too: every route names its callers (api.devices.node_access).
     app.include_router(edge_nodes.router)
-    # Commands (issue 4). command_jobs first: its /command/jobs/... paths would otherwise
-    # be taken for /command/{command_id}/....
+    # Commands: command_jobs first, or its /command/jobs/... paths would be taken for
+    # /command/{command_id}/....
     app.include_router(command_jobs.router, dependencies=[Depends(current_user)])
     app.include_router(commands.router, dependencies=[Depends(current_user)])
     app.include_router(device_tests.router, dependencies=[Depends(current_user)])
     app.include_router(backups.router, dependencies=[Depends(current_user)])
     app.include_router(restores.router, dependencies=[Depends(current_user)])
     app.include_router(backup_schedules.router, dependencies=[Depends(current_user)])
-    # Workloads and apps (issue 6): users and API keys only, never a node's token.
+    # Workloads and apps: users and API keys only, never a node's token.
     app.include_router(edge_workloads.router, dependencies=[Depends(current_user)])
     app.include_router(kubeedge_apps.router, dependencies=[Depends(current_user)])
     # These authenticate on their own: the live streams also take `?token=` (browsers
