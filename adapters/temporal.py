@@ -98,7 +98,7 @@ async def retry_connect(
 
     retrying = AsyncRetrying(
         wait=wait_exponential_jitter(
-            initial=backoff.initial, max=backoff.maximum, jitter=min(1.0, backoff.initial)
+            multiplier=backoff.initial, max=backoff.maximum, jitter=min(1.0, backoff.initial)
         ),
         # Any failure: connection refused, a timeout, a server still starting up.
         retry=retry_if_exception_type(Exception),
