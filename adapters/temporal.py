@@ -94,7 +94,10 @@ async def retry_connect(
             on_failure(state.attempt_number, error)
 
     async def attempt() -> Client:
-        return await asyncio.wait_for(connect(), backoff.attempt_timeout)
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for drops a cancellation that
+        # arrives as the attempt fails, and the retries would outlive the API's shutdown.
+        async with asyncio.timeout(backoff.attempt_timeout):
+            return await connect()
 
     retrying = AsyncRetrying(
         wait=wait_exponential_jitter(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, cast
 
 import pytest
@@ -60,3 +61,21 @@ async def test_gives_up_with_the_last_error_after_its_patience() -> None:
 
     with pytest.raises(RuntimeError, match="connection refused"):
         await retry_connect(refused, target="test", give_up_after=0.05, backoff=FAST)
+
+
+async def test_cancelling_while_an_attempt_fails_stops_the_retries() -> None:
+    # The API cancels its connector at shutdown; an attempt failing in the same loop turn
+    # must not swallow that (asyncio.wait_for does on Python 3.11), or shutdown hangs.
+    failing: asyncio.Future[Client] = asyncio.get_running_loop().create_future()
+
+    async def connect() -> Client:
+        return await failing
+
+    task = asyncio.create_task(
+        retry_connect(connect, target="test", give_up_after=None, backoff=FAST)
+    )
+    await asyncio.sleep(0.01)  # the first attempt is waiting
+    failing.set_exception(RuntimeError("connection refused"))
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, 2)
