@@ -32,7 +32,7 @@ from api.core.openapi import EdgewrightAPI, add_cloudcore_docs
 from api.core.probes import api_version
 from api.core.rate_limit import RateLimiter
 from api.core.state import AppState, set_app_state
-from api.core.temporal import TemporalConnector, connect_from_settings
+from api.core.temporal import TemporalConnector, connect_forever
 from api.core.throttle import RateLimitHeadersMiddleware
 from api.devices import node_routes as edge_nodes
 from api.devices import node_token_routes as edge_security
@@ -88,8 +88,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(edge_security.router, dependencies=[Depends(current_user)])
     # Node tokens reach these too: every route names its callers (api.devices.node_access).
     app.include_router(edge_nodes.router)
-    # Commands. command_jobs first: its /command/jobs/... paths would otherwise
-    # be taken for /command/{command_id}/....
+    # Commands: command_jobs first, or its /command/jobs/... paths would be taken for
+    # /command/{command_id}/....
     app.include_router(command_jobs.router, dependencies=[Depends(current_user)])
     app.include_router(commands.router, dependencies=[Depends(current_user)])
     app.include_router(device_tests.router, dependencies=[Depends(current_user)])
@@ -122,9 +122,7 @@ def _lifespan(
                 "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`."
             )
         engine = create_engine(settings.sqlalchemy_url)
-        temporal = TemporalConnector(
-            connect=connect_from_settings(settings), target=settings.temporal_address
-        )
+        temporal = TemporalConnector(connect=connect_forever(settings))
         try:
             await temporal.start()
             set_app_state(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import secrets
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -11,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.core.runs import request_fingerprint
 from store.settings import Settings
 from workflows.contracts.backup import BackupId, BackupInclude, RestoreMode, Retention
 from workflows.contracts.common import ShortText
@@ -46,8 +45,7 @@ class RestoreRequest(BaseModel):
 
 
 def fingerprint(body: BaseModel) -> str:
-    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return request_fingerprint(body.model_dump(mode="json"))
 
 
 def new_id(prefix: str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request, status
+from fastapi import APIRouter, Path, status
 from fastapi.responses import JSONResponse
 
 from api.backup.request_schemas import (
@@ -25,14 +25,18 @@ from api.backup.schemas import (
     restore_from_run,
 )
 from api.backup.service import (
-    RunConflict,
     restore_progress,
     run_restore,
-    temporal_client,
 )
-from api.core.deps import AdminUser, SessionDep, SettingsDep, ViewerUser
+from api.core.deps import (
+    AdminUser,
+    OptionalTemporalDep,
+    SessionDep,
+    SettingsDep,
+    ViewerUser,
+    require_temporal,
+)
 from api.core.errors import ApiError
-from api.core.state import app_temporal
 from store.backup import records as backups
 from workflows.contracts.backup import RestoreInput, RestoreStatus
 from workflows.contracts.common import BackupErrorType
@@ -43,13 +47,13 @@ router = APIRouter(prefix="/api/kubeedge", tags=["backup"])
 @router.post("/restore", response_model=RestoreView, responses={202: {"model": RestoreView}})
 async def create_restore(
     body: RestoreRequest,
-    request: Request,
     user: AdminUser,
     session: SessionDep,
     settings: SettingsDep,
+    temporal: OptionalTemporalDep,
     wait: WaitQuery = True,
 ) -> Any:
-    client = temporal_client(request)
+    client = require_temporal(temporal)  # here, not as TemporalDep: a bad body is a 400 first
     restore_id = body.restore_id or new_id("restore")
     running = [r for r in await backups.running_restores(session) if r != restore_id]
     if running and not body.dry_run:
@@ -67,20 +71,13 @@ async def create_restore(
         requested_by=user.username,
         fingerprint=fingerprint(body.model_copy(update={"restore_id": None})),
     )
-    try:
-        run = await run_restore(
-            client,
-            restore_id=restore_id,
-            inp=inp,
-            task_queue=settings.task_queue,
-            wait=settings.backup_answer_timeout_seconds if wait else 0.05,
-        )
-    except RunConflict as err:
-        raise ApiError(
-            409,
-            f"restore {restore_id} exists with another request",
-            details={"restore_id": restore_id},
-        ) from err
+    run = await run_restore(
+        client,
+        restore_id=restore_id,
+        inp=inp,
+        task_queue=settings.task_queue,
+        wait=settings.backup_answer_timeout_seconds if wait else 0.05,
+    )
     view = restore_from_run(
         run.progress, settings, status="success" if run.finished else "accepted"
     )
@@ -98,15 +95,14 @@ async def create_restore(
 @router.get("/restores/{restore_id}", response_model=RestoreView)
 async def get_restore(
     restore_id: Annotated[str, Path(max_length=128)],
-    request: Request,
     _user: ViewerUser,
     session: SessionDep,
     settings: SettingsDep,
+    client: OptionalTemporalDep,
 ) -> RestoreView:
     row = await backups.get_restore(session, restore_id=restore_id)
     if row is not None:
         return restore_from_row(row, settings)
-    client = app_temporal(request.app).client
     progress = await restore_progress(client, restore_id=restore_id) if client else None
     if progress is None:
         raise ApiError(404, f"No restore {restore_id}", details={"restore_id": restore_id})

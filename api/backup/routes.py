@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, status
 from fastapi.responses import JSONResponse
 
 from api.backup.request_schemas import (
@@ -29,15 +29,19 @@ from api.backup.schemas import (
     backup_from_run,
 )
 from api.backup.service import (
-    RunConflict,
     backup_progress,
     run_backup,
-    temporal_client,
 )
-from api.core.deps import OperatorUser, SessionDep, SettingsDep, ViewerUser
+from api.core.deps import (
+    OperatorUser,
+    OptionalTemporalDep,
+    SessionDep,
+    SettingsDep,
+    ViewerUser,
+    require_temporal,
+)
 from api.core.errors import ApiError
 from api.core.pagination import PageDep, pagination
-from api.core.state import app_temporal
 from store.backup import records as backups
 from workflows.contracts.backup import ALL_INCLUDES, BackupInput, BackupStatus
 
@@ -47,12 +51,12 @@ router = APIRouter(prefix="/api/kubeedge", tags=["backup"])
 @router.post("/backup", response_model=BackupView, responses={202: {"model": BackupView}})
 async def create_backup(
     body: BackupRequest,
-    request: Request,
     user: OperatorUser,
     settings: SettingsDep,
+    temporal: OptionalTemporalDep,
     wait: WaitQuery = True,
 ) -> Any:
-    client = temporal_client(request)
+    client = require_temporal(temporal)  # here, not as TemporalDep: a bad body is a 400 first
     backup_id = body.name or new_id("backup")
     include = tuple(i for i in ALL_INCLUDES if body.include is None or i in body.include)
     inp = BackupInput(
@@ -62,18 +66,13 @@ async def create_backup(
         requested_by=user.username,
         fingerprint=fingerprint(body),
     )
-    try:
-        run = await run_backup(
-            client,
-            backup_id=backup_id,
-            inp=inp,
-            task_queue=settings.task_queue,
-            wait=settings.backup_answer_timeout_seconds if wait else 0.05,
-        )
-    except RunConflict as err:
-        raise ApiError(
-            409, f"backup {backup_id} exists with another request", details={"backup_id": backup_id}
-        ) from err
+    run = await run_backup(
+        client,
+        backup_id=backup_id,
+        inp=inp,
+        task_queue=settings.task_queue,
+        wait=settings.backup_answer_timeout_seconds if wait else 0.05,
+    )
     view = backup_from_run(run.progress, settings, status="success" if run.finished else "accepted")
     if not run.finished:
         return JSONResponse(view.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)
@@ -102,16 +101,15 @@ async def list_backups(
 @router.get("/backups/{backup_id}", response_model=BackupView)
 async def get_backup(
     backup_id: BackupIdPath,
-    request: Request,
     _user: ViewerUser,
     session: SessionDep,
     settings: SettingsDep,
+    client: OptionalTemporalDep,
 ) -> BackupView:
     row = await backups.get_backup(session, backup_id=backup_id)
     if row is not None:
         return backup_from_row(row, settings)
     # Started a moment ago and not recorded yet: its run knows.
-    client = app_temporal(request.app).client
     progress = await backup_progress(client, backup_id=backup_id) if client else None
     if progress is None:
         raise ApiError(404, f"No backup {backup_id}", details={"backup_id": backup_id})

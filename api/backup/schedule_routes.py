@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Request, status
+from fastapi import APIRouter, Body, Path, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio.client import ScheduleOverlapPolicy
@@ -21,8 +21,15 @@ from api.backup.schedule_service import (
     schedule_link,
     view,
 )
-from api.backup.service import temporal_client
-from api.core.deps import AdminUser, OperatorUser, SettingsDep, TemporalDep, ViewerUser
+from api.core.deps import (
+    AdminUser,
+    OperatorUser,
+    OptionalTemporalDep,
+    SettingsDep,
+    TemporalDep,
+    ViewerUser,
+    require_temporal,
+)
 from workflows.contracts.backup import BackupScheduleConfig, ScheduleId, backup_schedule_temporal_id
 
 router = APIRouter(prefix="/api/kubeedge/backup/schedules", tags=["backup"])
@@ -70,11 +77,11 @@ async def get_schedule(
 async def replace_schedule(
     schedule_id: IdPath,
     body: BackupScheduleConfig,
-    request: Request,
     _user: AdminUser,
     settings: SettingsDep,
+    temporal: OptionalTemporalDep,
 ) -> Any:
-    client = temporal_client(request)  # after the body is validated: a bad one is a 400
+    client = require_temporal(temporal)  # here, not as TemporalDep: a bad body is a 400 first
     created = await put_schedule(client, settings, schedule_id, body)
     answer = view(client, settings, schedule_id, await describe(client, schedule_id))
     if created:

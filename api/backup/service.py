@@ -10,19 +10,22 @@ then is reported as it is so far.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
-from fastapi import Request
-from pydantic import BaseModel, ValidationError
-from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.client import Client, WorkflowFailureError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
 
-from api.core.errors import ApiError
-from api.core.state import app_temporal
+from api.core.runs import (
+    Outcome,
+    RunStart,
+    ensure_same_request,
+    failure_of,
+    outcome_within,
+    progress_of,
+    query_progress,
+    start_or_attach,
+)
 from workflows.contracts.backup import (
     BACKUP_PROGRESS_QUERY,
     BACKUP_WORKFLOW,
@@ -40,124 +43,107 @@ P = TypeVar("P", BackupProgress, RestoreProgress)
 RUN_TIMEOUT = timedelta(days=1)
 
 
-class RunConflict(Exception):
-    """The ID belongs to a run started by another request."""
-
-
-@dataclass(frozen=True)
-class Run(Generic[P]):
-    progress: P
-    finished: bool
-
-
-@dataclass(frozen=True)
-class _Kind(Generic[P]):
-    workflow: str
-    query: str
-    model: type[P]
-
-
-_BACKUP = _Kind(BACKUP_WORKFLOW, BACKUP_PROGRESS_QUERY, BackupProgress)
-_RESTORE = _Kind(RESTORE_WORKFLOW, RESTORE_PROGRESS_QUERY, RestoreProgress)
-
-
-def temporal_client(request: Request) -> Client:
-    """The Temporal client, asked for inside the route rather than as a dependency: FastAPI
-    runs dependencies before it validates the body, and a bad request is a 400 whether
-    Temporal is up or not."""
-    client = app_temporal(request.app).client
-    if client is None:
-        raise ApiError(
-            503,
-            "Temporal is not reachable yet; the API keeps reconnecting, retry shortly",
-            headers={"Retry-After": "5"},
-        )
-    return client
-
-
 async def run_backup(
     client: Client, *, backup_id: str, inp: BackupInput, task_queue: str, wait: float
-) -> Run[BackupProgress]:
-    handle = await _start(
-        client, _BACKUP, inp, workflow_id=backup_workflow_id(backup_id), task_queue=task_queue
+) -> Outcome[BackupProgress]:
+    """How the backup went, or goes so far; RunConflict when the ID is another request's."""
+    run = _run(
+        BACKUP_WORKFLOW,
+        BACKUP_PROGRESS_QUERY,
+        BackupProgress,
+        inp,
+        workflow_id=backup_workflow_id(backup_id),
+        task_queue=task_queue,
     )
-    return await _follow(handle, _BACKUP, fingerprint=inp.fingerprint, wait=wait)
+    return await _follow(
+        client,
+        run,
+        fingerprint=inp.fingerprint,
+        wait=wait,
+        conflict=f"backup {backup_id} exists with another request",
+        details={"backup_id": backup_id},
+    )
 
 
 async def run_restore(
     client: Client, *, restore_id: str, inp: RestoreInput, task_queue: str, wait: float
-) -> Run[RestoreProgress]:
-    handle = await _start(
-        client, _RESTORE, inp, workflow_id=restore_workflow_id(restore_id), task_queue=task_queue
+) -> Outcome[RestoreProgress]:
+    """How the restore went, or goes so far; RunConflict when the ID is another request's."""
+    run = _run(
+        RESTORE_WORKFLOW,
+        RESTORE_PROGRESS_QUERY,
+        RestoreProgress,
+        inp,
+        workflow_id=restore_workflow_id(restore_id),
+        task_queue=task_queue,
     )
-    return await _follow(handle, _RESTORE, fingerprint=inp.fingerprint, wait=wait)
+    return await _follow(
+        client,
+        run,
+        fingerprint=inp.fingerprint,
+        wait=wait,
+        conflict=f"restore {restore_id} exists with another request",
+        details={"restore_id": restore_id},
+    )
 
 
 async def backup_progress(client: Client, *, backup_id: str) -> BackupProgress | None:
-    return await _progress(client, _BACKUP, workflow_id=backup_workflow_id(backup_id))
+    return await _progress(
+        client, backup_workflow_id(backup_id), BACKUP_PROGRESS_QUERY, BackupProgress
+    )
 
 
 async def restore_progress(client: Client, *, restore_id: str) -> RestoreProgress | None:
-    return await _progress(client, _RESTORE, workflow_id=restore_workflow_id(restore_id))
+    return await _progress(
+        client, restore_workflow_id(restore_id), RESTORE_PROGRESS_QUERY, RestoreProgress
+    )
 
 
-async def _start(
-    client: Client, kind: _Kind[P], inp: BaseModel, *, workflow_id: str, task_queue: str
-) -> WorkflowHandle[Any, P]:
-    try:
-        return await client.start_workflow(
-            kind.workflow,
-            inp,
-            id=workflow_id,
-            task_queue=task_queue,
-            result_type=kind.model,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-            execution_timeout=RUN_TIMEOUT,
-        )
-    except WorkflowAlreadyStartedError:  # it finished: report that run
-        return client.get_workflow_handle(workflow_id, result_type=kind.model)
+def _run(
+    workflow: str,
+    query: str,
+    model: type[P],
+    inp: BackupInput | RestoreInput,
+    *,
+    workflow_id: str,
+    task_queue: str,
+) -> RunStart[P]:
+    return RunStart(
+        workflow=workflow,
+        arg=inp,
+        id=workflow_id,
+        task_queue=task_queue,
+        result_type=model,
+        progress_query=query,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+        execution_timeout=RUN_TIMEOUT,
+    )
 
 
 async def _follow(
-    handle: WorkflowHandle[Any, P], kind: _Kind[P], *, fingerprint: str | None, wait: float
-) -> Run[P]:
+    client: Client,
+    run: RunStart[P],
+    *,
+    fingerprint: str | None,
+    wait: float,
+    conflict: str,
+    details: dict[str, Any],
+) -> Outcome[P]:
+    # Refused by the reuse policy: the ID's run finished, and its answer is the answer.
+    handle = (await start_or_attach(client, run)).handle
     try:
-        progress: P = await asyncio.wait_for(handle.result(), timeout=wait)
-        finished = True
-    except TimeoutError:
-        progress = await handle.query(kind.query, result_type=kind.model)
-        finished = False
+        outcome = await outcome_within(handle, run, seconds=wait)
     except WorkflowFailureError as err:
-        progress = _from_failure(err, kind) or await handle.query(
-            kind.query, result_type=kind.model
-        )
-        finished = True
-    if fingerprint is not None and progress.fingerprint not in (None, fingerprint):
-        raise RunConflict(f"{handle.id} was started by another request")
-    return Run(progress=progress, finished=finished)
+        # The workflows end failures with their progress as the error's details.
+        progress = failure_of(err, run.result_type) or await progress_of(handle, run)
+        outcome = Outcome(progress, finished=True)
+    ensure_same_request(outcome.progress, fingerprint, message=conflict, details=details)
+    return outcome
 
 
-def _from_failure(err: WorkflowFailureError, kind: _Kind[P]) -> P | None:
-    """The workflows end failures with their progress as the error's details."""
-    cause = err.cause
-    if isinstance(cause, ApplicationError) and cause.details:
-        try:
-            return kind.model.model_validate(cause.details[0])
-        except ValidationError:
-            return None
-    return None
-
-
-async def _progress(client: Client, kind: _Kind[P], *, workflow_id: str) -> P | None:
+async def _progress(client: Client, workflow_id: str, query: str, model: type[P]) -> P | None:
     """What the newest run of `workflow_id` says, or None when there is none."""
-    handle = client.get_workflow_handle(workflow_id, result_type=kind.model)
-    try:
-        progress: P = await asyncio.wait_for(
-            handle.query(kind.query, result_type=kind.model), timeout=10
-        )
-    except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:
-            return None
-        raise
-    return progress
+    return await asyncio.wait_for(
+        query_progress(client, workflow_id, query=query, result_type=model), timeout=10
+    )

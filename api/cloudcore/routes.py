@@ -7,8 +7,6 @@ sync round), never a live call to Kubernetes.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from datetime import datetime
 from typing import Any
 
@@ -17,12 +15,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio.service import RPCError
 
-from api.cloudcore.service import DeployConflict, DeployFailed, deploy_cloudcore
+from api.cloudcore.service import DeployFailed, deploy_cloudcore
 from api.core.deps import AdminUser, SessionDep, SettingsDep, TemporalDep, ViewerUser
 from api.core.errors import ApiError
 from api.core.humanize import age
 from api.core.links import temporal_ui_link
-from api.core.runs import unavailable
+from api.core.runs import request_fingerprint, unavailable
 from store import cloudcore as observed
 from store.models import utcnow
 from store.settings import Settings
@@ -98,11 +96,6 @@ class CloudCoreStatus(BaseModel):
     observed_at: datetime | None = Field(description="When the worker last read CloudCore")
 
 
-def _fingerprint(body: DeployRequest) -> str:
-    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
 def _answer(progress: CloudCoreDeployProgress, settings: Settings, *, done: bool) -> DeployAnswer:
     workflow_id = cloudcore_deploy_workflow_id(progress.namespace)
     return DeployAnswer(
@@ -133,7 +126,7 @@ async def deploy(
     inp = CloudCoreDeployInput(
         target=target,
         spec=CloudCoreSpec(version=body.version, replicas=body.replicas, resources=body.resources),
-        fingerprint=_fingerprint(body),
+        fingerprint=request_fingerprint(body.model_dump(mode="json")),
         rollout_timeout_seconds=settings.cloudcore_rollout_timeout_seconds,
     )
     workflow_id = cloudcore_deploy_workflow_id(target.namespace)
@@ -144,15 +137,10 @@ async def deploy(
             inp=inp,
             task_queue=settings.task_queue,
             answer_timeout=settings.join_answer_timeout_seconds,
+            details=run,
         )
     except RPCError as err:
         raise unavailable(err) from err
-    except DeployConflict as conflict:
-        raise ApiError(
-            409,
-            f"A deploy of CloudCore {conflict.running.version} is running; wait for it",
-            details={**run, "running_version": conflict.running.version},
-        ) from conflict
     except DeployFailed as failed:
         rolled_back = failed.progress is not None and (
             failed.progress.status == DeployStatus.ROLLED_BACK

@@ -7,13 +7,22 @@ finished deploy does not hold the ID: deploying again starts a new run.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any
 
-from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.client import Client, WorkflowFailureError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from api.core.runs import StillRunning, failure_of, result_within
+from api.core.runs import (
+    Outcome,
+    RunStart,
+    ensure_same_request,
+    failure_of,
+    outcome_within,
+    progress_of,
+    start_or_attach,
+)
 from workflows.contracts.cloudcore import (
     CLOUDCORE_DEPLOY_WORKFLOW,
     DEPLOY_PROGRESS_QUERY,
@@ -27,12 +36,6 @@ from workflows.contracts.common import DEPLOY_FAILED
 SLACK = timedelta(hours=2)
 
 
-class DeployConflict(Exception):
-    def __init__(self, running: CloudCoreDeployProgress) -> None:
-        super().__init__("another CloudCore deploy is running")
-        self.running = running
-
-
 class DeployFailed(Exception):
     def __init__(self, message: str, progress: CloudCoreDeployProgress | None) -> None:
         super().__init__(message)
@@ -40,44 +43,40 @@ class DeployFailed(Exception):
 
 
 async def deploy_cloudcore(
-    client: Client, *, inp: CloudCoreDeployInput, task_queue: str, answer_timeout: float
-) -> tuple[CloudCoreDeployProgress, bool]:
-    """(progress, finished); finished False means the rollout is still being waited for."""
-    handle = await _start_or_attach(client, inp=inp, task_queue=task_queue)
-    try:
-        return await result_within(handle, seconds=answer_timeout), True
-    except StillRunning:
-        progress: CloudCoreDeployProgress = await handle.query(
-            DEPLOY_PROGRESS_QUERY, result_type=CloudCoreDeployProgress
+    client: Client,
+    *,
+    inp: CloudCoreDeployInput,
+    task_queue: str,
+    answer_timeout: float,
+    details: Mapping[str, Any],
+) -> Outcome[CloudCoreDeployProgress]:
+    """How the deploy went, or goes so far (not finished: the rollout is still awaited).
+
+    RunConflict (naming `details`) when another request's deploy is running.
+    """
+    run = RunStart(
+        workflow=CLOUDCORE_DEPLOY_WORKFLOW,
+        arg=inp,
+        id=cloudcore_deploy_workflow_id(inp.target.namespace),
+        task_queue=task_queue,
+        result_type=CloudCoreDeployProgress,
+        progress_query=DEPLOY_PROGRESS_QUERY,
+        id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        execution_timeout=timedelta(seconds=inp.rollout_timeout_seconds) + SLACK,
+    )
+    started = await start_or_attach(client, run)
+    if started.refused:  # a deploy is running: this request's to attach to, or a conflict
+        running = await progress_of(started.handle, run)
+        ensure_same_request(
+            running,
+            inp.fingerprint,
+            message=f"A deploy of CloudCore {running.version} is running; wait for it",
+            details={**details, "running_version": running.version},
         )
-        return progress, False
+    try:
+        return await outcome_within(started.handle, run, seconds=answer_timeout)
     except WorkflowFailureError as err:
         at_failure = failure_of(err, CloudCoreDeployProgress, type_=DEPLOY_FAILED)
         message = at_failure.message if at_failure else str(err.cause or err)
         raise DeployFailed(message, at_failure) from err
-
-
-async def _start_or_attach(
-    client: Client, *, inp: CloudCoreDeployInput, task_queue: str
-) -> WorkflowHandle[object, CloudCoreDeployProgress]:
-    workflow_id = cloudcore_deploy_workflow_id(inp.target.namespace)
-    try:
-        return await client.start_workflow(
-            CLOUDCORE_DEPLOY_WORKFLOW,
-            inp,
-            id=workflow_id,
-            task_queue=task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-            execution_timeout=timedelta(seconds=inp.rollout_timeout_seconds) + SLACK,
-            result_type=CloudCoreDeployProgress,
-        )
-    except WorkflowAlreadyStartedError:
-        pass
-    handle = client.get_workflow_handle(workflow_id, result_type=CloudCoreDeployProgress)
-    running: CloudCoreDeployProgress = await handle.query(
-        DEPLOY_PROGRESS_QUERY, result_type=CloudCoreDeployProgress
-    )
-    if running.fingerprint != inp.fingerprint:
-        raise DeployConflict(running)
-    return handle

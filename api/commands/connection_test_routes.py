@@ -13,18 +13,14 @@ from typing import Any
 
 from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field
-from temporalio.common import (
-    SearchAttributePair,
-    TypedSearchAttributes,
-    WorkflowIDConflictPolicy,
-)
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.common import SearchAttributePair, WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.commands.schemas import execution_time
 from api.core.deps import OperatorUser, SessionDep, SettingsDep, TemporalDep, ViewerUser
-from api.core.errors import ApiError
+from api.core.errors import ApiError, RunConflict
 from api.core.links import temporal_ui_link
+from api.core.runs import RunStart, progress_of, start_or_attach
 from store import commands
 from store.devices import inventory as devices
 from store.models import Device
@@ -143,25 +139,20 @@ async def start_connection_test(
         connect_timeout_seconds=body.connect_timeout,
         requested_by=user.username,
     )
-    workflow_id = connection_test_workflow_id(test_id)
-    try:
-        handle = await client.start_workflow(
-            CONNECTION_TEST_WORKFLOW,
-            inp,
-            id=workflow_id,
-            task_queue=settings.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-            search_attributes=TypedSearchAttributes(
-                [SearchAttributePair(DEVICE_ID, body.device_id)]
-            ),
-            result_type=ConnectionTestProgress,
-        )
-    except WorkflowAlreadyStartedError as err:
-        raise ApiError(409, f"Test {test_id} exists", details={"workflow_id": workflow_id}) from err
-    progress: ConnectionTestProgress = await handle.query(
-        CONNECTION_TEST_PROGRESS_QUERY, result_type=ConnectionTestProgress
+    run = RunStart(
+        workflow=CONNECTION_TEST_WORKFLOW,
+        arg=inp,
+        id=connection_test_workflow_id(test_id),
+        task_queue=settings.task_queue,
+        result_type=ConnectionTestProgress,
+        progress_query=CONNECTION_TEST_PROGRESS_QUERY,
+        id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        search_attributes=[SearchAttributePair(DEVICE_ID, body.device_id)],
     )
-    return _answer(progress, settings)
+    started = await start_or_attach(client, run)
+    if started.refused:
+        raise RunConflict(f"Test {test_id} exists", details={"workflow_id": run.id})
+    return _answer(await progress_of(started.handle, run), settings)
 
 
 @router.get("/results/{test_id}", response_model=TestResults)

@@ -18,20 +18,16 @@ from fastapi import APIRouter, Query, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio.client import Client
-from temporalio.common import (
-    SearchAttributePair,
-    TypedSearchAttributes,
-    WorkflowIDConflictPolicy,
-)
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.common import SearchAttributePair, WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.commands.routes import RUN_MARGIN, Parameters, fingerprint, new_command_id
+from api.commands.routes import RUN_MARGIN, Parameters, new_command_id
 from api.commands.schemas import CommandAnswer, command_answer
-from api.commands.service import CommandClosed, CommandConflict, CommandStillRunning, start_command
+from api.commands.service import start_command
 from api.core.deps import OperatorUser, SettingsDep, TemporalDep, ViewerUser
-from api.core.errors import ApiError
+from api.core.errors import ApiError, RunClosed, RunConflict, RunStillRunning
 from api.core.links import temporal_ui_link
+from api.core.runs import RunStart, progress_of, request_fingerprint, start_or_attach
 from workflows.contracts.commands import (
     BROADCAST_WORKFLOW,
     COMMAND_ACCEPTED_UPDATE,
@@ -84,7 +80,7 @@ async def broadcast(
         command=body.command,
         parameters=body.parameters,
         timeout_seconds=timeout,
-        fingerprint=fingerprint(body.model_dump(mode="json", exclude={"command_id"})),
+        fingerprint=request_fingerprint(body.model_dump(mode="json", exclude={"command_id"})),
         requested_by=user.username,
     )
     try:
@@ -102,14 +98,13 @@ async def broadcast(
             run_timeout=timedelta(seconds=timeout) + RUN_MARGIN,
             search_attributes=[SearchAttributePair(COMMAND_ID, inp.command_id)],
         )
-    except (CommandConflict, CommandClosed) as err:
-        raise ApiError(
-            409, f"Command {inp.command_id} exists", details={"reason": str(err)}
-        ) from err
-    except CommandStillRunning as running:
-        if running.status is None:
+    except RunConflict as err:  # RunClosed too: a broadcast's ID is used once
+        reason = err.workflow_id if isinstance(err, RunClosed) else err.message
+        raise ApiError(409, f"Command {inp.command_id} exists", details={"reason": reason}) from err
+    except RunStillRunning as running:
+        if running.progress is None:
             raise ApiError(503, "The broadcast was not started; retry") from None
-        answer = command_answer(running.status, settings, waited=False)
+        answer = command_answer(running.progress, settings, waited=False)
         return JSONResponse(answer.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)
     return command_answer(result, settings, waited=wait)
 
@@ -185,21 +180,20 @@ async def start_job(
         max_in_flight=body.max_in_flight,
         requested_by=user.username,
     )
-    workflow_id = command_job_workflow_id(job_id)
-    try:
-        handle = await client.start_workflow(
-            COMMAND_JOB_WORKFLOW,
-            inp,
-            id=workflow_id,
-            task_queue=settings.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-            search_attributes=TypedSearchAttributes([SearchAttributePair(COMMAND_ID, job_id)]),
-            result_type=JobProgress,
-        )
-    except WorkflowAlreadyStartedError as err:
-        raise ApiError(409, f"Job {job_id} exists", details={"workflow_id": workflow_id}) from err
-    progress: JobProgress = await handle.query(JOB_PROGRESS_QUERY, result_type=JobProgress)
-    return _job_answer(progress, settings)
+    run = RunStart(
+        workflow=COMMAND_JOB_WORKFLOW,
+        arg=inp,
+        id=command_job_workflow_id(job_id),
+        task_queue=settings.task_queue,
+        result_type=JobProgress,
+        progress_query=JOB_PROGRESS_QUERY,
+        id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        search_attributes=[SearchAttributePair(COMMAND_ID, job_id)],
+    )
+    started = await start_or_attach(client, run)
+    if started.refused:
+        raise RunConflict(f"Job {job_id} exists", details={"workflow_id": run.id})
+    return _job_answer(await progress_of(started.handle, run), settings)
 
 
 async def _progress(client: Client, job_id: str) -> JobProgress:

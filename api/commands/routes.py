@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import uuid
 from datetime import timedelta
@@ -18,16 +17,10 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from temporalio.common import SearchAttributePair
 
 from api.commands.schemas import CommandAnswer, CommandStatusAnswer, command_answer, status_answer
-from api.commands.service import (
-    CommandClosed,
-    CommandConflict,
-    CommandStillRunning,
-    cancel,
-    query_status,
-    start_command,
-)
+from api.commands.service import cancel, query_status, start_command
 from api.core.deps import OperatorUser, SessionDep, SettingsDep, TemporalDep, ViewerUser
-from api.core.errors import ApiError
+from api.core.errors import ApiError, RunClosed, RunStillRunning
+from api.core.runs import request_fingerprint
 from store import commands
 from store.devices import presence
 from store.settings import Settings
@@ -75,11 +68,6 @@ class CommandRequest(BaseModel):
     )
 
 
-def fingerprint(scope: dict[str, Any]) -> str:
-    canonical = json.dumps(scope, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
 def new_command_id() -> str:
     return f"cmd_{uuid.uuid4().hex[:16]}"
 
@@ -97,7 +85,7 @@ def _input(device_id: str, body: CommandRequest, settings: Settings, user: str) 
         parameters=body.parameters,
         timeout_seconds=timeout,
         connect_timeout_seconds=connect,
-        fingerprint=fingerprint({"device_id": device_id, **request}),
+        fingerprint=request_fingerprint({"device_id": device_id, **request}),
         requested_by=user,
     )
 
@@ -163,15 +151,13 @@ async def send_command(
                 SearchAttributePair(STAGE, CommandState.QUEUED.value),
             ],
         )
-    except CommandConflict as err:
-        raise ApiError(409, str(err), details={"command_id": inp.command_id}) from err
-    except CommandStillRunning as running:
-        if running.status is None:
-            raise ApiError(503, "The command was not started; retry") from None
-        answer = command_answer(running.status, settings, waited=False)
-        return JSONResponse(answer.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)
-    except CommandClosed:
+    except RunClosed:  # before RunConflict (409), which it is a kind of
         result = await _finished(session, inp)
+    except RunStillRunning as running:
+        if running.progress is None:
+            raise ApiError(503, "The command was not started; retry") from None
+        answer = command_answer(running.progress, settings, waited=False)
+        return JSONResponse(answer.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)
     return _respond(result, settings, waited=wait)
 
 

@@ -8,42 +8,21 @@ update's validator refuses another body under the same ID: a conflict.
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
-from temporalio.common import (
-    SearchAttributePair,
-    TypedSearchAttributes,
-    WorkflowIDConflictPolicy,
-    WorkflowIDReusePolicy,
-)
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.client import Client
+from temporalio.common import SearchAttributePair, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.service import RPCError
 
+from api.core.runs import RunStart, is_not_found, query_progress, update_with_start
 from workflows.contracts.commands import (
     COMMAND_CANCEL_UPDATE,
     COMMAND_STATUS_QUERY,
     CommandStatus,
     command_workflow_id,
 )
-
-
-class CommandConflict(Exception):
-    """The command ID is taken by a run with another request."""
-
-
-class CommandStillRunning(Exception):
-    """The answer timeout passed first; the run goes on."""
-
-    def __init__(self, status: CommandStatus | None) -> None:
-        super().__init__("the command is still running")
-        self.status = status
-
-
-class CommandClosed(Exception):
-    """A run with this ID is already over (its outcome is in the store)."""
 
 
 async def start_command(
@@ -57,48 +36,44 @@ async def start_command(
     task_queue: str,
     answer_timeout: float,
     run_timeout: timedelta,
-    search_attributes: list[SearchAttributePair[Any]],
+    search_attributes: Sequence[SearchAttributePair[Any]],
 ) -> CommandStatus:
-    """Start (or attach to) the run and wait for `update` to answer, at most `answer_timeout`."""
-    workflow_id = command_workflow_id(command_id)
-    start: WithStartWorkflowOperation[Any, CommandStatus] = WithStartWorkflowOperation(
-        workflow,
-        arg,
-        id=workflow_id,
+    """Start (or attach to) the run and wait for `update` to answer, at most `answer_timeout`.
+
+    RunConflict when the ID is another request's, RunClosed when its run is over (its
+    outcome is in the store), RunStillRunning when the answer timeout passed first.
+    """
+    run = RunStart(
+        workflow=workflow,
+        arg=arg,
+        id=command_workflow_id(command_id),
         task_queue=task_queue,
+        result_type=CommandStatus,
+        progress_query=COMMAND_STATUS_QUERY,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         # A finished command is never re-run under its ID: its outcome is the answer.
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        search_attributes=TypedSearchAttributes(search_attributes),
+        search_attributes=search_attributes,
         execution_timeout=run_timeout,
-        result_type=CommandStatus,
     )
-    call = client.execute_update_with_start_workflow(
-        update, fingerprint, start_workflow_operation=start, result_type=CommandStatus
+    return await update_with_start(
+        client,
+        run,
+        update=update,
+        fingerprint=fingerprint,
+        within=answer_timeout,
+        details={"command_id": command_id},
     )
-    try:
-        return await asyncio.wait_for(call, timeout=answer_timeout)
-    except WorkflowUpdateFailedError as err:
-        cause = err.cause
-        if isinstance(cause, ApplicationError) and cause.type == "Conflict":
-            raise CommandConflict(cause.message) from err
-        raise
-    except WorkflowAlreadyStartedError as err:
-        raise CommandClosed(workflow_id) from err
-    except TimeoutError:
-        raise CommandStillRunning(await query_status(client, command_id=command_id)) from None
 
 
 async def query_status(client: Client, *, command_id: str) -> CommandStatus | None:
     """The run's own view (running or recently closed); None when there is no such run."""
-    handle = client.get_workflow_handle(command_workflow_id(command_id))
-    try:
-        status: CommandStatus = await handle.query(COMMAND_STATUS_QUERY, result_type=CommandStatus)
-    except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:
-            return None
-        raise
-    return status
+    return await query_progress(
+        client,
+        command_workflow_id(command_id),
+        query=COMMAND_STATUS_QUERY,
+        result_type=CommandStatus,
+    )
 
 
 async def cancel(client: Client, *, command_id: str) -> CommandStatus | None:
@@ -109,7 +84,7 @@ async def cancel(client: Client, *, command_id: str) -> CommandStatus | None:
             COMMAND_CANCEL_UPDATE, result_type=CommandStatus
         )
     except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:
+        if is_not_found(err):
             return None
         raise
     return status

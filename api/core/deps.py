@@ -2,6 +2,11 @@
 
     async def handler(session: SessionDep, user: OperatorUser, temporal: TemporalDep): ...
 
+`TemporalDep` is the only way to the Temporal client: a connected client, or a 503 while
+the API is still connecting. `OptionalTemporalDep` gives None instead, for reads that can
+answer from the store, and for routes that must validate their body first (FastAPI runs
+dependencies before it reports a bad body): they call `require_temporal` themselves.
+
 `CurrentUser`, `ViewerUser`, `OperatorUser` and `AdminUser` give an api.core.principal.Principal:
 a logged-in user or an API key, with `.role`, `.username` (safe to log) and `.kind`.
 Resolving it also counts the request against the caller's rate limit (api.core.throttle).
@@ -23,7 +28,7 @@ from temporalio.client import Client
 from api.core.authn import authenticate
 from api.core.errors import ApiError
 from api.core.principal import Principal
-from api.core.state import app_sessions, app_settings, app_temporal
+from api.core.state import app_sessions, app_settings, app_state
 from api.core.throttle import enforce_rate_limit
 from store.access.users import Role
 from store.settings import Settings
@@ -48,8 +53,15 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(_session, scope="function")]
 
 
-def _temporal(request: Request) -> Client:
-    client = app_temporal(request.app).client
+def _connected_temporal(request: Request) -> Client | None:
+    return app_state(request.app).temporal.client
+
+
+OptionalTemporalDep = Annotated[Client | None, Depends(_connected_temporal)]
+
+
+def require_temporal(client: Client | None) -> Client:
+    """The client, or the 503 that says the API is still connecting to Temporal."""
     if client is None:
         raise ApiError(
             503,
@@ -57,6 +69,10 @@ def _temporal(request: Request) -> Client:
             headers={"Retry-After": "5"},
         )
     return client
+
+
+def _temporal(client: OptionalTemporalDep) -> Client:
+    return require_temporal(client)
 
 
 TemporalDep = Annotated[Client, Depends(_temporal)]

@@ -12,10 +12,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -25,6 +26,8 @@ from api.core.envelopes import error_response, status_phrase
 logger = logging.getLogger(__name__)
 
 _LOCATIONS = {"body", "query", "path", "header", "cookie"}
+
+P = TypeVar("P", bound=BaseModel)
 
 
 class ApiError(Exception):
@@ -43,6 +46,37 @@ class ApiError(Exception):
         self.message = message
         self.details = dict(details or {})
         self.headers = dict(headers or {})
+
+
+# What starting or attaching to a workflow run can end in (api.core.runs). They are
+# ApiErrors, so an uncaught one leaves through api_error_handler in the caller's envelope;
+# routes catch them where their contract answers otherwise (a 202 with the run so far).
+
+
+class RunConflict(ApiError):
+    """The run's ID belongs to a run that another request started: 409."""
+
+    def __init__(self, message: str, *, details: Mapping[str, Any] | None = None) -> None:
+        super().__init__(409, message, details=details)
+
+
+class RunClosed(RunConflict):
+    """The ID's run is over and its reuse policy starts no other under that ID."""
+
+    def __init__(self, workflow_id: str, *, details: Mapping[str, Any] | None = None) -> None:
+        super().__init__(f"{workflow_id} is over and does not run again", details=details)
+        self.workflow_id = workflow_id
+
+
+class RunStillRunning(ApiError, Generic[P]):
+    """No answer within the bound; the run goes on (503 where a route has no 202 for it).
+
+    `progress` is what the run says so far; None when it was not asked, or not found.
+    """
+
+    def __init__(self, progress: P | None = None) -> None:
+        super().__init__(503, "The run is still going; retry shortly", headers={"Retry-After": "5"})
+        self.progress = progress
 
 
 async def api_error_handler(request: Request, exc: Exception) -> Response:

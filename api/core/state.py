@@ -48,7 +48,3 @@ def app_settings(app: Starlette) -> Settings:
 
 def app_sessions(app: Starlette) -> async_sessionmaker[AsyncSession]:
     return app_state(app).sessions
-
-
-def app_temporal(app: Starlette) -> TemporalConnector:
-    return app_state(app).temporal

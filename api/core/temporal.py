@@ -2,8 +2,8 @@
 
 The API must come up even when Temporal is not (yet) reachable: the health endpoints and
 everything that only reads the store keep working, and endpoints that need Temporal
-answer 503 until a background task has connected. The task retries with exponential
-backoff and jitter for as long as the process lives.
+answer 503 until a background task has connected (api.core.deps.TemporalDep). The task
+connects through adapters.temporal, retrying for as long as the process lives.
 """
 
 from __future__ import annotations
@@ -11,28 +11,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from datetime import timedelta
+from typing import Protocol
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
-from tenacity.wait import wait_exponential_jitter
 
+from adapters.temporal import OnFailure, connect_temporal
 from store.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-Connect = Callable[[], Awaitable[Client]]
+
+class Connect(Protocol):
+    """Connects, retrying until it succeeds; tells `on_failure` of each failed attempt."""
+
+    def __call__(self, *, on_failure: OnFailure) -> Awaitable[Client]: ...
 
 
-def connect_from_settings(settings: Settings) -> Connect:
-    async def connect() -> Client:
-        return await Client.connect(
-            settings.temporal_address,
-            namespace=settings.temporal_namespace,
-            data_converter=pydantic_data_converter,
-        )
+def connect_forever(settings: Settings) -> Connect:
+    def connect(*, on_failure: OnFailure) -> Awaitable[Client]:
+        return connect_temporal(settings, give_up_after=None, on_failure=on_failure)
 
     return connect
 
@@ -40,21 +39,8 @@ def connect_from_settings(settings: Settings) -> Connect:
 class TemporalConnector:
     """Holds the client once connected; `client` is None until then."""
 
-    def __init__(
-        self,
-        *,
-        connect: Connect,
-        target: str,
-        attempt_timeout: float = 10.0,
-        initial_backoff: float = 0.5,
-        max_backoff: float = 30.0,
-    ) -> None:
+    def __init__(self, *, connect: Connect) -> None:
         self._connect = connect
-        self._target = target  # for log lines only
-        self._attempt_timeout = attempt_timeout
-        self._wait = wait_exponential_jitter(
-            multiplier=initial_backoff, max=max_backoff, jitter=min(1.0, initial_backoff)
-        )
         self._client: Client | None = None
         self._first_attempt_done = asyncio.Event()
         self._connected = asyncio.Event()
@@ -101,31 +87,10 @@ class TemporalConnector:
             return False
 
     async def _run(self) -> None:
-        retrying = AsyncRetrying(
-            wait=self._wait,
-            retry=retry_if_exception_type(Exception),
-            before_sleep=self._failed,
-            reraise=True,
-        )
-        self._client = await retrying(self._attempt)
+        self._client = await self._connect(on_failure=self._failed)
         self._connected.set()
         self._first_attempt_done.set()
-        logger.info("connected to Temporal at %s", self._target)
 
-    async def _attempt(self) -> Client:
-        return await asyncio.wait_for(self._connect(), self._attempt_timeout)
-
-    def _failed(self, state: RetryCallState) -> None:
+    def _failed(self, attempt: int, error: BaseException | None) -> None:
+        # Startup stops waiting at the first failure: the API serves without Temporal.
         self._first_attempt_done.set()
-        error = state.outcome.exception() if state.outcome else None
-        delay = state.upcoming_sleep
-        # The first failure is worth a warning; repeating it every backoff step is noise.
-        level = logging.WARNING if state.attempt_number == 1 else logging.INFO
-        logger.log(
-            level,
-            "Temporal at %s not reachable (attempt %d: %s); retrying in %.1fs",
-            self._target,
-            state.attempt_number,
-            error,
-            delay,
-        )

@@ -12,17 +12,20 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
-from temporalio.common import (
-    SearchAttributePair,
-    TypedSearchAttributes,
-    WorkflowIDConflictPolicy,
-    WorkflowIDReusePolicy,
-)
+from temporalio.common import SearchAttributePair, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.service import RPCError
 
 from api.core.errors import ApiError
 from api.core.links import temporal_ui_link
-from api.core.runs import StillRunning, failure_of, is_not_found, result_within, unavailable
+from api.core.runs import (
+    Outcome,
+    RunStart,
+    failure_of,
+    is_not_found,
+    outcome_within,
+    start_or_attach,
+    unavailable,
+)
 from store.settings import Settings
 from workflows.contracts.common import DEVICE_ID, NODE_NAME, REMOVAL_FAILED, ErrorType
 from workflows.contracts.devices import (
@@ -38,18 +41,6 @@ from workflows.contracts.join import JOIN_PROGRESS_QUERY, JoinProgress, device_j
 EXECUTION_TIMEOUT = timedelta(hours=12)
 
 
-class RemovalRunning(Exception):
-    def __init__(self, progress: RemovalProgress) -> None:
-        super().__init__("removal still running")
-        self.progress = progress
-
-
-class RemovalFailed(Exception):
-    def __init__(self, message: str, progress: RemovalProgress | None) -> None:
-        super().__init__(message)
-        self.progress = progress
-
-
 async def running_join(client: Client, *, device_id: str) -> JoinProgress | None:
     """The progress of the device's join run while it runs; None when none does."""
     handle = client.get_workflow_handle(device_join_workflow_id(device_id))
@@ -63,37 +54,6 @@ async def running_join(client: Client, *, device_id: str) -> JoinProgress | None
             return None
         raise unavailable(err) from err
     return progress
-
-
-async def remove_device(
-    client: Client, *, inp: DeviceRemovalInput, task_queue: str, answer_timeout: float
-) -> RemovalProgress:
-    handle = await client.start_workflow(
-        DEVICE_REMOVAL_WORKFLOW,
-        inp,
-        id=device_removal_workflow_id(inp.device_id),
-        task_queue=task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-        search_attributes=TypedSearchAttributes(
-            [
-                SearchAttributePair(DEVICE_ID, inp.device_id),
-                SearchAttributePair(NODE_NAME, inp.node_name),
-            ]
-        ),
-        execution_timeout=EXECUTION_TIMEOUT,
-        result_type=RemovalProgress,
-    )
-    try:
-        return await result_within(handle, seconds=answer_timeout)
-    except StillRunning:
-        progress: RemovalProgress = await handle.query(
-            REMOVAL_PROGRESS_QUERY, result_type=RemovalProgress
-        )
-        raise RemovalRunning(progress) from None
-    except WorkflowFailureError as err:
-        progress_at_failure = failure_of(err, RemovalProgress, type_=REMOVAL_FAILED)
-        raise RemovalFailed(str(err.cause or err), progress_at_failure) from err
 
 
 def removal_input(
@@ -115,36 +75,49 @@ def run_details(settings: Settings, device_id: str) -> dict[str, str]:
 
 async def removal_outcome(
     client: Client, *, settings: Settings, inp: DeviceRemovalInput
-) -> tuple[RemovalProgress, bool]:
+) -> Outcome[RemovalProgress]:
     """(progress, finished): finished False means still running (answer 202).
 
     A failed removal is an ApiError: 409 when Kubernetes said the object is not ours to
     delete, 503 otherwise, with the steps already done in `details`.
     """
+    run = RunStart(
+        workflow=DEVICE_REMOVAL_WORKFLOW,
+        arg=inp,
+        id=device_removal_workflow_id(inp.device_id),
+        task_queue=settings.task_queue,
+        result_type=RemovalProgress,
+        progress_query=REMOVAL_PROGRESS_QUERY,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        search_attributes=[
+            SearchAttributePair(DEVICE_ID, inp.device_id),
+            SearchAttributePair(NODE_NAME, inp.node_name),
+        ],
+        execution_timeout=EXECUTION_TIMEOUT,
+    )
     try:
-        progress = await remove_device(
-            client,
-            inp=inp,
-            task_queue=settings.task_queue,
-            answer_timeout=settings.join_answer_timeout_seconds,
+        started = await start_or_attach(client, run)
+        return await outcome_within(
+            started.handle, run, seconds=settings.join_answer_timeout_seconds
         )
     except RPCError as err:
         raise unavailable(err) from err
-    except RemovalRunning as running:
-        return running.progress, False
-    except RemovalFailed as failed:
-        details: dict[str, Any] = run_details(settings, inp.device_id)
-        status = 503
-        if failed.progress is not None and failed.progress.failure is not None:
-            failure = failed.progress.failure
-            details |= {
-                "failed_step": failure.step.value,
-                "error_type": failure.error_type,
-                "reason": failure.message,
-                "actions_taken": failed.progress.actions_taken,
-            }
-            status = 409 if failure.error_type == ErrorType.CONFLICT else 503
-        raise ApiError(
-            status, f"removal of {inp.device_id} failed: {failed}", details=details
-        ) from failed
-    return progress, True
+    except WorkflowFailureError as err:
+        raise _failed(err, settings=settings, device_id=inp.device_id) from err
+
+
+def _failed(err: WorkflowFailureError, *, settings: Settings, device_id: str) -> ApiError:
+    progress = failure_of(err, RemovalProgress, type_=REMOVAL_FAILED)
+    details: dict[str, Any] = run_details(settings, device_id)
+    status = 503
+    if progress is not None and progress.failure is not None:
+        failure = progress.failure
+        details |= {
+            "failed_step": failure.step.value,
+            "error_type": failure.error_type,
+            "reason": failure.message,
+            "actions_taken": progress.actions_taken,
+        }
+        status = 409 if failure.error_type == ErrorType.CONFLICT else 503
+    return ApiError(status, f"removal of {device_id} failed: {err.cause or err}", details=details)

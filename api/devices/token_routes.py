@@ -17,10 +17,10 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.service import RPCError
 
 from api.core.deps import AdminUser, SessionDep, SettingsDep, TemporalDep, ViewerUser
-from api.core.errors import ApiError
+from api.core.errors import ApiError, RunStillRunning
 from api.core.links import temporal_ui_link
 from api.core.pagination import PageDep, Pagination, pagination
-from api.core.runs import StillRunning, result_within, unavailable
+from api.core.runs import RunStart, answer_within, start_or_attach, unavailable
 from api.join.keadm import build_join_command, is_valid_host
 from store.devices import inventory as devices
 from store.devices import tokens
@@ -143,21 +143,20 @@ async def _issue(
         "workflow_id": workflow_id,
         "temporal_ui_url": temporal_ui_link(settings, workflow_id),
     }
+    run = RunStart(
+        workflow=ISSUE_TOKEN_WORKFLOW,
+        arg=inp,
+        id=workflow_id,
+        task_queue=settings.task_queue,
+        result_type=IssuedJoinToken,
+        execution_timeout=timedelta(minutes=5),
+    )
     try:
-        handle = await client.start_workflow(
-            ISSUE_TOKEN_WORKFLOW,
-            inp,
-            id=workflow_id,
-            task_queue=settings.task_queue,
-            execution_timeout=timedelta(minutes=5),
-            result_type=IssuedJoinToken,
-        )
-        issued: IssuedJoinToken = await result_within(
-            handle, seconds=settings.join_answer_timeout_seconds
-        )
+        started = await start_or_attach(client, run)  # a new token's ID: nothing to attach to
+        issued = await answer_within(started.handle, seconds=settings.join_answer_timeout_seconds)
     except RPCError as err:
         raise unavailable(err) from err
-    except StillRunning:
+    except RunStillRunning:
         raise ApiError(
             503, "issuing the token takes longer than expected; retry shortly", details=details
         ) from None

@@ -6,22 +6,16 @@ of the same file lands on the same batch and never joins a device twice.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client, WorkflowHandle
-from temporalio.common import (
-    SearchAttributePair,
-    TypedSearchAttributes,
-    WorkflowIDConflictPolicy,
-    WorkflowIDReusePolicy,
-)
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.common import SearchAttributePair, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
 from api.core.errors import ApiError
+from api.core.runs import RunStart, request_fingerprint, start_or_attach
 from api.join.batch_schemas import ParsedBatch
+from api.join.service import join_fingerprint
 from store import join as batches
 from workflows.contracts.common import BATCH_ID
 from workflows.contracts.join import (
@@ -33,26 +27,6 @@ from workflows.contracts.join import (
 )
 
 
-def canonical_hash(value: Any) -> str:
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def device_fingerprint(device: dict[str, Any], *, cloud_ip: str | None, hours: float | None) -> str:
-    # The same fields, hashed the same way, as a single join's body: a later POST
-    # /device/join with the same values finds this device's run instead of a conflict.
-    body = {
-        "node_name": device["node_name"],
-        "device_id": device["device_id"],
-        "cloud_ip": cloud_ip,
-        "device_type": device.get("device_type"),
-        "location": device.get("location"),
-        "configuration": device.get("configuration") or {},
-        "token_expiry_hours": hours,
-    }
-    return canonical_hash(body)
-
-
 def batch_identity(parsed: ParsedBatch) -> tuple[str, str]:
     """(batch_id, fingerprint) of a request."""
     content = {
@@ -60,7 +34,7 @@ def batch_identity(parsed: ParsedBatch) -> tuple[str, str]:
         "cloud_ip": parsed.options.cloud_ip,
         "token_expiry_hours": parsed.options.token_expiry_hours,
     }
-    fingerprint = canonical_hash(content)
+    fingerprint = request_fingerprint(content)
     return parsed.options.batch_id or f"b-{fingerprint[:16]}", fingerprint
 
 
@@ -82,17 +56,29 @@ async def store_batch(
                 details={"batch_id": batch_id},
             )
         return False
-    cloud_ip, hours = parsed.options.cloud_ip, parsed.options.token_expiry_hours
-    rows = []
-    for entry in parsed.devices:
-        device = entry.model_dump(mode="json")
-        rows.append(
-            {**device, "fingerprint": device_fingerprint(device, cloud_ip=cloud_ip, hours=hours)}
-        )
     await batches.create_batch(
-        session, batch_id=batch_id, fingerprint=fingerprint, devices=rows, created_by=created_by
+        session,
+        batch_id=batch_id,
+        fingerprint=fingerprint,
+        devices=batch_rows(parsed),
+        created_by=created_by,
     )
     return True
+
+
+def batch_rows(parsed: ParsedBatch) -> list[dict[str, Any]]:
+    """The devices' rows, each with its join's fingerprint: the one a single join of the
+    same device with the same options has, so a later POST /device/join finds its run."""
+    options = parsed.options
+    return [
+        {
+            **entry.model_dump(mode="json"),
+            "fingerprint": join_fingerprint(
+                entry, cloud_ip=options.cloud_ip, token_expiry_hours=options.token_expiry_hours
+            ),
+        }
+        for entry in parsed.devices
+    ]
 
 
 async def start_batch(
@@ -105,21 +91,18 @@ async def start_batch(
     task_queue: str,
 ) -> WorkflowHandle[Any, BatchProgress]:
     """Start the batch's run, or return the one that exists (running or finished)."""
-    workflow_id = batch_join_workflow_id(batch_id)
     inp = BatchJoinInput(
         batch_id=batch_id, total=total, defaults=defaults, max_concurrency=max_concurrency
     )
-    try:
-        return await client.start_workflow(
-            BATCH_JOIN_WORKFLOW,
-            inp,
-            id=workflow_id,
-            task_queue=task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            # A finished batch is never run again: its devices were handled once.
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            search_attributes=TypedSearchAttributes([SearchAttributePair(BATCH_ID, batch_id)]),
-            result_type=BatchProgress,
-        )
-    except WorkflowAlreadyStartedError:
-        return client.get_workflow_handle(workflow_id, result_type=BatchProgress)
+    run = RunStart(
+        workflow=BATCH_JOIN_WORKFLOW,
+        arg=inp,
+        id=batch_join_workflow_id(batch_id),
+        task_queue=task_queue,
+        result_type=BatchProgress,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        # A finished batch is never run again: its devices were handled once.
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        search_attributes=[SearchAttributePair(BATCH_ID, batch_id)],
+    )
+    return (await start_or_attach(client, run)).handle

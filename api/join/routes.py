@@ -2,122 +2,26 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, status
 from fastapi.responses import JSONResponse
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from temporalio.service import RPCError
 
 from api.core.deps import OperatorUser, SessionDep, SettingsDep, TemporalDep
-from api.core.errors import ApiError
+from api.core.errors import ApiError, RunStillRunning
 from api.core.links import temporal_ui_link
 from api.devices.capacity import check_capacity
-from api.join.keadm import build_join_command, is_valid_host
-from api.join.service import JoinConflict, JoinStillRunning, join_device
+from api.join.keadm import build_join_command
+from api.join.schemas import JoinRequest, JoinResponse, JoinSteps
+from api.join.service import join_device, join_input
 from store.runtime_config import load_runtime_config
 from store.sealing import SealError, unseal
 from store.settings import Settings
-from workflows.contracts.common import ConfigScalar, DeviceId, ErrorType, NodeName, ShortText
-from workflows.contracts.join import (
-    DeviceJoinInput,
-    JoinProgress,
-    JoinStatus,
-    device_join_workflow_id,
-)
+from workflows.contracts.common import ErrorType
+from workflows.contracts.join import JoinProgress, JoinStatus, device_join_workflow_id
 
 router = APIRouter(prefix="/api/kubeedge", tags=["devices"])
-
-
-def _host(value: str) -> str:
-    if not is_valid_host(value):
-        raise ValueError("must be an IP address or a DNS name")
-    return value
-
-
-def _configuration(value: dict[str, ConfigScalar]) -> dict[str, ConfigScalar]:
-    if len(value) > 64:
-        raise ValueError("at most 64 configuration keys")
-    for key, item in value.items():
-        if not 0 < len(key) <= 128:
-            raise ValueError("keys must be 1-128 characters")
-        if isinstance(item, str) and len(item) > 1024:
-            raise ValueError(f"value of {key!r} is longer than 1024 characters")
-    return value
-
-
-class JoinRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    node_name: NodeName
-    device_id: DeviceId
-    cloud_ip: Annotated[str, AfterValidator(_host)] | None = Field(
-        default=None, description="CloudCore address the device connects to; default from config"
-    )
-    device_type: ShortText | None = None
-    location: ShortText | None = None
-    configuration: Annotated[dict[str, ConfigScalar], AfterValidator(_configuration)] = Field(
-        default_factory=dict
-    )
-    token_expiry_hours: float | None = Field(default=None, gt=0, le=24 * 30)
-
-
-class JoinSteps(BaseModel):
-    token_generated: bool
-    configmap_created: bool
-    device_crd_created: bool
-    rbac_configured: bool
-    inventory_recorded: bool
-    notified: bool
-
-
-class JoinResponse(BaseModel):
-    status: str = "success"
-    node_name: str
-    device_id: str
-    configmap_created: str | None
-    device_crd_created: str | None
-    join_command: str | None
-    steps: JoinSteps
-    join_status: JoinStatus
-    token_expires_at: datetime | None
-    workflow_id: str
-    temporal_ui_url: str
-
-
-def _fingerprint(body: JoinRequest) -> str:
-    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def _workflow_input(
-    body: JoinRequest, settings: Settings, *, default_hours: float
-) -> DeviceJoinInput:
-    host = body.cloud_ip or settings.cloudcore_address
-    if host is None:
-        raise ApiError(
-            400,
-            "cloud_ip is required: no default CloudCore address is configured",
-            details={"cloud_ip": "required (or set EDGEWRIGHT_CLOUDCORE_ADDRESS)"},
-        )
-    hours = body.token_expiry_hours or default_hours
-    return DeviceJoinInput(
-        device_id=body.device_id,
-        node_name=body.node_name,
-        cloudcore_host=host,
-        cloudcore_port=settings.cloudcore_port,
-        device_type=body.device_type,
-        location=body.location,
-        configuration=body.configuration,
-        token_ttl_seconds=max(1, round(hours * 3600)),
-        kubeedge_version=settings.kubeedge_version,
-        kubeedge_namespace=settings.kubeedge_namespace,
-        device_namespace=settings.device_namespace,
-        fingerprint=_fingerprint(body),
-    )
 
 
 def _join_command(progress: JoinProgress, settings: Settings) -> str | None:
@@ -150,6 +54,15 @@ def _answer(progress: JoinProgress, settings: Settings) -> JoinResponse:
         token_expires_at=progress.token_expires_at,
         workflow_id=workflow_id,
         temporal_ui_url=temporal_ui_link(settings, workflow_id),
+    )
+
+
+def _not_answered(device_id: str, reason: str) -> ApiError:
+    return ApiError(
+        503,
+        "Temporal could not answer for this join right now; retry shortly",
+        details={"device_id": device_id, "reason": reason},
+        headers={"Retry-After": "5"},
     )
 
 
@@ -193,7 +106,7 @@ async def join(
     # The stored configuration (PUT /api/kubeedge/config), read per request: no restart.
     config = await load_runtime_config(session, settings=settings)
     await check_capacity(session, config=config, device_id=body.device_id)
-    inp = _workflow_input(body, settings, default_hours=config.token_expiry_hours)
+    inp = join_input(body, settings, default_hours=config.token_expiry_hours)
     try:
         progress = await join_device(
             client,
@@ -203,20 +116,10 @@ async def join(
         )
     except RPCError as err:
         # Temporal could not answer (say, no worker to answer a query on a finished run).
-        raise ApiError(
-            503,
-            "Temporal could not answer for this join right now; retry shortly",
-            details={"device_id": inp.device_id, "reason": err.message},
-            headers={"Retry-After": "5"},
-        ) from err
-    except JoinConflict as err:
-        workflow_id = device_join_workflow_id(inp.device_id)
-        raise ApiError(
-            409,
-            str(err),
-            details={"device_id": inp.device_id, "workflow_id": workflow_id},
-        ) from err
-    except JoinStillRunning as running:
+        raise _not_answered(inp.device_id, err.message) from err
+    except RunStillRunning as running:
+        if running.progress is None:  # the run was not found when asked how it goes
+            raise _not_answered(inp.device_id, "no run answered") from None
         answer = _answer(running.progress, settings)
         return JSONResponse(answer.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)
     if progress.status in (JoinStatus.FAILED, JoinStatus.CANCELLED, JoinStatus.EXPIRED):

@@ -2,28 +2,24 @@
 
 The workflow ID is the business key `device-join/{device_id}`, so a repeated POST lands
 on the same run (update-with-start, conflict policy USE_EXISTING) and gets the same
-answer. The update's validator refuses a request whose fingerprint differs: 409.
+answer. The update's validator refuses a request whose fingerprint differs: 409. A device
+in a batch gets the same fingerprint (`join_fingerprint`), so joining it singly after the
+batch finds its run rather than a conflict.
 """
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from typing import Any
 
-from temporalio.client import (
-    Client,
-    WithStartWorkflowOperation,
-    WorkflowUpdateFailedError,
-)
-from temporalio.common import (
-    SearchAttributePair,
-    TypedSearchAttributes,
-    WorkflowIDConflictPolicy,
-    WorkflowIDReusePolicy,
-)
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.client import Client
+from temporalio.common import SearchAttributePair, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
+from api.core.errors import ApiError, RunClosed
+from api.core.runs import RunStart, ensure_same_request, request_fingerprint, update_with_start
+from api.join.batch_schemas import BatchDeviceEntry
+from api.join.schemas import JoinRequest
+from store.settings import Settings
 from workflows.contracts.common import DEVICE_ID, NODE_NAME, STAGE
 from workflows.contracts.join import (
     DEVICE_JOIN_WORKFLOW,
@@ -35,91 +31,106 @@ from workflows.contracts.join import (
     device_join_workflow_id,
 )
 
+# What of a device's entry says which join was asked for; the options come separately.
+_DEVICE_FIELDS = {"node_name", "device_id", "device_type", "location", "configuration"}
 
-class JoinConflict(Exception):
-    """The device is being (or was) joined with a different request."""
+
+def join_fingerprint(
+    device: JoinRequest | BatchDeviceEntry,
+    *,
+    cloud_ip: str | None,
+    token_expiry_hours: float | None,
+) -> str:
+    """The identity of a device's join request, alone or in a batch.
+
+    The device's fields and the options as asked, not as defaulted: the same request again
+    is the same join even if the configured defaults changed meanwhile.
+    """
+    request = device.model_dump(mode="json", include=_DEVICE_FIELDS)
+    request |= {"cloud_ip": cloud_ip, "token_expiry_hours": token_expiry_hours}
+    return request_fingerprint(request)
 
 
-class JoinStillRunning(Exception):
-    """Provisioning did not finish within the answer timeout; the run goes on."""
-
-    def __init__(self, progress: JoinProgress) -> None:
-        super().__init__("provisioning is still running")
-        self.progress = progress
+def join_input(body: JoinRequest, settings: Settings, *, default_hours: float) -> DeviceJoinInput:
+    host = body.cloud_ip or settings.cloudcore_address
+    if host is None:
+        raise ApiError(
+            400,
+            "cloud_ip is required: no default CloudCore address is configured",
+            details={"cloud_ip": "required (or set EDGEWRIGHT_CLOUDCORE_ADDRESS)"},
+        )
+    hours = body.token_expiry_hours or default_hours
+    return DeviceJoinInput(
+        device_id=body.device_id,
+        node_name=body.node_name,
+        cloudcore_host=host,
+        cloudcore_port=settings.cloudcore_port,
+        device_type=body.device_type,
+        location=body.location,
+        configuration=body.configuration,
+        token_ttl_seconds=max(1, round(hours * 3600)),
+        kubeedge_version=settings.kubeedge_version,
+        kubeedge_namespace=settings.kubeedge_namespace,
+        device_namespace=settings.device_namespace,
+        fingerprint=join_fingerprint(
+            body, cloud_ip=body.cloud_ip, token_expiry_hours=body.token_expiry_hours
+        ),
+    )
 
 
 async def join_device(
     client: Client, *, inp: DeviceJoinInput, task_queue: str, answer_timeout: float
 ) -> JoinProgress:
+    """The run's answer once provisioned; RunConflict (409) when the device is being or was
+    joined with another request, RunStillRunning when provisioning outlasts the timeout."""
     workflow_id = device_join_workflow_id(inp.device_id)
-    try:
-        return await _start_or_attach(
+    details: dict[str, Any] = {"device_id": inp.device_id, "workflow_id": workflow_id}
+
+    async def provisioned(reuse: WorkflowIDReusePolicy) -> JoinProgress:
+        return await update_with_start(
             client,
-            inp=inp,
-            task_queue=task_queue,
-            answer_timeout=answer_timeout,
-            reuse=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+            _run(inp, task_queue=task_queue, reuse=reuse),
+            update=JOIN_PROVISIONED_UPDATE,
+            fingerprint=inp.fingerprint,
+            within=answer_timeout,
+            details=details,
         )
-    except WorkflowAlreadyStartedError:
+
+    try:
+        return await provisioned(WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY)
+    except RunClosed:
         pass  # a finished run holds the ID: joined, or expired and free to try again
     finished: JoinProgress = await client.get_workflow_handle(workflow_id).query(
         JOIN_PROGRESS_QUERY, result_type=JoinProgress
     )
     if finished.status == JoinStatus.JOINED:
-        if finished.fingerprint != inp.fingerprint:
-            raise JoinConflict(f"device {inp.device_id} is already joined with another request")
+        ensure_same_request(
+            finished,
+            inp.fingerprint,
+            message=f"device {inp.device_id} is already joined with another request",
+            details=details,
+        )
         return finished
-    return await _start_or_attach(
-        client,
-        inp=inp,
-        task_queue=task_queue,
-        answer_timeout=answer_timeout,
-        reuse=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-    )
+    return await provisioned(WorkflowIDReusePolicy.ALLOW_DUPLICATE)
 
 
-async def _start_or_attach(
-    client: Client,
-    *,
-    inp: DeviceJoinInput,
-    task_queue: str,
-    answer_timeout: float,
-    reuse: WorkflowIDReusePolicy,
-) -> JoinProgress:
-    workflow_id = device_join_workflow_id(inp.device_id)
-    start: WithStartWorkflowOperation[Any, JoinProgress] = WithStartWorkflowOperation(
-        DEVICE_JOIN_WORKFLOW,
-        inp,
-        id=workflow_id,
+def _run(
+    inp: DeviceJoinInput, *, task_queue: str, reuse: WorkflowIDReusePolicy
+) -> RunStart[JoinProgress]:
+    return RunStart(
+        workflow=DEVICE_JOIN_WORKFLOW,
+        arg=inp,
+        id=device_join_workflow_id(inp.device_id),
         task_queue=task_queue,
+        result_type=JoinProgress,
+        progress_query=JOIN_PROGRESS_QUERY,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         id_reuse_policy=reuse,
-        search_attributes=TypedSearchAttributes(
-            [
-                SearchAttributePair(DEVICE_ID, inp.device_id),
-                SearchAttributePair(NODE_NAME, inp.node_name),
-                SearchAttributePair(STAGE, JoinStatus.PROVISIONING.value),
-            ]
-        ),
+        search_attributes=[
+            SearchAttributePair(DEVICE_ID, inp.device_id),
+            SearchAttributePair(NODE_NAME, inp.node_name),
+            SearchAttributePair(STAGE, JoinStatus.PROVISIONING.value),
+        ],
         # A join lives at most until its token expires, plus time to clean up.
         execution_timeout=timedelta(seconds=inp.token_ttl_seconds) + timedelta(days=2),
-        result_type=JoinProgress,
     )
-    update = client.execute_update_with_start_workflow(
-        JOIN_PROVISIONED_UPDATE,
-        inp.fingerprint,
-        start_workflow_operation=start,
-        result_type=JoinProgress,
-    )
-    try:
-        return await asyncio.wait_for(update, timeout=answer_timeout)
-    except WorkflowUpdateFailedError as err:
-        cause = err.cause
-        if isinstance(cause, ApplicationError) and cause.type == "Conflict":
-            raise JoinConflict(cause.message) from err
-        raise
-    except TimeoutError:
-        progress = await client.get_workflow_handle(workflow_id).query(
-            JOIN_PROGRESS_QUERY, result_type=JoinProgress
-        )
-        raise JoinStillRunning(progress) from None

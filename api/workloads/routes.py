@@ -17,10 +17,17 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.core.deps import OperatorUser, SessionDep, SettingsDep, TemporalDep, ViewerUser
+from api.core.deps import (
+    OperatorUser,
+    OptionalTemporalDep,
+    SessionDep,
+    SettingsDep,
+    TemporalDep,
+    ViewerUser,
+)
 from api.core.errors import ApiError
 from api.core.pagination import PageDep, pagination
-from api.core.state import app_sessions, app_temporal
+from api.core.state import app_sessions
 from api.workloads import service
 from api.workloads.request_schemas import CreateWorkload, DeployWorkload, UpdateWorkload
 from api.workloads.schemas import (
@@ -153,10 +160,10 @@ async def list_workloads(_user: ViewerUser, session: SessionDep, page: PageDep) 
 @router.get("/workloads/{workload_id}", response_model=WorkloadDetail)
 async def get_workload(
     workload_id: WorkloadIdPath,
-    request: Request,
     _user: ViewerUser,
     session: SessionDep,
     settings: SettingsDep,
+    client: OptionalTemporalDep,
 ) -> WorkloadDetail:
     row = await _workload(session, workload_id)
     spec = await workloads.get_spec(session, workload_id=workload_id, revision=row.revision)
@@ -165,7 +172,7 @@ async def get_workload(
     latest = await workloads.latest_rollout(session, workload_id=workload_id)
     view = None
     if latest is not None:
-        progress = await service.progress_of(app_temporal(request.app).client, latest)
+        progress = await service.progress_of(client, latest)
         view = rollout_view(settings, latest, progress)
     return detail(
         row,
@@ -184,8 +191,8 @@ async def update_workload(
     request: Request,
     user: OperatorUser,
     settings: SettingsDep,
+    client: OptionalTemporalDep,  # needed only when the change rolls out
 ) -> Updated:
-    client = app_temporal(request.app).client
     sessions = app_sessions(request.app)
     launch: service.RolloutRequest | None = None
     # Its own transaction, committed before the run starts: the worker reads these rows.
@@ -331,13 +338,13 @@ async def deploy_workload(
 async def get_rollout(
     workload_id: WorkloadIdPath,
     deployment_id: RolloutIdPath,
-    request: Request,
     _user: ViewerUser,
     session: SessionDep,
     settings: SettingsDep,
+    client: OptionalTemporalDep,
 ) -> RolloutView:
     row = await _rollout(session, workload_id, deployment_id)
-    progress = await service.progress_of(app_temporal(request.app).client, row)
+    progress = await service.progress_of(client, row)
     return rollout_view(settings, row, progress)
 
 

@@ -17,18 +17,12 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
-from temporalio.common import (
-    SearchAttributePair,
-    TypedSearchAttributes,
-    WorkflowIDConflictPolicy,
-    WorkflowIDReusePolicy,
-)
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.common import SearchAttributePair, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.service import RPCError
 
-from api.core.errors import ApiError
+from api.core.errors import ApiError, RunConflict, RunStillRunning
 from api.core.links import temporal_ui_link
-from api.core.runs import StillRunning, is_not_found, result_within, unavailable
+from api.core.runs import RunStart, answer_within, is_not_found, start_or_attach, unavailable
 from store import workloads
 from store.models import Rollout
 from store.settings import Settings
@@ -139,39 +133,36 @@ async def launch(
         rollout_id=request.rollout_id,
         requested_by=request.requested_by,
     )
-    workflow_id = rollout_workflow_id(request.workload_id, request.revision)
+    run = RunStart(
+        workflow=WORKLOAD_ROLLOUT_WORKFLOW,
+        arg=inp,
+        id=rollout_workflow_id(request.workload_id, request.revision),
+        task_queue=settings.task_queue,
+        result_type=RolloutProgress,
+        # A revision rolls out once at a time; a finished run may be re-run (deploy).
+        id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        search_attributes=[
+            SearchAttributePair(WORKLOAD_ID, request.workload_id),
+            SearchAttributePair(STAGE, RolloutState.PENDING.value),
+        ],
+        execution_timeout=ROLLOUT_EXECUTION_TIMEOUT,
+    )
     try:
         for older in superseding:
             if older.revision != request.revision:
                 await signal(client, older, ROLLOUT_SUPERSEDE_SIGNAL)  # takes no argument
-        await client.start_workflow(
-            WORKLOAD_ROLLOUT_WORKFLOW,
-            inp,
-            id=workflow_id,
-            task_queue=settings.task_queue,
-            # A revision rolls out once at a time; a finished run may be re-run (deploy).
-            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-            search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(WORKLOAD_ID, request.workload_id),
-                    SearchAttributePair(STAGE, RolloutState.PENDING.value),
-                ]
-            ),
-            execution_timeout=ROLLOUT_EXECUTION_TIMEOUT,
-            result_type=RolloutProgress,
-        )
-    except WorkflowAlreadyStartedError as err:
-        await _undo(sessions, request, "another run of this revision is already running")
-        raise ApiError(
-            409,
-            f"A rollout of revision {request.revision} is already running; "
-            "pause, abort or wait for it",
-            details=run_links(settings, workflow_id),
-        ) from err
+        started = await start_or_attach(client, run)
     except RPCError as err:
         await _undo(sessions, request, f"the run could not start: {err.message}")
         raise unavailable(err) from err
+    if started.refused:
+        await _undo(sessions, request, "another run of this revision is already running")
+        raise RunConflict(
+            f"A rollout of revision {request.revision} is already running; "
+            "pause, abort or wait for it",
+            details=run_links(settings, run.id),
+        )
 
 
 async def _undo(sessions: Sessions, request: RolloutRequest, error: str) -> None:
@@ -244,8 +235,8 @@ async def outcome_within(
     """The run's final progress if it ends within `seconds`; None while it goes on."""
     handle = client.get_workflow_handle(rollout.workflow_id, result_type=RolloutProgress)
     try:
-        final: RolloutProgress = await result_within(handle, seconds=seconds)
-    except StillRunning:
+        final: RolloutProgress = await answer_within(handle, seconds=seconds)
+    except RunStillRunning:
         return None
     except WorkflowFailureError as err:
         raise ApiError(
@@ -265,33 +256,31 @@ async def remove(
     client: Client, *, settings: Settings, inp: WorkloadRemovalInput, answer_timeout: float
 ) -> WorkloadRemovalResult | None:
     """Start (or attach to) the removal; its result, or None while it still runs."""
-    workflow_id = workload_removal_workflow_id(inp.workload_id)
+    run = RunStart(
+        workflow=WORKLOAD_REMOVAL_WORKFLOW,
+        arg=inp,
+        id=workload_removal_workflow_id(inp.workload_id),
+        task_queue=settings.task_queue,
+        result_type=WorkloadRemovalResult,
+        # A second DELETE while one runs lands on the same run.
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        search_attributes=[
+            SearchAttributePair(WORKLOAD_ID, inp.workload_id),
+            SearchAttributePair(STAGE, "removing"),
+        ],
+        execution_timeout=REMOVAL_EXECUTION_TIMEOUT,
+    )
     try:
-        handle = await client.start_workflow(
-            WORKLOAD_REMOVAL_WORKFLOW,
-            inp,
-            id=workflow_id,
-            task_queue=settings.task_queue,
-            # A second DELETE while one runs lands on the same run.
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-            search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(WORKLOAD_ID, inp.workload_id),
-                    SearchAttributePair(STAGE, "removing"),
-                ]
-            ),
-            execution_timeout=REMOVAL_EXECUTION_TIMEOUT,
-            result_type=WorkloadRemovalResult,
-        )
-        result: WorkloadRemovalResult = await result_within(handle, seconds=answer_timeout)
-    except StillRunning:
+        started = await start_or_attach(client, run)
+        result = await answer_within(started.handle, seconds=answer_timeout)
+    except RunStillRunning:
         return None
     except WorkflowFailureError as err:
         raise ApiError(
             503,
             f"Removal of workload {inp.workload_id} failed: {err.cause or err}",
-            details=run_links(settings, workflow_id),
+            details=run_links(settings, run.id),
         ) from err
     except RPCError as err:
         raise unavailable(err) from err

@@ -13,32 +13,12 @@ import logging
 import os
 import signal
 
-from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
-
+from adapters.temporal import connect_temporal
 from store.db import create_engine, session_factory
 from store.settings import Settings
 from workers.bridge.service import running_bridge
 
 log = logging.getLogger("edgewright.bridge")
-
-
-async def connect_temporal(settings: Settings) -> Client:
-    """Connect, waiting for a Temporal server that is still starting (as in `make run`)."""
-    async for attempt in AsyncRetrying(
-        retry=retry_if_exception_type(RuntimeError),
-        wait=wait_exponential(max=5),
-        stop=stop_after_delay(120),
-        reraise=True,
-    ):
-        with attempt:
-            return await Client.connect(
-                settings.temporal_address,
-                namespace=settings.temporal_namespace,
-                data_converter=pydantic_data_converter,
-            )
-    raise AssertionError("unreachable")
 
 
 async def run(settings: Settings) -> None:

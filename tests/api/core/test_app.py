@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import cast
@@ -14,6 +14,7 @@ from fastapi.routing import APIRoute
 from temporalio.client import Client
 
 import api.main
+from adapters.temporal import Backoff, OnFailure, retry_connect
 from api.core.deps import TemporalDep
 from api.core.links import temporal_ui_link
 from api.core.state import app_state, set_app_state
@@ -130,9 +131,16 @@ async def test_connector_keeps_trying_until_temporal_answers() -> None:
             raise RuntimeError("connection refused")
         return connected
 
-    connector = TemporalConnector(
-        connect=flaky_connect, target="test", initial_backoff=0.01, max_backoff=0.02
-    )
+    def connect(*, on_failure: OnFailure) -> Awaitable[Client]:
+        return retry_connect(
+            flaky_connect,
+            target="test",
+            give_up_after=None,
+            on_failure=on_failure,
+            backoff=Backoff(initial=0.01, maximum=0.02),
+        )
+
+    connector = TemporalConnector(connect=connect)
     await connector.start(wait_first_attempt=1.0)
     try:
         async with asyncio.timeout(5):
@@ -151,10 +159,10 @@ async def test_temporal_dep_gives_the_client_once_connected(
     class FakeClient:
         namespace = "default"
 
-    async def connect() -> Client:
+    async def connect(*, on_failure: OnFailure) -> Client:
         return cast(Client, FakeClient())
 
-    connector = TemporalConnector(connect=connect, target="fake")
+    connector = TemporalConnector(connect=connect)
     await connector.start()
     state = app_state(app)
     set_app_state(app, replace(state, temporal=connector))
