@@ -1,19 +1,30 @@
 """Keep credentials given as query parameters (`?token=`, `?api_key=`) out of the logs.
 
 uvicorn logs each request line, query string included, and each WebSocket handshake.
+Parameter names are compared after percent-decoding, as the server parses them, so
+`?%74oken=` is redacted like `?token=`.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from urllib.parse import unquote_plus
 
-_SECRET_PARAMS = re.compile(r"((?:^|[?&])(?:token|api_key)=)[^&\s\"]*", re.IGNORECASE)
+_SECRET_NAMES = frozenset({"token", "api_key"})
+# One query parameter: what follows `?` or `&` up to the next `&`, blank or quote.
+_PARAM = re.compile(r"(?P<lead>[?&])(?P<name>[^=&\s\"?]*)=(?P<value>[^&\s\"]*)")
 LOGGERS = ("uvicorn.access", "uvicorn.error")
 
 
+def _redact_param(match: re.Match[str]) -> str:
+    if unquote_plus(match["name"]).strip().lower() not in _SECRET_NAMES:
+        return match[0]
+    return f"{match['lead']}{match['name']}=***"
+
+
 def redact(text: str) -> str:
-    return _SECRET_PARAMS.sub(r"\1***", text)
+    return _PARAM.sub(_redact_param, text)
 
 
 class RedactSecrets(logging.Filter):

@@ -67,6 +67,18 @@ def test_query_credentials_are_redacted_in_logs() -> None:
         "GET /api/kubeedge/monitor/stream?token=***&events=x"
     )
     assert redact("/ws?api_key=ewk_1_2") == "/ws?api_key=***"
+    assert redact("/a?x=1&b=token=2") == "/a?x=1&b=token=2"
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["%74oken=s3cr3t", "TOKEN=s3cr3t", "api%5Fkey=s3cr3t", "a=1&%74%6F%6B%65%6E=s3cr3t"],
+)
+def test_percent_encoded_credential_names_are_redacted(query: str) -> None:
+    # The server decodes parameter names, so an encoded name still carries the credential.
+    line = redact(f"GET /api/kubeedge/monitor/stream?{query}&events=x HTTP/1.1")
+    assert "s3cr3t" not in line
+    assert line.endswith("=***&events=x HTTP/1.1")
     record = logging.LogRecord(
         "uvicorn.access",
         logging.INFO,
