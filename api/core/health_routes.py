@@ -2,8 +2,10 @@
 
 Both are public and report the same probes. They answer 200 while the API can serve
 (healthy or degraded) and 503 when the database is gone, so a load balancer can use
-either one. Which components are degraded, and whether Kubernetes is the local sandbox,
-is in the body.
+either one. Anonymous callers see only each component's state; the details (kubeconfig
+path, API server address and version, broker address, whether Kubernetes is the local
+sandbox) are for authenticated callers, since they map the deployment for an attacker.
+Bad credentials here are not an error: the caller is simply anonymous.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from datetime import datetime
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
-from api.core.probes import ComponentReport, HealthSnapshot, Overall, collect
-from api.core.state import app_state
+from api.core.authn import authenticate
+from api.core.probes import ComponentReport, HealthSnapshot, Overall, collect, public_state
+from api.core.state import app_sessions, app_settings, app_state
 
 router = APIRouter(tags=["health"])
 
@@ -28,22 +31,27 @@ class ComponentDetail(BaseModel):
     checked_at: datetime | None = None
 
 
+_COMPONENTS_DOC = (
+    'kubernetes, cloudcore, database, temporal, mqtt: "connected", "disconnected", "unknown" '
+    'or what the worker reported (anonymous callers get "reported" for the latter)'
+)
+
+
 class CloudCoreHealth(BaseModel):
     status: Overall
     timestamp: datetime
     version: str
-    components: dict[str, str] = Field(
-        description="kubernetes, cloudcore, database, temporal, mqtt: "
-        '"connected", "disconnected", "unknown" or what the worker reported'
+    components: dict[str, str] = Field(description=_COMPONENTS_DOC)
+    details: dict[str, ComponentDetail] = Field(
+        description="Per component; empty for anonymous callers"
     )
-    details: dict[str, ComponentDetail]
 
 
 class EdgeHealth(BaseModel):
     status: Overall
     version: str
     timestamp: datetime
-    components: dict[str, str]
+    components: dict[str, str] = Field(description=_COMPONENTS_DOC)
 
 
 _UNAVAILABLE_DOC = "The database is unreachable; the body still describes every component"
@@ -55,12 +63,15 @@ _UNAVAILABLE_DOC = "The database is unreachable; the body still describes every 
 )
 async def cloudcore_health(request: Request, response: Response) -> CloudCoreHealth:
     snapshot = await _snapshot(request, response)
+    known = await _authenticated(request)
     return CloudCoreHealth(
         status=snapshot.status,
         timestamp=snapshot.timestamp,
         version=snapshot.version,
-        components=_statuses(snapshot),
-        details={name: _detail(report) for name, report in snapshot.components.items()},
+        components=_statuses(snapshot, known=known),
+        details={name: _detail(report) for name, report in snapshot.components.items()}
+        if known
+        else {},
     )
 
 
@@ -74,7 +85,7 @@ async def edge_health(request: Request, response: Response) -> EdgeHealth:
         status=snapshot.status,
         version=snapshot.version,
         timestamp=snapshot.timestamp,
-        components=_statuses(snapshot),
+        components=_statuses(snapshot, known=await _authenticated(request)),
     )
 
 
@@ -86,8 +97,29 @@ async def _snapshot(request: Request, response: Response) -> HealthSnapshot:
     return snapshot
 
 
-def _statuses(snapshot: HealthSnapshot) -> dict[str, str]:
-    return {name: report.status for name, report in snapshot.components.items()}
+async def _authenticated(request: Request) -> bool:
+    """Whether the request carries valid credentials; never raises (health stays public)."""
+    authorization = request.headers.get("authorization", "")
+    scheme, _, value = authorization.partition(" ")
+    bearer = value.strip() or None if scheme.lower() == "bearer" else None
+    api_key = request.headers.get("x-api-key")
+    if bearer is None and api_key is None:
+        return False
+    try:
+        async with app_sessions(request.app)() as session, session.begin():
+            await authenticate(
+                session, settings=app_settings(request.app), bearer=bearer, api_key=api_key
+            )
+    except Exception:  # bad credentials or no database: answer as to anyone
+        return False
+    return True
+
+
+def _statuses(snapshot: HealthSnapshot, *, known: bool) -> dict[str, str]:
+    return {
+        name: report.status if known else public_state(report.status)
+        for name, report in snapshot.components.items()
+    }
 
 
 def _detail(report: ComponentReport) -> ComponentDetail:

@@ -27,6 +27,8 @@ STALE_AFTER = timedelta(seconds=60)
 CONNECTED = "connected"
 DISCONNECTED = "disconnected"
 UNKNOWN = "unknown"
+# What a free-text status (the worker's words about CloudCore) shows anonymous callers.
+REPORTED = "reported"
 # Components whose trouble makes us "degraded"; cloudcore is derived from kubernetes.
 _ESSENTIAL = ("kubernetes", "temporal", "mqtt")
 
@@ -76,6 +78,11 @@ async def collect(state: AppState) -> HealthSnapshot:
     return HealthSnapshot(
         status=overall(components), timestamp=now, version=api_version(), components=components
     )
+
+
+def public_state(status: str) -> str:
+    """A status fit for anonymous callers: one of our words, never the worker's text."""
+    return status if status in (CONNECTED, DISCONNECTED, UNKNOWN) else REPORTED
 
 
 def overall(components: dict[str, ComponentReport]) -> Overall:

@@ -11,9 +11,10 @@ from sqlalchemy import update
 
 from api.core.state import app_sessions
 from api.main import create_app
+from store.access.users import Role
 from store.health import record_health
 from store.models import ComponentHealth
-from tests.api.helpers import make_settings
+from tests.api.helpers import bearer, make_settings
 
 COMPONENTS = {"kubernetes", "cloudcore", "database", "temporal", "mqtt"}
 
@@ -33,8 +34,15 @@ async def age(app: FastAPI, *, name: str, seconds: float) -> None:
         )
 
 
-async def test_cloudcore_health_without_worker_reports(client: httpx.AsyncClient) -> None:
-    response = await client.get("/api/health")  # public: no token
+@pytest.fixture
+def viewer(tokens: dict[Role, str]) -> dict[str, str]:
+    return bearer(tokens[Role.VIEWER])
+
+
+async def test_cloudcore_health_without_worker_reports(
+    client: httpx.AsyncClient, viewer: dict[str, str]
+) -> None:
+    response = await client.get("/api/health", headers=viewer)
 
     assert response.status_code == 200
     body = response.json()
@@ -55,13 +63,15 @@ async def test_cloudcore_health_without_worker_reports(client: httpx.AsyncClient
     assert response.headers["cache-control"] == "no-store"
 
 
-async def test_sandbox_is_visible(app: FastAPI, client: httpx.AsyncClient) -> None:
+async def test_sandbox_is_visible(
+    app: FastAPI, client: httpx.AsyncClient, viewer: dict[str, str]
+) -> None:
     await report(
         app, name="kubernetes", status="connected", mode="sandbox", detail="kmock emulator"
     )
     await report(app, name="mqtt", status="connected", mode=None, detail="127.0.0.1:1883")
 
-    body = (await client.get("/api/health")).json()
+    body = (await client.get("/api/health", headers=viewer)).json()
 
     assert body["components"]["kubernetes"] == "connected"
     assert body["components"]["mqtt"] == "connected"
@@ -74,23 +84,25 @@ async def test_sandbox_is_visible(app: FastAPI, client: httpx.AsyncClient) -> No
 
 
 async def test_cloudcore_is_what_the_worker_said_about_it(
-    app: FastAPI, client: httpx.AsyncClient
+    app: FastAPI, client: httpx.AsyncClient, viewer: dict[str, str]
 ) -> None:
     detail = "cluster v1.33; cloudcore 1/1 ready in kubeedge"
     await report(app, name="kubernetes", status="connected", mode="cluster", detail=detail)
 
-    body = (await client.get("/api/health")).json()
+    body = (await client.get("/api/health", headers=viewer)).json()
 
     assert body["components"]["cloudcore"] == detail
     assert body["details"]["cloudcore"]["mode"] == "cluster"
 
 
-async def test_stale_row_means_unknown(app: FastAPI, client: httpx.AsyncClient) -> None:
+async def test_stale_row_means_unknown(
+    app: FastAPI, client: httpx.AsyncClient, viewer: dict[str, str]
+) -> None:
     detail = "cloudcore running"
     await report(app, name="kubernetes", status="connected", mode="sandbox", detail=detail)
     await age(app, name="kubernetes", seconds=61)
 
-    body = (await client.get("/api/health")).json()
+    body = (await client.get("/api/health", headers=viewer)).json()
 
     assert body["components"]["kubernetes"] == "unknown"
     assert body["components"]["cloudcore"] == "unknown"
@@ -112,6 +124,44 @@ async def test_edge_health_shape(app: FastAPI, client: httpx.AsyncClient) -> Non
     assert set(body["components"]) == COMPONENTS
     assert body["components"]["kubernetes"] == "connected"
     assert body["components"]["temporal"] == "disconnected"
+
+
+SECRETS = ("/home/ops/.kube/config", "10.0.0.7:6443", "v1.33.2", "broker.internal:1883")
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Bearer not-a-token"}, {"X-API-Key": "ewk_nope_nope"}],
+    ids=["none", "bad-token", "bad-key"],
+)
+@pytest.mark.parametrize("path", ["/api/health", "/api/v1/health"])
+async def test_anonymous_callers_see_only_states(
+    app: FastAPI, client: httpx.AsyncClient, path: str, headers: dict[str, str]
+) -> None:
+    kube = "kubeconfig /home/ops/.kube/config; server 10.0.0.7:6443 v1.33.2; cloudcore ready"
+    await report(app, name="kubernetes", status="connected", mode="cluster", detail=kube)
+    await report(app, name="mqtt", status="connected", mode=None, detail="broker.internal:1883")
+
+    response = await client.get(path, headers=headers)
+
+    assert response.status_code == 200
+    for secret in SECRETS:
+        assert secret not in response.text
+    body = response.json()
+    assert body["components"]["kubernetes"] == "connected"
+    assert body["components"]["cloudcore"] == "reported"
+    assert body.get("details", {}) == {}
+
+
+async def test_authenticated_edge_health_has_the_worker_words(
+    app: FastAPI, client: httpx.AsyncClient, viewer: dict[str, str]
+) -> None:
+    detail = "server v1.33.2; cloudcore ready"
+    await report(app, name="kubernetes", status="connected", mode="cluster", detail=detail)
+
+    body = (await client.get("/api/v1/health", headers=viewer)).json()
+
+    assert body["components"]["cloudcore"] == detail
 
 
 @pytest.fixture
