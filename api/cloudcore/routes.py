@@ -16,7 +16,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from temporalio.service import RPCError
 
 from api.cloudcore.service import DeployFailed, deploy_cloudcore
-from api.core.deps import AdminUser, SessionDep, SettingsDep, TemporalDep, ViewerUser
+from api.core.deps import (
+    AdminUser,
+    OptionalTemporalDep,
+    SessionDep,
+    SettingsDep,
+    ViewerUser,
+    require_temporal,
+)
 from api.core.errors import ApiError
 from api.core.humanize import age
 from api.core.links import temporal_ui_link
@@ -118,7 +125,7 @@ def _answer(progress: CloudCoreDeployProgress, settings: Settings, *, done: bool
     responses={202: {"description": "Still rolling out; the same request attaches to the run"}},
 )
 async def deploy(
-    body: DeployRequest, _user: AdminUser, settings: SettingsDep, client: TemporalDep
+    body: DeployRequest, _user: AdminUser, settings: SettingsDep, temporal: OptionalTemporalDep
 ) -> Any:
     target = CloudCoreTarget(
         namespace=settings.kubeedge_namespace, image_repository=settings.cloudcore_image
@@ -131,6 +138,7 @@ async def deploy(
     )
     workflow_id = cloudcore_deploy_workflow_id(target.namespace)
     run = {"workflow_id": workflow_id, "temporal_ui_url": temporal_ui_link(settings, workflow_id)}
+    client = require_temporal(temporal)  # not TemporalDep: a bad body is a 400 first
     try:
         progress, done = await deploy_cloudcore(
             client,

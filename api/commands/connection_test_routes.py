@@ -17,7 +17,15 @@ from temporalio.common import SearchAttributePair, WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.commands.schemas import execution_time
-from api.core.deps import OperatorUser, SessionDep, SettingsDep, TemporalDep, ViewerUser
+from api.core.deps import (
+    OperatorUser,
+    OptionalTemporalDep,
+    SessionDep,
+    SettingsDep,
+    TemporalDep,
+    ViewerUser,
+    require_temporal,
+)
 from api.core.errors import ApiError, RunConflict
 from api.core.links import temporal_ui_link
 from api.core.runs import RunStart, progress_of, start_or_attach
@@ -124,7 +132,7 @@ async def start_connection_test(
     user: OperatorUser,
     settings: SettingsDep,
     session: SessionDep,
-    client: TemporalDep,
+    temporal: OptionalTemporalDep,
 ) -> TestResults:
     device = await devices.get_device(session, device_id=body.device_id)
     if device is None:
@@ -149,6 +157,7 @@ async def start_connection_test(
         id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
         search_attributes=[SearchAttributePair(DEVICE_ID, body.device_id)],
     )
+    client = require_temporal(temporal)  # not TemporalDep: a bad body is a 400 first
     started = await start_or_attach(client, run)
     if started.refused:
         raise RunConflict(f"Test {test_id} exists", details={"workflow_id": run.id})

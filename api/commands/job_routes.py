@@ -24,7 +24,14 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.commands.routes import RUN_MARGIN, Parameters, new_command_id
 from api.commands.schemas import CommandAnswer, command_answer
 from api.commands.service import start_command
-from api.core.deps import OperatorUser, SettingsDep, TemporalDep, ViewerUser
+from api.core.deps import (
+    OperatorUser,
+    OptionalTemporalDep,
+    SettingsDep,
+    TemporalDep,
+    ViewerUser,
+    require_temporal,
+)
 from api.core.errors import ApiError, RunClosed, RunConflict, RunStillRunning
 from api.core.links import temporal_ui_link
 from api.core.runs import RunStart, progress_of, request_fingerprint, start_or_attach
@@ -70,7 +77,7 @@ async def broadcast(
     body: BroadcastRequest,
     user: OperatorUser,
     settings: SettingsDep,
-    client: TemporalDep,
+    temporal: OptionalTemporalDep,
     wait: Annotated[bool, Query(description="Answer once the answers are collected")] = False,
 ) -> Any:
     timeout = body.timeout or settings.command_timeout_seconds
@@ -83,6 +90,7 @@ async def broadcast(
         fingerprint=request_fingerprint(body.model_dump(mode="json", exclude={"command_id"})),
         requested_by=user.username,
     )
+    client = require_temporal(temporal)  # not TemporalDep: a bad body is a 400 first
     try:
         result = await start_command(
             client,
@@ -160,7 +168,7 @@ def _job_answer(progress: JobProgress, settings: SettingsDep) -> JobAnswer:
 
 @router.post("/jobs", response_model=JobAnswer, status_code=status.HTTP_202_ACCEPTED)
 async def start_job(
-    body: JobRequest, user: OperatorUser, settings: SettingsDep, client: TemporalDep
+    body: JobRequest, user: OperatorUser, settings: SettingsDep, temporal: OptionalTemporalDep
 ) -> JobAnswer:
     job_id = body.job_id or f"job_{uuid.uuid4().hex[:16]}"
     timeout = body.timeout or settings.command_timeout_seconds
@@ -190,6 +198,7 @@ async def start_job(
         id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
         search_attributes=[SearchAttributePair(COMMAND_ID, job_id)],
     )
+    client = require_temporal(temporal)  # not TemporalDep: a bad body is a 400 first
     started = await start_or_attach(client, run)
     if started.refused:
         raise RunConflict(f"Job {job_id} exists", details={"workflow_id": run.id})

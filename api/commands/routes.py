@@ -18,7 +18,15 @@ from temporalio.common import SearchAttributePair
 
 from api.commands.schemas import CommandAnswer, CommandStatusAnswer, command_answer, status_answer
 from api.commands.service import cancel, query_status, start_command
-from api.core.deps import OperatorUser, SessionDep, SettingsDep, TemporalDep, ViewerUser
+from api.core.deps import (
+    OperatorUser,
+    OptionalTemporalDep,
+    SessionDep,
+    SettingsDep,
+    TemporalDep,
+    ViewerUser,
+    require_temporal,
+)
 from api.core.errors import ApiError, RunClosed, RunStillRunning
 from api.core.runs import request_fingerprint
 from store import commands
@@ -123,7 +131,7 @@ async def send_command(
     user: OperatorUser,
     settings: SettingsDep,
     session: SessionDep,
-    client: TemporalDep,
+    temporal: OptionalTemporalDep,
     wait: Annotated[
         bool, Query(description="Answer when the command is over, with its result")
     ] = False,
@@ -132,6 +140,7 @@ async def send_command(
         raise ApiError(404, f"Device {device_id} not found", details={"device_id": device_id})
     inp = _input(device_id, body, settings, user.username)
     longest = inp.connect_timeout_seconds + inp.timeout_seconds
+    client = require_temporal(temporal)  # not TemporalDep: a bad body is a 400 first
     try:
         result = await start_command(
             client,

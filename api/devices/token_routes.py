@@ -16,7 +16,14 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.service import RPCError
 
-from api.core.deps import AdminUser, SessionDep, SettingsDep, TemporalDep, ViewerUser
+from api.core.deps import (
+    AdminUser,
+    OptionalTemporalDep,
+    SessionDep,
+    SettingsDep,
+    ViewerUser,
+    require_temporal,
+)
 from api.core.errors import ApiError, RunStillRunning
 from api.core.links import temporal_ui_link
 from api.core.pagination import PageDep, Pagination, pagination
@@ -103,7 +110,7 @@ async def generate(
     user: AdminUser,
     session: SessionDep,
     settings: SettingsDep,
-    client: TemporalDep,
+    temporal: OptionalTemporalDep,
 ) -> GenerateAnswer:
     config = await load_runtime_config(session, settings=settings)
     hours = body.expiry_hours or config.token_expiry_hours
@@ -116,6 +123,7 @@ async def generate(
         kubeedge_namespace=settings.kubeedge_namespace,
         description=body.description,
     )
+    client = require_temporal(temporal)  # not TemporalDep: a bad body is a 400 first
     issued = await _issue(client, inp=inp, settings=settings)
     try:
         token = unseal(settings, issued.sealed_token)

@@ -15,7 +15,15 @@ from fastapi.responses import JSONResponse
 from temporalio.client import WorkflowFailureError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.core.deps import OperatorUser, SessionDep, SettingsDep, TemporalDep, ViewerUser
+from api.core.deps import (
+    OperatorUser,
+    OptionalTemporalDep,
+    SessionDep,
+    SettingsDep,
+    TemporalDep,
+    ViewerUser,
+    require_temporal,
+)
 from api.core.errors import ApiError
 from api.core.links import temporal_ui_link
 from api.core.pagination import PageDep
@@ -73,7 +81,7 @@ async def batch_join(
     user: OperatorUser,
     session: SessionDep,
     settings: SettingsDep,
-    client: TemporalDep,
+    temporal: OptionalTemporalDep,
 ) -> Any:
     parsed = validate_batch(await _document(request), max_devices=settings.batch_max_devices)
     host = parsed.options.cloud_ip or settings.cloudcore_address
@@ -85,6 +93,8 @@ async def batch_join(
             else "cloud_ip must be an IP address or a DNS name",
             details={"cloud_ip": "invalid or missing"},
         )
+    # Here, not as TemporalDep: a bad body is a 400 first; and before the batch is stored.
+    client = require_temporal(temporal)
     config = await load_runtime_config(session, settings=settings)
     hours = parsed.options.token_expiry_hours or config.token_expiry_hours
     batch_id, fingerprint = batch_identity(parsed)

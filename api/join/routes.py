@@ -8,7 +8,13 @@ from fastapi import APIRouter, status
 from fastapi.responses import JSONResponse
 from temporalio.service import RPCError
 
-from api.core.deps import OperatorUser, SessionDep, SettingsDep, TemporalDep
+from api.core.deps import (
+    OperatorUser,
+    OptionalTemporalDep,
+    SessionDep,
+    SettingsDep,
+    require_temporal,
+)
 from api.core.errors import ApiError, RunStillRunning
 from api.core.links import temporal_ui_link
 from api.devices.capacity import check_capacity
@@ -101,12 +107,13 @@ async def join(
     _user: OperatorUser,
     session: SessionDep,
     settings: SettingsDep,
-    client: TemporalDep,
+    temporal: OptionalTemporalDep,
 ) -> Any:
     # The stored configuration (PUT /api/kubeedge/config), read per request: no restart.
     config = await load_runtime_config(session, settings=settings)
     await check_capacity(session, config=config, device_id=body.device_id)
     inp = join_input(body, settings, default_hours=config.token_expiry_hours)
+    client = require_temporal(temporal)  # not TemporalDep: a bad body is a 400 first
     try:
         progress = await join_device(
             client,

@@ -15,7 +15,14 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.core.deps import OperatorUser, SessionDep, SettingsDep, TemporalDep, ViewerUser
+from api.core.deps import (
+    OperatorUser,
+    OptionalTemporalDep,
+    SessionDep,
+    SettingsDep,
+    ViewerUser,
+    require_temporal,
+)
 from api.core.errors import ApiError
 from api.core.pagination import PageDep, pagination
 from api.core.state import app_sessions
@@ -101,8 +108,10 @@ async def deploy_app(
     request: Request,
     user: OperatorUser,
     settings: SettingsDep,
-    client: TemporalDep,
+    temporal: OptionalTemporalDep,
 ) -> Any:
+    # Here, not as TemporalDep: a bad body is a 400 first; and before any write.
+    client = require_temporal(temporal)
     sessions = app_sessions(request.app)
     launch: service.RolloutRequest | None = None
     async with sessions() as session, session.begin():

@@ -24,6 +24,7 @@ from api.core.deps import (
     SettingsDep,
     TemporalDep,
     ViewerUser,
+    require_temporal,
 )
 from api.core.errors import ApiError
 from api.core.pagination import PageDep, pagination
@@ -274,11 +275,12 @@ async def deploy_workload(
     request: Request,
     user: OperatorUser,
     settings: SettingsDep,
-    client: TemporalDep,
+    temporal: OptionalTemporalDep,
     body: DeployWorkload | None = None,  # no body: every node the placement admits
 ) -> Deploying:
     body = body or DeployWorkload()
     sessions = app_sessions(request.app)
+    client = require_temporal(temporal)  # not TemporalDep: a bad body is a 400 first
     async with sessions() as session, session.begin():
         row = await _workload(session, workload_id)
         _not_deleting(row)
