@@ -25,6 +25,7 @@ from api.commands import connection_test_routes as device_tests
 from api.commands import job_routes as command_jobs
 from api.commands import routes as commands
 from api.core import health_routes as health
+from api.core.body_limit import BodyLimitMiddleware
 from api.core.compat import LenientJsonMiddleware
 from api.core.deps import current_user
 from api.core.errors import install_error_handlers
@@ -71,7 +72,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Added first so it sits inside the error middleware that install_error_handlers adds.
     app.add_middleware(LenientJsonMiddleware)
     install_error_handlers(app)
-    app.add_middleware(RateLimitHeadersMiddleware)  # outermost: decorates error answers too
+    app.add_middleware(RateLimitHeadersMiddleware)  # decorates error answers too
+    # Outermost: an oversized body is refused before anything reads, parses or authenticates.
+    app.add_middleware(BodyLimitMiddleware)
     add_cloudcore_docs(app)
     app.include_router(health.router)
     app.include_router(auth.router)

@@ -97,6 +97,18 @@ class Settings(BaseSettings):
         description="Login attempts per minute per client IP (at most the "
         "general rate limit); slows password guessing",
     )
+    # Bodies over these are refused (413) before authentication or parsing.
+    max_body_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="Largest request body, in bytes"
+    )
+    max_batch_join_body_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1024,
+        description="Largest POST /api/kubeedge/batch-join body (JSON, YAML, CSV or upload)",
+    )
+    max_restore_body_bytes: int = Field(
+        default=16 * 1024 * 1024, ge=1024, description="Largest POST /api/kubeedge/restore body"
+    )
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     api_public_url: str | None = None

@@ -2,7 +2,8 @@
 
 FastAPI documents a 422 `HTTPValidationError` on every operation with parameters; we
 answer bad input with 400 in the contract's envelope (api.core.errors), so the document is
-rewritten to match. It is served at FastAPI's /openapi.json and /docs and also where the
+rewritten to match, and every operation that takes a body declares the 413 of
+api.core.body_limit. It is served at FastAPI's /openapi.json and /docs and also where the
 CloudCore document promises it: /api/kubeedge/openapi.json and /api/kubeedge/swagger-ui.
 """
 
@@ -15,6 +16,7 @@ from fastapi.openapi.constants import REF_PREFIX
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 
+from api.core.body_limit import LARGER_BODIES
 from api.core.envelopes import Contract, contract_for_path, error_model
 
 CLOUDCORE_OPENAPI_URL = "/api/kubeedge/openapi.json"
@@ -38,8 +40,19 @@ def with_error_envelopes(document: dict[str, Any]) -> dict[str, Any]:
         )
     for path, operations in document.get("paths", {}).items():
         ref = REF_PREFIX + error_model(contract_for_path(path)).__name__
-        for operation in operations.values():
+        for method, operation in operations.items():
             responses = operation.get("responses", {}) if isinstance(operation, dict) else {}
+            # batch-join reads its body itself (JSON, YAML, CSV, upload), so FastAPI
+            # documents no requestBody for it.
+            takes_body = "requestBody" in operation or (method == "post" and path in LARGER_BODIES)
+            if isinstance(operation, dict) and takes_body:
+                responses.setdefault(
+                    "413",
+                    {
+                        "description": "Request body larger than the configured limit",
+                        "content": {"application/json": {"schema": {"$ref": ref}}},
+                    },
+                )
             if responses.pop("422", None) is None:
                 continue
             responses.setdefault(
