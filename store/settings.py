@@ -175,6 +175,15 @@ class Settings(BaseSettings):
     live_max_clients: int = Field(
         default=1000, ge=1, description="SSE and WebSocket clients per API replica"
     )
+    live_recheck_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="How often an open SSE/WebSocket stream re-checks its caller's "
+        "credentials (logged out, deleted, disabled, revoked: the stream ends)",
+    )
+    live_max_streams_per_caller: int = Field(
+        default=5, ge=1, description="Open SSE and WebSocket streams per user or API key"
+    )
     simulated_devices: int = Field(
         default=0,
         ge=0,

@@ -21,6 +21,10 @@ class TooManyClients(Exception):
     """This replica already serves its maximum of live clients."""
 
 
+class TooManyStreams(Exception):
+    """This caller already has its maximum of streams open on this replica."""
+
+
 class Subscriber:
     def __init__(self, *, size: int, accepts: Filter) -> None:
         self._events: deque[Event] = deque(maxlen=size)
@@ -48,10 +52,12 @@ class Subscriber:
 
 
 class EventHub:
-    def __init__(self, *, queue_size: int, max_clients: int) -> None:
+    def __init__(self, *, queue_size: int, max_clients: int, max_per_caller: int = 5) -> None:
         self._queue_size = queue_size
         self._max_clients = max_clients
+        self._max_per_caller = max_per_caller
         self._subscribers: set[Subscriber] = set()
+        self._per_caller: dict[str, int] = {}
         self.published = 0
 
     @property
@@ -67,13 +73,24 @@ class EventHub:
         for subscriber in self._subscribers:
             subscriber.offer(event)
 
+    def caller_full(self, caller: str) -> bool:
+        return self._per_caller.get(caller, 0) >= self._max_per_caller
+
     @contextmanager
-    def subscribe(self, accepts: Filter) -> Iterator[Subscriber]:
+    def subscribe(self, accepts: Filter, *, caller: str | None = None) -> Iterator[Subscriber]:
         if self.full:
             raise TooManyClients(f"at most {self._max_clients} live clients per replica")
+        if caller is not None and self.caller_full(caller):
+            raise TooManyStreams(f"at most {self._max_per_caller} streams per caller")
         subscriber = Subscriber(size=self._queue_size, accepts=accepts)
         self._subscribers.add(subscriber)
+        if caller is not None:
+            self._per_caller[caller] = self._per_caller.get(caller, 0) + 1
         try:
             yield subscriber
         finally:
             self._subscribers.discard(subscriber)
+            if caller is not None:
+                left = self._per_caller.pop(caller) - 1
+                if left:
+                    self._per_caller[caller] = left

@@ -34,7 +34,11 @@ async def live_events(app: Starlette) -> AsyncIterator[None]:
     """Runs inside the app's own lifespan (settings are already on `app.state`)."""
     settings = app_settings(app)
     redact.install()
-    hub = EventHub(queue_size=settings.live_queue_size, max_clients=settings.live_max_clients)
+    hub = EventHub(
+        queue_size=settings.live_queue_size,
+        max_clients=settings.live_max_clients,
+        max_per_caller=settings.live_max_streams_per_caller,
+    )
     feed = EventFeed(host=settings.mqtt_host, port=settings.mqtt_port, hub=hub)
     await feed.start()
     setattr(app.state, _KEY, Live(hub=hub, feed=feed))
