@@ -24,6 +24,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def new_user_uid() -> str:
+    """A user's opaque, never-reused identity: what login tokens are bound to."""
+    return str(uuid.uuid4())
+
+
 def new_node_id() -> str:
     """The opaque node id the Edge API shows (`/api/v1/nodes/{id}`)."""
     return str(uuid.uuid4())
@@ -54,8 +59,12 @@ class Base(DeclarativeBase):
 
 class User(Base):
     __tablename__ = "users"
+    # AUTOINCREMENT: SQLite would otherwise give a deleted user's id to the next user
+    # (migration 0009_user_uid); PostgreSQL's sequence never reuses one.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uid: Mapped[str] = mapped_column(String(36), unique=True, default=new_user_uid)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16))

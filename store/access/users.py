@@ -8,7 +8,7 @@ from pwdlib import PasswordHash
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.models import User
+from store.models import User, new_user_uid
 
 _hasher = PasswordHash.recommended()
 # Verified against when the user does not exist, so a wrong username costs as much time
@@ -35,7 +35,12 @@ def hash_password(password: str) -> str:
 
 
 async def create_user(session: AsyncSession, *, username: str, password: str, role: Role) -> User:
-    user = User(username=username, password_hash=hash_password(password), role=role.value)
+    user = User(
+        uid=new_user_uid(),
+        username=username,
+        password_hash=hash_password(password),
+        role=role.value,
+    )
     session.add(user)
     await session.flush()
     return user
@@ -56,6 +61,10 @@ async def authenticate(session: AsyncSession, *, username: str, password: str) -
 
 async def get_user(session: AsyncSession, *, user_id: int) -> User | None:
     return await session.get(User, user_id)
+
+
+async def get_user_by_uid(session: AsyncSession, *, uid: str) -> User | None:
+    return await session.scalar(select(User).where(User.uid == uid))
 
 
 async def count_users(session: AsyncSession) -> int:
