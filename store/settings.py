@@ -97,6 +97,16 @@ class Settings(BaseSettings):
         description="Login attempts per minute per client IP (at most the "
         "general rate limit); slows password guessing",
     )
+    # Argon2 takes a CPU and 64 MiB per hash: bound how many logins hash at once.
+    login_max_concurrent: int = Field(
+        default=4, ge=1, le=256, description="Logins hashing a password at once, per API process"
+    )
+    login_queue_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        le=60,
+        description="How long a login waits for a free slot before it is answered 503",
+    )
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     api_public_url: str | None = None

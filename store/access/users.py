@@ -1,7 +1,12 @@
-"""Users, roles and password hashing (Argon2 via pwdlib)."""
+"""Users, roles and password hashing (Argon2 via pwdlib).
+
+Hashing takes a CPU for tens of milliseconds, so the async functions here hash in a worker
+thread: on the event loop, a burst of logins would stall every other request.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from enum import StrEnum
 
 from pwdlib import PasswordHash
@@ -38,7 +43,7 @@ async def create_user(session: AsyncSession, *, username: str, password: str, ro
     user = User(
         uid=new_user_uid(),
         username=username,
-        password_hash=hash_password(password),
+        password_hash=await asyncio.to_thread(hash_password, password),
         role=role.value,
     )
     session.add(user)
@@ -49,9 +54,11 @@ async def create_user(session: AsyncSession, *, username: str, password: str, ro
 async def authenticate(session: AsyncSession, *, username: str, password: str) -> User | None:
     user = await session.scalar(select(User).where(User.username == username))
     if user is None or user.disabled:
-        _hasher.verify(password, _DUMMY_HASH)
+        await asyncio.to_thread(_hasher.verify, password, _DUMMY_HASH)
         return None
-    valid, new_hash = _hasher.verify_and_update(password, user.password_hash)
+    valid, new_hash = await asyncio.to_thread(
+        _hasher.verify_and_update, password, user.password_hash
+    )
     if not valid:
         return None
     if new_hash is not None:  # parameters got stronger since this hash was made
