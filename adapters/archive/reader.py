@@ -101,7 +101,7 @@ def _read_manifest(tar: tarfile.TarFile, *, backup_id: str) -> Manifest:
 
 def _extract_parts(tar: tarfile.TarFile, manifest: Manifest, *, scratch: Path, beat: Beat) -> None:
     expected = {part.file: part for part in manifest.parts}
-    if len(expected) != len(manifest.parts) or not all(map(PART_FILE.match, expected)):
+    if len(expected) != len(manifest.parts) or not all(map(PART_FILE.fullmatch, expected)):
         raise ArchiveError(BackupErrorType.ARCHIVE_CORRUPT, "the manifest lists odd part files")
     (scratch / "parts").mkdir(parents=True, exist_ok=True)
     seen: set[str] = set()

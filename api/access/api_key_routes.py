@@ -28,6 +28,7 @@ from store.access.api_keys import (
 )
 from store.access.users import Role
 from store.models import ApiKey, utcnow
+from workflows.contracts.common import PrintableText
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/auth", tags=["api keys"])
@@ -41,7 +42,7 @@ _ERRORS: dict[int | str, dict[str, object]] = {
 class ApiKeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=100, description="What the key is for")
+    name: PrintableText = Field(min_length=1, max_length=100, description="What the key is for")
     role: Role = Role.VIEWER
     expires_at: AwareDatetime | None = Field(default=None, description="Default: never")
     expires_in_days: int | None = Field(default=None, ge=1, le=3650)

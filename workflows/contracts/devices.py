@@ -9,7 +9,7 @@ from pydantic import (
     Field,
 )
 
-from workflows.contracts.common import ContractModel, DeviceId, NodeName, ShortText
+from workflows.contracts.common import ContractModel, DeviceId, KnownNodeName, NodeName, ShortText
 
 ISSUE_TOKEN_WORKFLOW = "IssueTokenWorkflow"  # noqa: S105 (a name, not a secret)
 
@@ -64,7 +64,7 @@ class IssueNodeTokenInput(ContractModel):
 
 class DeviceRemovalInput(ContractModel):
     device_id: DeviceId
-    node_name: NodeName
+    node_name: KnownNodeName
     # The Edge API id of the inventory row, read by the API before the run starts: a
     # cancelled join deletes the row, and the node's security tokens must still be revoked.
     node_id: str | None = None
@@ -90,7 +90,7 @@ class NodeDeletion(StrEnum):
 
 class RevokeDeviceTokensInput(ContractModel):
     device_id: DeviceId
-    node_name: NodeName
+    node_name: KnownNodeName
     node_id: str | None = None
 
 
