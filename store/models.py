@@ -19,6 +19,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+# Integer primary keys are 32-bit on PostgreSQL: an id past this can name no row, and
+# binding it fails in the driver. Callers refuse such ids before they reach a query.
+MAX_ROW_ID = 2**31 - 1
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
