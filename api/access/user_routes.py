@@ -15,13 +15,14 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, fi
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.access.passwords import MAX_LENGTH, password_problem
 from api.core.deps import AdminUser, CurrentUser, SessionDep
 from api.core.envelopes import CloudCoreError
 from api.core.errors import ApiError
 from api.core.pagination import PageDep, Pagination, pagination
 from api.core.principal import PrincipalKind
+from store.access.passwords import MAX_LENGTH, password_problem
 from store.access.users import (
+    USERNAME_PATTERN,
     Role,
     count_active_admins,
     create_user,
@@ -35,7 +36,6 @@ from store.models import MAX_ROW_ID, User
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/auth", tags=["users"])
 
-USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"
 UserIdPath = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="The user's id")]
 _ERRORS: dict[int | str, dict[str, object]] = {
     403: {"model": CloudCoreError, "description": "The admin role is needed"},

@@ -7,6 +7,7 @@ thread: on the event loop, a burst of logins would stall every other request.
 from __future__ import annotations
 
 import asyncio
+import re
 from enum import StrEnum
 
 from pwdlib import PasswordHash
@@ -14,6 +15,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.models import User, new_user_uid
+
+# Letters, digits, `. _ @ -`, starting with a letter or digit; at most 64 characters.
+USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"
 
 _hasher = PasswordHash.recommended()
 # Verified against when the user does not exist, so a wrong username costs as much time
@@ -33,6 +37,10 @@ class Role(StrEnum):
 
 
 _RANK = {Role.VIEWER: 0, Role.OPERATOR: 1, Role.ADMIN: 2}
+
+
+def is_valid_username(username: str) -> bool:
+    return re.fullmatch(USERNAME_PATTERN, username) is not None
 
 
 def hash_password(password: str) -> str:
