@@ -15,6 +15,7 @@ import sys
 from store.access.passwords import password_problem
 from store.access.users import Role, count_users, create_user, is_valid_username
 from store.db import create_engine, session_factory
+from store.files import private_dir
 from store.migrate import upgrade_async
 from store.settings import Settings
 
@@ -63,7 +64,7 @@ def _check_admin(username: str, password: str) -> None:
 
 
 async def bootstrap(settings: Settings) -> None:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
     await upgrade_async(settings.sqlalchemy_url)
     generated = await ensure_first_admin(settings)
     if generated is not None:
