@@ -137,6 +137,16 @@ class Settings(BaseSettings):
     backup_schedule_interval_seconds: int = Field(
         default=0, ge=0, description="> 0: every this many seconds instead of the cron line"
     )
+    # A schedule firing every second filled a disk: every schedule, configured or made
+    # through the API, runs at least this far apart.
+    backup_schedule_min_interval_seconds: int = Field(
+        default=300, ge=1, description="Shortest time allowed between two scheduled backups"
+    )
+    backup_schedule_keep_forever: bool = Field(
+        default=False,
+        description="Let the configured schedule keep every backup when both "
+        "EDGEWRIGHT_BACKUP_KEEP_LAST and EDGEWRIGHT_BACKUP_KEEP_DAYS are 0",
+    )
     backup_answer_timeout_seconds: float = Field(default=30.0, gt=0)
 
     # Commands, the MQTT bridge, live events and the simulated fleet.

@@ -23,7 +23,14 @@ from api.backup.schedule_service import (
 )
 from api.backup.service import temporal_client
 from api.core.deps import AdminUser, OperatorUser, SettingsDep, TemporalDep, ViewerUser
-from workflows.contracts.backup import BackupScheduleConfig, ScheduleId, backup_schedule_temporal_id
+from api.core.envelopes import CloudCoreError
+from api.core.errors import ApiError
+from workflows.contracts.backup import (
+    BackupScheduleConfig,
+    ScheduleId,
+    backup_schedule_temporal_id,
+    schedule_problems,
+)
 
 router = APIRouter(prefix="/api/kubeedge/backup/schedules", tags=["backup"])
 
@@ -66,7 +73,19 @@ async def get_schedule(
     return view(client, settings, schedule_id, await describe(client, schedule_id))
 
 
-@router.put("/{schedule_id}", response_model=ScheduleView, responses={201: {"model": ScheduleView}})
+@router.put(
+    "/{schedule_id}",
+    response_model=ScheduleView,
+    responses={
+        201: {"model": ScheduleView},
+        400: {
+            "model": CloudCoreError,
+            "description": "Invalid, runs more often than the configured floor, or keeps "
+            "every backup without keep_forever",
+        },
+        503: {"model": CloudCoreError, "description": "Temporal is not reachable"},
+    },
+)
 async def replace_schedule(
     schedule_id: IdPath,
     body: BackupScheduleConfig,
@@ -74,6 +93,15 @@ async def replace_schedule(
     _user: AdminUser,
     settings: SettingsDep,
 ) -> Any:
+    floor = settings.backup_schedule_min_interval_seconds
+    problems = schedule_problems(body, min_interval_seconds=floor)
+    if problems:
+        raise ApiError(
+            400,
+            f"This schedule is refused: runs at least {floor} seconds apart, and a retention "
+            "that prunes (or keep_forever: true)",
+            details=problems,
+        )
     client = temporal_client(request)  # after the body is validated: a bad one is a 400
     created = await put_schedule(client, settings, schedule_id, body)
     answer = view(client, settings, schedule_id, await describe(client, schedule_id))
