@@ -17,6 +17,10 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# The rate limit applies to every caller, admins included: below this, a page load and a
+# retry could lock even the admin who set it out for a minute.
+MIN_RATE_LIMIT_PER_MINUTE = 10
+
 
 class KubeMode(StrEnum):
     """How the worker reaches Kubernetes."""
@@ -84,7 +88,9 @@ class Settings(BaseSettings):
     )
     jwt_ttl_minutes: int = Field(default=60, ge=1, le=24 * 60)
     rate_limit_per_minute: int = Field(
-        default=600, ge=1, description="Requests per minute per user or API key (default)"
+        default=600,
+        ge=MIN_RATE_LIMIT_PER_MINUTE,
+        description="Requests per minute per user or API key (default)",
     )
     rate_limit_storage: str = Field(
         default="memory://",
