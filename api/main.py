@@ -32,6 +32,7 @@ from api.core.errors import install_error_handlers
 from api.core.openapi import EdgewrightAPI, add_cloudcore_docs
 from api.core.probes import api_version
 from api.core.rate_limit import RateLimiter
+from api.core.slots import Slots
 from api.core.state import AppState, set_app_state
 from api.core.temporal import TemporalConnector, connect_forever
 from api.core.throttle import RateLimitHeadersMiddleware
@@ -136,6 +137,10 @@ def _lifespan(
                     sessions=session_factory(engine),
                     temporal=temporal,
                     rate_limiter=RateLimiter(storage_uri=settings.rate_limit_storage),
+                    login_slots=Slots(
+                        size=settings.login_max_concurrent,
+                        wait_seconds=settings.login_queue_seconds,
+                    ),
                 ),
             )
             logger.info("edgewright API ready at %s", settings.public_api_url)

@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from store.access.users import Role, create_user
 from store.db import create_engine, session_factory
+from store.files import open_private, private_dir
 from store.models import User
 from store.settings import Settings
 
@@ -40,8 +41,8 @@ async def stack_login(settings: Settings) -> tuple[str, str]:
             await create_user(session, username=USERNAME, password=password, role=Role.OPERATOR)
     finally:
         await engine.dispose()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    private_dir(path.parent)
+    fd = open_private(path, os.O_WRONLY | os.O_TRUNC)
     with os.fdopen(fd, "w") as file:
         file.write(password + "\n")
     return USERNAME, password

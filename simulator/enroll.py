@@ -16,6 +16,7 @@ from pathlib import Path
 
 from simulator.device import DeviceSpec
 from simulator.edgecore import ApiJoiner, JoinRefused, NodeRegistry
+from store.files import private_dir, write_private
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +37,10 @@ class JoinedDevices:
         self._joined[spec.device_id] = spec.node_name
         if self._path is None:
             return
+        private_dir(self._path.parent)
         partial = self._path.with_name(self._path.name + ".partial")
-        partial.write_text(json.dumps({"joined": self._joined}, indent=1, sort_keys=True))
+        document = json.dumps({"joined": self._joined}, indent=1, sort_keys=True)
+        write_private(partial, document.encode())
         os.replace(partial, self._path)
 
 

@@ -37,6 +37,7 @@ from simulator.kube_sandbox_workloads import (
     register_crd,
     track_generation,
 )
+from store.files import open_private, private_dir
 
 logger = logging.getLogger("simulator.kube_sandbox")  # also when run as __main__
 
@@ -231,10 +232,10 @@ def save_state(emulator: kmock.KubernetesEmulator, path: Path) -> None:
         for (resource, namespace, name), obj in emulator.objects.items()
         if not obj.deleted
     ]
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     partial = path.with_name(path.name + ".partial")
     # 0600: the file holds the CA private key. Write aside, then rename: never half a file.
-    with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as file:
+    with os.fdopen(open_private(partial, os.O_WRONLY | os.O_TRUNC), "w") as file:
         # One line, through json's C encoder: with indent it takes the pure-Python path,
         # which cost a tenth of the sandbox's time at 1,000 joined devices.
         file.write(json.dumps({"version": 1, "objects": objects}, sort_keys=True))

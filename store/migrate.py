@@ -11,6 +11,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
+from store.files import private_dir
 from store.settings import Settings
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
@@ -35,5 +36,5 @@ async def upgrade_async(url: str) -> None:
 
 if __name__ == "__main__":
     settings = Settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
     upgrade(settings.sqlalchemy_url)

@@ -19,9 +19,18 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+# Integer primary keys are 32-bit on PostgreSQL: an id past this can name no row, and
+# binding it fails in the driver. Callers refuse such ids before they reach a query.
+MAX_ROW_ID = 2**31 - 1
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def new_user_uid() -> str:
+    """A user's opaque, never-reused identity: what login tokens are bound to."""
+    return str(uuid.uuid4())
 
 
 def new_node_id() -> str:
@@ -54,8 +63,12 @@ class Base(DeclarativeBase):
 
 class User(Base):
     __tablename__ = "users"
+    # AUTOINCREMENT: SQLite would otherwise give a deleted user's id to the next user
+    # (migration 0009_user_uid); PostgreSQL's sequence never reuses one.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uid: Mapped[str] = mapped_column(String(36), unique=True, default=new_user_uid)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16))

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.models import RuntimeConfigRow, utcnow
-from store.settings import Settings
+from store.settings import MIN_RATE_LIMIT_PER_MINUTE, Settings
 from store.upsert import upsert
 
 _KEY = "runtime"
@@ -24,7 +24,7 @@ class RuntimeConfig(BaseModel):
 
     token_expiry_hours: float = Field(gt=0, le=24 * 30)
     max_devices: int | None = Field(default=None, ge=1, description="None: no limit")
-    rate_limit_per_minute: int = Field(ge=1, le=100_000)
+    rate_limit_per_minute: int = Field(ge=MIN_RATE_LIMIT_PER_MINUTE, le=100_000)
     require_tls: bool = False
 
 
@@ -40,7 +40,13 @@ async def load_runtime_config(session: AsyncSession, *, settings: Settings) -> R
         select(RuntimeConfigRow.value).where(RuntimeConfigRow.key == _KEY)
     )
     base = defaults(settings).model_dump()
-    return RuntimeConfig.model_validate({**base, **(stored or {})})
+    values = {**base, **(stored or {})}
+    # Saved before the floor existed: raised to it, rather than locking everyone out or
+    # failing every request on a value this version refuses.
+    limit = values.get("rate_limit_per_minute")
+    if isinstance(limit, int) and limit < MIN_RATE_LIMIT_PER_MINUTE:
+        values["rate_limit_per_minute"] = MIN_RATE_LIMIT_PER_MINUTE
+    return RuntimeConfig.model_validate(values)
 
 
 async def save_runtime_config(

@@ -17,6 +17,10 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# The rate limit applies to every caller, admins included: below this, a page load and a
+# retry could lock even the admin who set it out for a minute.
+MIN_RATE_LIMIT_PER_MINUTE = 10
+
 
 class KubeMode(StrEnum):
     """How the worker reaches Kubernetes."""
@@ -84,7 +88,9 @@ class Settings(BaseSettings):
     )
     jwt_ttl_minutes: int = Field(default=60, ge=1, le=24 * 60)
     rate_limit_per_minute: int = Field(
-        default=600, ge=1, description="Requests per minute per user or API key (default)"
+        default=600,
+        ge=MIN_RATE_LIMIT_PER_MINUTE,
+        description="Requests per minute per user or API key (default)",
     )
     rate_limit_storage: str = Field(
         default="memory://",
@@ -108,6 +114,16 @@ class Settings(BaseSettings):
     )
     max_restore_body_bytes: int = Field(
         default=16 * 1024 * 1024, ge=1024, description="Largest POST /api/kubeedge/restore body"
+    )
+    # Argon2 takes a CPU and 64 MiB per hash: bound how many logins hash at once.
+    login_max_concurrent: int = Field(
+        default=4, ge=1, le=256, description="Logins hashing a password at once, per API process"
+    )
+    login_queue_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        le=60,
+        description="How long a login waits for a free slot before it is answered 503",
     )
     api_host: str = "127.0.0.1"
     api_port: int = 8000
@@ -138,6 +154,16 @@ class Settings(BaseSettings):
     backup_schedule_cron: str = "0 2 * * *"
     backup_schedule_interval_seconds: int = Field(
         default=0, ge=0, description="> 0: every this many seconds instead of the cron line"
+    )
+    # A schedule firing every second filled a disk: every schedule, configured or made
+    # through the API, runs at least this far apart.
+    backup_schedule_min_interval_seconds: int = Field(
+        default=300, ge=1, description="Shortest time allowed between two scheduled backups"
+    )
+    backup_schedule_keep_forever: bool = Field(
+        default=False,
+        description="Let the configured schedule keep every backup when both "
+        "EDGEWRIGHT_BACKUP_KEEP_LAST and EDGEWRIGHT_BACKUP_KEEP_DAYS are 0",
     )
     backup_answer_timeout_seconds: float = Field(default=30.0, gt=0)
 

@@ -6,6 +6,7 @@ import sys
 import pytest
 
 from tests.support.kube_fixtures import kube_sandbox_url
+from tests.support.modes import usual_umask
 from tests.support.mqtt_fixtures import mqtt_broker
 from tests.support.storage_fixtures import backup_target, s3_bucket, s3_server
 from tests.support.store_fixtures import database_url, postgres_dsn, sessions
@@ -22,6 +23,7 @@ __all__ = [
     "s3_server",
     "sessions",
     "time_skipping_env",
+    "usual_umask",
 ]
 
 

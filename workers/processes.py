@@ -20,6 +20,7 @@ from pathlib import Path
 
 from temporalio.common import SearchAttributeIndexedValueType
 
+from store.files import private_dir
 from workflows.contracts.common import SEARCH_ATTRIBUTES
 
 LOOPBACK = "127.0.0.1"
@@ -93,7 +94,7 @@ def broker_command(
     if use_mosquitto and mosquitto is None:
         raise FileNotFoundError("mosquitto is not installed (make system-deps)")
     data_dir = data_dir.resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     if mosquitto is not None:
         config = write_mosquitto_config(port=port, host=host, data_dir=data_dir)
         return [mosquitto, "-c", str(config)]

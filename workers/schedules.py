@@ -8,7 +8,10 @@ schedule, and every worker replica calls `ensure_backup_schedule` when it starts
 - a schedule made from an earlier configuration: brought to the current one, since a
   changed configuration is the newer intent;
 - disabled by configuration: the schedule, if there is one, is paused (and resumed when
-  the configuration enables it again).
+  the configuration enables it again);
+- a configuration that runs backups closer than EDGEWRIGHT_BACKUP_SCHEDULE_MIN_INTERVAL_SECONDS
+  or keeps every backup without EDGEWRIGHT_BACKUP_SCHEDULE_KEEP_FOREVER: ScheduleRefused,
+  before anything is created or changed.
 The schedule remembers which configuration it was made from in its action's memo.
 """
 
@@ -36,6 +39,7 @@ from workflows.contracts.backup import (
     Retention,
     backup_schedule,
     backup_schedule_temporal_id,
+    schedule_problems,
 )
 
 log = logging.getLogger(__name__)
@@ -44,20 +48,48 @@ DISABLED_NOTE = "paused: EDGEWRIGHT_BACKUP_SCHEDULE_ENABLED is false"
 Outcome = Literal["created", "updated", "unchanged", "paused", "resumed", "absent"]
 
 
+class ScheduleRefused(ValueError):
+    """The configured schedule runs too often or keeps everything unasked; says which."""
+
+
+# What each field of the configured schedule comes from, for the error message.
+_SETTINGS = {
+    "interval_seconds": "EDGEWRIGHT_BACKUP_SCHEDULE_INTERVAL_SECONDS",
+    "cron": "EDGEWRIGHT_BACKUP_SCHEDULE_CRON",
+    "retention": "EDGEWRIGHT_BACKUP_KEEP_LAST=0 with EDGEWRIGHT_BACKUP_KEEP_DAYS=0",
+    "keep_forever": "EDGEWRIGHT_BACKUP_SCHEDULE_KEEP_FOREVER",
+}
+
+
 def configured_schedule(settings: Settings) -> BackupScheduleConfig:
+    """The schedule the configuration describes; ScheduleRefused when it may not run."""
     interval = settings.backup_schedule_interval_seconds or None
-    return BackupScheduleConfig(
+    config = BackupScheduleConfig(
         cron=None if interval else settings.backup_schedule_cron,
         interval_seconds=interval,
         include=ALL_INCLUDES,
         retention=Retention(
             keep_last=settings.backup_keep_last, keep_days=settings.backup_keep_days
         ),
+        keep_forever=settings.backup_schedule_keep_forever,
     )
+    floor = settings.backup_schedule_min_interval_seconds
+    problems = schedule_problems(config, min_interval_seconds=floor)
+    if problems:
+        reasons = "; ".join(f"{_SETTINGS[field]}: {why}" for field, why in problems.items())
+        raise ScheduleRefused(
+            f"the configured backup schedule is refused ({reasons}). Runs may be no closer "
+            f"than EDGEWRIGHT_BACKUP_SCHEDULE_MIN_INTERVAL_SECONDS={floor}; to keep every "
+            "backup, set EDGEWRIGHT_BACKUP_SCHEDULE_KEEP_FOREVER=true"
+        )
+    return config
 
 
 def config_fingerprint(config: BackupScheduleConfig, *, task_queue: str) -> str:
-    canonical = config.model_dump_json() + task_queue
+    # keep_forever came later: left out while false, so an upgrade alone does not look
+    # like a changed configuration (which would overwrite what operators changed).
+    exclude = None if config.keep_forever else {"keep_forever"}
+    canonical = config.model_dump_json(exclude=exclude) + task_queue
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 

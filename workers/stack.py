@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from honcho.manager import Manager
 
+from store.files import private_dir
 from store.settings import KubeMode, Settings
 from workers.processes import (
     bridge_command,
@@ -48,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_stack(settings: Settings) -> int:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
     kube = kube_target(settings)
     env = child_environment(settings, kube=kube)
     # Migrations and the first admin; its one-time password output goes straight through.

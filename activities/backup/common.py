@@ -16,14 +16,15 @@ from activities.heartbeat import Heartbeat
 from adapters.archive.format import ArchiveError, file_sha256
 from adapters.archive.reader import VerifiedArchive, open_archive
 from adapters.storage.locations import ObjectStore, StoreFactory, archive_name, split_object_url
+from store.files import private_dir
 from workflows.contracts.common import BackupErrorType
 
 
 @asynccontextmanager
 async def scratch_dir(heartbeat: Heartbeat, *, under: Path | None) -> AsyncIterator[Path]:
-    """A private temporary directory, removed afterwards whatever happens."""
+    """A private (0700) temporary directory, removed afterwards whatever happens."""
     if under is not None:
-        await heartbeat.run(under.mkdir, parents=True, exist_ok=True)
+        await heartbeat.run(private_dir, under)
     path = Path(await heartbeat.run(tempfile.mkdtemp, prefix="edgewright-backup-", dir=under))
     try:
         yield path

@@ -3,8 +3,9 @@
 Adding a table to backups is one line here: its name, the `include` that selects it, and
 its business key (restores match rows by it). A part whose table does not exist (yet) is
 listed in the manifest as skipped, with the reason, so declaring the tables the
-architecture promises (commands, workloads) ahead of them is harmless. Users and API keys
-are deliberately absent: an archive should not carry password hashes and key hashes.
+architecture promises (commands, workloads) ahead of them is harmless. Users, API keys and
+revoked login tokens are deliberately absent: an archive should not carry password and key
+hashes, and a restore must never touch a revocation list.
 
 Order matters: restores upsert parts in this order and delete in the reverse one.
 """
@@ -55,15 +56,19 @@ TABLE_PARTS: tuple[TablePart, ...] = (
         include=BackupInclude.CONFIG,
         spec=TableSpec(table="runtime_config", key=("key",)),
     ),
+    # Token hashes only: the tokens themselves are never stored. A restore never revives a
+    # token revoked or used since the backup (latest_wins).
     TablePart(
-        name="join_tokens",  # sha256 hashes: the tokens themselves are never stored
+        name="join_tokens",
         include=BackupInclude.TOKENS,
-        spec=TableSpec(table="join_tokens", key=("token_id",)),
+        spec=TableSpec(
+            table="join_tokens", key=("token_id",), latest_wins=("used_at", "revoked_at")
+        ),
     ),
     TablePart(
-        name="node_tokens",  # the Edge API's security tokens, also as hashes only
+        name="node_tokens",  # the Edge API's security tokens
         include=BackupInclude.TOKENS,
-        spec=TableSpec(table="node_tokens", key=("token_id",)),
+        spec=TableSpec(table="node_tokens", key=("token_id",), latest_wins=("revoked_at",)),
     ),
     TablePart(
         name="devices",

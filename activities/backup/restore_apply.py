@@ -159,11 +159,14 @@ async def _diff(
         ) from None
     stored = await existing_rows(session, bound, [key for key, _ in keyed])
     fresh, stale, same = [], [], 0
-    for key, row in keyed:
+    for key, archived in keyed:
         current = stored.get(key)
         if current is None:
-            fresh.append(row)
-        elif all(current.get(name) == value for name, value in row.items() if name in current):
+            fresh.append(archived)
+            continue
+        # What would be written: a revocation made since the backup is kept, not a change.
+        row = bound.spec.merged(current, archived)
+        if all(current.get(name) == value for name, value in row.items() if name in current):
             same += 1
         else:
             stale.append(row)

@@ -22,7 +22,7 @@ from workflows.contracts.common import BackupErrorType
 
 MANIFEST_NAME = "manifest.json"
 MAX_MANIFEST = 16 * 1024 * 1024
-PART_FILE = re.compile(r"^parts/[a-z0-9][a-z0-9-]{0,99}\.jsonl$")
+PART_FILE = re.compile(r"parts/[a-z0-9][a-z0-9-]{0,99}\.jsonl")  # .fullmatch only
 CHUNK = 1024 * 1024
 # Speed over the last few percent of size: rows of JSON compress well at any level.
 COMPRESS_LEVEL = 6

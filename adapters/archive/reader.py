@@ -26,6 +26,7 @@ from adapters.archive.format import (
     Manifest,
     PartEntry,
 )
+from store.files import open_private_binary, private_dir
 from workflows.contracts.backup import BACKUP_FORMAT, BACKUP_FORMAT_VERSION
 from workflows.contracts.common import BackupErrorType
 
@@ -101,9 +102,9 @@ def _read_manifest(tar: tarfile.TarFile, *, backup_id: str) -> Manifest:
 
 def _extract_parts(tar: tarfile.TarFile, manifest: Manifest, *, scratch: Path, beat: Beat) -> None:
     expected = {part.file: part for part in manifest.parts}
-    if len(expected) != len(manifest.parts) or not all(map(PART_FILE.match, expected)):
+    if len(expected) != len(manifest.parts) or not all(map(PART_FILE.fullmatch, expected)):
         raise ArchiveError(BackupErrorType.ARCHIVE_CORRUPT, "the manifest lists odd part files")
-    (scratch / "parts").mkdir(parents=True, exist_ok=True)
+    private_dir(scratch / "parts")
     seen: set[str] = set()
     # tar.next(), not iteration: iterating a TarFile starts over at the manifest.
     while (member := tar.next()) is not None:
@@ -118,7 +119,8 @@ def _extract_parts(tar: tarfile.TarFile, manifest: Manifest, *, scratch: Path, b
         source = tar.extractfile(member)
         assert source is not None
         digest = hashlib.sha256()
-        with (scratch / part.file).open("wb") as out:  # a name we checked against PART_FILE
+        # A name we checked against PART_FILE.
+        with open_private_binary(scratch / part.file) as out:
             while chunk := source.read(CHUNK):
                 digest.update(chunk)
                 out.write(chunk)

@@ -21,6 +21,7 @@ from adapters.archive.format import (
     PartEntry,
     part_file,
 )
+from store.files import open_private_binary, private_dir
 from workflows.contracts.backup import (
     BACKUP_FORMAT,
     BACKUP_FORMAT_VERSION,
@@ -37,7 +38,7 @@ class PartWriter:
     """Appends rows to one part's scratch file, counting and hashing as it goes."""
 
     def __init__(self, *, path: Path, entry: dict[str, Any]) -> None:
-        self._out: IO[bytes] = path.open("wb")
+        self._out: IO[bytes] = open_private_binary(path)
         self._hash = hashlib.sha256()
         self.entry = entry
         self.count = 0
@@ -73,7 +74,7 @@ class ArchiveWriter:
         }
         self._parts: list[dict[str, Any]] = []
         self._skipped: list[SkippedPart] = []
-        (scratch / "parts").mkdir(parents=True, exist_ok=True)
+        private_dir(scratch / "parts")
 
     def open_part(
         self, *, name: str, include: BackupInclude, source: str, **extra: Any
@@ -100,7 +101,7 @@ class ArchiveWriter:
             }
         )
         document = json.dumps(manifest.model_dump(mode="json"), indent=1).encode()
-        with target.open("wb") as raw:
+        with open_private_binary(target) as raw:
             hashing = _HashingWriter(raw)
             with tarfile.open(fileobj=hashing, mode="w:gz", compresslevel=COMPRESS_LEVEL) as tar:
                 _add(tar, MANIFEST_NAME, io.BytesIO(document), len(document))

@@ -2,7 +2,8 @@
 
 Each archive is written to a hidden temporary file beside its final name, flushed to
 disk and renamed, so a reader never sees half an archive; its metadata lives in a
-`.meta.json` beside it, as S3 keeps metadata on the object.
+`.meta.json` beside it, as S3 keeps metadata on the object. Archives are 0600 in a
+directory created 0700 (store.files): they hold the inventory and token hashes.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from temporalio.exceptions import ApplicationError
 
 from adapters.storage.base import CHUNK, Progress, StoredObject, invalid_location
+from store.files import open_private_binary, private_dir
 from workflows.contracts.common import BackupErrorType
 
 
@@ -45,7 +47,7 @@ class FileStore:
     ) -> bool:
         target = self._path(name)
         with _file_errors(action="upload", url=self.url_of(name)):
-            self._root.mkdir(parents=True, exist_ok=True)
+            private_dir(self._root)
             # The metadata first: an archive never exists without it, and a stale one is
             # overwritten by the next upload of the same name.
             _write_atomically(self._meta(name), json.dumps(metadata).encode(), progress=None)
@@ -68,7 +70,7 @@ class FileStore:
         with (
             _file_errors(action="download", url=self.url_of(name)),
             self._path(name).open("rb") as source,
-            path.open("wb") as target,
+            open_private_binary(path) as target,
         ):
             _copy(source, target, progress)
 
@@ -116,7 +118,7 @@ def _write_atomically(target: Path, source: Any, *, progress: Progress | None) -
     """Write to a hidden temporary file beside `target`, flush it to disk, rename it."""
     partial = target.with_name(f".{target.name}.partial-{uuid.uuid4().hex[:8]}")
     try:
-        with partial.open("wb") as out:
+        with open_private_binary(partial) as out:
             if isinstance(source, bytes):
                 out.write(source)
             else:

@@ -7,11 +7,11 @@ sha256, listings show only its public id (`key_id`), and logs name only that id.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, status
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.core.deps import AdminUser, SessionDep
@@ -24,14 +24,17 @@ from store.access.api_keys import (
     get_api_key,
     key_status,
     list_api_keys,
+    numeric_id,
     revoke_api_key,
 )
 from store.access.users import Role
-from store.models import ApiKey, utcnow
+from store.models import MAX_ROW_ID, ApiKey, utcnow
+from workflows.contracts.common import PrintableText
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/auth", tags=["api keys"])
 
+MAX_DAYS = 3650
 _ERRORS: dict[int | str, dict[str, object]] = {
     403: {"model": CloudCoreError, "description": "The admin role is needed"},
     404: {"model": CloudCoreError, "description": "No such API key"},
@@ -41,17 +44,32 @@ _ERRORS: dict[int | str, dict[str, object]] = {
 class ApiKeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=100, description="What the key is for")
+    name: PrintableText = Field(min_length=1, max_length=100, description="What the key is for")
     role: Role = Role.VIEWER
-    expires_at: AwareDatetime | None = Field(default=None, description="Default: never")
-    expires_in_days: int | None = Field(default=None, ge=1, le=3650)
+    expires_at: AwareDatetime | None = Field(
+        default=None, description=f"Default: never; at most {MAX_DAYS} days ahead"
+    )
+    expires_in_days: int | None = Field(default=None, ge=1, le=MAX_DAYS)
+
+    @field_validator("expires_at")
+    @classmethod
+    def _within_range(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        try:  # 9999-12-31T23:00-12:00 is past year 9999 in UTC: no datetime holds it
+            in_utc = value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError(f"must be at most {MAX_DAYS} days ahead") from None
+        if in_utc <= utcnow():
+            raise ValueError("must be in the future")
+        if in_utc > utcnow() + timedelta(days=MAX_DAYS):
+            raise ValueError(f"must be at most {MAX_DAYS} days ahead")
+        return in_utc
 
     @model_validator(mode="after")
     def _one_expiry(self) -> ApiKeyCreate:
         if self.expires_at is not None and self.expires_in_days is not None:
             raise ValueError("give expires_at or expires_in_days, not both")
-        if self.expires_at is not None and self.expires_at <= utcnow():
-            raise ValueError("expires_at must be in the future")
         return self
 
     def expiry(self) -> datetime | None:
@@ -143,6 +161,13 @@ async def revoke(
 
 
 async def _existing(session: AsyncSession, ref: str) -> ApiKey:
+    key_id = numeric_id(ref)
+    if key_id is not None and not 1 <= key_id <= MAX_ROW_ID:
+        raise ApiError(
+            400,
+            f"An API key id is between 1 and {MAX_ROW_ID}",
+            details={"key": f"must be between 1 and {MAX_ROW_ID}, or a key_id"},
+        )
     row = await get_api_key(session, ref=ref)
     if row is None:
         # A full key pasted here by mistake must not come back in the answer.

@@ -1,8 +1,9 @@
 """POST /api/auth/login (the CloudCore login, answering a bearer JWT) and /logout.
 
 Login is public, so it is rate-limited per client IP (at most
-`EDGEWRIGHT_LOGIN_RATE_LIMIT_PER_MINUTE`) to slow password guessing; logout revokes
-the very token it is called with.
+`EDGEWRIGHT_LOGIN_RATE_LIMIT_PER_MINUTE`) to slow password guessing, and at most
+`EDGEWRIGHT_LOGIN_MAX_CONCURRENT` logins hash a password at once (api.core.slots); logout
+revokes the very token it is called with.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from api.core.auth import issue_token
 from api.core.deps import CurrentUser, SessionDep, SettingsDep
 from api.core.envelopes import CloudCoreError
 from api.core.errors import ApiError
+from api.core.state import app_state
 from api.core.throttle import client_ip, enforce_rate_limit
 from store.access.revoked_tokens import revoke_token
 from store.access.users import authenticate
@@ -49,6 +51,13 @@ class LoginResponse(BaseModel):
     responses={
         401: {"model": CloudCoreError, "description": "Wrong username or password"},
         429: {"model": CloudCoreError, "description": "Too many attempts from this address"},
+        503: {
+            "model": CloudCoreError,
+            "description": "Too many logins in progress on this server; retry after Retry-After",
+            "headers": {
+                "Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}
+            },
+        },
     },
 )
 async def login(
@@ -62,9 +71,10 @@ async def login(
         key=client_ip(request),
         cap=settings.login_rate_limit_per_minute,
     )
-    user = await authenticate(
-        session, username=body.username, password=body.password.get_secret_value()
-    )
+    async with app_state(request.app).login_slots.hold("logins"):
+        user = await authenticate(
+            session, username=body.username, password=body.password.get_secret_value()
+        )
     if user is None:
         # One message for an unknown user and a wrong password: no probing for names.
         raise ApiError(401, "Invalid username or password", headers={"WWW-Authenticate": "Bearer"})

@@ -8,20 +8,21 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Path, status
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.access.passwords import MAX_LENGTH, password_problem
 from api.core.deps import AdminUser, CurrentUser, SessionDep
 from api.core.envelopes import CloudCoreError
 from api.core.errors import ApiError
 from api.core.pagination import PageDep, Pagination, pagination
 from api.core.principal import PrincipalKind
+from store.access.passwords import MAX_LENGTH, password_problem
 from store.access.users import (
+    USERNAME_PATTERN,
     Role,
     count_active_admins,
     create_user,
@@ -30,12 +31,12 @@ from store.access.users import (
     get_user,
     list_users,
 )
-from store.models import User
+from store.models import MAX_ROW_ID, User
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/auth", tags=["users"])
 
-USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"
+UserIdPath = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="The user's id")]
 _ERRORS: dict[int | str, dict[str, object]] = {
     403: {"model": CloudCoreError, "description": "The admin role is needed"},
     404: {"model": CloudCoreError, "description": "No such user"},
@@ -141,7 +142,7 @@ async def list_all(session: SessionDep, page: PageDep, _admin: AdminUser) -> Use
 
 
 @router.get("/users/{user_id}", responses=_ERRORS)
-async def get_one(user_id: int, session: SessionDep, principal: CurrentUser) -> UserOut:
+async def get_one(user_id: UserIdPath, session: SessionDep, principal: CurrentUser) -> UserOut:
     held = principal.role_level
     if principal.user_id != user_id and (held is None or not held.allows(Role.ADMIN)):
         raise ApiError(
@@ -153,7 +154,7 @@ async def get_one(user_id: int, session: SessionDep, principal: CurrentUser) -> 
 
 
 @router.delete("/users/{user_id}", responses=_ERRORS)
-async def delete(user_id: int, session: SessionDep, admin: AdminUser) -> Done:
+async def delete(user_id: UserIdPath, session: SessionDep, admin: AdminUser) -> Done:
     user = await _existing(session, user_id)
     if admin.user_id == user_id:
         raise ApiError(409, "You cannot delete your own account")

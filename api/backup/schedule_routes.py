@@ -30,7 +30,14 @@ from api.core.deps import (
     ViewerUser,
     require_temporal,
 )
-from workflows.contracts.backup import BackupScheduleConfig, ScheduleId, backup_schedule_temporal_id
+from api.core.envelopes import CloudCoreError
+from api.core.errors import ApiError
+from workflows.contracts.backup import (
+    BackupScheduleConfig,
+    ScheduleId,
+    backup_schedule_temporal_id,
+    schedule_problems,
+)
 
 router = APIRouter(prefix="/api/kubeedge/backup/schedules", tags=["backup"])
 
@@ -73,7 +80,19 @@ async def get_schedule(
     return view(client, settings, schedule_id, await describe(client, schedule_id))
 
 
-@router.put("/{schedule_id}", response_model=ScheduleView, responses={201: {"model": ScheduleView}})
+@router.put(
+    "/{schedule_id}",
+    response_model=ScheduleView,
+    responses={
+        201: {"model": ScheduleView},
+        400: {
+            "model": CloudCoreError,
+            "description": "Invalid, runs more often than the configured floor, or keeps "
+            "every backup without keep_forever",
+        },
+        503: {"model": CloudCoreError, "description": "Temporal is not reachable"},
+    },
+)
 async def replace_schedule(
     schedule_id: IdPath,
     body: BackupScheduleConfig,
@@ -81,6 +100,15 @@ async def replace_schedule(
     settings: SettingsDep,
     temporal: OptionalTemporalDep,
 ) -> Any:
+    floor = settings.backup_schedule_min_interval_seconds
+    problems = schedule_problems(body, min_interval_seconds=floor)
+    if problems:
+        raise ApiError(
+            400,
+            f"This schedule is refused: runs at least {floor} seconds apart, and a retention "
+            "that prunes (or keep_forever: true)",
+            details=problems,
+        )
     client = require_temporal(temporal)  # here, not as TemporalDep: a bad body is a 400 first
     created = await put_schedule(client, settings, schedule_id, body)
     answer = view(client, settings, schedule_id, await describe(client, schedule_id))
@@ -94,9 +122,10 @@ async def pause_schedule(
     schedule_id: IdPath,
     _user: AdminUser,
     settings: SettingsDep,
-    client: TemporalDep,
+    temporal: OptionalTemporalDep,
     body: Annotated[Note | None, Body()] = None,
 ) -> ScheduleView:
+    client = require_temporal(temporal)  # here, not as TemporalDep: a bad body is a 400 first
     await describe(client, schedule_id)  # 404 when there is no such schedule
     handle = client.get_schedule_handle(backup_schedule_temporal_id(schedule_id))
     await handle.pause(note=(body.note if body else None) or "paused through the API")
@@ -108,9 +137,10 @@ async def resume_schedule(
     schedule_id: IdPath,
     _user: AdminUser,
     settings: SettingsDep,
-    client: TemporalDep,
+    temporal: OptionalTemporalDep,
     body: Annotated[Note | None, Body()] = None,
 ) -> ScheduleView:
+    client = require_temporal(temporal)
     await describe(client, schedule_id)
     handle = client.get_schedule_handle(backup_schedule_temporal_id(schedule_id))
     await handle.unpause(note=(body.note if body else None) or "resumed through the API")

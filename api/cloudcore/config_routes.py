@@ -21,7 +21,7 @@ from api.core.errors import ApiError, describe_validation_errors
 from api.core.state import app_state
 from store import cloudcore as observed
 from store.runtime_config import RuntimeConfig, load_runtime_config, save_runtime_config
-from store.settings import Settings
+from store.settings import MIN_RATE_LIMIT_PER_MINUTE, Settings
 
 router = APIRouter(prefix="/api/kubeedge", tags=["config"])
 
@@ -32,7 +32,12 @@ class SecurityUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     require_tls: StrictBool | None = None
-    rate_limit: int | None = Field(default=None, ge=1, le=100_000, description="Per minute")
+    rate_limit: int | None = Field(
+        default=None,
+        ge=MIN_RATE_LIMIT_PER_MINUTE,
+        le=100_000,
+        description=f"Per minute per caller, {MIN_RATE_LIMIT_PER_MINUTE} to 100,000",
+    )
 
 
 class ConfigUpdate(BaseModel):

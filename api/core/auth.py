@@ -2,7 +2,9 @@
 
 Tokens are stateless; what they grant is re-checked against the store on every request
 (the user must still exist and be enabled, and the stored role wins over the one in the
-token), so disabling a user or changing a role takes effect at once.
+token), so disabling a user or changing a role takes effect at once. A token names its
+account by `users.uid`, random and never reused, together with the username: a deleted
+account's token can never come to stand for another account.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ ISSUER = "edgewright"
 ALGORITHM = "HS256"
 # Several API replicas never agree on the time to the second.
 _LEEWAY = timedelta(seconds=10)
-_REQUIRED = ["exp", "iat", "sub", "iss", "jti"]
+_REQUIRED = ["exp", "iat", "sub", "iss", "jti", "username"]
 
 
 class TokenError(Exception):
@@ -40,7 +42,7 @@ class IssuedToken:
 
 @dataclass(frozen=True, kw_only=True)
 class TokenClaims:
-    user_id: int
+    user_uid: str
     username: str
     role: str
     jti: str
@@ -52,7 +54,7 @@ def issue_token(*, settings: Settings, user: User, now: datetime | None = None) 
     lifetime = timedelta(minutes=settings.jwt_ttl_minutes)
     expires_at = issued_at + lifetime
     claims = {
-        "sub": str(user.id),  # RFC 7519 wants a string; PyJWT enforces it
+        "sub": user.uid,
         "username": user.username,
         "role": user.role,
         "iat": issued_at,
@@ -80,8 +82,8 @@ def decode_token(*, settings: Settings, token: str) -> TokenClaims:
         raise TokenError("Invalid token") from err
     try:
         return TokenClaims(
-            user_id=int(claims["sub"]),
-            username=str(claims.get("username", "")),
+            user_uid=str(claims["sub"]),
+            username=str(claims["username"]),
             role=str(claims.get("role", "")),
             jti=str(claims["jti"]),
             expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),

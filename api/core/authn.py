@@ -22,7 +22,7 @@ from store.access.api_keys import (
     note_use,
 )
 from store.access.revoked_tokens import is_token_revoked
-from store.access.users import get_user
+from store.access.users import get_user_by_uid
 from store.settings import Settings
 
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
@@ -53,8 +53,9 @@ async def _by_token(session: AsyncSession, *, settings: Settings, token: str) ->
         raise ApiError(401, str(err), headers=_INVALID) from err
     if await is_token_revoked(session, jti=claims.jti):
         raise ApiError(401, "Token has been revoked (logged out); log in again", headers=_INVALID)
-    user = await get_user(session, user_id=claims.user_id)
-    if user is None or user.disabled:
+    user = await get_user_by_uid(session, uid=claims.user_uid)
+    # The username must match too: the token was issued to that account under that name.
+    if user is None or user.disabled or user.username != claims.username:
         raise ApiError(401, "The account behind this token is gone or disabled", headers=_INVALID)
     return Principal.for_user(user, token=claims)
 

@@ -2,7 +2,8 @@
 
 `page` starts at 1, `limit` defaults to 20 and is at most 100 (Edge API document); the
 answer carries a `pagination` block `{total, page, limit, pages}`. Out-of-range values
-are a 400 in the contract's envelope, not silently clamped.
+are a 400 in the contract's envelope, not silently clamped. `page` is bounded so the
+offset fits every database's integers (it used to reach the driver and fail there).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pydantic import BaseModel
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
+MAX_PAGE = 10_000_000  # offset at most ~10^9: within a 32-bit integer at MAX_LIMIT
 
 
 class PageParams(BaseModel):
@@ -33,7 +35,9 @@ class Pagination(BaseModel):
 
 
 def _page_params(
-    page: Annotated[int, Query(ge=1, description="Page number, from 1")] = 1,
+    page: Annotated[
+        int, Query(ge=1, le=MAX_PAGE, description=f"Page number, from 1 to {MAX_PAGE}")
+    ] = 1,
     limit: Annotated[
         int, Query(ge=1, le=MAX_LIMIT, description=f"Items per page, at most {MAX_LIMIT}")
     ] = DEFAULT_LIMIT,

@@ -14,6 +14,7 @@ from starlette.applications import Starlette
 
 from api.core.config_cache import RuntimeConfigCache
 from api.core.rate_limit import RateLimiter
+from api.core.slots import Slots
 from api.core.temporal import TemporalConnector
 from store.settings import Settings
 
@@ -29,6 +30,8 @@ class AppState:
     # Defaults count in this process only; the lifespan builds the configured storage.
     rate_limiter: RateLimiter = field(default_factory=RateLimiter)
     config_cache: RuntimeConfigCache = field(default_factory=RuntimeConfigCache)
+    # Logins hashing a password at once (EDGEWRIGHT_LOGIN_MAX_CONCURRENT).
+    login_slots: Slots = field(default_factory=lambda: Slots(size=4, wait_seconds=2.0))
 
 
 def set_app_state(app: Starlette, state: AppState | None) -> None:

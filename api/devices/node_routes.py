@@ -29,12 +29,12 @@ from store.devices import inventory as devices
 from store.devices import nodes
 from store.models import Device, utcnow
 from store.runtime_config import load_runtime_config
-from workflows.contracts.common import DNS1123_LABEL, DeviceId, NodeName
+from workflows.contracts.common import DeviceId, NodeName, PrintableText, is_dns1123_label
 
 router = APIRouter(prefix="/api/v1", tags=["nodes"])
 
 NodeIdPath = Annotated[str, Path(max_length=64, description="The node's id")]
-Capability = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Capability = Annotated[PrintableText, StringConstraints(min_length=1, max_length=64)]
 Key = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,252}$")]
 Scalar = Annotated[str, StringConstraints(max_length=253)] | int | float | bool
 NodeState = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z_-]{0,31}$")]
@@ -53,7 +53,7 @@ class RegisterRequest(BaseModel):
     address: Annotated[str, AfterValidator(_host)] | None = None
     capabilities: list[Capability] = Field(default_factory=list, max_length=64)
     resources: dict[Key, Scalar] = Field(default_factory=dict, max_length=64)
-    labels: dict[Key, Annotated[str, StringConstraints(max_length=253)]] = Field(
+    labels: dict[Key, Annotated[PrintableText, StringConstraints(max_length=253)]] = Field(
         default_factory=dict, max_length=64
     )
     device_id: DeviceId | None = Field(
@@ -93,7 +93,7 @@ class Removed(BaseModel):
 def device_id_for(name: str) -> str:
     """A node's device_id: its name when that is a DNS-1123 label, else a readable slug
     plus a hash of the name (names may hold dots and reach 253 characters)."""
-    if len(name) <= 63 and DNS1123_LABEL.match(name):
+    if is_dns1123_label(name):
         return name
     slug = name.replace(".", "-")[:50].strip("-")
     return f"{slug}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"

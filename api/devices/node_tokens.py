@@ -27,7 +27,7 @@ ALGORITHM = "HS256"
 _PURPOSE = "edgewright/node-token/v1"
 _LEEWAY = timedelta(seconds=10)
 _REQUIRED = ["exp", "iat", "sub", "iss", "jti", "kind"]
-_DURATION = re.compile(r"^(\d{1,7})([smhd])$")
+_DURATION = re.compile(r"(\d{1,7})([smhd])")  # .fullmatch: `$` would allow a newline
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 MIN_LIFETIME = timedelta(minutes=1)
 MAX_LIFETIME = timedelta(days=365)
@@ -46,7 +46,7 @@ class NodeTokenClaims:
 
 def parse_lifetime(text: str) -> timedelta:
     """ "24h", "30m", "7d", "3600s" -> a timedelta within [1 minute, 365 days]."""
-    match = _DURATION.match(text.strip())
+    match = _DURATION.fullmatch(text.strip())
     if match is None:
         raise ValueError('must be a number and a unit s, m, h or d, like "24h"')
     lifetime = timedelta(seconds=int(match[1]) * _UNITS[match[2]])

@@ -12,21 +12,24 @@ import re
 import shlex
 from collections.abc import Mapping
 
-from workflows.contracts.common import DNS1123_SUBDOMAIN
+from workflows.contracts.common import NODE_NAME_MAX, is_dns1123_subdomain
 
-_TOKEN = re.compile(r"^[0-9a-f]{64}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
-_VERSION = re.compile(r"^v?\d+\.\d+\.\d+$")
-_LABEL_KEY = re.compile(r"^([a-z0-9.-]{1,253}/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
-_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
+# Always .fullmatch: with .match, `$` lets a trailing newline through.
+_TOKEN = re.compile(r"[0-9a-f]{64}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+_VERSION = re.compile(r"v?\d+\.\d+\.\d+")
+_LABEL_KEY = re.compile(r"([a-z0-9.-]{1,253}/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?")
+_LABEL_VALUE = re.compile(r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?")
 
 
 def is_valid_host(host: str) -> bool:
     """An IP address or a DNS name: nothing a shell could read as more than a word."""
     try:
-        ipaddress.ip_address(host)
+        address = ipaddress.ip_address(host)
     except ValueError:
-        return len(host) <= 253 and bool(DNS1123_SUBDOMAIN.match(host.lower()))
-    return True
+        return is_dns1123_subdomain(host.lower())
+    # A zone ("fe80::1%eth0") takes any text and names an interface of this machine,
+    # which means nothing to a device elsewhere.
+    return not (isinstance(address, ipaddress.IPv6Address) and address.scope_id)
 
 
 def build_join_command(
@@ -42,9 +45,9 @@ def build_join_command(
         raise ValueError(f"invalid CloudCore host {cloudcore_host!r}")
     if not 0 < cloudcore_port < 65536:
         raise ValueError(f"invalid CloudCore port {cloudcore_port}")
-    if not DNS1123_SUBDOMAIN.match(node_name) or len(node_name) > 253:
+    if len(node_name) > NODE_NAME_MAX or not is_dns1123_subdomain(node_name):
         raise ValueError(f"invalid node name {node_name!r}")
-    if not _TOKEN.match(token):
+    if not _TOKEN.fullmatch(token):
         raise ValueError("join token is not in KubeEdge's <ca-hash>.<jwt> form")
     host = f"[{cloudcore_host}]" if ":" in cloudcore_host else cloudcore_host
     args = [
@@ -55,12 +58,12 @@ def build_join_command(
         f"--token={token}",
     ]
     if kubeedge_version:
-        if not _VERSION.match(kubeedge_version):
+        if not _VERSION.fullmatch(kubeedge_version):
             raise ValueError(f"invalid KubeEdge version {kubeedge_version!r}")
         args.append(f"--kubeedge-version={kubeedge_version}")
     if labels:
         for key, value in labels.items():
-            if not _LABEL_KEY.match(key) or not _LABEL_VALUE.match(value):
+            if not _LABEL_KEY.fullmatch(key) or not _LABEL_VALUE.fullmatch(value):
                 raise ValueError(f"invalid node label {key}={value}")
         args.append("--labels=" + ",".join(f"{k}={v}" for k, v in sorted(labels.items())))
     return shlex.join(args)

@@ -19,7 +19,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.access.users import Role
-from store.models import ApiKey, utcnow
+from store.models import MAX_ROW_ID, ApiKey, utcnow
 
 KEY_PREFIX = "ewk_"
 _ID_HEX_CHARS = 12
@@ -101,9 +101,15 @@ async def find_api_key(session: AsyncSession, *, secret: str) -> ApiKey | None:
 
 async def get_api_key(session: AsyncSession, *, ref: str) -> ApiKey | None:
     """By numeric id or by public key_id, whichever the caller has at hand."""
-    if ref.isdigit():
-        return await session.get(ApiKey, int(ref))
+    key_id = numeric_id(ref)
+    if key_id is not None:
+        return await session.get(ApiKey, key_id) if key_id <= MAX_ROW_ID else None
     return await session.scalar(select(ApiKey).where(ApiKey.key_id == ref))
+
+
+def numeric_id(ref: str) -> int | None:
+    """`ref` as a row id when it is one: ASCII digits only (`str.isdigit` takes '²')."""
+    return int(ref) if ref.isascii() and ref.isdigit() else None
 
 
 async def list_api_keys(

@@ -1,14 +1,23 @@
-"""Users, roles and password hashing (Argon2 via pwdlib)."""
+"""Users, roles and password hashing (Argon2 via pwdlib).
+
+Hashing takes a CPU for tens of milliseconds, so the async functions here hash in a worker
+thread: on the event loop, a burst of logins would stall every other request.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import re
 from enum import StrEnum
 
 from pwdlib import PasswordHash
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.models import User
+from store.models import User, new_user_uid
+
+# Letters, digits, `. _ @ -`, starting with a letter or digit; at most 64 characters.
+USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"
 
 _hasher = PasswordHash.recommended()
 # Verified against when the user does not exist, so a wrong username costs as much time
@@ -30,12 +39,21 @@ class Role(StrEnum):
 _RANK = {Role.VIEWER: 0, Role.OPERATOR: 1, Role.ADMIN: 2}
 
 
+def is_valid_username(username: str) -> bool:
+    return re.fullmatch(USERNAME_PATTERN, username) is not None
+
+
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
 async def create_user(session: AsyncSession, *, username: str, password: str, role: Role) -> User:
-    user = User(username=username, password_hash=hash_password(password), role=role.value)
+    user = User(
+        uid=new_user_uid(),
+        username=username,
+        password_hash=await asyncio.to_thread(hash_password, password),
+        role=role.value,
+    )
     session.add(user)
     await session.flush()
     return user
@@ -44,9 +62,11 @@ async def create_user(session: AsyncSession, *, username: str, password: str, ro
 async def authenticate(session: AsyncSession, *, username: str, password: str) -> User | None:
     user = await session.scalar(select(User).where(User.username == username))
     if user is None or user.disabled:
-        _hasher.verify(password, _DUMMY_HASH)
+        await asyncio.to_thread(_hasher.verify, password, _DUMMY_HASH)
         return None
-    valid, new_hash = _hasher.verify_and_update(password, user.password_hash)
+    valid, new_hash = await asyncio.to_thread(
+        _hasher.verify_and_update, password, user.password_hash
+    )
     if not valid:
         return None
     if new_hash is not None:  # parameters got stronger since this hash was made
@@ -56,6 +76,10 @@ async def authenticate(session: AsyncSession, *, username: str, password: str) -
 
 async def get_user(session: AsyncSession, *, user_id: int) -> User | None:
     return await session.get(User, user_id)
+
+
+async def get_user_by_uid(session: AsyncSession, *, uid: str) -> User | None:
+    return await session.scalar(select(User).where(User.uid == uid))
 
 
 async def count_users(session: AsyncSession) -> int:

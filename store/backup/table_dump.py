@@ -4,6 +4,11 @@ Backups use this for every table they hold, so a new table becomes backed up by 
 and its business key (activities/backup/parts.py). Rows are matched by that key, never by
 the surrogate `id`, which differs from one database to the next. Nothing here holds a
 whole table in memory: exports stream in batches and diffs look rows up batch by batch.
+
+Some columns only ever move forward: a token's `revoked_at` and `used_at`. A restore never
+clears or moves them back (`TableSpec.latest_wins`): the later of the stored and the
+archived value stays, so restoring an old archive cannot bring a revoked or used token
+back to life.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Column, Table, TypeDecorator, delete, inspect, select, tuple_
+from sqlalchemy import Column, Table, TypeDecorator, case, delete, inspect, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,6 +34,29 @@ class TableSpec:
     table: str
     key: tuple[str, ...]
     exclude: tuple[str, ...] = ("id",)  # surrogate IDs are not part of an archive
+    # Datetime columns a restore never clears nor moves back (revocations, uses).
+    latest_wins: tuple[str, ...] = ()
+
+    def merged(self, current: JsonRow, archived: JsonRow) -> JsonRow:
+        """The archived row as a restore writes it over `current` (both JSON-ready)."""
+        if not self.latest_wins:
+            return archived
+        merged = dict(archived)
+        for name in self.latest_wins:
+            if name in merged and name in current:
+                merged[name] = _later(current[name], merged[name])
+        return merged
+
+
+def _later(stored: Any, archived: Any) -> Any:
+    if stored is None or archived is None:
+        return archived if stored is None else stored
+    return archived if _as_datetime(archived) > _as_datetime(stored) else stored
+
+
+def _as_datetime(value: Any) -> datetime:
+    parsed: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return parsed
 
 
 @dataclass(frozen=True)
@@ -131,7 +159,19 @@ async def upsert_rows(session: AsyncSession, bound: BoundTable, rows: Sequence[J
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     values = [bound.from_json(row) for row in rows]
     stmt = insert(bound.table)
-    changing = {name: stmt.excluded[name] for name in values[0] if name not in bound.spec.key}
+    changing: dict[str, Any] = {
+        name: stmt.excluded[name] for name in values[0] if name not in bound.spec.key
+    }
+    for name in bound.spec.latest_wins:
+        if name in changing:
+            # Decided by the database, so it holds whatever the caller compared before.
+            stored, archived = bound.table.c[name], stmt.excluded[name]
+            changing[name] = case(
+                (archived.is_(None), stored),
+                (stored.is_(None), archived),
+                (archived > stored, archived),
+                else_=stored,
+            )
     if changing:
         stmt = stmt.on_conflict_do_update(index_elements=list(bound.spec.key), set_=changing)
     else:

@@ -39,7 +39,7 @@ async def template_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, l
                 user = await create_user(
                     session, username=f"{role.value}-user", password=password, role=role
                 )
-                users.append(ApiUser(user.id, user.username, password, role))
+                users.append(ApiUser(user.id, user.username, password, role, user.uid))
     finally:
         await engine.dispose()
     return directory / "edgewright.db", users

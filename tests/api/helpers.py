@@ -22,9 +22,10 @@ class ApiUser:
     username: str
     password: str
     role: Role
+    uid: str
 
     def model(self) -> User:
-        return User(id=self.id, username=self.username, role=self.role.value)
+        return User(id=self.id, uid=self.uid, username=self.username, role=self.role.value)
 
 
 def closed_port() -> int:

@@ -17,6 +17,7 @@ from simulator.kube_sandbox import (
     save_state,
 )
 from tests.support.helpers import free_port
+from tests.support.modes import mode
 
 CONFIGMAPS = "/api/v1/namespaces/kubeedge/configmaps"
 
@@ -81,3 +82,18 @@ async def test_state_file_round_trip_and_lookups_by_key(
     reloaded = build_emulator()
     assert load_state(reloaded, state) == 49
     assert reloaded._exact(kmock.resource("", "v1", "configmaps"), "kubeedge", "cm-7") is None
+
+
+@pytest.mark.usefixtures("usual_umask")
+async def test_the_state_file_is_private(
+    sandbox: tuple[SandboxEmulator, httpx.AsyncClient], tmp_path: Path
+) -> None:
+    emulator, http = sandbox
+    await create_configmap(http, "cm-private")
+    state = tmp_path / "data" / "sandbox-kube.json"
+    state.parent.mkdir(mode=0o700)
+    partial = state.with_name(state.name + ".partial")
+    partial.write_text("left by an older version")
+    partial.chmod(0o644)
+    save_state(emulator, state)
+    assert mode(state) == 0o600

@@ -6,8 +6,10 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from store.models import RuntimeConfigRow, utcnow
 from store.runtime_config import load_runtime_config, save_runtime_config
-from store.settings import Settings
+from store.settings import MIN_RATE_LIMIT_PER_MINUTE, Settings
+from store.upsert import upsert
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -39,3 +41,32 @@ async def test_invalid_change_writes_nothing(sessions: Sessions) -> None:
     async with sessions() as session:
         config = await load_runtime_config(session, settings=settings)
     assert config.token_expiry_hours == settings.join_token_ttl_hours
+
+
+async def test_a_rate_limit_below_the_floor_is_refused_and_a_stored_one_raised(
+    sessions: Sessions,
+) -> None:
+    settings = Settings()
+    with pytest.raises(ValidationError):
+        async with sessions() as session, session.begin():
+            await save_runtime_config(
+                session, changes={"rate_limit_per_minute": 2}, settings=settings
+            )
+    # A value saved before the floor existed must not keep everyone locked out.
+    async with sessions() as session, session.begin():
+        await upsert(
+            session,
+            model=RuntimeConfigRow,
+            values={
+                "key": "runtime",
+                "value": {"rate_limit_per_minute": 2},
+                "updated_at": utcnow(),
+            },
+            key="key",
+            update=["value"],
+        )
+    async with sessions() as session:
+        config = await load_runtime_config(session, settings=settings)
+    assert config.rate_limit_per_minute == MIN_RATE_LIMIT_PER_MINUTE == 10
+    with pytest.raises(ValidationError):
+        Settings(rate_limit_per_minute=5)

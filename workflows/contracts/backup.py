@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -140,8 +141,12 @@ def backup_schedule_temporal_id(schedule_id: str) -> str:
 class Retention(ContractModel):
     """Keep a backup while any rule keeps it (restic's `--keep-last` / `--keep-within`)."""
 
-    keep_last: int = Field(default=0, ge=0, description="the newest N; 0: no count rule")
-    keep_days: float = Field(default=0, ge=0, description="younger than N days; 0: no age rule")
+    keep_last: int = Field(
+        default=0, ge=0, le=100_000, description="the newest N; 0: no count rule"
+    )
+    keep_days: float = Field(
+        default=0, ge=0, le=36_500, description="younger than N days; 0: no age rule"
+    )
 
     @property
     def prunes(self) -> bool:
@@ -325,13 +330,28 @@ class RestoreProgress(ContractModel):
     error: str | None = None
 
 
-class BackupScheduleConfig(ContractModel):
-    """A backup schedule as operators see it: when, what, and how long to keep."""
+MAX_INTERVAL_SECONDS = 366 * 24 * 3600
 
-    cron: str | None = Field(default=None, max_length=200, description="UTC cron line")
-    interval_seconds: int | None = Field(default=None, ge=1)
+
+class BackupScheduleConfig(ContractModel):
+    """A backup schedule as operators see it: when, what, and how long to keep.
+
+    The model reads whatever a schedule holds; what a new schedule may be (how often it
+    runs, whether it prunes) is `schedule_problems`, since the interval floor is set by
+    configuration.
+    """
+
+    cron: str | None = Field(
+        default=None, max_length=200, description="UTC cron line: 5 fields, or @hourly, @daily..."
+    )
+    interval_seconds: int | None = Field(default=None, ge=1, le=MAX_INTERVAL_SECONDS)
     include: tuple[BackupInclude, ...] = ALL_INCLUDES
     retention: Retention = Retention()
+    keep_forever: bool = Field(
+        default=False,
+        description="Keep every backup of this schedule: the explicit opt-in a retention "
+        "without rules needs",
+    )
     paused: bool = False
     note: ShortText | None = None
 
@@ -340,6 +360,92 @@ class BackupScheduleConfig(ContractModel):
         if (self.cron is None) == (self.interval_seconds is None):
             raise ValueError("give exactly one of cron and interval_seconds")
         return self
+
+
+def schedule_problems(config: BackupScheduleConfig, *, min_interval_seconds: int) -> dict[str, str]:
+    """Why a new schedule is refused, by field; empty when it is fine.
+
+    A schedule firing every second with no retention fills a disk within hours, so runs
+    must be `min_interval_seconds` apart, and keeping every backup must be asked for.
+    """
+    problems: dict[str, str] = {}
+    if config.interval_seconds is not None and config.interval_seconds < min_interval_seconds:
+        problems["interval_seconds"] = f"must be at least {min_interval_seconds} seconds"
+    if config.cron is not None:
+        gap = cron_shortest_gap(config.cron)
+        if gap is None:
+            problems["cron"] = (
+                "must have 5 fields (minute hour day-of-month month day-of-week; minute and "
+                "hour as numbers, ranges, lists and steps) or be one of "
+                + ", ".join(sorted(_CRON_MACROS))
+                + "; for an interval use interval_seconds"
+            )
+        elif gap < timedelta(seconds=min_interval_seconds):
+            seconds = int(gap.total_seconds())
+            problems["cron"] = (
+                f"fires as often as every {seconds} seconds; runs must be at least "
+                f"{min_interval_seconds} seconds apart"
+            )
+    if config.keep_forever and config.retention.prunes:
+        problems["keep_forever"] = "cannot be true while retention has keep_last or keep_days"
+    if not config.keep_forever and not config.retention.prunes:
+        problems["retention"] = (
+            "keeps every backup: set keep_last or keep_days, or keep_forever: true to keep "
+            "them all on purpose"
+        )
+    return problems
+
+
+_CRON_MACROS = {
+    "@yearly": timedelta(days=365),
+    "@annually": timedelta(days=365),
+    "@monthly": timedelta(days=28),
+    "@weekly": timedelta(days=7),
+    "@daily": timedelta(days=1),
+    "@midnight": timedelta(days=1),
+    "@hourly": timedelta(hours=1),
+}
+_CRON_ITEM = re.compile(r"(\*|\d{1,2}(?:-\d{1,2})?)(?:/(\d{1,2}))?")
+
+
+def cron_shortest_gap(line: str) -> timedelta | None:
+    """The shortest time between two runs of a 5-field cron line, or None when the line
+    is not one we read. Days are taken as all allowed, which can only make gaps shorter
+    than they really are: a line accepted here never runs more often."""
+    text = line.strip()
+    if text in _CRON_MACROS:
+        return _CRON_MACROS[text]
+    fields = text.split()
+    if len(fields) != 5:
+        return None
+    minutes, hours = _cron_values(fields[0], 59), _cron_values(fields[1], 23)
+    if not minutes or not hours:
+        return None
+    day = sorted(hour * 60 + minute for hour in hours for minute in minutes)
+    gaps = [later - earlier for earlier, later in itertools.pairwise(day)]
+    gaps.append(day[0] + 24 * 60 - day[-1])  # the last run of a day to the next day's first
+    return timedelta(minutes=min(gaps))
+
+
+def _cron_values(field: str, highest: int) -> set[int] | None:
+    values: set[int] = set()
+    for item in field.split(","):
+        match = _CRON_ITEM.fullmatch(item)
+        if match is None:
+            return None
+        span, step_text = match.groups()
+        if span == "*":
+            first, last = 0, highest
+        else:
+            bounds = [int(part) for part in span.split("-")]
+            first, last = bounds[0], bounds[-1]
+            if step_text is not None and len(bounds) == 1:
+                last = highest  # "5/15": from 5 on, every 15
+        step = int(step_text) if step_text is not None else 1
+        if not 0 <= first <= last <= highest or step < 1:
+            return None
+        values.update(range(first, last + 1, step))
+    return values
 
 
 # Memo keys on a schedule's action: the configuration fingerprint the worker last applied,

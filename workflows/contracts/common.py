@@ -4,6 +4,7 @@ the base model, validated ID types, and every `ApplicationError` type."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from enum import StrEnum
 from typing import Annotated
 
@@ -53,14 +54,29 @@ DEVICE_LABEL = "edgewright.io/device-id"
 NODE_LABEL = "edgewright.io/node-name"
 
 
-DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+# `\Z`, not `$`: `$` also matches before a trailing newline, so "name\n" would pass a
+# `.match`. Use `.fullmatch` all the same.
+DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\Z")
 
 
-DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?\Z")
+
+
+# Kubernetes caps label values at 63 characters, and node names become label values
+# (NODE_LABEL on every object of a node, kubernetes.io/hostname in workload selectors).
+NODE_NAME_MAX = 63
+
+
+def is_dns1123_subdomain(value: str) -> bool:
+    return 0 < len(value) <= 253 and DNS1123_SUBDOMAIN.fullmatch(value) is not None
+
+
+def is_dns1123_label(value: str) -> bool:
+    return 0 < len(value) <= 63 and DNS1123_LABEL.fullmatch(value) is not None
 
 
 def _dns1123_subdomain(value: str) -> str:
-    if not (0 < len(value) <= 253 and DNS1123_SUBDOMAIN.match(value)):
+    if not is_dns1123_subdomain(value):
         raise ValueError(
             "must be a DNS-1123 name: at most 253 lowercase letters, digits, '-' or '.', "
             "starting and ending with a letter or digit"
@@ -68,8 +84,18 @@ def _dns1123_subdomain(value: str) -> str:
     return value
 
 
+def _node_name(value: str) -> str:
+    if not (len(value) <= NODE_NAME_MAX and is_dns1123_subdomain(value)):
+        raise ValueError(
+            f"must be a DNS-1123 name of at most {NODE_NAME_MAX} lowercase letters, digits, "
+            "'-' or '.', starting and ending with a letter or digit (it becomes a "
+            "Kubernetes label value)"
+        )
+    return value
+
+
 def _dns1123_label(value: str) -> str:
-    if not (0 < len(value) <= 63 and DNS1123_LABEL.match(value)):
+    if not is_dns1123_label(value):
         raise ValueError(
             "must be a DNS-1123 label: at most 63 lowercase letters, digits or '-', "
             "starting and ending with a letter or digit"
@@ -77,13 +103,38 @@ def _dns1123_label(value: str) -> str:
     return value
 
 
-# Node names become Kubernetes object names and `keadm --edgenode-name`: DNS-1123 subdomain.
-NodeName = Annotated[str, AfterValidator(_dns1123_subdomain)]
+# Node names become Kubernetes object names, label values and `keadm --edgenode-name`: a
+# DNS-1123 subdomain that also fits a label value.
+NodeName = Annotated[str, AfterValidator(_node_name)]
+
+
+# The node name of a device already in the inventory, which may predate the 63-character
+# cap: removing such a device must still work.
+KnownNodeName = Annotated[str, AfterValidator(_dns1123_subdomain)]
 
 
 # Device IDs name the Device custom resource, MQTT topics and workflow IDs; a DNS-1123
 # label keeps them safe in all three ('/', '+', '#' and spaces are impossible).
 DeviceId = Annotated[str, AfterValidator(_dns1123_label)]
+
+
+def has_control_characters(value: str) -> bool:
+    """Control characters (C0, DEL, C1), invisible format characters (bidi overrides,
+    zero-width) and line separators: nothing a name shown in logs and UIs should hold."""
+    return any(unicodedata.category(char) in _INVISIBLE for char in value)
+
+
+_INVISIBLE = {"Cc", "Cf", "Zl", "Zp"}
+
+
+def _printable(value: str) -> str:
+    if has_control_characters(value):
+        raise ValueError("must not contain control or invisible formatting characters")
+    return value
+
+
+# Free-form names and label values: any text without control characters.
+PrintableText = Annotated[str, AfterValidator(_printable)]
 
 
 ShortText = Annotated[str, StringConstraints(max_length=200)]

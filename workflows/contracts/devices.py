@@ -14,6 +14,7 @@ from workflows.contracts.common import (
     ContractModel,
     DeviceId,
     DeviceRef,
+    KnownNodeName,
     NodeName,
     NodeRef,
     ShortText,
@@ -73,7 +74,7 @@ class IssueNodeTokenInput(ContractModel):
 
 class DeviceRemovalInput(ContractModel):
     device_id: DeviceId
-    node_name: NodeName
+    node_name: KnownNodeName
     # The Edge API id of the inventory row, read by the API before the run starts: a
     # cancelled join deletes the row, and the node's security tokens must still be revoked.
     node_id: str | None = None
@@ -99,7 +100,7 @@ class NodeDeletion(StrEnum):
 
 class RevokeDeviceTokensInput(ContractModel):
     device_id: DeviceId
-    node_name: NodeName
+    node_name: KnownNodeName
     node_id: str | None = None
 
 

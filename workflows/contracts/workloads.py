@@ -66,34 +66,35 @@ def workload_object_name(workload_name: str, node_name: str) -> str:
 
 # --- the workload definition -------------------------------------------------------------
 
-_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|Ki|Mi|Gi|Ti|M|G|T|e[0-9]+)?$")
+# Always .fullmatch: with .match, `$` lets a trailing newline through.
+_QUANTITY = re.compile(r"[0-9]+(\.[0-9]+)?(m|k|Ki|Mi|Gi|Ti|M|G|T|e[0-9]+)?")
 _LABEL_KEY = re.compile(
-    r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
+    r"([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?"
 )
-_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
-_IMAGE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}$")
+_LABEL_VALUE = re.compile(r"([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?")
+_IMAGE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}")
 
 
 def _quantity(value: str) -> str:
-    if not _QUANTITY.match(value):
+    if not _QUANTITY.fullmatch(value):
         raise ValueError("must be a Kubernetes quantity such as '100m', '0.5' or '128Mi'")
     return value
 
 
 def _label_key(value: str) -> str:
-    if len(value) > 316 or not _LABEL_KEY.match(value):
+    if len(value) > 316 or not _LABEL_KEY.fullmatch(value):
         raise ValueError("must be a Kubernetes label key such as 'location' or 'example.com/zone'")
     return value
 
 
 def _label_value(value: str) -> str:
-    if len(value) > 63 or not _LABEL_VALUE.match(value):
+    if len(value) > 63 or not _LABEL_VALUE.fullmatch(value):
         raise ValueError("must be a Kubernetes label value: at most 63 letters, digits, '-_.'")
     return value
 
 
 def _image(value: str) -> str:
-    if not _IMAGE.match(value):
+    if not _IMAGE.fullmatch(value):
         raise ValueError("must be a container image reference such as 'nginx:1.27'")
     return value
 

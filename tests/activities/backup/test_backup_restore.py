@@ -8,12 +8,13 @@ import io
 import json
 import tarfile
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import boto3
 import pytest
 from kubernetes import client
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.exceptions import ApplicationError, CancelledError
 from temporalio.testing import ActivityEnvironment
@@ -22,7 +23,10 @@ from activities.join.kubernetes import KubeActivities
 from adapters.storage.locations import archive_name
 from store.db import create_engine, session_factory
 from store.devices import inventory as devices
+from store.devices import tokens
+from store.devices.node_tokens import record_node_token, revoke_node_token
 from store.migrate import upgrade_async
+from store.models import JoinToken, NodeToken, utcnow
 from store.runtime_config import save_runtime_config
 from tests.activities.backup_helpers import Rig, backup_settings, crafted_archive, tar_gz
 from tests.support.backup_inventory import T0, device_names, kube_inputs, populate
@@ -162,6 +166,50 @@ async def test_merge_mode_keeps_what_the_archive_lacks(sqlite_rig: Rig) -> None:
     device_ids = {row["device_id"] for row in after["devices"]}
     assert f"{prefix}-stranger" in device_ids
     assert {d for d, _ in device_names(prefix, 4)} <= device_ids
+
+
+async def token_states(rig: Rig) -> dict[str, tuple[object, object]]:
+    async with rig.sessions() as session:
+        joins = await session.execute(
+            select(JoinToken.token_id, JoinToken.used_at, JoinToken.revoked_at)
+        )
+        nodes = await session.execute(select(NodeToken.token_id, NodeToken.revoked_at))
+    return {
+        **{token_id: (used, revoked) for token_id, used, revoked in joins},
+        **{token_id: (None, revoked) for token_id, revoked in nodes},
+    }
+
+
+async def test_a_restore_never_revives_a_revoked_or_used_token(rig: Rig) -> None:
+    prefix = uuid.uuid4().hex[:6]
+    await populate(rig.sessions, settings=rig.settings, kube=None, prefix=prefix)
+    async with rig.sessions() as session, session.begin():
+        await record_node_token(
+            session,
+            token_id=f"{prefix}-node-token",
+            token=f"node-token-{prefix}",
+            node_id=str(uuid.uuid4()),
+            expires_at=T0 + timedelta(days=1),
+            created_by="admin",
+            now=T0,
+        )
+    await rig.make_backup("before-revocation")
+    async with rig.sessions() as session, session.begin():
+        for token_id in await session.scalars(select(JoinToken.token_id)):
+            await tokens.mark_used(session, token_id=token_id)
+            assert await tokens.revoke_token(session, token_id=token_id)
+        await revoke_node_token(session, token_id=f"{prefix}-node-token", now=utcnow())
+    revoked = await token_states(rig)
+    assert len(revoked) == 5
+    assert all(revoked_at is not None for _, revoked_at in revoked.values())
+
+    for mode in (RestoreMode.MERGE, RestoreMode.REPLACE):
+        plan = await rig.inspect("before-revocation", mode=mode)
+        changes = changes_by_part(plan.changes)
+        # Only revocations and uses moved since the backup: nothing to restore there.
+        assert (changes["join_tokens"], changes["node_tokens"]) == ((0, 0, 4, 0), (0, 0, 1, 0))
+        await rig.apply(plan, mode=mode)
+        assert await token_states(rig) == revoked, mode
 
 
 async def test_restore_without_a_record_uses_the_objects_checksum(sqlite_rig: Rig) -> None:

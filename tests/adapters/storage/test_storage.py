@@ -9,6 +9,8 @@ import boto3
 import pytest
 from temporalio.exceptions import ApplicationError
 
+from adapters.archive.reader import open_archive
+from adapters.archive.writer import ArchiveWriter
 from adapters.storage.errors import TransientStorageError
 from adapters.storage.locations import (
     FileStore,
@@ -18,7 +20,9 @@ from adapters.storage.locations import (
     split_object_url,
 )
 from tests.api.helpers import closed_port
+from tests.support.modes import mode
 from tests.support.storage_fixtures import S3Server, Target, settings_for
+from workflows.contracts.backup import BackupInclude
 from workflows.contracts.common import BackupErrorType
 
 MIB = 1024 * 1024
@@ -173,3 +177,45 @@ def test_bad_locations_are_refused(url: str, tmp_path: Path) -> None:
 def test_split_object_url() -> None:
     assert split_object_url("s3://b/p/q/x.tar.gz") == ("s3://b/p/q", "x.tar.gz")
     assert split_object_url("file://data/backups/x.tar.gz") == ("file://data/backups", "x.tar.gz")
+
+
+@pytest.mark.usefixtures("usual_umask")
+def test_file_store_archives_are_private(tmp_path: Path) -> None:
+    root = tmp_path / "data" / "backups"
+    store = FileStore(root=root, base_url=f"file://{root}")
+    source = tmp_path / "archive.tar.gz"
+    source.write_bytes(b"archive bytes")
+    store.upload(path=source, name="b1.tar.gz", metadata={"sha256": "x"}, progress=lambda _: None)
+    fetched = tmp_path / "fetched"
+    store.download(name="b1.tar.gz", path=fetched, progress=lambda _: None)
+
+    assert (mode(tmp_path / "data"), mode(root)) == (0o700, 0o700)
+    assert mode(root / "b1.tar.gz") == 0o600
+    assert mode(root / "b1.tar.gz.meta.json") == 0o600
+    assert mode(fetched) == 0o600
+
+
+@pytest.mark.usefixtures("usual_umask")
+def test_archive_scratch_files_are_private(tmp_path: Path) -> None:
+    scratch = tmp_path / "scratch"
+    manifest = {
+        "backup_id": "b2",
+        "kind": "manual",
+        "created_at": "2026-01-15T10:30:00+00:00",
+        "include": ["config"],
+    }
+    writer = ArchiveWriter(scratch=scratch, manifest=manifest)
+    part = writer.open_part(name="config", include=BackupInclude.CONFIG, source="table")
+    part.write([{"key": "runtime", "value": {}}])
+    writer.add(part)
+    target = scratch / "b2.tar.gz"
+    writer.finish(target=target, beat=lambda _: None)
+    unpacked = tmp_path / "unpacked"
+    unpacked.mkdir(mode=0o700)
+    open_archive(path=target, scratch=unpacked, backup_id="b2", beat=lambda _: None)
+
+    assert mode(scratch / "parts") == 0o700
+    assert mode(scratch / "parts" / "config.jsonl") == 0o600
+    assert mode(target) == 0o600
+    assert mode(unpacked / "parts") == 0o700
+    assert mode(unpacked / "parts" / "config.jsonl") == 0o600

@@ -44,6 +44,47 @@ async def test_token_of_a_deleted_user_is_refused(
     assert response.status_code == 401
 
 
+async def test_a_deleted_users_token_never_acts_as_a_later_user(
+    client: httpx.AsyncClient, tokens: dict[Role, str]
+) -> None:
+    admin = bearer(tokens[Role.ADMIN])
+    password = "correct horse battery staple"
+
+    async def create(username: str, role: Role) -> int:
+        body = {"username": username, "password": password, "role": role.value}
+        created = await client.post("/api/auth/users", json=body, headers=admin)
+        assert created.status_code == 201, created.text
+        user_id: int = created.json()["user"]["id"]
+        return user_id
+
+    first_id = await create("temp-viewer", Role.VIEWER)
+    old_token = (await login(client, "temp-viewer", password)).json()["token"]
+    assert (await client.delete(f"/api/auth/users/{first_id}", headers=admin)).status_code == 200
+
+    # The next account, whatever its name, gets a new id; the same name is a new account.
+    for username in ("next-admin", "temp-viewer"):
+        later_id = await create(username, Role.ADMIN)
+        response = await client.get("/api/kubeedge/_probe/admin", headers=bearer(old_token))
+        assert response.status_code == 401, (username, response.text)
+        assert response.json()["code"] == "API-002"
+        assert later_id != first_id
+
+
+async def test_a_token_must_name_its_account_and_username(
+    client: httpx.AsyncClient, settings: Settings, users: dict[Role, ApiUser]
+) -> None:
+    genuine = issue_token(settings=settings, user=users[Role.ADMIN].model()).token
+    claims = jwt.decode(genuine, settings.jwt_key, algorithms=["HS256"])
+    renamed = {**claims, "username": users[Role.VIEWER].username}
+    by_integer_id = {**claims, "sub": str(users[Role.ADMIN].id)}
+    nameless = {key: value for key, value in claims.items() if key != "username"}
+
+    for forged in (renamed, by_integer_id, nameless):
+        token = jwt.encode(forged, settings.jwt_key, algorithm="HS256")
+        response = await client.get("/api/kubeedge/_probe/me", headers=bearer(token))
+        assert response.status_code == 401, forged
+
+
 async def test_missing_token_is_401_in_both_envelopes(client: httpx.AsyncClient) -> None:
     cloudcore = await client.get("/api/kubeedge/_probe/me")
     assert cloudcore.status_code == 401

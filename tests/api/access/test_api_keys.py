@@ -187,6 +187,8 @@ async def test_expiry(app: FastAPI, client: httpx.AsyncClient, tokens: dict[Role
         {"expires_in_days": 0},
         {"role": "root"},
         {"name": ""},
+        {"name": "ci\nkey"},
+        {"name": "ci\u202ekey"},
         {"secret": "mine"},
     ],
 )

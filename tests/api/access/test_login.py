@@ -32,7 +32,7 @@ async def test_login_answers_a_working_token(
     assert body["expires_in"] == settings.jwt_ttl_minutes * 60
     assert body["user"] == {"id": operator.id, "username": operator.username, "role": "operator"}
     claims = jwt.decode(body["token"], settings.jwt_key, algorithms=["HS256"], issuer=ISSUER)
-    assert claims["sub"] == str(operator.id)
+    assert claims["sub"] == operator.uid
     assert claims["username"] == operator.username
     assert claims["role"] == "operator"
     assert claims["exp"] - claims["iat"] == settings.jwt_ttl_minutes * 60

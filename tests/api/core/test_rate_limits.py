@@ -8,7 +8,7 @@ import pytest
 from fastapi import APIRouter, FastAPI
 
 from store.access.users import Role
-from store.settings import Settings
+from store.settings import MIN_RATE_LIMIT_PER_MINUTE, Settings
 from tests.api.access_helpers import (
     FakeClock,
     api_key_header,
@@ -58,8 +58,8 @@ async def test_every_counted_answer_carries_the_headers(
 async def test_public_pages_are_not_limited(
     app: FastAPI, client: httpx.AsyncClient, clock: FakeClock
 ) -> None:
-    await set_rate_limit(app, 1)
-    for _ in range(3):
+    await set_rate_limit(app, MIN_RATE_LIMIT_PER_MINUTE)
+    for _ in range(3):  # 12 requests, more than the limit
         for path in ("/api/health", "/api/v1/health", "/docs", "/api/kubeedge/openapi.json"):
             response = await client.get(path)
             assert response.status_code in (200, 503), path  # health may report unhealthy
@@ -81,18 +81,18 @@ async def test_over_the_limit_is_429_in_the_contracts_envelope(
     path: str,
     envelope: dict[str, object],
 ) -> None:
-    await set_rate_limit(app, 3)
+    await set_rate_limit(app, 10)
     headers = bearer(tokens[Role.ADMIN])
-    remaining = [figures(await client.get(path, headers=headers))[1] for _ in range(3)]
-    assert remaining == [2, 1, 0]
+    remaining = [figures(await client.get(path, headers=headers))[1] for _ in range(10)]
+    assert remaining == list(range(9, -1, -1))
 
     refused = await client.get(path, headers=headers)
 
     assert refused.status_code == 429
     body = refused.json()
     assert {key: body[key] for key in envelope} == envelope
-    assert body["details"] == {"limit": 3, "window_seconds": 60}
-    assert figures(refused)[:2] == (3, 0)
+    assert body["details"] == {"limit": 10, "window_seconds": 60}
+    assert figures(refused)[:2] == (10, 0)
     assert 1 <= int(refused.headers["retry-after"]) <= 60
 
 
@@ -100,10 +100,10 @@ async def test_each_caller_has_its_own_budget(
     app: FastAPI, client: httpx.AsyncClient, tokens: dict[Role, str], clock: FakeClock
 ) -> None:
     key = (await new_api_key(client, tokens[Role.ADMIN], role=Role.OPERATOR))["key"]
-    await set_rate_limit(app, 2)
+    await set_rate_limit(app, 10)
     clock.advance(5)
     operator = bearer(tokens[Role.OPERATOR])
-    for _ in range(2):
+    for _ in range(10):
         assert (await client.get("/api/auth/me", headers=operator)).status_code == 200
     assert (await client.get("/api/auth/me", headers=operator)).status_code == 429
 
@@ -111,35 +111,36 @@ async def test_each_caller_has_its_own_budget(
     assert (await client.get("/api/auth/me", headers=api_key_header(key))).status_code == 200
     other = await client.get("/api/auth/me", headers=bearer(tokens[Role.VIEWER]))
     assert other.status_code == 200
-    assert figures(other)[1] == 1
+    assert figures(other)[1] == 9
 
 
 async def test_a_changed_limit_applies_without_restart(
     app: FastAPI, client: httpx.AsyncClient, tokens: dict[Role, str], clock: FakeClock
 ) -> None:
     headers = bearer(tokens[Role.OPERATOR])
-    assert figures(await client.get("/api/auth/me", headers=headers))[0] == 600
+    for _ in range(8):
+        assert figures(await client.get("/api/auth/me", headers=headers))[0] == 600
 
-    await set_rate_limit(app, 3)
+    await set_rate_limit(app, 10)
     cached = await client.get("/api/auth/me", headers=headers)
     assert figures(cached)[0] == 600  # within the cache's few seconds
     clock.advance(5)
     lowered = await client.get("/api/auth/me", headers=headers)
     # The requests already made count against the new, lower limit at once.
-    assert figures(lowered)[:2] == (3, 0)
+    assert figures(lowered)[:2] == (10, 0)
     assert (await client.get("/api/auth/me", headers=headers)).status_code == 429
 
     await set_rate_limit(app, 100)
     clock.advance(5)
     raised = await client.get("/api/auth/me", headers=headers)
     assert raised.status_code == 200
-    assert figures(raised)[:2] == (100, 96)
+    assert figures(raised)[:2] == (100, 89)
 
 
 async def test_login_is_limited_per_client_ip(
     app: FastAPI, users: dict[Role, ApiUser], settings: Settings, clock: FakeClock
 ) -> None:
-    await set_rate_limit(app, 2)
+    await set_rate_limit(app, 10)
     viewer = users[Role.VIEWER]
 
     async def attempt(ip: str, password: str) -> httpx.Response:
@@ -149,8 +150,9 @@ async def test_login_is_limited_per_client_ip(
 
     first = await attempt("10.0.0.1", "wrong-guess")
     assert first.status_code == 401
-    assert figures(first)[:2] == (2, 1)
-    assert (await attempt("10.0.0.1", "another-guess")).status_code == 401
+    assert figures(first)[:2] == (10, 9)
+    for guess in range(9):
+        assert (await attempt("10.0.0.1", f"another-guess-{guess}")).status_code == 401
     blocked = await attempt("10.0.0.1", viewer.password)
     assert blocked.status_code == 429
     assert blocked.json()["code"] == "API-006"

@@ -121,7 +121,13 @@ async def test_registration_is_validated(
     edge_error(duplicate, 409, "CONFLICT")
     for body, field in (
         ({**SEED_NODE, "name": "Edge_Node!"}, "name"),
+        ({**SEED_NODE, "name": "edge-node-9\n"}, "name"),
+        ({**SEED_NODE, "name": "n" * 64}, "name"),  # longer than a label value may be
         ({**SEED_NODE, "address": "1.2.3.4; rm -rf /"}, "address"),
+        ({**SEED_NODE, "address": "10.0.0.9\n"}, "address"),
+        ({**SEED_NODE, "address": "fe80::1%eth0"}, "address"),
+        ({**SEED_NODE, "labels": {"zone": "north\u0000"}}, "labels.zone"),
+        ({**SEED_NODE, "capabilities": ["gpu\n"]}, "capabilities[0]"),
         ({**SEED_NODE, "capabilities": "gpu"}, "capabilities"),
         ({**SEED_NODE, "surprise": 1}, "surprise"),
         ({"address": "10.0.0.1"}, "name"),

@@ -318,6 +318,8 @@ async def test_config_seed_round_trip(
         ({"max_devices": 0}, "max_devices"),
         ({"security": {"require_tls": "yes"}}, "security.require_tls"),
         ({"security": {"rate_limit": 0}}, "security.rate_limit"),
+        ({"security": {"rate_limit": 2}}, "security.rate_limit"),  # would lock everyone out
+        ({"security": {"rate_limit": 9}}, "security.rate_limit"),
         ({"security": {"rate_limit": "many"}}, "security.rate_limit"),
         ({"unknown": 1}, "unknown"),
         ({}, "body"),

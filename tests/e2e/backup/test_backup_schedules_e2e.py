@@ -44,6 +44,8 @@ async def stack(
             "device_namespace": f"dev-{tag}",
             "backup_schedule_id": f"t-{tag}",
             "backup_schedule_interval_seconds": 1,
+            # A floor of one second, so the test sees the schedule fire and prune.
+            "backup_schedule_min_interval_seconds": 1,
             "backup_keep_last": 2,
             "backup_keep_days": 0,
         }
@@ -144,9 +146,13 @@ async def test_schedule_api_answers_404_and_400(stack: Stack) -> None:
     both = {"cron": "0 3 * * *", "interval_seconds": 60}
     bad = await stack.http.put("/api/kubeedge/backup/schedules/x", json=both, headers=auth)
     assert bad.status_code == 400
+    keeps_all = {"interval_seconds": 3600}
+    bad = await stack.http.put("/api/kubeedge/backup/schedules/x", json=keeps_all, headers=auth)
+    assert bad.status_code == 400
+    assert "retention" in bad.json()["details"]
     created = await stack.http.put(
         "/api/kubeedge/backup/schedules/hourly-t",
-        json={"interval_seconds": 3600, "paused": True},
+        json={"interval_seconds": 3600, "retention": {"keep_last": 3}, "paused": True},
         headers=auth,
     )
     try:

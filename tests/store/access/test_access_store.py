@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from sqlalchemy import select
+import pytest
+from alembic import command
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from store.access import api_keys, revoked_tokens, users
 from store.access.users import Role
-from store.models import RevokedToken
+from store.db import create_engine, session_factory
+from store.migrate import alembic_config, upgrade_async
+from store.models import RevokedToken, User, utcnow
+from tests.support.store_fixtures import fresh_postgres_url
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -56,6 +63,22 @@ async def test_revoked_tokens_are_idempotent_and_pruned(sessions: Sessions) -> N
         assert set(await session.scalars(select(RevokedToken.jti))) == {"a"}
 
 
+async def test_a_deleted_users_id_and_uid_are_never_reused(sessions: Sessions) -> None:
+    async with sessions() as session, session.begin():
+        first = await users.create_user(session, username="a", password="x" * 12, role=Role.ADMIN)
+        first_id, first_uid = first.id, first.uid
+    async with sessions() as session, session.begin():
+        found = await users.get_user_by_uid(session, uid=first_uid)
+        assert found is not None
+        assert found.id == first_id
+        await users.delete_user(session, user=found)
+    async with sessions() as session, session.begin():
+        later = await users.create_user(session, username="a", password="x" * 12, role=Role.VIEWER)
+        assert later.id != first_id
+        assert later.uid != first_uid
+        assert await users.get_user_by_uid(session, uid=first_uid) is None
+
+
 async def test_user_queries(sessions: Sessions) -> None:
     async with sessions() as session, session.begin():
         for name, role in [("Alice", Role.ADMIN), ("bob", Role.ADMIN), ("carol", Role.VIEWER)]:
@@ -73,3 +96,43 @@ async def test_user_queries(sessions: Sessions) -> None:
         assert [user.username for user in page] == ["bob"]
         await users.delete_user(session, user=page[0])
         assert await users.count_users(session) == 2
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def url_at_0003(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
+    else:
+        url = await fresh_postgres_url(request.getfixturevalue("postgres_dsn"))
+    await asyncio.to_thread(command.upgrade, alembic_config(url), "0003_access")
+    return url
+
+
+async def test_migration_gives_existing_users_a_uid_and_stops_reusing_ids(
+    url_at_0003: str,
+) -> None:
+    engine = create_engine(url_at_0003)
+    try:
+        async with engine.begin() as connection:
+            for name in ("old-a", "old-b", "old-c"):
+                await connection.execute(
+                    text(
+                        "INSERT INTO users (username, password_hash, role, disabled, created_at) "
+                        "VALUES (:u, 'x', 'viewer', false, :t)"
+                    ),
+                    {"u": name, "t": utcnow()},
+                )
+        await upgrade_async(url_at_0003)
+        async with session_factory(engine)() as session, session.begin():
+            rows = list(await session.scalars(select(User).order_by(User.id)))
+            assert [row.username for row in rows] == ["old-a", "old-b", "old-c"]
+            assert len({row.uid for row in rows}) == 3
+            newest_id = rows[-1].id
+            await users.delete_user(session, user=rows[-1])
+        async with session_factory(engine)() as session, session.begin():
+            later = await users.create_user(
+                session, username="new", password="x" * 12, role=Role.VIEWER
+            )
+            assert later.id > newest_id
+    finally:
+        await engine.dispose()

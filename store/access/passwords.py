@@ -1,4 +1,5 @@
-"""What we accept as a new password.
+"""What we accept as a new password, wherever one is set: the API's user creation and the
+first admin from EDGEWRIGHT_ADMIN_PASSWORD (store.bootstrap).
 
 Length and a block list, as NIST SP 800-63B recommends, rather than composition rules
 ("one digit, one symbol"), which push people to `Password1!`. The check runs when a
