@@ -190,6 +190,14 @@ class Settings(BaseSettings):
         description="MQTT shared-subscription group of the bridge replicas; empty: plain "
         "subscriptions (one replica, or a broker without $share such as amqtt)",
     )
+    bridge_max_result_bytes: int = Field(
+        default=256 * 1024,
+        ge=1024,
+        le=2 * 1024 * 1024,
+        description="Largest command result (MQTT payload) the bridge hands to a workflow; "
+        "a larger one ends the command as failed, 'result too large', with a short preview. "
+        "Temporal refuses signals over 2 MiB",
+    )
     bridge_client_id: str | None = Field(
         default=None,
         description="MQTT client ID of this bridge replica (its persistent session); "

@@ -22,7 +22,7 @@ from store.settings import Settings
 from tests.support.helpers import eventually
 from tests.support.mqtt_fixtures import Broker
 from workers.bridge.service import Bridge, running_bridge
-from workflows.contracts.commands import CommandState, CommandStatus
+from workflows.contracts.commands import CommandState, CommandStatus, DeviceResult
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -187,3 +187,99 @@ async def test_a_result_for_a_finished_command_is_kept_as_late(
         assert bridge.ingest.counts["malformed"] >= 1
     finally:
         await device.stop()
+
+
+async def finished_command(sessions: Sessions, device_id: str) -> str:
+    """A command of `device_id` that timed out: no run is left to take an answer."""
+    now = datetime.now(UTC)
+    status = CommandStatus(
+        command_id=f"cmd_{uuid.uuid4().hex[:8]}",
+        device_id=device_id,
+        command="capture_image",
+        state=CommandState.TIMED_OUT,
+        timeout_seconds=1,
+        queued_at=now,
+        sent_at=now,
+        completed_at=now,
+    )
+    async with sessions() as session, session.begin():
+        await commands.save_command(session, status=status, workflow_id="gone")
+    return status.command_id
+
+
+async def late_result(sessions: Sessions, command_id: str) -> dict[str, Any] | None:
+    async with sessions() as session:
+        row = await commands.get_command(session, command_id=command_id)
+    return None if row is None else row.late_result
+
+
+async def test_oversized_results_do_not_hold_up_the_fleet(
+    bridge: Bridge, sessions: Sessions, mqtt_broker: Broker
+) -> None:
+    # More oversized answers than Mosquitto lets a client have unacknowledged by default
+    # (20), each bigger than Temporal takes in a signal (2 MiB), even for a finished run.
+    camera, other, leaving = [await known_device(sessions, mqtt=mqtt_broker) for _ in range(3)]
+    for device in (camera, other, leaving):
+        await device.start()
+    try:
+        for device in (camera, other, leaving):
+            await eventually(lambda d=device.spec.device_id: online(sessions, d))  # type: ignore[misc]
+        huge = [await finished_command(sessions, camera.spec.device_id) for _ in range(22)]
+        image = "A" * (2 * 1024 * 1024 + 512 * 1024)
+        for command_id in huge:
+            body = {"command_id": command_id, "success": True, "result": {"image": image}}
+            camera.mqtt.publish(
+                f"cloudcore/device/{camera.spec.device_id}/result", json.dumps(body), qos=1
+            )
+
+        # Once the bridge holds a window's worth of them, everything else queues behind.
+        async def window_full() -> bool:
+            return bridge.ingest.counts["result"] >= 20
+
+        await eventually(window_full, within=60)
+        small = await finished_command(sessions, other.spec.device_id)
+        body = {"command_id": small, "success": True, "result": "pong"}
+        other.mqtt.publish(
+            f"cloudcore/device/{other.spec.device_id}/result", json.dumps(body), qos=1
+        )
+        leaving.drop()  # its last will must get through too
+
+        answer = await eventually(lambda: late_result(sessions, small), within=60)
+        assert answer["result"] == "pong"
+
+        async def offline() -> bool:
+            return await online(sessions, leaving.spec.device_id) is False
+
+        await eventually(offline, within=60)
+        # Each oversized answer is kept as what it is: a failure, with a short preview.
+        for command_id in huge:
+            kept = await eventually(lambda c=command_id: late_result(sessions, c), within=60)  # type: ignore[misc]
+            assert kept["success"] is False
+            assert kept["error"].startswith("result too large")
+            assert kept["result"]["preview"].startswith('{"image": "AAAA')
+            assert len(json.dumps(kept)) < 2048
+    finally:
+        for device in (camera, other, leaving):
+            await device.stop()
+
+
+async def test_a_result_temporal_refuses_is_passed_on_as_a_failure(
+    bridge: Bridge, sessions: Sessions
+) -> None:
+    # Within the bridge's bound (it may be set up to 2 MiB), yet more than Temporal takes
+    # once wrapped as a signal: refused for good, so not retried for good.
+    command_id = await finished_command(sessions, "dev-refused")
+    refused = DeviceResult(
+        command_id=command_id,
+        device_id="dev-refused",
+        success=True,
+        result={"image": "A" * (2 * 1024 * 1024)},
+        received_at=datetime.now(UTC),
+    )
+    async with asyncio.timeout(60):
+        await bridge.signals.deliver_result(refused)
+    kept = await late_result(sessions, command_id)
+    assert kept is not None
+    assert kept["success"] is False
+    assert kept["result"] is None
+    assert kept["error"].startswith("result could not be delivered: ")

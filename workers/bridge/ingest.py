@@ -2,7 +2,10 @@
 
 Messages arrive on the event loop (adapters.mqtt.client) and are handled without
 blocking it: heartbeats only update the batcher's dict, results are delivered in tasks
-(at most `max_results_in_flight` at once) and acknowledged when done.
+(at most `max_results_in_flight` at once) and acknowledged when done. A result larger
+than `max_result_bytes` is passed on as a failure with a short preview instead: a
+workflow signal cannot carry it, and an answer that can never be delivered must not sit
+unacknowledged in the broker's window, holding up every message behind it.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from adapters.mqtt.client import AsyncMqttClient
 from adapters.mqtt.events import EventSink, encode, event_payload
@@ -23,7 +26,7 @@ from workers.bridge.alerts import AlertWatch
 from workers.bridge.names import NodeNames
 from workers.bridge.presence import Departure, PresenceBatcher
 from workers.bridge.signals import WorkflowSignals
-from workflows.contracts.commands import DeviceResult
+from workflows.contracts.commands import CommandId, DeviceResult
 from workflows.contracts.common import DNS1123_LABEL
 from workflows.contracts.live import ALERTS_TOPIC, DEVICE_TOPIC_PREFIX, DeviceTopic, EventType
 
@@ -32,6 +35,10 @@ log = logging.getLogger(__name__)
 # QoS of each subscription: status at 1 so last wills (published at 1) are queued for
 # the bridge's persistent session while it restarts; heartbeats are sent at 0 anyway.
 SUBSCRIPTIONS = {DeviceTopic.STATUS: 1, DeviceTopic.RESULT: 1, DeviceTopic.DETECTION: 0}
+# How much of an oversized result the failure that replaces it shows.
+PREVIEW_CHARS = 200
+# Command IDs become workflow IDs: one Temporal refuses could never be delivered.
+_COMMAND_ID: TypeAdapter[str] = TypeAdapter(CommandId)
 
 
 def subscriptions(share_group: str) -> list[tuple[str, int]]:
@@ -52,6 +59,7 @@ class Ingest:
         signals: WorkflowSignals,
         events: EventSink,
         names: NodeNames,
+        max_result_bytes: int,
         max_results_in_flight: int = 256,
     ) -> None:
         self._mqtt = mqtt_client
@@ -59,6 +67,7 @@ class Ingest:
         self._signals = signals
         self._events = events
         self._names = names
+        self._max_result_bytes = max_result_bytes
         self._alerts = AlertWatch()
         self._results = asyncio.Semaphore(max_results_in_flight)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -130,9 +139,10 @@ class Ingest:
         self, device_id: str, payload: dict[str, Any], message: mqtt.MQTTMessage
     ) -> None:
         try:
+            command_id = _COMMAND_ID.validate_python(payload.get("command_id"))
             result = DeviceResult.model_validate(
                 {
-                    "command_id": payload.get("command_id"),
+                    "command_id": command_id,
                     "device_id": device_id,
                     "success": bool(payload.get("success")),
                     "result": payload.get("result"),
@@ -144,9 +154,33 @@ class Ingest:
             self.counts["malformed"] += 1
             self._mqtt.ack(message)
             return
+        size = len(message.payload)
+        if size > self._max_result_bytes:
+            self.counts["too_large"] += 1
+            log.warning(
+                "result of %s from %s is %d bytes (limit %d): passed on as a failure",
+                command_id,
+                device_id,
+                size,
+                self._max_result_bytes,
+            )
+            result = too_large(result, size=size, limit=self._max_result_bytes)
         async with self._results:
             await self._signals.deliver_result(result)
         self._mqtt.ack(message)
+
+
+def too_large(result: DeviceResult, *, size: int, limit: int) -> DeviceResult:
+    """The failure that stands in for an answer too large to pass on."""
+    shown = json.dumps(result.result, default=str)
+    preview = shown[:PREVIEW_CHARS] + ("..." if len(shown) > PREVIEW_CHARS else "")
+    return result.model_copy(
+        update={
+            "success": False,
+            "result": {"preview": preview, "size_bytes": size},
+            "error": f"result too large: {size} bytes, the limit is {limit}",
+        }
+    )
 
 
 def _parse(message: mqtt.MQTTMessage) -> tuple[str, DeviceTopic, dict[str, Any]] | None:

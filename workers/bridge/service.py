@@ -77,7 +77,14 @@ async def running_bridge(
         on_online=on_online,
         on_left=on_left,
     )
-    ingest = Ingest(mqtt_client=mqtt, batcher=batcher, signals=signals, events=events, names=names)
+    ingest = Ingest(
+        mqtt_client=mqtt,
+        batcher=batcher,
+        signals=signals,
+        events=events,
+        names=names,
+        max_result_bytes=settings.bridge_max_result_bytes,
+    )
     ingest_ref.append(ingest)
     topics = subscriptions(settings.bridge_share_group)
     mqtt.on_message = ingest.on_message
@@ -123,7 +130,8 @@ async def _report(bridge: Bridge, *, sessions: async_sessionmaker[AsyncSession])
             f"status={counts['status']} results={counts['result']} "
             f"detections={counts['detection']} malformed={counts['malformed']} "
             f"rows_written={bridge.batcher.rows_written} pending={bridge.batcher.pending} "
-            f"events={bridge.events.published} late_results={bridge.signals.late_results}"
+            f"events={bridge.events.published} late_results={bridge.signals.late_results} "
+            f"too_large={counts['too_large']} undeliverable={bridge.signals.undeliverable}"
         )
         log.info("bridge: %s", detail)
         status = "connected" if bridge.mqtt.is_connected else "disconnected"

@@ -1,9 +1,12 @@
 """Tell the workflows what the devices said: command results, devices back online.
 
 Command results must not be lost, so the bridge acknowledges a result message only once
-its signal is delivered (or the result is recorded as late); a failing Temporal is
-retried with backoff meanwhile. Signals about presence are hints (the workflows also
-poll), so their failures are only logged.
+its signal is delivered (or the result is recorded as late); a failing Temporal or store
+is retried with backoff meanwhile. An error no retry can mend (Temporal refusing the
+payload) is final: the run gets a short failure in the result's place, and a result
+that cannot be delivered even so is logged, counted and given up, so that it does not
+hold its place in the broker's window for ever. Signals about presence are hints (the
+workflows also poll), so their failures are only logged.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
@@ -30,6 +34,10 @@ from workflows.contracts.live import EventType
 
 log = logging.getLogger(__name__)
 
+# What Temporal answers for a request it will never take, whatever the retries: a payload
+# over its blob limit, an ID it cannot use.
+_REFUSED = (RPCStatusCode.INVALID_ARGUMENT, RPCStatusCode.OUT_OF_RANGE)
+
 
 class WorkflowSignals:
     def __init__(
@@ -46,18 +54,51 @@ class WorkflowSignals:
         self._max_backoff = max_backoff
         self.results = 0
         self.late_results = 0
+        self.undeliverable = 0
 
     async def deliver_result(self, result: DeviceResult) -> None:
-        """Signal the command's run; a run that is over gets the answer recorded as late."""
+        """Signal the command's run; a run that is over gets the answer recorded as late.
+
+        Returns once delivered or given up for good; retries only what may yet succeed.
+        """
         delay = 0.2
+        substituted = False
         while True:
             try:
                 await self._deliver(result)
                 return
-            except Exception as err:  # Temporal or the store away: the result must wait
-                log.warning("could not deliver result of %s (%s); retrying", result.command_id, err)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, self._max_backoff)
+            except Exception as err:
+                if not is_permanent(err):  # Temporal or the store away: the result must wait
+                    log.warning(
+                        "could not deliver result of %s (%s); retrying", result.command_id, err
+                    )
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, self._max_backoff)
+                    continue
+                reason = _reason(err)
+                if substituted:  # the short failure was refused too: nothing smaller to send
+                    self.undeliverable += 1
+                    log.error(
+                        "result of %s from %s given up: %s",
+                        result.command_id,
+                        result.device_id,
+                        reason,
+                    )
+                    return
+                log.warning(
+                    "result of %s from %s refused (%s); passing on a failure instead",
+                    result.command_id,
+                    result.device_id,
+                    reason,
+                )
+                substituted = True
+                result = result.model_copy(
+                    update={
+                        "success": False,
+                        "result": None,
+                        "error": f"result could not be delivered: {reason}",
+                    }
+                )
 
     async def _deliver(self, result: DeviceResult) -> None:
         handle = self._client.get_workflow_handle(command_workflow_id(result.command_id))
@@ -104,3 +145,16 @@ class WorkflowSignals:
         except RPCError as err:
             if err.status != RPCStatusCode.NOT_FOUND:
                 log.warning("signal %s to %s failed: %s", signal, workflow_id, err)
+
+
+def is_permanent(err: BaseException) -> bool:
+    """True for an error a retry of the same delivery cannot mend."""
+    if isinstance(err, RPCError):
+        return err.status in _REFUSED
+    # A value the data converter or the store cannot take as it is.
+    return isinstance(err, TypeError | ValueError | DataError | IntegrityError)
+
+
+def _reason(err: BaseException) -> str:
+    text = err.message if isinstance(err, RPCError) else str(err)
+    return (text or type(err).__name__)[:200]
