@@ -23,7 +23,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from adapters.kubernetes.client import MERGE_PATCH, REQUEST_TIMEOUT, KubeTarget
-from adapters.kubernetes.errors import TransientKubeError, describe, ignore_status, kube_errors
+from adapters.kubernetes.errors import describe, ignore_status, kube_errors
 from adapters.kubernetes.manifests import (
     DEVICE_API,
     Body,
@@ -42,6 +42,7 @@ from workflows.contracts.common import (
     ErrorType,
     NodeRef,
     ObjectRef,
+    TransientKubeError,
 )
 from workflows.contracts.join import (
     DeviceResourceInput,

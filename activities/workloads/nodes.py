@@ -12,7 +12,7 @@ from __future__ import annotations
 from kubernetes.client.exceptions import ApiException
 from temporalio.exceptions import ApplicationError
 
-from adapters.kubernetes.errors import TransientKubeError, describe, kube_errors
+from adapters.kubernetes.errors import describe, kube_errors
 from adapters.kubernetes.workload_manifests import (
     Body,
     edge_application_body,
@@ -36,7 +36,7 @@ from adapters.kubernetes.workload_objects import (
     WorkloadObjects,
     is_ours,
 )
-from workflows.contracts.common import NODE_LABEL, ErrorType
+from workflows.contracts.common import NODE_LABEL, ErrorType, TransientKubeError
 from workflows.contracts.workloads import WorkloadMode, WorkloadSpec, workload_object_name
 
 

@@ -13,24 +13,13 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
-from enum import StrEnum
 from typing import Any
 
 import urllib3.exceptions
 from kubernetes.client.exceptions import ApiException
 from temporalio.exceptions import ApplicationError
 
-from workflows.contracts.common import ErrorType
-
-
-class TransientKubeError(StrEnum):
-    """`ApplicationError.type` of the retryable Kubernetes failures."""
-
-    CONFLICT = "KubernetesConflict"  # 409: lost an optimistic-concurrency race
-    THROTTLED = "KubernetesThrottled"  # 429: API priority and fairness said "later"
-    SERVER_ERROR = "KubernetesServerError"  # 5xx
-    UNAVAILABLE = "KubernetesUnavailable"  # no HTTP answer at all: refused, reset, timed out
-
+from workflows.contracts.common import ErrorType, TransientKubeError
 
 _FINAL_BY_STATUS: dict[int, ErrorType] = {
     400: ErrorType.KUBE_REJECTED,

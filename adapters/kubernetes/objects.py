@@ -20,9 +20,14 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from temporalio.exceptions import ApplicationError
 
-from adapters.kubernetes.errors import TransientKubeError, ignore_status, kube_errors
+from adapters.kubernetes.errors import ignore_status, kube_errors
 from adapters.kubernetes.manifests import DEVICE_API, RBAC_API, Body, adoption_patch
-from workflows.contracts.common import MANAGED_BY, MANAGED_BY_LABEL, BackupErrorType
+from workflows.contracts.common import (
+    MANAGED_BY,
+    MANAGED_BY_LABEL,
+    BackupErrorType,
+    TransientKubeError,
+)
 
 REQUEST_TIMEOUT = (5.0, 60.0)
 MERGE_PATCH = "application/merge-patch+json"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from enum import StrEnum
 
 from boto3.exceptions import S3TransferFailedError, S3UploadFailedError
 from botocore.exceptions import (
@@ -23,15 +22,7 @@ from botocore.exceptions import (
 )
 from temporalio.exceptions import ApplicationError
 
-from workflows.contracts.common import BackupErrorType
-
-
-class TransientStorageError(StrEnum):
-    THROTTLED = "StorageThrottled"  # 429, 503 SlowDown
-    CONFLICT = "StorageConflict"  # 409: a concurrent operation on the same bucket or key
-    SERVER_ERROR = "StorageServerError"  # 5xx
-    UNAVAILABLE = "StorageUnavailable"  # no HTTP answer: refused, reset, timed out
-
+from workflows.contracts.common import BackupErrorType, TransientStorageError
 
 _THROTTLING = {"SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded"}
 _NOT_FOUND = {"NoSuchBucket", "NoSuchKey", "NoSuchUpload", "404", "NotFound"}

@@ -34,7 +34,7 @@ from workflows.contracts.commands import (
     publish_broadcast,
     record_command,
 )
-from workflows.contracts.common import COMMAND_ID, STAGE, CommandErrorType
+from workflows.contracts.common import COMMAND_ID, STAGE, CommandErrorType, ErrorType
 
 STEP_TIMEOUT = timedelta(seconds=15)
 RETRY = RetryPolicy(maximum_interval=timedelta(seconds=5), maximum_attempts=0)
@@ -129,7 +129,8 @@ class BroadcastCommandWorkflow:
     def _same_request(self, fingerprint: str) -> None:
         if fingerprint != self._inp.fingerprint:
             raise ApplicationError(
-                f"command {self._inp.command_id} exists with another request", type="Conflict"
+                f"command {self._inp.command_id} exists with another request",
+                type=ErrorType.CONFLICT,
             )
 
     @finished.validator

@@ -38,7 +38,7 @@ from workflows.contracts.commands import (
     record_command,
     record_late_result,
 )
-from workflows.contracts.common import COMMAND_ID, DEVICE_ID, STAGE, CommandErrorType
+from workflows.contracts.common import COMMAND_ID, DEVICE_ID, STAGE, CommandErrorType, ErrorType
 
 MAX_POLL_SECONDS = 300.0
 MAX_POLLS = 200
@@ -206,7 +206,8 @@ class CommandWorkflow:
     def _same_request(self, fingerprint: str) -> None:
         if fingerprint != self._inp.fingerprint:
             raise ApplicationError(
-                f"command {self._inp.command_id} exists with another request", type="Conflict"
+                f"command {self._inp.command_id} exists with another request",
+                type=ErrorType.CONFLICT,
             )
 
     @finished.validator

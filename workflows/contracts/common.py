@@ -159,6 +159,28 @@ class ErrorType(StrEnum):
     MISSING_CLUSTER_CA = "MissingClusterCA"
 
 
+class TransientKubeError(StrEnum):
+    """`ApplicationError.type` of the retryable Kubernetes failures."""
+
+    CONFLICT = "KubernetesConflict"  # 409: lost an optimistic-concurrency race
+    THROTTLED = "KubernetesThrottled"  # 429: API priority and fairness said "later"
+    SERVER_ERROR = "KubernetesServerError"  # 5xx
+    UNAVAILABLE = "KubernetesUnavailable"  # no HTTP answer at all: refused, reset, timed out
+
+
+class TransientStorageError(StrEnum):
+    """`ApplicationError.type` of the retryable object-storage failures."""
+
+    THROTTLED = "StorageThrottled"  # 429, 503 SlowDown
+    CONFLICT = "StorageConflict"  # 409: a concurrent operation on the same bucket or key
+    SERVER_ERROR = "StorageServerError"  # 5xx
+    UNAVAILABLE = "StorageUnavailable"  # no HTTP answer: refused, reset, timed out
+
+
+# The failure a DeviceJoinWorkflow ends with when a step fails for good.
+JOIN_FAILED = "JoinFailed"
+
+
 class DeviceRef(ContractModel):
     device_id: DeviceId
     node_name: NodeName

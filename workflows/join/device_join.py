@@ -32,9 +32,11 @@ from temporalio.workflow import ActivityCancellationType
 with workflow.unsafe.imports_passed_through():
     from workflows.contracts.common import (
         DEVICE_ID,
+        JOIN_FAILED,
         NODE_NAME,
         STAGE,
         DeviceRef,
+        ErrorType,
         NodeRef,
         ObjectRef,
     )
@@ -195,7 +197,7 @@ class DeviceJoinWorkflow:
             raise ApplicationError(
                 f"{failed.step.value} failed: {failed.message}",
                 self._failure.model_dump(mode="json"),
-                type="JoinFailed",
+                type=JOIN_FAILED,
                 non_retryable=True,
             ) from None
         except asyncio.CancelledError:
@@ -244,7 +246,7 @@ class DeviceJoinWorkflow:
         if fingerprint != self._inp.fingerprint:
             raise ApplicationError(
                 f"device {self._inp.device_id} is already being joined with another request",
-                type="Conflict",
+                type=ErrorType.CONFLICT,
             )
 
     @workflow.signal(name=JOIN_NODE_READY_SIGNAL)

@@ -14,10 +14,17 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.join.kubernetes import KubeActivities
 from adapters.kubernetes.client import connect_kube
-from adapters.kubernetes.errors import TransientKubeError, classify_api_exception
+from adapters.kubernetes.errors import classify_api_exception
 from store.settings import Settings
 from tests.support.helpers import free_port
-from workflows.contracts.common import MANAGED_BY, MANAGED_BY_LABEL, ErrorType, NodeRef, ObjectRef
+from workflows.contracts.common import (
+    MANAGED_BY,
+    MANAGED_BY_LABEL,
+    ErrorType,
+    NodeRef,
+    ObjectRef,
+    TransientKubeError,
+)
 from workflows.contracts.join import EdgecoreConfigMapInput
 
 env = ActivityEnvironment()

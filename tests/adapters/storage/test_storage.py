@@ -11,7 +11,6 @@ from temporalio.exceptions import ApplicationError
 
 from adapters.archive.reader import open_archive
 from adapters.archive.writer import ArchiveWriter
-from adapters.storage.errors import TransientStorageError
 from adapters.storage.locations import (
     FileStore,
     ObjectStore,
@@ -23,7 +22,7 @@ from tests.api.helpers import closed_port
 from tests.support.modes import mode
 from tests.support.storage_fixtures import S3Server, Target, settings_for
 from workflows.contracts.backup import BackupInclude
-from workflows.contracts.common import BackupErrorType
+from workflows.contracts.common import BackupErrorType, TransientStorageError
 
 MIB = 1024 * 1024
 
