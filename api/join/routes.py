@@ -74,6 +74,16 @@ class JoinSteps(BaseModel):
     notified: bool
 
 
+class MqttAccess(BaseModel):
+    """The device's own MQTT account (also in the Secret `edgecore-mqtt-{node_name}`)."""
+
+    host: str
+    port: int
+    username: str
+    password: str
+    client_id: str = Field(description="the account works with this MQTT client ID only")
+
+
 class JoinResponse(BaseModel):
     status: str = "success"
     node_name: str
@@ -84,6 +94,9 @@ class JoinResponse(BaseModel):
     steps: JoinSteps
     join_status: JoinStatus
     token_expires_at: datetime | None
+    mqtt: MqttAccess | None = Field(
+        default=None, description="null for joins started before devices had MQTT accounts"
+    )
     workflow_id: str
     temporal_ui_url: str
 
@@ -136,6 +149,22 @@ def _join_command(progress: JoinProgress, settings: Settings) -> str | None:
     )
 
 
+def _mqtt_access(progress: JoinProgress, settings: Settings) -> MqttAccess | None:
+    if progress.sealed_mqtt_password is None or progress.mqtt_username is None:
+        return None
+    try:
+        password = unseal(settings, progress.sealed_mqtt_password)
+    except SealError as err:
+        raise ApiError(500, "the MQTT password cannot be unsealed with this secret key") from err
+    return MqttAccess(
+        host=settings.mqtt_device_host or settings.mqtt_host,
+        port=settings.mqtt_port,
+        username=progress.mqtt_username,
+        password=password,
+        client_id=progress.mqtt_username,
+    )
+
+
 def _answer(progress: JoinProgress, settings: Settings) -> JoinResponse:
     workflow_id = device_join_workflow_id(progress.device_id)
     usable = progress.status in (JoinStatus.WAITING_FOR_NODE, JoinStatus.JOINED)
@@ -148,6 +177,7 @@ def _answer(progress: JoinProgress, settings: Settings) -> JoinResponse:
         steps=JoinSteps(**progress.steps.model_dump()),
         join_status=progress.status,
         token_expires_at=progress.token_expires_at,
+        mqtt=_mqtt_access(progress, settings) if usable else None,
         workflow_id=workflow_id,
         temporal_ui_url=temporal_ui_link(settings, workflow_id),
     )

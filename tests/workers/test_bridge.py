@@ -20,7 +20,7 @@ from store.devices import inventory as devices
 from store.devices import presence
 from store.settings import Settings
 from tests.support.helpers import eventually
-from tests.support.mqtt_fixtures import Broker
+from tests.support.mqtt_fixtures import Broker, broker_settings, device_account
 from workers.bridge.service import Bridge, running_bridge
 from workflows.contracts.commands import CommandState, CommandStatus, DeviceResult
 
@@ -48,6 +48,7 @@ async def bus(mqtt_broker: Broker) -> AsyncIterator[Bus]:
         port=mqtt_broker.port,
         client_id=f"bus-{uuid.uuid4().hex[:8]}",
         ticker=MiscTicker(),
+        credentials=mqtt_broker.credentials,
     )
     seen = Bus()
     listener.on_connect = lambda: listener.subscribe([("edgewright/events/#", 0)])
@@ -70,8 +71,7 @@ async def bridge(
 ) -> AsyncIterator[Bridge]:
     settings = Settings.model_validate(
         {
-            "mqtt_host": mqtt_broker.host,
-            "mqtt_port": mqtt_broker.port,
+            **broker_settings(mqtt_broker),
             "bridge_client_id": f"bridge-{uuid.uuid4().hex[:8]}",
             "bridge_share_group": f"g{uuid.uuid4().hex[:8]}",
             "bridge_flush_interval_seconds": 0.1,
@@ -85,7 +85,9 @@ async def bridge(
         yield b
 
 
-async def known_device(sessions: Sessions, *, mqtt: Broker) -> SimulatedDevice:
+async def known_device(
+    sessions: Sessions, *, mqtt: Broker, own_account: bool = False
+) -> SimulatedDevice:
     device_id = f"dev-{uuid.uuid4().hex[:8]}"
     async with sessions() as session, session.begin():
         await devices.upsert_device(
@@ -98,6 +100,8 @@ async def known_device(sessions: Sessions, *, mqtt: Broker) -> SimulatedDevice:
         port=mqtt.port,
         ticker=MiscTicker(),
         timing=Timing(heartbeat_interval=3600),
+        # Its own account, as a join gives it; or the services', as tests may.
+        credentials=await device_account(mqtt, device_id) if own_account else mqtt.credentials,
     )
 
 

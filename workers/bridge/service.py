@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from adapters.mqtt.client import AsyncMqttClient, MiscTicker
+from adapters.mqtt.credentials import service_credentials
 from store.health import record_health
 from store.settings import Settings
 from workers.bridge.events import BusEvents
@@ -51,6 +52,7 @@ async def running_bridge(
         port=settings.mqtt_port,
         client_id=client_id(settings),
         ticker=MiscTicker(interval=1.0),
+        credentials=service_credentials(settings),
         clean_session=False,
         keepalive=30,
         manual_ack=True,
