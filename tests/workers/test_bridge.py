@@ -287,3 +287,43 @@ async def test_a_result_temporal_refuses_is_passed_on_as_a_failure(
     assert kept["success"] is False
     assert kept["result"] is None
     assert kept["error"].startswith("result could not be delivered: ")
+
+
+async def test_a_device_cannot_answer_another_devices_command(
+    bridge: Bridge, sessions: Sessions, mqtt_broker: Broker
+) -> None:
+    owner, intruder = [
+        await known_device(sessions, mqtt=mqtt_broker, own_account=True) for _ in range(2)
+    ]
+    for device in (owner, intruder):
+        await device.start()
+    try:
+        for device in (owner, intruder):
+            await eventually(lambda d=device.spec.device_id: online(sessions, d))  # type: ignore[misc]
+        command_id = await finished_command(sessions, owner.spec.device_id)
+        # On its own topic (all the broker lets it use), naming the other's command.
+        forged = {"command_id": command_id, "success": True, "result": "forged"}
+        intruder.mqtt.publish(
+            f"cloudcore/device/{intruder.spec.device_id}/result", json.dumps(forged), qos=1
+        )
+
+        async def handled() -> bool:
+            signals = bridge.signals
+            return signals.late_results + getattr(signals, "refused", 0) >= 1
+
+        await eventually(handled)
+        answer = {"command_id": command_id, "success": True, "result": "genuine"}
+        owner.mqtt.publish(
+            f"cloudcore/device/{owner.spec.device_id}/result", json.dumps(answer), qos=1
+        )
+
+        async def owners_answer() -> dict[str, Any] | None:
+            kept = await late_result(sessions, command_id)
+            return kept if kept is not None and kept["device_id"] == owner.spec.device_id else None
+
+        kept = await eventually(owners_answer)
+        assert kept["result"] == "genuine"
+        assert bridge.signals.refused == 1
+    finally:
+        for device in (owner, intruder):
+            await device.stop()

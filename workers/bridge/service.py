@@ -133,7 +133,8 @@ async def _report(bridge: Bridge, *, sessions: async_sessionmaker[AsyncSession])
             f"detections={counts['detection']} malformed={counts['malformed']} "
             f"rows_written={bridge.batcher.rows_written} pending={bridge.batcher.pending} "
             f"events={bridge.events.published} late_results={bridge.signals.late_results} "
-            f"too_large={counts['too_large']} undeliverable={bridge.signals.undeliverable}"
+            f"too_large={counts['too_large']} undeliverable={bridge.signals.undeliverable} "
+            f"refused={bridge.signals.refused}"
         )
         log.info("bridge: %s", detail)
         status = "connected" if bridge.mqtt.is_connected else "disconnected"
