@@ -140,6 +140,16 @@ class MqttCredential(Base):
     issued_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class Lease(Base):
+    """A role only one process may hold at a time (the bridge's durable MQTT session)."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(300))
+    expires_at: Mapped[datetime]
+
+
 class ComponentHealth(Base):
     """What the worker last saw of the systems it drives (Kubernetes, MQTT)."""
 

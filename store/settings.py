@@ -179,8 +179,20 @@ class Settings(BaseSettings):
     )
     bridge_client_id: str | None = Field(
         default=None,
-        description="MQTT client ID of this bridge replica (its persistent session); "
-        "default edgewright-bridge-HOSTNAME",
+        description="MQTT client ID of this bridge replica's live connection (a clean "
+        "session, member of the share group); default edgewright-bridge-HOSTNAME",
+    )
+    bridge_queue_client_id: str | None = Field(
+        default=None,
+        description="MQTT client ID of the replicas' one durable session (results and last "
+        "wills), which one replica at a time holds; default edgewright-bridge-queue-GROUP",
+    )
+    bridge_queue_lease_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        le=600,
+        description="How long the replica holding the durable session may go without "
+        "renewing its lease before another takes over",
     )
     live_queue_size: int = Field(
         default=1000, ge=10, description="Events buffered per SSE/WebSocket client"

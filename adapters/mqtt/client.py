@@ -118,6 +118,8 @@ class AsyncMqttClient:
         self.on_disconnect: Callable[[], None] | None = None
         self.on_subscribed: Callable[[], None] | None = None  # on each SUBACK
         self.on_refused: Callable[[str], None] | None = None  # CONNACK said no (and why)
+        # Asked before every reconnect: False keeps the client away until it says True.
+        self.may_reconnect: Callable[[], bool] | None = None
 
         client = _Paho(
             CallbackAPIVersion.VERSION2,
@@ -287,6 +289,9 @@ class AsyncMqttClient:
         while not self._closing:
             # Jitter spreads thousands of simulated devices over the broker's restart.
             await asyncio.sleep(delay * random.uniform(0.5, 1.5))  # noqa: S311
+            if self.may_reconnect is not None and not self.may_reconnect():
+                delay = max(delay, self._reconnect_min_delay)
+                continue
             if await self._connect():
                 return
             delay = min(max(delay * 2, self._reconnect_min_delay), self._reconnect_max_delay)

@@ -108,8 +108,8 @@ def command_settings(
         update={
             "api_port": free_port(),
             "bridge_client_id": f"bridge-{uuid.uuid4().hex[:8]}",
-            # Its own group: the persistent sessions of earlier tests' bridges stay in the
-            # session-wide broker, and Mosquitto would queue a share of messages for them.
+            # Its own group, so its own durable session: the session-wide broker keeps the
+            # sessions of earlier tests' bridges, with what was queued for them.
             "bridge_share_group": f"bridge-{uuid.uuid4().hex[:8]}",
             "bridge_flush_interval_seconds": 0.2,
             "rate_limit_per_minute": 100_000,
@@ -160,6 +160,8 @@ async def running_command_stack(
                 worker,
                 running_bridge(settings=settings, temporal=temporal, sessions=sessions) as bridge,
             ):
+                async with asyncio.timeout(30):
+                    await bridge.durable.subscribed.wait()  # results and last wills
                 serving = asyncio.create_task(server.serve())
                 try:
                     await eventually(lambda: _started(server))
