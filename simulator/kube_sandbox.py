@@ -1,7 +1,8 @@
 """The Kubernetes sandbox: kmock's API emulator, pre-loaded like a cluster running CloudCore.
 
 Run it as `python -m simulator.kube_sandbox --host 127.0.0.1 --port 8001 --state FILE`. It is
-not a Kubernetes: no validation, no controllers, no RBAC. Objects are saved to the state file
+not a Kubernetes: no validation, no RBAC, and no controllers but one: CloudCore's
+Deployment rolls out (simulator/kube_sandbox_rollouts.py). Objects are saved to the state file
 every few seconds when they change and on SIGTERM/SIGINT, and loaded at start, so the CA and
 the objects of joined devices survive a restart. The emulator's gaps we work around are
 marked "Emulator work-around" below.
@@ -31,6 +32,8 @@ from simulator.kube_sandbox_cloudcore import (
     secret_data,
     seed_cloudcore,
 )
+from simulator.kube_sandbox_rollouts import INTERVAL_SECONDS as ROLLOUT_INTERVAL
+from simulator.kube_sandbox_rollouts import Key, existing, is_rolled_out, reconcile
 from simulator.kube_sandbox_workloads import (
     crd_objects,
     is_crd,
@@ -70,6 +73,8 @@ class SandboxEmulator(kmock.KubernetesEmulator):
     writes: int = attrs.field(default=0, init=False)  # the state file is saved when this moves
     # Objects written since the last compaction: only they can have grown a history.
     written: set[tuple[Any, str | None, str | None]] = attrs.field(factory=set, init=False)
+    # The Deployments the simulated controller rolls out (CloudCore's).
+    rollouts: set[Key] = attrs.field(factory=set, init=False)
 
     async def __call__(self, raw: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
         # Emulator work-around: its URL parser fails (500) on /api/v1/namespaces[/name], so
@@ -89,6 +94,8 @@ class SandboxEmulator(kmock.KubernetesEmulator):
             meta = request.data.get("metadata", {}) if isinstance(request.data, dict) else {}
             namespace = request.namespace or meta.get("namespace")
             self.written.add((request.resource, namespace, request.name or meta.get("name")))
+            if (rolled_out := is_rolled_out(request)) is not None:
+                self.rollouts.add(rolled_out)
         # Emulator work-arounds for workloads: see simulator/kube_sandbox_workloads.py.
         track_generation(self, request)
         crd = self._crd_before_delete(request)
@@ -257,6 +264,22 @@ def _compact(emulator: SandboxEmulator) -> None:
             del obj.history[:-2]  # keep the last state and a deletion marker after it
 
 
+async def roll_out(emulator: SandboxEmulator) -> None:
+    """One pass of the simulated Deployment controller; its writes are saved like others."""
+    for key in await reconcile(emulator, emulator.rollouts):
+        emulator.writes += 1
+        emulator.written.add(key)
+
+
+async def _controller(emulator: SandboxEmulator) -> None:
+    while True:
+        await asyncio.sleep(ROLLOUT_INTERVAL)
+        try:
+            await roll_out(emulator)
+        except Exception:  # a bad object must not stop every later rollout
+            logger.exception("Sandbox Deployment controller failed")
+
+
 async def _housekeeping(emulator: SandboxEmulator, state_path: Path) -> None:
     saved = emulator.writes
     next_save = 0.0
@@ -285,8 +308,12 @@ async def sandbox_server(*, host: str, port: int, state_path: Path) -> AsyncIter
     for crd in crd_objects(emulator):
         register_crd(emulator, crd, present=True)
     seed_cloudcore(emulator)
-    save_state(emulator, state_path)
+    emulator.rollouts |= existing(emulator)
     async with emulator, kmock.Server(emulator, host=host, port=port) as server:
+        # Both steps of a rollout: on a cluster with KubeEdge, CloudCore rolled out long ago.
+        await roll_out(emulator)
+        await roll_out(emulator)
+        save_state(emulator, state_path)
         url = f"http://{host}:{server.port}"
         logger.info(
             "Kubernetes sandbox (emulator) listening on %s (%d objects loaded from %s)",
@@ -294,13 +321,17 @@ async def sandbox_server(*, host: str, port: int, state_path: Path) -> AsyncIter
             loaded,
             state_path,
         )
-        task = asyncio.create_task(_housekeeping(emulator, state_path))
+        tasks = [
+            asyncio.create_task(_housekeeping(emulator, state_path)),
+            asyncio.create_task(_controller(emulator)),
+        ]
         try:
             yield url
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             save_state(emulator, state_path)
             logger.info("Kubernetes sandbox stopped; state saved to %s", state_path)
 
