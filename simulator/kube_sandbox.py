@@ -78,10 +78,13 @@ class SandboxEmulator(kmock.KubernetesEmulator):
 
     async def __call__(self, raw: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
         # Emulator work-around: its URL parser fails (500) on /api/v1/namespaces[/name], so
-        # namespace reads are answered here, before it parses anything.
+        # namespace reads, creates and merge patches are answered here, before it parses
+        # anything (the patch: steering the simulated controller, see kube_sandbox_rollouts).
         match = _NAMESPACE_PATH.fullmatch(raw.path)
         if raw.method == "GET" and match and "watch" not in raw.query:
             return self._namespaces(match["name"])
+        if match and (raw.method, match["name"] is None) in (("POST", True), ("PATCH", False)):
+            return await self._write_namespace(match["name"], await raw.json())
         # Emulator work-around: the official client sends `watch=True`; the emulator only
         # takes `watch=true` for a watch and would answer a plain list instead.
         if raw.query.get("watch", "").lower() == "true":
@@ -178,6 +181,32 @@ class SandboxEmulator(kmock.KubernetesEmulator):
             return None
         return dict(self.objects[key].last)
 
+    async def _write_namespace(
+        self, name: str | None, body: dict[str, Any]
+    ) -> aiohttp.web.StreamResponse:
+        """Create a Namespace (`name` None: from the body) or merge-patch one."""
+        creating = name is None
+        name = name or (body.get("metadata") or {}).get("name")
+        if not isinstance(name, str) or not name:
+            return _status(422, "Invalid", "metadata.name: Required value")
+        key = (NAMESPACES, None, name)
+        async with self._lock:  # as the emulator's own writes
+            present = key in self.objects and not self.objects[key].deleted
+            if creating and present:
+                return _status(409, "AlreadyExists", f'namespaces "{name}" already exists')
+            if not creating and not present:
+                return _status(404, "NotFound", f'namespaces "{name}" not found')
+            if creating:
+                body = {**body, "apiVersion": "v1", "kind": "Namespace"}
+                body["metadata"] = {**body.get("metadata", {}), "name": name}
+                self.objects[key] = body
+            else:
+                self.objects[key].patch(body)  # None removes a key, as a merge patch does
+            self.writes += 1
+            self.written.add(key)
+            answer = self.objects[key].raw
+        return aiohttp.web.json_response(answer, status=201 if creating else 200)
+
     def _namespaces(self, name: str | None) -> aiohttp.web.StreamResponse:
         found = {
             key[2]: obj.raw
@@ -190,9 +219,13 @@ class SandboxEmulator(kmock.KubernetesEmulator):
             return aiohttp.web.json_response(listing)
         if name in found:
             return aiohttp.web.json_response(found[name])
-        status = {"kind": "Status", "code": 404, "reason": "NotFound", "status": "Failure"}
-        status["message"] = f'namespaces "{name}" not found'
-        return aiohttp.web.json_response(status, status=404)
+        return _status(404, "NotFound", f'namespaces "{name}" not found')
+
+
+def _status(code: int, reason: str, message: str) -> aiohttp.web.StreamResponse:
+    status = {"kind": "Status", "code": code, "reason": reason, "status": "Failure"}
+    status["message"] = message
+    return aiohttp.web.json_response(status, status=code)
 
 
 def build_emulator() -> SandboxEmulator:

@@ -11,7 +11,8 @@ ones gone (Available `MinimumReplicasAvailable`, Progressing `NewReplicaSetAvail
 
 Steering, for tests and demos: the annotation HOLD_ANNOTATION = "true" on the Deployment
 or on its Namespace holds its rollouts at the first step, as pods that never become ready
-would (a Namespace annotation also covers a Deployment that does not exist yet).
+would (a Namespace annotation also covers a Deployment that does not exist yet). A
+Deployment already rolled out stays as it is.
 """
 
 from __future__ import annotations
@@ -59,7 +60,10 @@ def next_status(body: dict[str, Any], *, held: bool) -> dict[str, Any]:
     replicas = int((body.get("spec") or {}).get("replicas", 1))
     current = body.get("status") or {}
     name = f'ReplicaSet "{NAME}-{generation}"'
-    if current.get("observedGeneration") == generation and not held:  # new pods are up
+    observed = current.get("observedGeneration") == generation
+    counts = ("replicas", "updatedReplicas", "availableReplicas")
+    done = observed and all(current.get(count) == replicas for count in counts)
+    if observed and (done or not held):  # the new pods are up (a hold stops only rollouts)
         return {
             "observedGeneration": generation,
             "replicas": replicas,
@@ -72,7 +76,7 @@ def next_status(body: dict[str, Any], *, held: bool) -> dict[str, Any]:
             ],
         }
     # The new ReplicaSet's pods exist, not ready yet; the old ones still serve, if any.
-    if current.get("observedGeneration") == generation:
+    if observed:
         old = int(current.get("replicas") or 0) - int(current.get("updatedReplicas") or 0)
     else:
         old = int(current.get("availableReplicas") or 0)

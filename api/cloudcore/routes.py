@@ -1,8 +1,8 @@
 """CloudCore contract: `POST /cloudcore/deploy` and `GET /cloudcore/status`.
 
 A deploy runs CloudCoreDeployWorkflow (create or update, wait for the rollout, roll back
-on failure). The status is what the worker last read (after a deploy and every node
-sync round), never a live call to Kubernetes.
+on failure). The status is what the worker last read (every health report, after a
+deploy and every node sync round), never a live call to Kubernetes.
 """
 
 from __future__ import annotations
@@ -100,6 +100,9 @@ class CloudCoreStatus(BaseModel):
     # ours
     replicas: int | None = None
     ready_replicas: int | None = None
+    available_replicas: int | None = Field(
+        default=None, description="What `status` is judged by: running when all are available"
+    )
     observed_at: datetime | None = Field(description="When the worker last read CloudCore")
 
 
@@ -188,6 +191,7 @@ async def cloudcore_status(_user: ViewerUser, session: SessionDep) -> CloudCoreS
         services=[Service.model_validate(s) for s in snapshot.get("services") or []],
         replicas=snapshot.get("replicas"),
         ready_replicas=snapshot.get("ready_replicas"),
+        available_replicas=snapshot.get("available_replicas"),
         observed_at=row.observed_at,
     )
 

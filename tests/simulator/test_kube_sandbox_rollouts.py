@@ -81,9 +81,12 @@ async def test_the_hold_annotation_keeps_a_rollout_unavailable(
     sandbox: tuple[SandboxEmulator, httpx.AsyncClient],
 ) -> None:
     emulator, http = sandbox
-    namespace = {"metadata": {"name": "held", **HOLD["metadata"]}}
-    seed_cloudcore(emulator)  # the namespace resource exists as on a cluster
-    emulator.objects["v1/namespaces", None, "held"] = namespace
+    created = await http.post("/api/v1/namespaces", json={"metadata": {"name": "held"}})
+    assert created.status_code == 201, created.text
+    held = await http.patch("/api/v1/namespaces/held", json=HOLD, headers=MERGE)
+    assert held.json()["metadata"]["annotations"] == {HOLD_ANNOTATION: "true"}
+    again = await http.post("/api/v1/namespaces", json={"metadata": {"name": "held"}})
+    assert again.status_code == 409
     await create(http, "held")
     await create(http, "free")
     for _ in range(3):
@@ -93,8 +96,10 @@ async def test_the_hold_annotation_keeps_a_rollout_unavailable(
     assert rollout_state(held, desired=1).message == "0 of 1 updated replicas available"
     assert rollout_state(await read(http, "free"), desired=1).complete
 
-    # On the Deployment: an update of a running one holds; the old replica keeps serving.
+    # On the Deployment: a rolled-out one stays so; an update holds, the old replica serving.
     await http.patch(f"{deployments('free')}/cloudcore", json=HOLD, headers=MERGE)
+    await roll_out(emulator)
+    assert rollout_state(await read(http, "free"), desired=1).complete
     image = {"spec": {"template": {"spec": {"containers": [{"image": "a:2"}]}}}}
     await http.patch(f"{deployments('free')}/cloudcore", json=image, headers=MERGE)
     for _ in range(3):
