@@ -53,8 +53,9 @@ async def test_a_fresh_stack_shows_cloudcore_running(make_stack: Any) -> None:
         anonymous = (await stack.http.get("/api/v1/health")).json()
     assert health["components"]["cloudcore"] == "running", health["details"]["cloudcore"]
     assert health["details"]["cloudcore"]["mode"] == "sandbox"
-    assert "Deployment kubeedge/cloudcore: 1 of 1 replicas available" in (
-        health["details"]["cloudcore"]["detail"]
+    assert (
+        "Deployment kubeedge/cloudcore: 1 of 1 replicas available"
+        in (health["details"]["cloudcore"]["detail"])
     )
     assert anonymous["components"]["cloudcore"] == "running"
     assert (status["status"], status["available_replicas"]) == ("running", 1)
@@ -114,3 +115,26 @@ async def test_a_deploy_still_rolling_out_answers_202_and_its_status_url_tells_t
         )
         missing = await stack.http.get(f"{KE}/cloudcore/deploy/runs/{uuid.uuid4()}", headers=auth)
         assert missing.status_code == 404
+
+
+async def test_without_a_worker_the_deploy_still_answers_when_its_answer_is_due(
+    make_stack: Any,
+) -> None:
+    # Nothing runs the workflow, nor answers its progress query: the answer is due anyway.
+    namespace = f"kubeedge-{uuid.uuid4().hex[:8]}"
+    async with make_stack(
+        worker=False, kubeedge_namespace=namespace, cloudcore_answer_timeout_seconds=1
+    ) as stack:
+        auth = await stack.login()
+        answer = await stack.http.post(
+            f"{KE}/cloudcore/deploy", json={"version": "v1.19.0"}, headers=auth
+        )
+        body = answer.json()
+        await stack.temporal.get_workflow_handle(body["workflow_id"]).terminate()
+    assert answer.status_code == 202, answer.text
+    assert (body["status"], body["deploy_status"], body["version"]) == (
+        "in_progress",
+        None,
+        "1.19.0",
+    )
+    assert body["status_url"] == f"{KE}/cloudcore/deploy/runs/{body['run_id']}"
