@@ -8,6 +8,7 @@ health report, after a deploy and every node sync round), never a live call to K
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import datetime
 from typing import Any
@@ -166,7 +167,10 @@ async def deploy(
     responses={
         400: {"model": CloudCoreError, "description": "Not a run ID"},
         404: {"model": CloudCoreError, "description": "No such deploy run"},
-        503: {"model": CloudCoreError, "description": "Temporal or the worker did not answer"},
+        503: {
+            "model": CloudCoreError,
+            "description": "Temporal or the worker did not answer within the answer timeout",
+        },
     },
 )
 async def deploy_run_status(
@@ -179,11 +183,17 @@ async def deploy_run_status(
         )
     client = require_temporal(temporal)  # after the check: a bad ID is a 400 first
     try:
-        state, progress = await deploy_run(
-            client, namespace=settings.kubeedge_namespace, run_id=run_id
-        )
+        # A running run's progress is a query the worker answers: bounded like the POST.
+        async with asyncio.timeout(settings.cloudcore_answer_timeout_seconds):
+            state, progress = await deploy_run(
+                client, namespace=settings.kubeedge_namespace, run_id=run_id
+            )
     except RPCError as err:
         raise unavailable(err) from err
+    except TimeoutError:
+        raise ApiError(
+            503, "The worker did not answer in time; retry shortly", headers={"Retry-After": "5"}
+        ) from None
     if state is None:
         raise ApiError(404, f"No CloudCore deploy run {run_id}", details={"run_id": run_id})
     return _answer(

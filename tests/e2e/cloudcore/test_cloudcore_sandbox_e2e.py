@@ -130,7 +130,11 @@ async def test_without_a_worker_the_deploy_still_answers_when_its_answer_is_due(
             f"{KE}/cloudcore/deploy", json={"version": "v1.19.0"}, headers=auth
         )
         body = answer.json()
+        asked = await stack.http.get(body["status_url"], headers=auth)
         await stack.temporal.get_workflow_handle(body["workflow_id"]).terminate()
+    # Its status URL cannot hear from the run either, and says so when its answer is due.
+    assert asked.status_code == 503, asked.text
+    assert asked.headers["Retry-After"] == "5"
     assert answer.status_code == 202, answer.text
     assert (body["status"], body["deploy_status"], body["version"]) == (
         "in_progress",
