@@ -90,6 +90,8 @@ class Settings(BaseSettings):
     # Inventory: how fresh node facts are, and how long a CloudCore rollout may take.
     node_sync_interval_seconds: float = Field(default=30.0, gt=0)
     cloudcore_rollout_timeout_seconds: float = Field(default=300.0, gt=0)
+    # How long POST /cloudcore/deploy holds the request, all in: then 202 and a status URL.
+    cloudcore_answer_timeout_seconds: float = Field(default=20.0, gt=0, le=300)
     cloudcore_image: str = Field(
         default="kubeedge/cloudcore", description="Image repository of CloudCore deploys"
     )

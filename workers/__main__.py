@@ -17,7 +17,7 @@ from adapters.temporal import connect_temporal
 from store.db import create_engine, session_factory
 from store.settings import Settings
 from workers.devices import ensure_node_sync
-from workers.health import report_forever
+from workers.health import HealthReporter
 from workers.schedules import ensure_backup_schedule
 from workers.worker import activity_callables, build_worker
 
@@ -84,9 +84,14 @@ async def run(settings: Settings) -> None:
             executor=executor,
         )
         worker = build_worker(client, settings=settings, activities=activities, executor=executor)
-        health = asyncio.create_task(
-            report_forever(sessions=sessions, target=target, kube=kube, publisher=publisher)
+        reporter = HealthReporter(
+            sessions=sessions,
+            target=target,
+            kube=kube,
+            publisher=publisher,
+            kubeedge_namespace=settings.kubeedge_namespace,
         )
+        health = asyncio.create_task(reporter.report_forever())
         async with worker:
             log.info(
                 "worker polling task queue %r on %s", settings.task_queue, settings.temporal_address
