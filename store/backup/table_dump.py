@@ -126,12 +126,15 @@ async def stream_rows(
 
 
 async def existing_rows(
-    session: AsyncSession, bound: BoundTable, keys: Sequence[Key]
+    session: AsyncSession, bound: BoundTable, keys: Sequence[Key], *, lock: bool = False
 ) -> dict[Key, JsonRow]:
-    """The stored rows among `keys`, JSON-ready, by key."""
+    """The stored rows among `keys`, JSON-ready, by key. `lock`: until the transaction
+    ends, nobody else changes them (PostgreSQL; SQLite has one writer at a time anyway)."""
     if not keys:
         return {}
     stmt = select(*bound.columns).where(_key_in(bound, keys))
+    if lock:
+        stmt = stmt.with_for_update()
     rows = await session.execute(stmt)
     found = (bound.to_json(row) for row in rows)
     return {bound.key_of(row): row for row in found}
