@@ -113,7 +113,13 @@ async def table_changes(
                 doomed[entry.name] = await _absent_keys(session, bound, archive, entry, heartbeat)
         if write:
             for bound, entry in reversed(bound_parts):
-                await _delete(session, bound, doomed.get(entry.name, []), (restore_id, entry.name))
+                await _delete(
+                    session,
+                    bound,
+                    doomed.get(entry.name, []),
+                    restore_id=restore_id,
+                    part=entry.name,
+                )
     changes = []
     for bound, entry in bound_parts:
         change = PartChange(
@@ -130,7 +136,7 @@ async def table_changes(
             else:
                 fresh, stale, same = await _diff(session, bound, batch, lock=write)
             if write:
-                await _write(session, bound, fresh, stale, (restore_id, entry.name))
+                await _write(session, bound, fresh, stale, restore_id=restore_id, part=entry.name)
             change = change.model_copy(
                 update={
                     "create": change.create + len(fresh),
@@ -159,28 +165,33 @@ async def _write(
     bound: BoundTable,
     fresh: list[JsonRow],
     stale: list[tuple[JsonRow, JsonRow]],
-    journaled: tuple[str | None, str],
+    *,
+    restore_id: str | None,
+    part: str,
 ) -> None:
-    """Write the rows; with a restore ID, journal them under (restore ID, part name)."""
+    """Write the rows; with a restore ID, journal them under it and the part's name."""
     rows = [*fresh, *(row for _, row in stale)]
-    await upsert_rows(session, bound, rows)
-    restore_id, part = journaled
-    if restore_id is None or not rows:
+    # The rows as written, not as archived: exactly what a rollback finds if nobody else
+    # writes them meanwhile (defaults, latest_wins and type round trips included).
+    written = await upsert_rows(session, bound, rows, returning=restore_id is not None)
+    if restore_id is None:
         return
-    keys = [bound.key_of(row) for row in rows]
-    # Read back rather than derived: exactly what a rollback will find if nobody else writes.
-    after = await existing_rows(session, bound, keys)
     before = {bound.key_of(row): current for current, row in stale}
-    changes = [
-        journal.Change(part=part, key=key, before=before.get(key), after=after[key]) for key in keys
-    ]
+    changes = []
+    for row in written:
+        key = bound.key_of(row)
+        changes.append(journal.Change(part=part, key=key, before=before.get(key), after=row))
     await journal.append(session, restore_id=restore_id, changes=changes)
 
 
 async def _delete(
-    session: AsyncSession, bound: BoundTable, keys: list[Key], journaled: tuple[str | None, str]
+    session: AsyncSession,
+    bound: BoundTable,
+    keys: list[Key],
+    *,
+    restore_id: str | None,
+    part: str,
 ) -> None:
-    restore_id, part = journaled
     if restore_id is None:
         await delete_keys(session, bound, keys)
         return

@@ -154,10 +154,13 @@ async def stored_keys(
         yield [tuple(row) for row in partition]
 
 
-async def upsert_rows(session: AsyncSession, bound: BoundTable, rows: Sequence[JsonRow]) -> None:
-    """Insert, or overwrite every archived column of the row with the same key."""
+async def upsert_rows(
+    session: AsyncSession, bound: BoundTable, rows: Sequence[JsonRow], *, returning: bool = False
+) -> list[JsonRow]:
+    """Insert, or overwrite every archived column of the row with the same key. With
+    `returning`, the rows as written (JSON-ready, in no particular order); else []."""
     if not rows:
-        return
+        return []
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     values = [bound.from_json(row) for row in rows]
@@ -179,7 +182,12 @@ async def upsert_rows(session: AsyncSession, bound: BoundTable, rows: Sequence[J
         stmt = stmt.on_conflict_do_update(index_elements=list(bound.spec.key), set_=changing)
     else:
         stmt = stmt.on_conflict_do_nothing(index_elements=list(bound.spec.key))
-    await session.execute(stmt, values)
+    if not returning:
+        await session.execute(stmt, values)
+        return []
+    # RETURNING saves a read-back query per batch (measured: the journal's cost).
+    written = await session.execute(stmt.returning(*bound.columns), values)
+    return [bound.to_json(row) for row in written]
 
 
 async def delete_keys(session: AsyncSession, bound: BoundTable, keys: Sequence[Key]) -> None:
