@@ -1,6 +1,6 @@
 """restore journal: what each restore changed, so a failed one undoes only that
 
-Revision ID: 0010_restore_journal
+Revision ID: 0012_restore_journal
 Revises: 0005_backups
 """
 
@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0010_restore_journal"
+revision: str = "0012_restore_journal"
 down_revision: str | None = "0005_backups"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
