@@ -223,6 +223,11 @@ class Settings(BaseSettings):
         description="MQTT client ID of this bridge replica (its persistent session); "
         "default edgewright-bridge-HOSTNAME",
     )
+    heartbeat_file: Path | None = Field(
+        default=None,
+        description="The worker and the bridge touch this file while they run (liveness "
+        "probes: `python -m workers.heartbeat PATH`); unset: no file",
+    )
     live_queue_size: int = Field(
         default=1000, ge=10, description="Events buffered per SSE/WebSocket client"
     )

@@ -16,6 +16,7 @@ from store.db import create_engine, session_factory
 from store.settings import Settings
 from workers.devices import ensure_node_sync
 from workers.health import report_forever
+from workers.heartbeat import start_heartbeat
 from workers.schedules import ensure_backup_schedule
 from workers.worker import activity_callables, build_worker
 
@@ -63,8 +64,11 @@ async def run(settings: Settings) -> None:
             log.info(
                 "worker polling task queue %r on %s", settings.task_queue, settings.temporal_address
             )
+            beat = start_heartbeat(settings)
             await stop.wait()
             log.info("worker stopping")
+            if beat is not None:
+                beat.cancel()
         health.cancel()
     await publisher.stop()
     await engine.dispose()
