@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import signal
+import socket
 from concurrent.futures import ThreadPoolExecutor
 
 from activities.join.kubernetes import KubeActivities
@@ -25,6 +26,12 @@ log = logging.getLogger("edgewright.worker")
 ACTIVITY_THREADS = 64
 
 
+def worker_client_id() -> str:
+    """Unique per replica: in a container every worker is pid 1, and two clients with one
+    ID take the broker session from each other in turns."""
+    return f"edgewright-worker-{socket.gethostname()}-{os.getpid()}"
+
+
 async def run(settings: Settings) -> None:
     engine = create_engine(settings.sqlalchemy_url)
     sessions = session_factory(engine)
@@ -33,7 +40,7 @@ async def run(settings: Settings) -> None:
     publisher = MqttPublisher(
         host=settings.mqtt_host,
         port=settings.mqtt_port,
-        client_id=f"edgewright-worker-{os.getpid()}",
+        client_id=worker_client_id(),
     )
     await publisher.start()
     client = await connect_temporal(settings)
