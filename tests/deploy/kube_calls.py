@@ -14,6 +14,7 @@ import ast
 import inspect
 import re
 from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
 
 from kubernetes import client
@@ -76,7 +77,8 @@ def _candidate_names(tree: ast.Module) -> set[str]:
     return names
 
 
-def typed_calls() -> set[tuple[str, str]]:
+@cache
+def typed_calls() -> frozenset[tuple[str, str]]:
     """(API class, method) of every typed client call in the scanned code."""
     classes: set[str] = set()
     names: set[str] = set()
@@ -102,7 +104,7 @@ def typed_calls() -> set[tuple[str, str]]:
         for name in names:
             if not name.startswith("_") and hasattr(api, f"{name}_with_http_info"):
                 found.add((class_name, name))
-    return found
+    return frozenset(found)
 
 
 def needs_of_typed(class_name: str, method: str) -> set[Need]:
@@ -131,7 +133,8 @@ def _verb(http: str, *, named: bool) -> str:
     return {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}[http]
 
 
-def raw_needs() -> set[Need]:
+@cache
+def raw_needs() -> frozenset[Need]:
     kinds = {
         name: value
         for name, value in vars(workload_objects).items()
@@ -151,11 +154,12 @@ def raw_needs() -> set[Need]:
             named = kinds.get(first.id) if isinstance(first, ast.Name) else None
             targets = [named] if named is not None else namespaced
             needs |= {(kind.group, kind.plural, verb) for kind in targets}
-    return needs
+    return frozenset(needs)
 
 
-def code_needs() -> set[Need]:
-    needs = raw_needs()
+@cache
+def code_needs() -> frozenset[Need]:
+    needs = set(raw_needs())
     for class_name, method in typed_calls():
         needs |= needs_of_typed(class_name, method)
-    return needs
+    return frozenset(needs)
