@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import signal
+import socket
 from concurrent.futures import ThreadPoolExecutor
 
 from activities.join.kubernetes import KubeActivities
@@ -18,12 +19,19 @@ from store.db import create_engine, session_factory
 from store.settings import Settings
 from workers.devices import ensure_node_sync
 from workers.health import HealthReporter
+from workers.heartbeat import start_heartbeat
 from workers.schedules import ensure_backup_schedule
 from workers.worker import activity_callables, build_worker
 
 log = logging.getLogger("edgewright.worker")
 # Threads for sync activities (kubernetes, paho); as many activity slots as threads.
 ACTIVITY_THREADS = 64
+
+
+def worker_client_id() -> str:
+    """Unique per replica: in a container every worker is pid 1, and two clients with one
+    ID take the broker session from each other in turns."""
+    return f"edgewright-worker-{socket.gethostname()}-{os.getpid()}"
 
 
 def device_accounts(settings: Settings) -> DynsecClient | None:
@@ -39,7 +47,7 @@ def device_accounts(settings: Settings) -> DynsecClient | None:
         host=settings.mqtt_host,
         port=settings.mqtt_port,
         credentials=control,
-        client_id=f"edgewright-worker-control-{os.getpid()}",
+        client_id=f"edgewright-worker-control-{socket.gethostname()}-{os.getpid()}",
     )
 
 
@@ -51,7 +59,7 @@ async def run(settings: Settings) -> None:
     publisher = MqttPublisher(
         host=settings.mqtt_host,
         port=settings.mqtt_port,
-        client_id=f"edgewright-worker-{os.getpid()}",
+        client_id=worker_client_id(),
         credentials=service_credentials(settings),
     )
     await publisher.start()
@@ -96,8 +104,11 @@ async def run(settings: Settings) -> None:
             log.info(
                 "worker polling task queue %r on %s", settings.task_queue, settings.temporal_address
             )
+            beat = start_heartbeat(settings)
             await stop.wait()
             log.info("worker stopping")
+            if beat is not None:
+                beat.cancel()
         health.cancel()
     if broker is not None:
         await broker.stop()

@@ -18,6 +18,7 @@ from adapters.temporal import connect_temporal
 from store.db import create_engine, session_factory
 from store.settings import Settings
 from workers.bridge.service import running_bridge
+from workers.heartbeat import start_heartbeat
 
 log = logging.getLogger("edgewright.bridge")
 
@@ -32,7 +33,10 @@ async def run(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     async with running_bridge(settings=settings, temporal=temporal, sessions=sessions):
         log.info("bridge running against MQTT %s:%d", settings.mqtt_host, settings.mqtt_port)
+        beat = start_heartbeat(settings)
         await stop.wait()
+        if beat is not None:
+            beat.cancel()
         log.info("bridge stopping")
     await engine.dispose()
 
