@@ -9,8 +9,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import importlib.metadata
 from enum import StrEnum
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -73,6 +74,11 @@ class Settings(BaseSettings):
         default=None, description="Temporal Cloud API key (sent as a bearer token over TLS)"
     )
     task_queue: str = "edgewright"
+    worker_build_id: str | None = Field(
+        default=None,
+        description="This worker's build ID in Temporal (the image tag, say); default "
+        "edgewright-VERSION",
+    )
 
     mqtt_host: str = "127.0.0.1"
     mqtt_port: int = 1883
@@ -329,3 +335,12 @@ class Settings(BaseSettings):
 
 
 _PLACEHOLDERS = {"changeme", "change-me", "changethis", "secret", "password", "admin", "admin123"}
+
+
+@cache
+def package_version() -> str:
+    """edgewright's version, as installed (a checkout run without installing says 0.1.0)."""
+    try:
+        return importlib.metadata.version("edgewright")
+    except importlib.metadata.PackageNotFoundError:
+        return "0.1.0"

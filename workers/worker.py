@@ -20,7 +20,7 @@ from activities.join.notify import NotifyActivities
 from activities.join.provisioning import JoinProvisioner
 from adapters.mqtt.events import PublisherEvents
 from adapters.mqtt.publisher import MqttPublisher
-from store.settings import Settings
+from store.settings import Settings, package_version
 from workers.backup import BACKUP_WORKFLOWS, backup_activities
 from workers.commands import COMMAND_WORKFLOWS, command_activities
 from workers.devices import INVENTORY_WORKFLOWS, inventory_activities
@@ -142,6 +142,9 @@ def build_worker(
         activity_executor=executor,
         max_concurrent_activities=executor._max_workers,
         workflow_runner=SANDBOX,
+        # Given, not derived: temporalio's default hashes the code of every loaded module,
+        # which took 5-30 s of each worker start (longer on a busy machine).
+        build_id=settings.worker_build_id or f"edgewright-{package_version()}",
     )
 
 

@@ -8,19 +8,18 @@ a row the worker has not refreshed for a minute means we do not know, and we say
 
 from __future__ import annotations
 
-import importlib.metadata
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from functools import cache
 
 from sqlalchemy import text
 
 from api.core.state import AppState
 from store.health import read_health
 from store.models import ComponentHealth
+from store.settings import package_version
 
 logger = logging.getLogger(__name__)
 
@@ -60,12 +59,8 @@ class HealthSnapshot:
     components: dict[str, ComponentReport]
 
 
-@cache
 def api_version() -> str:
-    try:
-        return importlib.metadata.version("edgewright")
-    except importlib.metadata.PackageNotFoundError:  # run from a checkout, not installed
-        return "0.1.0"
+    return package_version()
 
 
 async def collect(state: AppState) -> HealthSnapshot:
