@@ -1,0 +1,81 @@
+"""monitoring: metric samples, their 1m/5m/1h rollups, compaction state, detection counts
+
+Revision ID: 0010_monitoring
+Revises: 0004_inventory
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0010_monitoring"
+down_revision: str | None = "0004_inventory"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+# The metrics as of this revision (store.models.METRICS may grow in later ones).
+_METRICS = (
+    "cpu_usage",
+    "memory_usage",
+    "memory_total",
+    "disk_usage",
+    "disk_total",
+    "temperature",
+    "rx_bytes",
+    "tx_bytes",
+)
+
+
+def upgrade() -> None:
+    op.create_table(
+        "metric_samples",
+        sa.Column("node_id", sa.String(length=36), nullable=False),
+        sa.Column("ts", sa.BigInteger(), nullable=False),
+        *(sa.Column(name, sa.Float(), nullable=True) for name in _METRICS),
+        sa.Column("containers", sa.JSON(), nullable=True),
+        sa.PrimaryKeyConstraint("node_id", "ts"),
+    )
+    op.create_index("ix_metric_samples_ts", "metric_samples", ["ts"])
+    rollup_columns: list[sa.Column[object]] = []
+    for name in _METRICS:
+        rollup_columns.append(sa.Column(f"{name}_sum", sa.Float(), nullable=True))
+        rollup_columns.append(
+            sa.Column(f"{name}_n", sa.Integer(), nullable=False, server_default="0")
+        )
+    op.create_table(
+        "metric_rollups",
+        sa.Column("width", sa.Integer(), nullable=False),
+        sa.Column("node_id", sa.String(length=36), nullable=False),
+        sa.Column("bucket", sa.BigInteger(), nullable=False),
+        *rollup_columns,
+        sa.PrimaryKeyConstraint("width", "node_id", "bucket"),
+    )
+    op.create_index("ix_metric_rollups_width_bucket", "metric_rollups", ["width", "bucket"])
+    op.create_table(
+        "metric_compaction",
+        sa.Column("name", sa.String(length=32), nullable=False),
+        sa.Column("compacted_until", sa.BigInteger(), nullable=False),
+        sa.Column("recompute_from", sa.BigInteger(), nullable=True),
+        sa.Column("late_seq", sa.BigInteger(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("name"),
+    )
+    op.create_table(
+        "detection_counts",
+        sa.Column("device_id", sa.String(length=63), nullable=False),
+        sa.Column("day", sa.String(length=10), nullable=False),
+        sa.Column("count", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("device_id", "day"),
+    )
+    op.create_index("ix_detection_counts_day", "detection_counts", ["day"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_detection_counts_day", table_name="detection_counts")
+    op.drop_table("detection_counts")
+    op.drop_table("metric_compaction")
+    op.drop_index("ix_metric_rollups_width_bucket", table_name="metric_rollups")
+    op.drop_table("metric_rollups")
+    op.drop_index("ix_metric_samples_ts", table_name="metric_samples")
+    op.drop_table("metric_samples")
