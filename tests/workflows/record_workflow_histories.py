@@ -2,7 +2,7 @@
 
 `python -m tests.workflows.record_workflow_histories` runs BatchJoin, IssueToken,
 DeviceRemoval, SyncNodes, CloudCoreDeploy, CommandJob, BroadcastCommand, ConnectionTest,
-WorkloadRollout and WorkloadRemoval on the time-skipping server with the stand-in
+WorkloadRollout, WorkloadRemoval and MetricsCompaction on the time-skipping server with the stand-in
 activities of their tests: a successful run each, and a failing or compensating one where
 that path is cheap to drive. Each history goes to
 tests/workflows/histories/<workflow>_<scenario>.json; test_stored_histories.py replays
@@ -80,6 +80,12 @@ from workflows.contracts.join import (
     IssuedJoinToken,
     JoinActivity,
 )
+from workflows.contracts.monitoring import (
+    METRICS_COMPACTION_WORKFLOW,
+    CompactionInput,
+    CompactionResult,
+    MonitoringActivity,
+)
 from workflows.contracts.workloads import (
     WORKLOAD_REMOVAL_WORKFLOW,
     WORKLOAD_ROLLOUT_WORKFLOW,
@@ -93,6 +99,7 @@ from workflows.devices.issue_token import IssueTokenWorkflow
 from workflows.devices.removal import DeviceRemovalWorkflow
 from workflows.devices.sync_nodes import SyncNodesWorkflow
 from workflows.join.batch_join import BatchJoinWorkflow
+from workflows.monitoring.compaction import MetricsCompactionWorkflow
 from workflows.workloads.removal import WorkloadRemovalWorkflow
 from workflows.workloads.rollout import WorkloadRolloutWorkflow
 
@@ -447,7 +454,34 @@ async def record_workload_removal(client: Client) -> Histories:
 
 # --- main ----------------------------------------------------------------------------------
 
+# --- MetricsCompactionWorkflow ---------------------------------------------------------------
+
+
+@activity.defn(name=MonitoringActivity.COMPACT_METRICS)
+async def compact_metrics(inp: CompactionInput) -> CompactionResult:
+    return CompactionResult(
+        compacted_from=1_800_000_000,
+        compacted_until=1_800_000_300,
+        rollups_written={"1m": 5, "5m": 1, "1h": 1},
+        samples_pruned=0,
+        rollups_pruned={"1m": 0, "5m": 0, "1h": 0},
+    )
+
+
+async def record_metrics_compaction(client: Client) -> Histories:
+    text = await run_alone(
+        client,
+        workflows=[MetricsCompactionWorkflow],
+        activities=[compact_metrics],
+        workflow=METRICS_COMPACTION_WORKFLOW,
+        arg=CompactionInput(),
+        workflow_id="record/metrics-compaction",
+    )
+    return {"metrics_compaction_completed": text}
+
+
 RECORDERS: list[Callable[[Client], Awaitable[Histories]]] = [
+    record_metrics_compaction,
     record_batch_join,
     record_cancelled_batch,
     record_issue_token,

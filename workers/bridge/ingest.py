@@ -89,6 +89,7 @@ class Ingest:
         if kind is DeviceTopic.STATUS:
             self._status(device_id, payload)
         elif kind is DeviceTopic.DETECTION:
+            self._batcher.detection(device_id, at=datetime.now(UTC))
             fields = {**payload, "device_id": device_id, "node_name": self._names.get(device_id)}
             self._events.emit(EventType.DETECTION, fields)
         self._mqtt.ack(message)

@@ -12,12 +12,9 @@ from workflows.contracts.common import ContractModel
 METRICS_COMPACTION_WORKFLOW = "MetricsCompactionWorkflow"
 
 
-# The Temporal Schedule that starts a compaction every interval (workers.schedules).
-METRICS_COMPACTION_SCHEDULE_ID = "metrics-compaction"
-
-
-# Temporal appends the scheduled time to this, so every run has its own ID.
-METRICS_COMPACTION_WORKFLOW_ID = "metrics-compaction"
+def metrics_compaction_workflow_id(schedule_id: str) -> str:
+    """Runs of the schedule `schedule_id`; Temporal appends the scheduled time to this."""
+    return f"metrics-compaction/{schedule_id}"
 
 
 # Rollup widths in seconds, by the `resolution` name both APIs use.
