@@ -518,3 +518,48 @@ class DetectionCount(Base):
     device_id: Mapped[str] = mapped_column(String(63), primary_key=True)
     day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD
     count: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class AlertRule(Base):
+    """A condition on a device's latest readings that must hold `for_seconds` to fire."""
+
+    __tablename__ = "alert_rules"
+
+    name: Mapped[str] = mapped_column(String(63), primary_key=True)
+    metric: Mapped[str] = mapped_column(String(32))
+    op: Mapped[str] = mapped_column(String(2))
+    threshold: Mapped[float]
+    for_seconds: Mapped[int] = mapped_column(default=0)
+    severity: Mapped[str] = mapped_column(String(16))
+    enabled: Mapped[bool] = mapped_column(default=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class AlertRow(Base):
+    """One alert of one rule on one device: pending, firing, then resolved.
+
+    At most one is open (pending or firing) per (rule, device_id): only the evaluation
+    activity writes them, one round at a time. Resolved ones are kept as history.
+    """
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        Index("ix_alerts_state", "state", "rule", "device_id"),
+        Index("ix_alerts_device", "device_id", "state"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rule: Mapped[str] = mapped_column(String(63))
+    device_id: Mapped[str] = mapped_column(String(63))
+    node_name: Mapped[str | None] = mapped_column(String(253))
+    severity: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))  # pending / firing / resolved
+    message: Mapped[str] = mapped_column(String(300))
+    value: Mapped[float | None]
+    pending_since: Mapped[datetime]
+    started_at: Mapped[datetime | None]  # when it fired
+    resolved_at: Mapped[datetime | None]
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by: Mapped[str | None] = mapped_column(String(100))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -229,6 +229,9 @@ class Settings(BaseSettings):
         description="How often the MetricsCompaction schedule runs; queries read samples "
         "newer than the last run directly, so this trades their cost against the runs'",
     )
+    alert_evaluation_interval_seconds: float = Field(
+        default=15.0, ge=1, le=3600, description="How often the alert rules are evaluated"
+    )
     metrics_max_future_seconds: int = Field(
         default=300,
         ge=0,

@@ -16,7 +16,7 @@ from store.db import create_engine, session_factory
 from store.settings import Settings
 from workers.devices import ensure_node_sync
 from workers.health import report_forever
-from workers.monitoring import ensure_compaction_schedule
+from workers.monitoring import ensure_alert_evaluation, ensure_compaction_schedule
 from workers.schedules import ensure_backup_schedule
 from workers.worker import activity_callables, build_worker
 
@@ -49,6 +49,10 @@ async def run(settings: Settings) -> None:
         await ensure_compaction_schedule(client, settings=settings)
     except Exception:  # metrics still answer from raw samples; the log says why
         log.exception("could not set up the metrics compaction schedule")
+    try:
+        await ensure_alert_evaluation(client, settings=settings)
+    except Exception:  # the alerts stand still until a worker starts it
+        log.exception("could not start the alert evaluation")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

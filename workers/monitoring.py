@@ -1,5 +1,6 @@
-"""Monitoring: the compaction workflow and activity for workers.worker to register, and
-its Temporal Schedule, made (or brought to the configuration) at every worker start.
+"""Monitoring: the compaction and alert workflows and activities for workers.worker to
+register; the compaction's Temporal Schedule, made (or brought to the configuration) at
+every worker start, and the alert evaluation loop, started unless it runs.
 
 Nothing but the configuration manages this schedule, so every start replaces its spec
 and action with the configured ones; disabled by configuration, it is paused.
@@ -26,25 +27,49 @@ from temporalio.client import (
     ScheduleUpdate,
     ScheduleUpdateInput,
 )
+from temporalio.common import WorkflowIDConflictPolicy
 
+from activities.monitoring.alerts import AlertActivities
 from activities.monitoring.compaction import MonitoringActivities
+from adapters.mqtt.events import PublisherEvents
+from adapters.mqtt.publisher import MqttPublisher
 from store.monitoring.config import metrics_retention
 from store.settings import Settings
 from workflows.contracts.monitoring import (
+    ALERT_EVALUATION_WORKFLOW,
+    ALERT_EVALUATION_WORKFLOW_ID,
     METRICS_COMPACTION_WORKFLOW,
+    AlertEvaluationInput,
     CompactionInput,
     metrics_compaction_workflow_id,
 )
+from workflows.monitoring.alerts import AlertEvaluationWorkflow
 from workflows.monitoring.compaction import MetricsCompactionWorkflow
 
 log = logging.getLogger(__name__)
 
-MONITORING_WORKFLOWS: Sequence[type] = (MetricsCompactionWorkflow,)
+MONITORING_WORKFLOWS: Sequence[type] = (MetricsCompactionWorkflow, AlertEvaluationWorkflow)
 DISABLED_NOTE = "paused: EDGEWRIGHT_METRICS_COMPACTION_ENABLED is false"
 
 
-def monitoring_activities(*, sessions: async_sessionmaker[AsyncSession]) -> list[Any]:
-    return [MonitoringActivities(sessions=sessions).compact_metrics]
+def monitoring_activities(
+    *, sessions: async_sessionmaker[AsyncSession], publisher: MqttPublisher
+) -> list[Any]:
+    alerts = AlertActivities(
+        sessions=sessions, publisher=publisher, events=PublisherEvents(publisher=publisher)
+    )
+    return [MonitoringActivities(sessions=sessions).compact_metrics, alerts.evaluate_alerts]
+
+
+async def ensure_alert_evaluation(client: Client, *, settings: Settings) -> None:
+    """Start the evaluation loop unless it runs already (every worker replica calls this)."""
+    await client.start_workflow(
+        ALERT_EVALUATION_WORKFLOW,
+        AlertEvaluationInput(interval_seconds=settings.alert_evaluation_interval_seconds),
+        id=ALERT_EVALUATION_WORKFLOW_ID,
+        task_queue=settings.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
 
 
 def compaction_schedule(settings: Settings) -> Schedule:

@@ -83,7 +83,7 @@ def activity_callables(
             settings=settings, sessions=sessions, target=kube.target, executor=executor
         ),
         *workload_activities(sessions=sessions, target=kube.target),
-        *monitoring_activities(sessions=sessions),
+        *monitoring_activities(sessions=sessions, publisher=publisher),
     ]
 
 

@@ -21,14 +21,13 @@ import paho.mqtt.client as mqtt
 from pydantic import TypeAdapter, ValidationError
 
 from adapters.mqtt.client import AsyncMqttClient
-from adapters.mqtt.events import EventSink, encode, event_payload
-from workers.bridge.alerts import AlertWatch
+from adapters.mqtt.events import EventSink
 from workers.bridge.names import NodeNames
 from workers.bridge.presence import Departure, PresenceBatcher
 from workers.bridge.signals import WorkflowSignals
 from workflows.contracts.commands import CommandId, DeviceResult
 from workflows.contracts.common import DNS1123_LABEL
-from workflows.contracts.live import ALERTS_TOPIC, DEVICE_TOPIC_PREFIX, DeviceTopic, EventType
+from workflows.contracts.live import DEVICE_TOPIC_PREFIX, DeviceTopic, EventType
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +67,6 @@ class Ingest:
         self._events = events
         self._names = names
         self._max_result_bytes = max_result_bytes
-        self._alerts = AlertWatch()
         self._results = asyncio.Semaphore(max_results_in_flight)
         self._tasks: set[asyncio.Task[None]] = set()
         self.counts: Counter[str] = Counter()
@@ -103,7 +101,6 @@ class Ingest:
 
     def on_left(self, departures: list[Departure]) -> None:
         for gone in departures:
-            self._alerts.forget(gone.device_id)
             self._events.emit(
                 EventType.DEVICE_LEFT,
                 {"device_id": gone.device_id, "node_name": gone.node_name, "reason": gone.reason},
@@ -125,16 +122,6 @@ class Ingest:
         self._events.emit(
             EventType.HEARTBEAT, {**usage, "device_id": device_id, "node_name": node_name}
         )
-        for alert in self._alerts.check(device_id, usage):
-            fields = {
-                "level": "warning",
-                "type": alert.kind,
-                "device_id": device_id,
-                "node_name": node_name,
-                "message": f"{device_id}: {alert.message}",
-            }
-            self._events.emit(EventType.ALERT, fields)
-            self._mqtt.publish(ALERTS_TOPIC, encode(event_payload(EventType.ALERT, fields)))
 
     async def _result(
         self, device_id: str, payload: dict[str, Any], message: mqtt.MQTTMessage

@@ -1,7 +1,9 @@
-"""Fleet monitoring: metric rollups and retention, and the compaction that keeps them."""
+"""Fleet monitoring: metric rollups and retention, the compaction that keeps them, and
+the alert evaluation."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 
 from pydantic import Field, model_validator
@@ -31,8 +33,16 @@ HOUR = 3600
 DAY = 86_400
 
 
+ALERT_EVALUATION_WORKFLOW = "AlertEvaluationWorkflow"
+
+
+# One evaluation loop per Temporal namespace, started by every worker ("use existing").
+ALERT_EVALUATION_WORKFLOW_ID = "alert-evaluation"
+
+
 class MonitoringActivity(StrEnum):
     COMPACT_METRICS = "compact_metrics"
+    EVALUATE_ALERTS = "evaluate_alerts"
 
 
 class MetricsRetention(ContractModel):
@@ -96,7 +106,40 @@ class CompactionResult(ContractModel):
     rollups_pruned: dict[str, int]
 
 
+class AlertEvaluationInput(ContractModel):
+    interval_seconds: float = Field(default=15.0, ge=1, le=3600)
+    rounds_per_run: int = Field(default=200, ge=1, le=10_000)
+    # A device's latest sample counts while it is at most this old.
+    fresh_seconds: int = Field(default=120, ge=10, le=3600)
+
+
+class EvaluateAlertsInput(ContractModel):
+    fresh_seconds: int = Field(default=120, ge=10, le=3600)
+
+
+class AlertTransition(ContractModel):
+    alert_id: int
+    rule: str
+    device_id: str
+    node_name: str | None
+    severity: str
+    state: str = Field(description="firing or resolved")
+    message: str
+    value: float | None
+    at: datetime
+
+
+class AlertRound(ContractModel):
+    transitions: list[AlertTransition] = Field(description="What fired and resolved")
+
+
 # --- Activities the workflows call, as typed references ---
+@activity.defn(name=MonitoringActivity.EVALUATE_ALERTS)
+async def evaluate_alerts(inp: EvaluateAlertsInput) -> AlertRound:
+    """Stub for workflows: the worker registers the implementation under the same name."""
+    raise NotImplementedError
+
+
 @activity.defn(name=MonitoringActivity.COMPACT_METRICS)
 async def compact_metrics(inp: CompactionInput) -> CompactionResult:
     """Stub for workflows: the worker registers the implementation under the same name."""

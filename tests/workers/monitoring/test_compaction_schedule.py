@@ -12,6 +12,7 @@ from temporalio.client import ScheduleActionExecutionStartWorkflow
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.monitoring.compaction import MonitoringActivities
 from store.db import create_engine, session_factory
 from store.migrate import upgrade_async
 from store.monitoring import series
@@ -23,7 +24,6 @@ from workers.monitoring import (
     MONITORING_WORKFLOWS,
     compaction_schedule,
     ensure_compaction_schedule,
-    monitoring_activities,
 )
 from workflows.contracts.monitoring import CompactionResult
 
@@ -59,7 +59,7 @@ async def test_schedule_is_made_once_and_its_runs_compact(
                 client,
                 task_queue=settings.task_queue,
                 workflows=list(MONITORING_WORKFLOWS),
-                activities=monitoring_activities(sessions=sessions),
+                activities=[MonitoringActivities(sessions=sessions).compact_metrics],
                 activity_executor=executor,
             ):
                 await handle.trigger()
@@ -73,7 +73,8 @@ async def test_schedule_is_made_once_and_its_runs_compact(
                     run = client.get_workflow_handle(
                         action.workflow_id, result_type=CompactionResult
                     )
-                    return await run.result()
+                    result: CompactionResult = await run.result()
+                    return result
 
                 result = await eventually(finished_run, within=60)
         assert result.rollups_written["1m"] == 1
