@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from api.core.pagination import Pagination
 from store.models import AlertRow, AlertRule
 
-RuleName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,62}\Z")]
+RuleName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
 Metric = Literal[
     "cpu_usage",
     "memory_percent",

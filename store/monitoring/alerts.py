@@ -41,7 +41,8 @@ class Transition:
 async def readings(
     session: AsyncSession, *, now: datetime, fresh_for: timedelta, online_window: timedelta
 ) -> dict[str, tuple[str, dict[str, float]]]:
-    """device_id -> (node_name, metric -> value) for devices seen at least once."""
+    """device_id -> (node_name, metric -> value) for devices that ever connected or have a
+    fresh sample."""
     since = int((now - fresh_for).timestamp())
     newest = (
         select(MetricSample.node_id, func.max(MetricSample.ts).label("ts"))
@@ -54,20 +55,24 @@ async def readings(
     )
     samples = {row.node_id: row for row in (await session.scalars(latest)).all()}
     online = online_clause(now=now, online_window=online_window).label("online")
+    seen = (
+        Device.presence_heartbeat_at.is_not(None)
+        | Device.last_seen.is_not(None)
+        | Device.node_ready.is_not(None)
+    ).label("seen")
     devices = await session.execute(
-        select(Device.device_id, Device.node_name, Device.node_id, online).where(
-            (Device.presence_heartbeat_at.is_not(None))
-            | (Device.last_seen.is_not(None))
-            | (Device.node_ready.is_not(None))
-        )
+        select(Device.device_id, Device.node_name, Device.node_id, online, seen)
     )
     found: dict[str, tuple[str, dict[str, float]]] = {}
-    for device_id, node_name, node_id, is_online in devices:
-        values: dict[str, float] = {"offline": 0.0 if is_online else 1.0}
+    for device_id, node_name, node_id, is_online, was_seen in devices:
+        values: dict[str, float] = {}
+        if was_seen:  # never connected (only registered, or only posting metrics): not offline
+            values["offline"] = 0.0 if is_online else 1.0
         sample = samples.get(node_id)
         if sample is not None:
             values.update(_sample_values(sample))
-        found[device_id] = (node_name, values)
+        if values:
+            found[device_id] = (node_name, values)
     return found
 
 
