@@ -10,12 +10,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 from activities.join.kubernetes import KubeActivities
 from adapters.kubernetes.client import connect_kube
+from adapters.mqtt.credentials import control_credentials, service_credentials
+from adapters.mqtt.dynsec import DynsecClient
 from adapters.mqtt.publisher import MqttPublisher
 from adapters.temporal import connect_temporal
 from store.db import create_engine, session_factory
 from store.settings import Settings
 from workers.devices import ensure_node_sync
-from workers.health import report_forever
+from workers.health import HealthReporter
 from workers.monitoring import ensure_alert_evaluation, ensure_compaction_schedule
 from workers.schedules import ensure_backup_schedule
 from workers.worker import activity_callables, build_worker
@@ -23,6 +25,23 @@ from workers.worker import activity_callables, build_worker
 log = logging.getLogger("edgewright.worker")
 # Threads for sync activities (kubernetes, paho); as many activity slots as threads.
 ACTIVITY_THREADS = 64
+
+
+def device_accounts(settings: Settings) -> DynsecClient | None:
+    """The broker's control topic, when an account for it is configured."""
+    control = control_credentials(settings)
+    if control is None:
+        log.warning(
+            "no MQTT control account (EDGEWRIGHT_MQTT_CONTROL_USERNAME): devices get MQTT "
+            "credentials the broker does not check"
+        )
+        return None
+    return DynsecClient(
+        host=settings.mqtt_host,
+        port=settings.mqtt_port,
+        credentials=control,
+        client_id=f"edgewright-worker-control-{os.getpid()}",
+    )
 
 
 async def run(settings: Settings) -> None:
@@ -34,8 +53,12 @@ async def run(settings: Settings) -> None:
         host=settings.mqtt_host,
         port=settings.mqtt_port,
         client_id=f"edgewright-worker-{os.getpid()}",
+        credentials=service_credentials(settings),
     )
     await publisher.start()
+    broker = device_accounts(settings)
+    if broker is not None:
+        await broker.start()
     client = await connect_temporal(settings)
     try:
         await ensure_node_sync(client, settings=settings)
@@ -62,12 +85,22 @@ async def run(settings: Settings) -> None:
     ) as executor:
         # The executor also runs the blocking parts of async activities (backups).
         activities = activity_callables(
-            settings=settings, sessions=sessions, kube=kube, publisher=publisher, executor=executor
+            settings=settings,
+            sessions=sessions,
+            kube=kube,
+            publisher=publisher,
+            broker=broker,
+            executor=executor,
         )
         worker = build_worker(client, settings=settings, activities=activities, executor=executor)
-        health = asyncio.create_task(
-            report_forever(sessions=sessions, target=target, kube=kube, publisher=publisher)
+        reporter = HealthReporter(
+            sessions=sessions,
+            target=target,
+            kube=kube,
+            publisher=publisher,
+            kubeedge_namespace=settings.kubeedge_namespace,
         )
+        health = asyncio.create_task(reporter.report_forever())
         async with worker:
             log.info(
                 "worker polling task queue %r on %s", settings.task_queue, settings.temporal_address
@@ -75,6 +108,8 @@ async def run(settings: Settings) -> None:
             await stop.wait()
             log.info("worker stopping")
         health.cancel()
+    if broker is not None:
+        await broker.stop()
     await publisher.stop()
     await engine.dispose()
 

@@ -6,6 +6,7 @@ HTTP, the store a SQLite file. Only the API's HTTP transport is in-process (ASGI
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import uuid
@@ -23,13 +24,16 @@ from temporalio.client import Client
 
 from activities.join.kubernetes import KubeActivities
 from adapters.kubernetes.client import KubeTarget, connect_kube
+from adapters.mqtt.credentials import control_credentials, service_credentials
+from adapters.mqtt.dynsec import DynsecClient
 from adapters.mqtt.publisher import MqttPublisher
 from api.main import create_app
 from store.access.users import Role, create_user
 from store.db import create_engine, session_factory
 from store.migrate import upgrade_async
 from store.settings import KubeMode, Settings
-from tests.support.mqtt_fixtures import Broker
+from tests.support.mqtt_fixtures import Broker, broker_settings
+from workers.health import HealthReporter
 from workers.worker import activity_callables, build_worker
 
 ADMIN_PASSWORD = secrets.token_urlsafe(16)
@@ -54,18 +58,19 @@ class Stack:
 def stack_settings(
     *, data_dir: Path, temporal: Client, sandbox_url: str, broker: Broker
 ) -> Settings:
-    return Settings(
-        data_dir=data_dir,
-        secret_key=secrets.token_urlsafe(48),
-        temporal_address=temporal.service_client.config.target_host,
-        temporal_namespace=temporal.namespace,
-        task_queue=f"e2e-{uuid.uuid4()}",
-        kube_mode=KubeMode.SANDBOX,
-        sandbox_url=sandbox_url,
-        mqtt_host=broker.host,
-        mqtt_port=broker.port,
-        cloudcore_address="192.0.2.10",
-        join_answer_timeout_seconds=60,
+    return Settings.model_validate(
+        {
+            **broker_settings(broker),
+            "data_dir": data_dir,
+            "secret_key": secrets.token_urlsafe(48),
+            "temporal_address": temporal.service_client.config.target_host,
+            "temporal_namespace": temporal.namespace,
+            "task_queue": f"e2e-{uuid.uuid4()}",
+            "kube_mode": KubeMode.SANDBOX,
+            "sandbox_url": sandbox_url,
+            "cloudcore_address": "192.0.2.10",
+            "join_answer_timeout_seconds": 60,
+        }
     )
 
 
@@ -79,11 +84,25 @@ def settings_env(settings: Settings) -> dict[str, str]:
     return env
 
 
+def device_accounts(settings: Settings) -> DynsecClient | None:
+    """What the worker manages the devices' MQTT accounts with (workers.__main__)."""
+    control = control_credentials(settings)
+    if control is None:
+        return None
+    return DynsecClient(
+        host=settings.mqtt_host,
+        port=settings.mqtt_port,
+        credentials=control,
+        client_id=f"e2e-control-{uuid.uuid4().hex[:6]}",
+    )
+
+
 @asynccontextmanager
 async def running_stack(
-    settings: Settings, temporal: Client, *, worker: bool = True
+    settings: Settings, temporal: Client, *, worker: bool = True, health: bool = False
 ) -> AsyncIterator[Stack]:
-    """API in process; the worker too unless `worker=False` (a test runs its own)."""
+    """API in process; the worker too unless `worker=False` (a test runs its own), and its
+    health reports with `health=True` (the first one done before the stack is yielded)."""
     await upgrade_async(settings.sqlalchemy_url)
     engine = create_engine(settings.sqlalchemy_url)
     sessions = session_factory(engine)
@@ -91,10 +110,18 @@ async def running_stack(
         await create_user(session, username="admin", password=ADMIN_PASSWORD, role=Role.ADMIN)
     target = connect_kube(settings)
     kube = KubeActivities(target=target)
-    publisher = MqttPublisher(host=settings.mqtt_host, port=settings.mqtt_port, client_id="e2e")
+    publisher = MqttPublisher(
+        host=settings.mqtt_host,
+        port=settings.mqtt_port,
+        client_id=f"e2e-{uuid.uuid4().hex[:6]}",
+        credentials=service_credentials(settings),
+    )
     await publisher.start()
+    broker = device_accounts(settings)
+    if broker is not None:
+        await broker.start()
     activities = activity_callables(
-        settings=settings, sessions=sessions, kube=kube, publisher=publisher
+        settings=settings, sessions=sessions, kube=kube, publisher=publisher, broker=broker
     )
     app = create_app(settings)
     try:
@@ -106,10 +133,23 @@ async def running_stack(
                             temporal, settings=settings, activities=activities, executor=executor
                         )
                     )
+                if health:
+                    reporter = HealthReporter(
+                        sessions=sessions,
+                        target=target,
+                        kube=kube,
+                        publisher=publisher,
+                        kubeedge_namespace=settings.kubeedge_namespace,
+                    )
+                    await reporter.report_once()
+                    reporting = asyncio.create_task(reporter.report_forever())
+                    stack.callback(reporting.cancel)
                 await stack.enter_async_context(app.router.lifespan_context(app))
                 transport = httpx.ASGITransport(app=app)
                 async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:
                     yield Stack(settings, http, temporal, sessions, target)
     finally:
+        if broker is not None:
+            await broker.stop()
         await publisher.stop()
         await engine.dispose()

@@ -7,6 +7,7 @@ and are replayed end to end in tests/e2e/devices/test_inventory_seed_e2e.py.
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -121,6 +122,7 @@ async def test_workflow_endpoints_without_temporal_are_503_never_500(
             "/api/kubeedge/token/generate", json={"node_name": "edge-node-001"}, headers=admin
         ),
         client.post("/api/kubeedge/cloudcore/deploy", json={"version": "1.18.0"}, headers=admin),
+        client.get(f"/api/kubeedge/cloudcore/deploy/runs/{uuid.uuid4()}", headers=admin),
     ]
     for call in calls:
         response = await call
@@ -431,3 +433,13 @@ def answered_command(command_id: str, device_id: str, *, now: datetime, seconds:
         sent_at=now,
         completed_at=now + timedelta(seconds=seconds),
     )
+
+
+async def test_a_deploy_run_id_is_checked_before_temporal_is_needed(
+    client: httpx.AsyncClient, tokens: dict[Role, str]
+) -> None:
+    viewer = bearer(tokens[Role.VIEWER])
+    for bad in ("latest", "00000000-0000-0000-0000-00000000000G", f"{uuid.uuid4()}%0A"):
+        answer = await client.get(f"/api/kubeedge/cloudcore/deploy/runs/{bad}", headers=viewer)
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["details"] == {"run_id": "invalid"}

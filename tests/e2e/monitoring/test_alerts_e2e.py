@@ -39,6 +39,7 @@ async def alerts_topic(broker: Broker) -> tuple[AsyncMqttClient, list[dict[str, 
         port=broker.port,
         client_id=f"alerts-{uuid.uuid4().hex[:6]}",
         ticker=MiscTicker(),
+        credentials=broker.credentials,
     )
     client.on_message = lambda message: seen.append(json.loads(message.payload))
     client.on_connect = lambda: client.subscribe([(ALERTS_TOPIC, 1)])
