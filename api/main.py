@@ -44,6 +44,9 @@ from api.join import batch_routes as batch_join
 from api.join import edgecore_routes as edgecore
 from api.join import routes as kubeedge_devices
 from api.live import routes as live
+from api.monitoring import alert_routes as kubeedge_alerts
+from api.monitoring import edge_routes as edge_metrics
+from api.monitoring import routes as kubeedge_metrics
 from api.workloads import app_routes as kubeedge_apps
 from api.workloads import routes as edge_workloads
 from store.db import create_engine, session_factory
@@ -92,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(edge_security.router, dependencies=[Depends(current_user)])
     # Node tokens reach these too: every route names its callers (api.devices.node_access).
     app.include_router(edge_nodes.router)
+    app.include_router(edge_metrics.router)
     # Commands: command_jobs first, or its /command/jobs/... paths would be taken for
     # /command/{command_id}/....
     app.include_router(command_jobs.router, dependencies=[Depends(current_user)])
@@ -103,6 +107,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Workloads and apps: users and API keys only, never a node's token.
     app.include_router(edge_workloads.router, dependencies=[Depends(current_user)])
     app.include_router(kubeedge_apps.router, dependencies=[Depends(current_user)])
+    app.include_router(kubeedge_metrics.router, dependencies=[Depends(current_user)])
+    app.include_router(kubeedge_alerts.router, dependencies=[Depends(current_user)])
     # These authenticate on their own: the live streams also take `?token=` (browsers
     # cannot send headers there), the join-token check takes the join token itself. The
     # live router's lifespan subscribes this replica to the event bus.

@@ -265,6 +265,41 @@ class Settings(BaseSettings):
         description="The worker and the bridge touch this file while they run (liveness "
         "probes: `python -m workers.heartbeat PATH`); unset: no file",
     )
+    # Monitoring (README "Monitoring"): how long samples and rollups are kept, and how
+    # often the scheduled compaction rolls samples up.
+    metrics_raw_retention_hours: float = Field(
+        default=6.0, ge=1, le=30 * 24, description="Raw metric samples are kept this long"
+    )
+    metrics_1m_retention_hours: float = Field(
+        default=24.0,
+        ge=2,
+        le=90 * 24,
+        description="1-minute rollups; at least an hour longer than raw samples",
+    )
+    metrics_5m_retention_days: float = Field(default=7.0, ge=1 / 24, le=365)
+    metrics_1h_retention_days: float = Field(default=90.0, ge=1 / 24, le=5 * 365)
+    metrics_compaction_enabled: bool = True
+    metrics_compaction_schedule_id: str = Field(
+        default="metrics-compaction",
+        pattern=r"^[a-z0-9][a-z0-9-]{0,62}$",
+        description="ID of the Temporal Schedule that runs MetricsCompactionWorkflow",
+    )
+    metrics_compaction_interval_seconds: int = Field(
+        default=300,
+        ge=60,
+        le=3600,
+        description="How often the MetricsCompaction schedule runs; queries read samples "
+        "newer than the last run directly, so this trades their cost against the runs'",
+    )
+    alert_evaluation_interval_seconds: float = Field(
+        default=15.0, ge=1, le=3600, description="How often the alert rules are evaluated"
+    )
+    metrics_max_future_seconds: int = Field(
+        default=300,
+        ge=0,
+        le=3600,
+        description="How far ahead of the server's clock a posted sample's timestamp may be",
+    )
     live_queue_size: int = Field(
         default=1000, ge=10, description="Events buffered per SSE/WebSocket client"
     )
@@ -297,6 +332,12 @@ class Settings(BaseSettings):
         if (self.temporal_tls_cert_file is None) != (self.temporal_tls_key_file is None):
             raise ValueError(
                 "EDGEWRIGHT_TEMPORAL_TLS_CERT_FILE and EDGEWRIGHT_TEMPORAL_TLS_KEY_FILE go together"
+            )
+        if self.metrics_raw_retention_hours + 1 > self.metrics_1m_retention_hours:
+            # Hourly rollups are summed from 1m ones over whatever samples still hold.
+            raise ValueError(
+                "EDGEWRIGHT_METRICS_1M_RETENTION_HOURS must be at least an hour more than "
+                "EDGEWRIGHT_METRICS_RAW_RETENTION_HOURS"
             )
         if self.secret_key is not None and len(self.secret_key.get_secret_value()) < 32:
             raise ValueError("EDGEWRIGHT_SECRET_KEY must be at least 32 characters")

@@ -20,6 +20,7 @@ from store.settings import Settings
 from workers.devices import ensure_node_sync
 from workers.health import HealthReporter
 from workers.heartbeat import start_heartbeat
+from workers.monitoring import ensure_alert_evaluation, ensure_compaction_schedule
 from workers.schedules import ensure_backup_schedule
 from workers.worker import activity_callables, build_worker
 
@@ -75,6 +76,14 @@ async def run(settings: Settings) -> None:
         await ensure_backup_schedule(client, settings=settings)
     except Exception:  # backups on demand still work; the log says why the schedule did not
         log.exception("could not set up the backup schedule")
+    try:
+        await ensure_compaction_schedule(client, settings=settings)
+    except Exception:  # metrics still answer from raw samples; the log says why
+        log.exception("could not set up the metrics compaction schedule")
+    try:
+        await ensure_alert_evaluation(client, settings=settings)
+    except Exception:  # the alerts stand still until a worker starts it
+        log.exception("could not start the alert evaluation")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

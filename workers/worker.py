@@ -25,6 +25,7 @@ from workers.backup import BACKUP_WORKFLOWS, backup_activities
 from workers.commands import COMMAND_WORKFLOWS, command_activities
 from workers.devices import INVENTORY_WORKFLOWS, inventory_activities
 from workers.join import BATCH_WORKFLOWS, batch_activities
+from workers.monitoring import MONITORING_WORKFLOWS, monitoring_activities
 from workers.workloads import WORKLOAD_WORKFLOWS, workload_activities
 from workflows.contracts.join import BatchActivity, JoinActivity
 from workflows.join.device_join import DeviceJoinWorkflow
@@ -36,6 +37,7 @@ WORKFLOWS: Sequence[type] = (
     *BACKUP_WORKFLOWS,
     *COMMAND_WORKFLOWS,
     *WORKLOAD_WORKFLOWS,
+    *MONITORING_WORKFLOWS,
 )
 
 
@@ -96,6 +98,7 @@ def activity_callables(
             settings=settings, sessions=sessions, target=kube.target, executor=executor
         ),
         *workload_activities(sessions=sessions, target=kube.target),
+        *monitoring_activities(sessions=sessions, publisher=publisher),
     ]
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from api.core.humanize import human_size
 from api.core.links import temporal_ui_link
 from api.core.pagination import Pagination
 from store.models import BackupRow, RestoreRow
@@ -33,19 +34,6 @@ from workflows.contracts.backup import (
     backup_workflow_id,
     restore_workflow_id,
 )
-
-_UNITS = ("B", "KB", "MB", "GB", "TB")
-
-
-def human_size(size: int | None) -> str | None:
-    """The seed's style ("45MB"), in 1024 steps, one decimal below 10."""
-    if size is None:
-        return None
-    value, unit = float(size), 0
-    while value >= 1024 and unit < len(_UNITS) - 1:
-        value, unit = value / 1024, unit + 1
-    text = f"{value:.1f}" if value < 10 and unit else f"{value:.0f}"
-    return f"{text.removesuffix('.0')}{_UNITS[unit]}"
 
 
 class BackupView(BaseModel):

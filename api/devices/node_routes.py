@@ -152,7 +152,7 @@ async def list_nodes(caller: CallerDep, session: SessionDep, page: PageDep) -> N
 @router.get("/nodes/{node_id}", response_model=NodeDetail)
 async def get_node(node_id: NodeIdPath, caller: CallerDep, session: SessionDep) -> NodeDetail:
     await require_node_or_role(caller, node_id=node_id, role=Role.VIEWER)
-    return node_detail(await _node(session, node_id))
+    return node_detail(await _node(session, node_id), now=utcnow())
 
 
 @router.put("/nodes/{node_id}/status", response_model=NodeSummary)

@@ -19,6 +19,8 @@ from api.devices.removal_service import removal_input, removal_outcome, run_deta
 from api.devices.schemas import DeviceDetail, DeviceList, device_detail, device_item
 from store.devices import inventory as devices
 from store.models import utcnow
+from store.monitoring.detections import day_of, detections_on
+from store.monitoring.fleet import average_round_trip_ms
 from workflows.contracts.devices import RevokedTokens
 
 router = APIRouter(prefix="/api/kubeedge", tags=["devices"])
@@ -57,7 +59,13 @@ async def get_device(
     row = await devices.get_device(session, device_id=device_id)
     if row is None:
         raise ApiError(404, f"No device {device_id}", details={"device_id": device_id})
-    return device_detail(row, now=utcnow())
+    now = utcnow()
+    return device_detail(
+        row,
+        now=now,
+        detections_today=await detections_on(session, day=day_of(now), device_id=device_id),
+        latency_ms=await average_round_trip_ms(session, device_id=device_id),
+    )
 
 
 @router.delete(

@@ -39,12 +39,15 @@ from workflows.contracts.devices import (
     SYNC_NODES_WORKFLOW,
 )
 from workflows.contracts.join import BATCH_JOIN_WORKFLOW, DEVICE_JOIN_WORKFLOW
+from workflows.contracts.monitoring import ALERT_EVALUATION_WORKFLOW, METRICS_COMPACTION_WORKFLOW
 from workflows.contracts.workloads import WORKLOAD_REMOVAL_WORKFLOW, WORKLOAD_ROLLOUT_WORKFLOW
 from workflows.devices.issue_token import IssueTokenWorkflow
 from workflows.devices.removal import DeviceRemovalWorkflow
 from workflows.devices.sync_nodes import SyncNodesWorkflow
 from workflows.join.batch_join import BatchJoinWorkflow
 from workflows.join.device_join import DeviceJoinWorkflow
+from workflows.monitoring.alerts import AlertEvaluationWorkflow
+from workflows.monitoring.compaction import MetricsCompactionWorkflow
 from workflows.workloads.removal import WorkloadRemovalWorkflow
 from workflows.workloads.rollout import WorkloadRolloutWorkflow
 
@@ -67,6 +70,8 @@ WORKFLOWS: dict[str, type] = {
     RESTORE_WORKFLOW: RestoreWorkflow,
     WORKLOAD_ROLLOUT_WORKFLOW: WorkloadRolloutWorkflow,
     WORKLOAD_REMOVAL_WORKFLOW: WorkloadRemovalWorkflow,
+    METRICS_COMPACTION_WORKFLOW: MetricsCompactionWorkflow,
+    ALERT_EVALUATION_WORKFLOW: AlertEvaluationWorkflow,
 }
 
 

@@ -153,7 +153,8 @@ async def _report(bridge: Bridge, *, sessions: async_sessionmaker[AsyncSession])
         detail = (
             f"status={counts['status']} results={counts['result']} "
             f"detections={counts['detection']} malformed={counts['malformed']} "
-            f"rows_written={bridge.batcher.rows_written} pending={bridge.batcher.pending} "
+            f"rows_written={bridge.batcher.rows_written} samples={bridge.batcher.samples_written} "
+            f"pending={bridge.batcher.pending} "
             f"events={bridge.events.published} late_results={bridge.signals.late_results} "
             f"too_large={counts['too_large']} undeliverable={bridge.signals.undeliverable} "
             f"refused={bridge.signals.refused} left={counts['left']} "
