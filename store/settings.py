@@ -203,6 +203,16 @@ class Settings(BaseSettings):
         description="MQTT client ID of this bridge replica (its persistent session); "
         "default edgewright-bridge-HOSTNAME",
     )
+    metrics_public: bool = Field(
+        default=False,
+        description="Serve the API's /metrics without credentials (a scraper on a private "
+        "network); /api/kubeedge/metrics/prometheus always asks for them",
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1", description="Address the worker's and bridge's /metrics listen on"
+    )
+    worker_metrics_port: int = Field(default=9464, ge=0, le=65535, description="0: off")
+    bridge_metrics_port: int = Field(default=9465, ge=0, le=65535, description="0: off")
     live_queue_size: int = Field(
         default=1000, ge=10, description="Events buffered per SSE/WebSocket client"
     )
