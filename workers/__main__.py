@@ -11,11 +11,13 @@ from concurrent.futures import ThreadPoolExecutor
 from activities.join.kubernetes import KubeActivities
 from adapters.kubernetes.client import connect_kube
 from adapters.mqtt.publisher import MqttPublisher
+from adapters.prometheus.temporal import buffered_runtime
 from adapters.temporal import connect_temporal
 from store.db import create_engine, session_factory
 from store.settings import Settings
 from workers.devices import ensure_node_sync
 from workers.health import report_forever
+from workers.observability import serving_worker_metrics
 from workers.schedules import ensure_backup_schedule
 from workers.worker import activity_callables, build_worker
 
@@ -35,7 +37,8 @@ async def run(settings: Settings) -> None:
         client_id=f"edgewright-worker-{os.getpid()}",
     )
     await publisher.start()
-    client = await connect_temporal(settings)
+    runtime, metric_buffer = buffered_runtime()
+    client = await connect_temporal(settings, runtime=runtime)
     try:
         await ensure_node_sync(client, settings=settings)
     except Exception:  # joins and removals still work; device facts just go stale
@@ -59,7 +62,7 @@ async def run(settings: Settings) -> None:
         health = asyncio.create_task(
             report_forever(sessions=sessions, target=target, kube=kube, publisher=publisher)
         )
-        async with worker:
+        async with serving_worker_metrics(metric_buffer, settings=settings), worker:
             log.info(
                 "worker polling task queue %r on %s", settings.task_queue, settings.temporal_address
             )

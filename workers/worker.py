@@ -27,6 +27,7 @@ from workers.join import BATCH_WORKFLOWS, batch_activities
 from workers.workloads import WORKLOAD_WORKFLOWS, workload_activities
 from workflows.contracts.join import BatchActivity, JoinActivity
 from workflows.join.device_join import DeviceJoinWorkflow
+from workflows.observability.interceptor import RunMetricsInterceptor
 
 WORKFLOWS: Sequence[type] = (
     DeviceJoinWorkflow,
@@ -125,6 +126,8 @@ def build_worker(
         activity_executor=executor,
         max_concurrent_activities=executor._max_workers,
         workflow_runner=SANDBOX,
+        # Runs started and finished, through the SDK's replay-safe meter.
+        interceptors=[RunMetricsInterceptor()],
     )
 
 

@@ -11,9 +11,10 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 from starlette.applications import Starlette
 
+from adapters.prometheus.registry import process_registry
 from store.observability import FleetFigures
 
 # How far back the health figures (request rate, error rate, p95) look.
@@ -35,8 +36,7 @@ class RecentTraffic:
 
 class ApiMetrics:
     def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        self.started = time.time()
+        self.registry = process_registry("api")
         self._started_monotonic = time.monotonic()
         self.requests = Counter(
             "edgewright_http_requests",
@@ -56,13 +56,6 @@ class ApiMetrics:
             "HTTP requests being answered now",
             registry=self.registry,
         )
-        start = Gauge(
-            "edgewright_process_start_time_seconds",
-            "When this process started, seconds since the epoch",
-            ["process"],
-            registry=self.registry,
-        )
-        start.labels(process="api").set(self.started)
         self.devices = Gauge(
             "edgewright_devices",
             "Devices in the inventory, by status and device type",
