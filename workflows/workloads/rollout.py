@@ -24,6 +24,7 @@ from temporalio.exceptions import ActivityError, is_cancelled_exception
 from temporalio.workflow import ActivityCancellationType, ActivityHandle
 
 with workflow.unsafe.imports_passed_through():
+    from workflows.contracts import summaries
     from workflows.contracts.common import STAGE, WORKLOAD_ID
     from workflows.contracts.workloads import (
         ROLLOUT_ABORT_SIGNAL,
@@ -328,6 +329,8 @@ class WorkloadRolloutWorkflow:
     def _set(self, **changes: Any) -> None:
         before = self._progress.state
         self._progress = self._progress.model_copy(update=changes)
+        # Shown on the run's page in the Temporal UI; not part of its history.
+        workflow.set_current_details(summaries.rollout_details(self._progress))
         if self._progress.state != before:
             workflow.upsert_search_attributes([STAGE.value_set(self._progress.state.value)])
 
