@@ -292,6 +292,7 @@ async def _activity(stub: Callable[[ArgT], Awaitable[ResultT]], arg: ArgT) -> Re
     return await workflow.execute_activity(
         stub,
         arg,
+        summary=summaries.activity_summary(stub, arg),
         start_to_close_timeout=STEP_TIMEOUT,
         retry_policy=RETRY,
     )

@@ -113,3 +113,29 @@ def rollout_details(progress: RolloutProgress) -> str:
 def backup_details(progress: BackupProgress) -> str:
     size = f", {progress.archive.size_bytes} bytes" if progress.archive is not None else ""
     return f"{progress.status.value}: {progress.stage}{size}"
+
+
+# --- activities: what each step is about, in the run's event list -------------------
+
+# Fields of an activity's input that name what it works on, most telling first.
+_SUBJECTS = (
+    "device_id",
+    "node_name",
+    "workload_id",
+    "command_id",
+    "job_id",
+    "batch_id",
+    "backup_id",
+    "restore_id",
+    "namespace",
+)
+
+
+def activity_summary(stub: object, arg: object) -> str:
+    """`Apply edgecore configmap for edge-node-001`: the step's name and its subject."""
+    name = str(getattr(stub, "__name__", stub)).replace("_", " ").strip().capitalize()
+    for field in _SUBJECTS:
+        subject = getattr(arg, field, None)
+        if isinstance(subject, str) and subject:
+            return short(f"{name} for {subject}")
+    return short(name)

@@ -202,6 +202,7 @@ class BatchJoinWorkflow:
         found: BatchResults = await workflow.execute_local_activity(
             read_batch_results,
             read,
+            summary=summaries.activity_summary(read_batch_results, read),
             start_to_close_timeout=STORE_TIMEOUT,
             retry_policy=STORE_RETRY,
         )
@@ -330,6 +331,7 @@ class BatchJoinWorkflow:
         await workflow.execute_activity(
             cancel_batch_joins,
             cancel,
+            summary=summaries.activity_summary(cancel_batch_joins, cancel),
             start_to_close_timeout=timedelta(minutes=30),
             heartbeat_timeout=timedelta(minutes=1),
             retry_policy=STORE_RETRY,
@@ -351,6 +353,7 @@ class BatchJoinWorkflow:
         return await workflow.execute_activity(
             stub,
             arg,
+            summary=summaries.activity_summary(stub, arg),
             start_to_close_timeout=STORE_TIMEOUT,
             retry_policy=STORE_RETRY,
         )

@@ -103,7 +103,10 @@ class WorkloadRolloutWorkflow:
         )
         await self._record(strategy=True)
         mode = await workflow.execute_activity(
-            detect_workload_mode, start_to_close_timeout=STEP_TIMEOUT, retry_policy=RETRY
+            detect_workload_mode,
+            summary=summaries.activity_summary(detect_workload_mode, inp),
+            start_to_close_timeout=STEP_TIMEOUT,
+            retry_policy=RETRY,
         )
         targets = list(inp.nodes)
         if not targets:
@@ -204,6 +207,10 @@ class WorkloadRolloutWorkflow:
                 index=wave.index,
                 nodes=nodes,
                 deadline=workflow.now() + timeout,
+            ),
+            summary=summaries.short(
+                f"Gate wave {wave.index} of {inp.workload_id} rev {inp.revision}: "
+                f"{len(nodes)} nodes"
             ),
             start_to_close_timeout=timeout + STEP_TIMEOUT,
             heartbeat_timeout=HEARTBEAT,
@@ -380,6 +387,7 @@ async def _activity(
     return await workflow.execute_activity(
         stub,
         arg,
+        summary=summaries.activity_summary(stub, arg),
         start_to_close_timeout=timeout,
         heartbeat_timeout=heartbeat,
         retry_policy=retry,
