@@ -81,7 +81,8 @@ def node_sync_summary(namespace: str) -> str:
 
 
 def batch_details(progress: BatchProgress) -> str:
-    eta = f", ETA {progress.eta_seconds:.0f} s" if progress.eta_seconds is not None else ""
+    running = progress.status.value == "running"
+    eta = f", ETA {progress.eta_seconds:.0f} s" if running and progress.eta_seconds else ""
     return (
         f"{progress.status.value}: {progress.done}/{progress.total} done, "
         f"{progress.failed} failed, {progress.in_flight} in flight{eta}"
@@ -90,10 +91,11 @@ def batch_details(progress: BatchProgress) -> str:
 
 def job_details(progress: JobProgress) -> str:
     remaining = max(0, progress.total - progress.started)
-    eta = remaining / progress.rate_per_minute * 60 if progress.state.value == "running" else 0
+    running = progress.state.value == "running"
+    eta = f", ETA {remaining / progress.rate_per_minute * 60:.0f} s" if running else ""
     return (
         f"{progress.state.value}: {progress.executed}/{progress.total} done, "
-        f"{progress.failed} failed, {progress.in_flight} in flight, ETA {eta:.0f} s"
+        f"{progress.failed} failed, {progress.in_flight} in flight{eta}"
         + (f", aborted: {progress.abort_reason}" if progress.abort_reason else "")
     )
 

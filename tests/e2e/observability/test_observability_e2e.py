@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
+from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import MetricBuffer
@@ -114,6 +115,25 @@ async def test_a_join_shows_in_metrics_dashboard_and_ui(
     assert {"edgewright_bridge_messages", "edgewright_bridge_lag_seconds"} <= set(
         families(bridge_text)
     )
+
+    # A long run keeps its current details up to date; a child join has its summary too.
+    batch = {
+        "batch_id": "metrics-batch",
+        "devices": [
+            {"node_name": f"metrics-node-{i}", "device_id": f"metrics-dev-{i}"} for i in (1, 2)
+        ],
+    }
+    answer = await stack.http.post("/api/kubeedge/batch-join", json=batch, headers=auth)
+    assert answer.status_code in (200, 202), answer.text
+    batch_run = client.get_workflow_handle("batch-join/metrics-batch")
+    await asyncio.wait_for(batch_run.result(), 120)
+    assert (
+        await (await batch_run.describe()).static_summary() == "Batch join metrics-batch: 2 devices"
+    )
+    metadata = await batch_run.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
+    assert metadata.current_details == "completed: 2/2 done, 0 failed, 0 in flight"
+    child = await client.get_workflow_handle("device-join/metrics-dev-1").describe()
+    assert await child.static_summary() == "Join metrics-dev-1 on metrics-node-1"
 
     # Every name the dashboard asks for is one these processes export.
     missing = dashboard_metric_names() - exposed_names([worker_text, scrape.text, bridge_text])
