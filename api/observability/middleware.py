@@ -16,6 +16,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.observability.metrics import ApiMetrics
 
 UNMATCHED = "unmatched"  # 404s for paths no route knows: one label, whatever was asked
+# Any other method a client makes up counts as OTHER: a label value per request is not.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER = "OTHER"
 
 
 class HttpMetricsMiddleware:
@@ -39,7 +42,7 @@ class HttpMetricsMiddleware:
             recorded = True
             self.metrics.observe(
                 route=route_template(scope),
-                method=str(scope.get("method", "")),
+                method=method if (method := str(scope.get("method", ""))) in METHODS else OTHER,
                 status=status,
                 seconds=time.perf_counter() - started,
             )

@@ -43,6 +43,7 @@ async def test_prometheus_text_counts_requests_by_route_template(
     assert answer.status_code != 500
     missing = await client.get("/no/such/path/cam-00001", headers=viewer)
     assert missing.status_code == 404
+    await client.request("BREW", "/api/kubeedge/devices", headers=viewer)
 
     scrape = await client.get("/api/kubeedge/metrics/prometheus", headers=viewer)
 
@@ -53,6 +54,8 @@ async def test_prometheus_text_counts_requests_by_route_template(
     routes = {labels["route"] for _, labels, _ in found["edgewright_http_requests"]}
     assert "/api/kubeedge/device/{device_id}" in routes
     assert "unmatched" in routes
+    methods = {labels["method"] for _, labels, _ in found["edgewright_http_requests"]}
+    assert methods == {"GET", "OTHER"}
     assert not any(
         "cam-0000" in str(labels) for samples in found.values() for _, labels, _ in samples
     )

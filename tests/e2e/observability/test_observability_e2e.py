@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
@@ -24,7 +25,8 @@ from tests.support.kube_fixtures import make_node_ready
 from tests.support.mqtt_fixtures import Broker
 from tests.support.promql import dashboard_metric_names, exposed_names
 from workers.bridge.service import running_bridge
-from workers.observability import worker_registry
+from workers.observability import serving_worker_metrics
+from workers.processes import free_port
 from workflows.contracts.join import JoinProgress
 
 BODY = {
@@ -85,15 +87,17 @@ async def test_a_join_shows_in_metrics_dashboard_and_ui(
     description = await handle.describe()
     assert await description.static_summary() == "Join camera-metrics on edge-node-metrics"
 
-    # The worker: runs and joins by outcome, and the SDK's own metrics.
-    registry, _ = worker_registry(buffer)
+    # The worker: runs and joins by outcome, and the SDK's own metrics, on its listener.
+    settings = stack.settings.model_copy(update={"worker_metrics_port": free_port()})
+    async with serving_worker_metrics(buffer, settings=settings), httpx.AsyncClient() as http:
+        url = f"http://{settings.metrics_host}:{settings.worker_metrics_port}/metrics"
 
-    async def joined() -> str | None:
-        text = generate_latest(registry).decode()
-        joins = families(text).get("edgewright_joins", [])
-        return text if any(labels.get("outcome") == "joined" for labels, _ in joins) else None
+        async def joined() -> str | None:
+            text = (await http.get(url)).text
+            joins = families(text).get("edgewright_joins", [])
+            return text if any(labels.get("outcome") == "joined" for labels, _ in joins) else None
 
-    worker_text = await eventually(joined, within=30)
+        worker_text = await eventually(joined, within=30)
     worker = families(worker_text)
     started = {labels["workflow_type"] for labels, _ in worker["edgewright_workflow_runs_started"]}
     assert "DeviceJoinWorkflow" in started
