@@ -23,16 +23,19 @@ from pathlib import Path
 import httpx
 from sqlalchemy import func, select
 
+from adapters.mqtt.credentials import MqttCredentials
 from store.db import create_engine, session_factory
 from store.devices import inventory
 from store.models import Device
 from workers.processes import (
     LOOPBACK,
+    broker_accounts,
     broker_command,
     free_port,
     temporal_dev_server_command,
     wait_for_port,
 )
+from workers.stack import mqtt_environment
 
 PREFIX = "bench-dev-"
 
@@ -42,6 +45,7 @@ class CommandBench:
     api: httpx.AsyncClient
     mqtt_port: int
     device_ids: list[str]
+    credentials: MqttCredentials  # the services' MQTT account
 
 
 def _spawn(stack: ExitStack, command: list[str], *, env: dict[str, str], log: Path) -> None:
@@ -98,6 +102,7 @@ async def command_stack(*, devices: int, answer_delay: float) -> AsyncIterator[C
     with ExitStack() as stack:
         data = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="edgewright-cmd-")))
         ports = {name: free_port() for name in ("temporal", "ui", "mqtt", "kube", "api")}
+        accounts = broker_accounts(data)
         password = secrets.token_urlsafe(16)
         env = {
             **os.environ,
@@ -111,12 +116,13 @@ async def command_stack(*, devices: int, answer_delay: float) -> AsyncIterator[C
             "EDGEWRIGHT_API_PORT": str(ports["api"]),
             # Benchmarks measure latency and throughput, not the per-user rate limit.
             "EDGEWRIGHT_RATE_LIMIT_PER_MINUTE": "100000",
+            **mqtt_environment(accounts, control=True),
         }
         temporal = temporal_dev_server_command(
             port=ports["temporal"], ui_port=ports["ui"], db_file=data / "temporal.db", headless=True
         )
         _spawn(stack, temporal, env=env, log=data / "temporal.log")
-        broker = broker_command(port=ports["mqtt"], data_dir=data)
+        broker = broker_command(port=ports["mqtt"], data_dir=data, accounts=accounts)
         _spawn(stack, broker, env=env, log=data / "mqtt.log")
         sandbox = [sys.executable, "-m", "simulator.kube_sandbox", "--host", LOOPBACK]
         sandbox += ["--port", str(ports["kube"]), "--state", str(data / "sandbox-kube.json")]
@@ -147,4 +153,9 @@ async def command_stack(*, devices: int, answer_delay: float) -> AsyncIterator[C
                 print((data / "api.log").read_text()[-3000:], file=sys.stderr)
                 login.raise_for_status()
             client.headers["Authorization"] = f"Bearer {login.json()['token']}"
-            yield CommandBench(api=client, mqtt_port=ports["mqtt"], device_ids=ids)
+            yield CommandBench(
+                api=client,
+                mqtt_port=ports["mqtt"],
+                device_ids=ids,
+                credentials=accounts.service,
+            )

@@ -15,7 +15,9 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from adapters.mqtt.credentials import service_credentials
 from adapters.mqtt.tcp import nodelay
+from store.settings import Settings
 
 
 def _nodelay(client: mqtt.Client, userdata: Any, sock: Any) -> None:
@@ -29,8 +31,11 @@ def flood(
 ) -> float:
     """Publish; `rate` > 0 paces the messages evenly at that many per second."""
     clients = []
+    credentials = service_credentials(Settings())  # EDGEWRIGHT_MQTT_*, as bridge_ingest sets
     for index in range(connections):
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"flood-{index}")
+        if credentials is not None:
+            client.username_pw_set(credentials.username, credentials.password)
         client.on_socket_open = _nodelay
         client.connect("127.0.0.1", port, keepalive=60)
         client.loop_start()

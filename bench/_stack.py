@@ -23,11 +23,13 @@ import httpx
 
 from workers.processes import (
     LOOPBACK,
+    broker_accounts,
     broker_command,
     free_port,
     temporal_dev_server_command,
     wait_for_port,
 )
+from workers.stack import mqtt_environment
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,7 @@ async def bench_stack(*, extra_env: dict[str, str] | None = None) -> AsyncIterat
             "EDGEWRIGHT_JOIN_ANSWER_TIMEOUT_SECONDS": "120",
             # Benchmarks measure throughput, not the per-user rate limit.
             "EDGEWRIGHT_RATE_LIMIT_PER_MINUTE": "100000",
+            **mqtt_environment(broker_accounts(data), control=True),
             **(extra_env or {}),
         }
         temporal = temporal_dev_server_command(

@@ -34,6 +34,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from adapters.mqtt.client import AsyncMqttClient, MiscTicker
+from adapters.mqtt.credentials import MqttCredentials, service_credentials
 from store.db import create_engine, session_factory
 from store.migrate import upgrade_async
 from store.models import Device, utcnow
@@ -41,6 +42,7 @@ from store.settings import Settings
 from workers.bridge.service import Bridge, running_bridge
 from workers.processes import (
     LOOPBACK,
+    broker_accounts,
     broker_command,
     free_port,
     temporal_dev_server_command,
@@ -59,10 +61,21 @@ class Flush:
     rows: int
 
 
-async def flood(*, port: int, devices: int, messages: int, rate: float = 0.0) -> dict[str, Any]:
+async def flood(
+    *,
+    port: int,
+    devices: int,
+    messages: int,
+    credentials: MqttCredentials | None,
+    rate: float = 0.0,
+) -> dict[str, Any]:
     command = [sys.executable, "-m", "bench._flood", "--port", str(port), "--rate", str(rate)]
     command += ["--devices", str(devices), "--messages", str(messages), "--prefix", PREFIX]
-    process = await asyncio.create_subprocess_exec(*command, stdout=subprocess.PIPE)
+    env = dict(os.environ)
+    if credentials is not None:  # the services' account: it publishes for every device
+        env["EDGEWRIGHT_MQTT_USERNAME"] = credentials.username
+        env["EDGEWRIGHT_MQTT_PASSWORD"] = credentials.password
+    process = await asyncio.create_subprocess_exec(*command, stdout=subprocess.PIPE, env=env)
     out, _ = await process.communicate()
     result: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
     return result
@@ -120,12 +133,20 @@ def record_flushes(bridge: Bridge, into: list[Flush]) -> None:
 
 
 async def run_through(
-    bridge: Bridge, *, port: int, devices: int, messages: int, rate: float
+    bridge: Bridge,
+    *,
+    port: int,
+    devices: int,
+    messages: int,
+    rate: float,
+    credentials: MqttCredentials | None,
 ) -> dict[str, Any]:
     flushes: list[Flush] = []
     record_flushes(bridge, flushes)
     before = bridge.ingest.counts["status"]
-    sending = asyncio.create_task(flood(port=port, devices=devices, messages=messages, rate=rate))
+    sending = asyncio.create_task(
+        flood(port=port, devices=devices, messages=messages, rate=rate, credentials=credentials)
+    )
     first, last, seen = await watch(
         lambda: bridge.ingest.counts["status"] - before, expected=messages
     )
@@ -146,7 +167,9 @@ async def run_through(
     }
 
 
-async def bare(*, port: int, devices: int, messages: int) -> float | None:
+async def bare(
+    *, port: int, devices: int, messages: int, credentials: MqttCredentials | None
+) -> float | None:
     received = 0
 
     def count(message: object) -> None:
@@ -154,7 +177,11 @@ async def bare(*, port: int, devices: int, messages: int) -> float | None:
         received += 1
 
     client = AsyncMqttClient(
-        host=LOOPBACK, port=port, client_id="bare-counter", ticker=MiscTicker()
+        host=LOOPBACK,
+        port=port,
+        client_id="bare-counter",
+        ticker=MiscTicker(),
+        credentials=credentials,
     )
     client.on_connect = lambda: client.subscribe([("cloudcore/device/+/status", 1)])
     client.on_message = count
@@ -162,7 +189,9 @@ async def bare(*, port: int, devices: int, messages: int) -> float | None:
     async with asyncio.timeout(30):
         await client.connected.wait()
     await asyncio.sleep(0.5)
-    sending = asyncio.create_task(flood(port=port, devices=devices, messages=messages))
+    sending = asyncio.create_task(
+        flood(port=port, devices=devices, messages=messages, credentials=credentials)
+    )
     first, last, seen = await watch(lambda: received, expected=messages)
     await sending
     await client.close()
@@ -180,6 +209,7 @@ async def measure(
     engine = create_engine(settings.sqlalchemy_url)
     sessions = session_factory(engine)
     port = settings.mqtt_port
+    credentials = service_credentials(settings)
     try:
         async with running_bridge(
             settings=settings, temporal=temporal, sessions=sessions
@@ -188,7 +218,12 @@ async def measure(
                 await bridge.mqtt.connected.wait()
             await asyncio.sleep(0.5)
             flat_out = await run_through(
-                bridge, port=port, devices=devices, messages=messages, rate=0.0
+                bridge,
+                port=port,
+                devices=devices,
+                messages=messages,
+                rate=0.0,
+                credentials=credentials,
             )
             sustained = await run_through(
                 bridge,
@@ -196,6 +231,7 @@ async def measure(
                 devices=devices,
                 messages=int(rate * SUSTAINED_SECONDS),
                 rate=rate,
+                credentials=credentials,
             )
         async with sessions() as session:
             online = await session.scalar(
@@ -203,7 +239,7 @@ async def measure(
             )
     finally:
         await engine.dispose()
-    baseline = await bare(port=port, devices=devices, messages=messages)
+    baseline = await bare(port=port, devices=devices, messages=messages, credentials=credentials)
     capacity = flat_out["received_per_s"]
     return {
         "flat_out": flat_out,
@@ -219,8 +255,9 @@ def main(devices: int, messages: int, rate: float) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="edgewright-ingest-") as directory:
         data = Path(directory)
         mqtt_port, temporal_port = free_port(), free_port()
+        accounts = broker_accounts(data)
         broker = subprocess.Popen(
-            broker_command(port=mqtt_port, data_dir=data),
+            broker_command(port=mqtt_port, data_dir=data, accounts=accounts),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -238,6 +275,8 @@ def main(devices: int, messages: int, rate: float) -> dict[str, Any]:
                 {
                     "data_dir": data,
                     "mqtt_port": mqtt_port,
+                    "mqtt_username": accounts.service.username,
+                    "mqtt_password": accounts.service.password,
                     "temporal_address": f"{LOOPBACK}:{temporal_port}",
                     "bridge_client_id": "bench-bridge",
                     "bridge_share_group": "",

@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable
 import paho.mqtt.client as mqtt
 
 from adapters.mqtt.client import AsyncMqttClient, MiscTicker
+from adapters.mqtt.credentials import MqttCredentials
 from bench._command_stack import CommandBench, command_stack
 
 One = Callable[[int], Awaitable[None]]
@@ -84,27 +85,36 @@ def api_command(stack: CommandBench) -> One:
     return one
 
 
+# Under edgewright/, where the services' account may publish and subscribe.
+BARE = "edgewright/bench/bare"
+
+
 class BareRequestReply:
     """Two plain MQTT clients: a requester and a responder that echoes on a reply topic."""
 
-    def __init__(self, *, port: int) -> None:
+    def __init__(self, *, port: int, credentials: MqttCredentials) -> None:
         self._port = port
+        self._credentials = credentials
         self._ticker = MiscTicker()
         self._pending: dict[str, asyncio.Future[None]] = {}
         self._run = uuid.uuid4().hex[:6]
 
     async def __aenter__(self) -> BareRequestReply:
-        self.requester = AsyncMqttClient(
-            host="127.0.0.1", port=self._port, client_id=f"req-{self._run}", ticker=self._ticker
-        )
-        self.responder = AsyncMqttClient(
-            host="127.0.0.1", port=self._port, client_id=f"rep-{self._run}", ticker=self._ticker
+        self.requester, self.responder = (
+            AsyncMqttClient(
+                host="127.0.0.1",
+                port=self._port,
+                client_id=f"{role}-{self._run}",
+                ticker=self._ticker,
+                credentials=self._credentials,
+            )
+            for role in ("req", "rep")
         )
         self.requester.on_connect = lambda: self.requester.subscribe(
-            [(f"bare/{self._run}/rep/+", 1)]
+            [(f"{BARE}/{self._run}/rep/+", 1)]
         )
         self.responder.on_connect = lambda: self.responder.subscribe(
-            [(f"bare/{self._run}/req/+", 1)]
+            [(f"{BARE}/{self._run}/req/+", 1)]
         )
         self.requester.on_message = self._replied
         self.responder.on_message = self._requested
@@ -121,7 +131,7 @@ class BareRequestReply:
 
     def _requested(self, message: mqtt.MQTTMessage) -> None:
         key = message.topic.rsplit("/", 1)[1]
-        self.responder.publish(f"bare/{self._run}/rep/{key}", bytes(message.payload), qos=1)
+        self.responder.publish(f"{BARE}/{self._run}/rep/{key}", bytes(message.payload), qos=1)
 
     def _replied(self, message: mqtt.MQTTMessage) -> None:
         future = self._pending.pop(message.topic.rsplit("/", 1)[1], None)
@@ -133,7 +143,7 @@ class BareRequestReply:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending[key] = future
         payload = json.dumps({"command_id": key, "command": "ping"})
-        self.requester.publish(f"bare/{self._run}/req/{key}", payload, qos=1)
+        self.requester.publish(f"{BARE}/{self._run}/req/{key}", payload, qos=1)
         async with asyncio.timeout(30):
             await future
 
@@ -145,7 +155,7 @@ async def main(samples: int, concurrency: int) -> dict[str, object]:
             await one(index)
         api_1 = await sequential(samples, one)
         api_n = await concurrent(samples * 2, concurrency, one)
-        async with BareRequestReply(port=stack.mqtt_port) as bare:
+        async with BareRequestReply(port=stack.mqtt_port, credentials=stack.credentials) as bare:
             for index in range(10):
                 await bare.one(index)
             mqtt_1 = await sequential(samples, bare.one)

@@ -8,8 +8,10 @@ registered with the edge labels and kept Ready, and the status of the workloads 
 it reported, see simulator.workloads); with `--join` devices not joined yet
 are joined through the API first (as `--api-key`, an API key or login token, or
 EDGEWRIGHT_SIMULATOR_API_KEY; with `--stack-credentials`, as the `simulator` user that
-`make run` creates, its password kept in the data directory). The
-broker, API and sandbox addresses come from the usual EDGEWRIGHT_* settings.
+`make run` creates, its password kept in the data directory). A joined device connects
+with its own MQTT account (from its join answer, or its node's Secret); the others, and
+the steering client, with the services' account (EDGEWRIGHT_MQTT_USERNAME). The broker,
+API and sandbox addresses come from the usual EDGEWRIGHT_* settings.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 from kubernetes import client
 
+from adapters.mqtt.credentials import service_credentials
 from simulator.credentials import stack_login
 from simulator.device import Timing
 from simulator.edgecore import ApiAccess, ApiJoiner, NodeRegistry
@@ -81,7 +84,9 @@ async def edgecore_role(
     if not args.edgecore:
         yield None
         return
-    registry = NodeRegistry(api_client=sandbox_client(settings))
+    registry = NodeRegistry(
+        api_client=sandbox_client(settings), namespace=settings.kubeedge_namespace
+    )
     state = JoinedDevices(settings.data_dir / STATE_FILE)
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as http:
         joiner = None
@@ -114,6 +119,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
         hang_fraction=args.hang_fraction,
         connects_per_second=args.connects_per_second,
         seed=args.seed,
+        credentials=service_credentials(settings),
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -22,6 +22,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from adapters.mqtt.client import AsyncMqttClient, MiscTicker, Will
+from adapters.mqtt.credentials import MqttCredentials
 from simulator.answers import Answer, answer, usage
 from workflows.contracts.live import BROADCAST_TOPIC, DeviceTopic, device_topic
 
@@ -61,10 +62,12 @@ class SimulatedDevice:
         port: int,
         ticker: MiscTicker,
         timing: Timing,
+        credentials: MqttCredentials | None = None,
         mode: Mode = Mode.NORMAL,
         seed: int | None = None,
     ) -> None:
         self.spec = spec
+        self.username = credentials.username if credentials is not None else None
         self.timing = timing
         self.mode = mode
         self.counts: Counter[str] = Counter()
@@ -78,6 +81,8 @@ class SimulatedDevice:
             port=port,
             client_id=spec.device_id,
             ticker=ticker,
+            # Its own account once joined (user name and client ID: its device ID).
+            credentials=credentials,
             # Persistent: QoS 1 commands sent while it reconnects are kept by the broker.
             clean_session=False,
             keepalive=60,

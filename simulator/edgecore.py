@@ -4,6 +4,8 @@ For a device not joined yet it asks our API to join it (`POST /api/kubeedge/devi
 as an operator would), takes the join token from the `keadm join` line it gets back,
 and presents it to `POST /api/kubeedge/token/validate` as edgecore would to CloudCore:
 an expired, revoked or already used token is refused and the device does not join.
+The device's own MQTT account comes with the join answer; a device joined before reads
+it from its node's Secret (`edgecore-mqtt-{node}`), as edgecore reads its configuration.
 Then it registers the Node with the edge labels and reports it Ready (and refreshes
 that) while the device is online; when the device drops off it reports the Node not
 Ready, standing in for the node lifecycle controller the sandbox lacks.
@@ -12,6 +14,8 @@ Ready, standing in for the node lifecycle controller the sandbox lacks.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import logging
 import time
 from dataclasses import dataclass
@@ -21,7 +25,9 @@ import aiohttp
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from adapters.mqtt.credentials import MqttCredentials
 from simulator.device import DeviceSpec
+from workflows.contracts.join import edgecore_mqtt_secret_name
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +47,12 @@ class ApiAccess:
     # user name and password to log in with.
     credential: str | None = None
     login: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class JoinAnswer:
+    token: str | None  # None: joined before (with another body), nothing to present
+    mqtt: MqttCredentials | None = None
 
 
 def token_of(join_command: str) -> str:
@@ -69,8 +81,8 @@ class ApiJoiner:
                 self._token = (await answer.json())["token"]
         return {"Authorization": f"Bearer {self._token}"} if self._token else {}
 
-    async def join(self, spec: DeviceSpec) -> str | None:
-        """Join the device; returns its token, or None when it already was joined."""
+    async def join(self, spec: DeviceSpec) -> JoinAnswer:
+        """Join the device: its token (None when it already was joined) and MQTT account."""
         body: dict[str, Any] = {"node_name": spec.node_name, "device_id": spec.device_id}
         if spec.device_type:
             body["device_type"] = spec.device_type
@@ -83,9 +95,9 @@ class ApiJoiner:
                 payload = await answer.json(content_type=None)
                 status = answer.status
             if status == 200 and payload.get("join_command"):
-                return token_of(payload["join_command"])
+                return JoinAnswer(token=token_of(payload["join_command"]), mqtt=_mqtt(payload))
             if status == 409:
-                return None  # joined before with another body: nothing left to present
+                return JoinAnswer(token=None)  # joined before with another body
             if status == 401 and self._access.login is not None and not fresh:
                 fresh = True  # the login token expired: log in again, once
                 continue
@@ -106,11 +118,40 @@ class ApiJoiner:
                 raise JoinRefused(f"{spec.device_id}: join token refused: {reason}")
 
 
+def _mqtt(payload: dict[str, Any]) -> MqttCredentials | None:
+    access = payload.get("mqtt")
+    if not isinstance(access, dict) or not access.get("password"):
+        return None
+    return MqttCredentials(username=str(access["username"]), password=str(access["password"]))
+
+
 class NodeRegistry:
     """The Node objects edgecore maintains, through the official client (sync, in threads)."""
 
-    def __init__(self, *, api_client: client.ApiClient) -> None:
+    def __init__(self, *, api_client: client.ApiClient, namespace: str = "kubeedge") -> None:
         self._core = client.CoreV1Api(api_client)
+        self._namespace = namespace  # of the nodes' ConfigMaps and MQTT Secrets
+
+    async def mqtt_account(self, node_name: str) -> MqttCredentials | None:
+        """The device's MQTT account from its node's Secret; None when there is none."""
+        return await asyncio.to_thread(self._mqtt_account, node_name)
+
+    def _mqtt_account(self, node_name: str) -> MqttCredentials | None:
+        name = edgecore_mqtt_secret_name(node_name)
+        try:
+            secret = self._core.read_namespaced_secret(name, self._namespace)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        data = secret.data or {}
+        try:
+            username, password = (
+                base64.b64decode(data[key]).decode() for key in ("username", "password")
+            )
+        except (KeyError, binascii.Error, UnicodeDecodeError):
+            return None
+        return MqttCredentials(username=username, password=password)
 
     async def report(self, node_name: str, *, ready: bool) -> None:
         await asyncio.to_thread(self._report, node_name, ready)

@@ -12,8 +12,10 @@ import json
 import logging
 import os
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
+from adapters.mqtt.credentials import MqttCredentials
 from simulator.device import DeviceSpec
 from simulator.edgecore import ApiJoiner, JoinRefused, NodeRegistry
 from store.files import private_dir, write_private
@@ -44,6 +46,12 @@ class JoinedDevices:
         os.replace(partial, self._path)
 
 
+@dataclass(frozen=True, kw_only=True)
+class Enrolled:
+    # The device's own MQTT account; None when it has none (joined before devices had).
+    credentials: MqttCredentials | None
+
+
 class EdgecoreRole:
     def __init__(
         self,
@@ -60,24 +68,29 @@ class EdgecoreRole:
         self._ready_interval = ready_interval
         self._slots = asyncio.Semaphore(concurrency)
 
-    async def enroll(self, spec: DeviceSpec) -> bool:
-        """Joined (now or before) and its Node Ready: True; refused or not joinable: False."""
+    async def enroll(self, spec: DeviceSpec) -> Enrolled | None:
+        """Joined (now or before) and its Node Ready, with its MQTT account; None when
+        refused or not joinable."""
         async with self._slots:
+            credentials = None
             if spec.device_id not in self._state:
                 if self._joiner is None:
                     log.warning("%s is not joined and no API access was given", spec.device_id)
-                    return False
-                token = await self._joiner.join(spec)
-                if token is not None:
+                    return None
+                answer = await self._joiner.join(spec)
+                if answer.token is not None:
                     try:
-                        await self._joiner.validate(spec, token)
+                        await self._joiner.validate(spec, answer.token)
                     except JoinRefused as refused:
                         log.warning("%s", refused)
-                        return False
+                        return None
+                credentials = answer.mqtt
                 self._state.add(spec)
                 log.info("%s joined as node %s", spec.device_id, spec.node_name)
+            if credentials is None:
+                credentials = await self._registry.mqtt_account(spec.node_name)
             await self._registry.report(spec.node_name, ready=True)
-            return True
+            return Enrolled(credentials=credentials)
 
     async def keep_ready(self, nodes: Callable[[], Iterable[tuple[str, bool]]]) -> None:
         """Every `ready_interval`, report each (node, online) pair: Ready while online."""

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import paho.mqtt.client as mqtt
 
 from adapters.mqtt.client import AsyncMqttClient, MiscTicker
+from adapters.mqtt.credentials import MqttCredentials
 from simulator.device import DeviceSpec, Mode, SimulatedDevice, Timing
 from simulator.enroll import EdgecoreRole
 from simulator.workloads import WorkloadReporter
@@ -52,6 +53,9 @@ class FleetConfig:
     hang_fraction: float = 0.0
     connects_per_second: float = 500.0
     seed: int = 0
+    # The services' account: the steering client's, and that of devices without their own
+    # (not joined through the API: put into the inventory directly, as tests do).
+    credentials: MqttCredentials | None = None
 
 
 def device_specs(config: FleetConfig) -> list[DeviceSpec]:
@@ -129,20 +133,28 @@ class Fleet:
         return ((d.spec.node_name, d.online) for d in self.devices.values())
 
     async def _start_device(self, spec: DeviceSpec, index: int) -> None:
+        credentials = self.config.credentials
         if self._edgecore is not None:
             try:
-                joined = await self._edgecore.enroll(spec)
+                enrolled = await self._edgecore.enroll(spec)
             except Exception:
                 log.exception("enrolment of %s failed", spec.device_id)
                 return
-            if not joined:
+            if enrolled is None:
                 return
+            if enrolled.credentials is not None:
+                credentials = enrolled.credentials
+            else:
+                log.warning(
+                    "%s has no MQTT account of its own: using the services'", spec.device_id
+                )
         device = SimulatedDevice(
             spec=spec,
             host=self.config.mqtt_host,
             port=self.config.mqtt_port,
             ticker=self._ticker,
             timing=Timing(**vars(self.config.timing)),
+            credentials=credentials,
             mode=self._mode(),
             seed=self.config.seed * 1_000_003 + index,
         )
@@ -165,6 +177,7 @@ class Fleet:
             port=self.config.mqtt_port,
             client_id=f"simulator-control-{self.config.prefix}{self.config.start}",
             ticker=self._ticker,
+            credentials=self.config.credentials,
         )
         control.on_connect = lambda: control.subscribe([(control_topic("+"), 1)])
         control.on_message = self._steer

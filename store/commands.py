@@ -14,7 +14,7 @@ from sqlalchemy import Table, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.models import CommandRow, utcnow
+from store.models import CommandRow, Device, utcnow
 from workflows.contracts.commands import CommandState, CommandStatus, DeviceResult
 
 FINAL_STATES = tuple(state.value for state in CommandState if state.final)
@@ -80,6 +80,31 @@ async def save_command(session: AsyncSession, *, status: CommandStatus, workflow
 
 async def get_command(session: AsyncSession, *, command_id: str) -> CommandRow | None:
     return await session.scalar(select(CommandRow).where(CommandRow.command_id == command_id))
+
+
+# Broadcast types every device answers to (as simulator.device reads them too).
+_ANY_TYPE = (None, "", "all")
+
+
+async def answerable_by(session: AsyncSession, *, command_id: str, device_id: str) -> bool | None:
+    """Whether `device_id` may answer `command_id`: its own command, or a broadcast to its
+    type. None when no such command is recorded (every command is, before it is sent)."""
+    found = (
+        await session.execute(
+            select(CommandRow.device_id, CommandRow.device_type).where(
+                CommandRow.command_id == command_id
+            )
+        )
+    ).first()
+    if found is None:
+        return None
+    owner, wanted = found
+    if owner is not None:
+        return bool(owner == device_id)
+    device = (
+        await session.execute(select(Device.device_type).where(Device.device_id == device_id))
+    ).first()
+    return device is not None and (wanted in _ANY_TYPE or device[0] == wanted)
 
 
 async def record_late_result(

@@ -37,8 +37,9 @@ async def read_health(session: AsyncSession) -> Sequence[ComponentHealth]:
     return (await session.scalars(select(ComponentHealth))).all()
 
 
-def encode_figures(figures: dict[str, float | int]) -> str:
-    """`name=value` pairs, the detail a process leaves for the API to read back."""
+def encode_figures(figures: dict[str, float | int | str]) -> str:
+    """`name=value` pairs, the detail a process leaves for the API to read back (values
+    without spaces; decode_figures keeps the numeric ones)."""
     return " ".join(f"{name}={value}" for name, value in figures.items())
 
 

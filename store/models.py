@@ -141,6 +141,28 @@ class JoinToken(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class MqttCredential(Base):
+    """A device's own MQTT account. Only the password's sha256 is kept (the broker keeps
+    its own salted hash, the node's Secret the password)."""
+
+    __tablename__ = "mqtt_credentials"
+
+    device_id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    username: Mapped[str] = mapped_column(String(63))
+    password_hash: Mapped[str] = mapped_column(String(64))
+    issued_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Lease(Base):
+    """A role only one process may hold at a time (the bridge's durable MQTT session)."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(300))
+    expires_at: Mapped[datetime]
+
+
 class ComponentHealth(Base):
     """What the worker last saw of the systems it drives (Kubernetes, MQTT)."""
 

@@ -56,6 +56,23 @@ class Settings(BaseSettings):
 
     mqtt_host: str = "127.0.0.1"
     mqtt_port: int = 1883
+    mqtt_username: str | None = Field(
+        default=None,
+        description="MQTT account of the worker, bridge, API and simulator. Generated into "
+        "data_dir by `make run` when unset",
+    )
+    mqtt_password: SecretStr | None = None
+    mqtt_control_username: str | None = Field(
+        default=None,
+        description="MQTT account allowed to manage the broker's clients ($CONTROL topic of "
+        "Mosquitto's dynamic security plugin); the worker gives each joined device its own "
+        "client with it. Unset: devices get credentials the broker does not check",
+    )
+    mqtt_control_password: SecretStr | None = None
+    mqtt_device_host: str | None = Field(
+        default=None,
+        description="MQTT broker host given to devices in join answers; default mqtt_host",
+    )
 
     kube_mode: KubeMode = KubeMode.AUTO
     sandbox_url: str = "http://127.0.0.1:8001"
@@ -200,8 +217,20 @@ class Settings(BaseSettings):
     )
     bridge_client_id: str | None = Field(
         default=None,
-        description="MQTT client ID of this bridge replica (its persistent session); "
-        "default edgewright-bridge-HOSTNAME",
+        description="MQTT client ID of this bridge replica's live connection (a clean "
+        "session, member of the share group); default edgewright-bridge-HOSTNAME",
+    )
+    bridge_queue_client_id: str | None = Field(
+        default=None,
+        description="MQTT client ID of the replicas' one durable session (results and last "
+        "wills), which one replica at a time holds; default edgewright-bridge-queue-GROUP",
+    )
+    bridge_queue_lease_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        le=600,
+        description="How long the replica holding the durable session may go without "
+        "renewing its lease before another takes over",
     )
     metrics_public: bool = Field(
         default=False,
@@ -238,7 +267,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _no_placeholder_secrets(self) -> Settings:
-        for name in ("secret_key", "admin_password"):
+        for name in ("secret_key", "admin_password", "mqtt_password", "mqtt_control_password"):
             value: SecretStr | None = getattr(self, name)
             if value is not None and value.get_secret_value().lower() in _PLACEHOLDERS:
                 raise ValueError(f"EDGEWRIGHT_{name.upper()} is a placeholder; set a real secret")

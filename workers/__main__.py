@@ -10,6 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from activities.join.kubernetes import KubeActivities
 from adapters.kubernetes.client import connect_kube
+from adapters.mqtt.credentials import control_credentials, service_credentials
+from adapters.mqtt.dynsec import DynsecClient
 from adapters.mqtt.publisher import MqttPublisher
 from adapters.prometheus.temporal import buffered_runtime
 from adapters.temporal import connect_temporal
@@ -26,6 +28,23 @@ log = logging.getLogger("edgewright.worker")
 ACTIVITY_THREADS = 64
 
 
+def device_accounts(settings: Settings) -> DynsecClient | None:
+    """The broker's control topic, when an account for it is configured."""
+    control = control_credentials(settings)
+    if control is None:
+        log.warning(
+            "no MQTT control account (EDGEWRIGHT_MQTT_CONTROL_USERNAME): devices get MQTT "
+            "credentials the broker does not check"
+        )
+        return None
+    return DynsecClient(
+        host=settings.mqtt_host,
+        port=settings.mqtt_port,
+        credentials=control,
+        client_id=f"edgewright-worker-control-{os.getpid()}",
+    )
+
+
 async def run(settings: Settings) -> None:
     engine = create_engine(settings.sqlalchemy_url)
     sessions = session_factory(engine)
@@ -35,8 +54,12 @@ async def run(settings: Settings) -> None:
         host=settings.mqtt_host,
         port=settings.mqtt_port,
         client_id=f"edgewright-worker-{os.getpid()}",
+        credentials=service_credentials(settings),
     )
     await publisher.start()
+    broker = device_accounts(settings)
+    if broker is not None:
+        await broker.start()
     runtime, metric_buffer = buffered_runtime()
     client = await connect_temporal(settings, runtime=runtime)
     try:
@@ -56,7 +79,12 @@ async def run(settings: Settings) -> None:
     ) as executor:
         # The executor also runs the blocking parts of async activities (backups).
         activities = activity_callables(
-            settings=settings, sessions=sessions, kube=kube, publisher=publisher, executor=executor
+            settings=settings,
+            sessions=sessions,
+            kube=kube,
+            publisher=publisher,
+            broker=broker,
+            executor=executor,
         )
         worker = build_worker(client, settings=settings, activities=activities, executor=executor)
         health = asyncio.create_task(
@@ -69,6 +97,8 @@ async def run(settings: Settings) -> None:
             await stop.wait()
             log.info("worker stopping")
         health.cancel()
+    if broker is not None:
+        await broker.stop()
     await publisher.stop()
     await engine.dispose()
 

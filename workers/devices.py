@@ -14,6 +14,7 @@ from activities.cloudcore.deployment import CloudCoreActivities
 from activities.devices.removal import RemovalActivities
 from activities.devices.sync import ClusterSyncActivities
 from activities.devices.tokens import TokenActivities
+from activities.join.mqtt_credentials import MqttCredentialActivities
 from adapters.kubernetes.client import KubeTarget
 from store.settings import Settings
 from workflows.cloudcore.deploy import CloudCoreDeployWorkflow
@@ -33,11 +34,18 @@ INVENTORY_WORKFLOWS: Sequence[type] = (
 
 def inventory_activities(
     *,
+    settings: Settings,
     sessions: async_sessionmaker[AsyncSession],
     target: KubeTarget,
     tokens: TokenActivities,
+    accounts: MqttCredentialActivities,
 ) -> list[Any]:
-    removal = RemovalActivities(target=target, sessions=sessions)
+    removal = RemovalActivities(
+        target=target,
+        sessions=sessions,
+        mqtt=accounts,
+        kubeedge_namespace=settings.kubeedge_namespace,
+    )
     sync = ClusterSyncActivities(target=target, sessions=sessions)
     cloudcore = CloudCoreActivities(target=target, sessions=sessions)
     return [

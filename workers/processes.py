@@ -7,19 +7,24 @@ comes from this environment or the system: nothing is downloaded at run time.
 
 from __future__ import annotations
 
+import glob
 import ipaddress
 import json
 import os
 import pwd
+import secrets
 import shutil
 import socket
 import string
 import sysconfig
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from temporalio.common import SearchAttributeIndexedValueType
 
+from adapters.mqtt import dynsec
+from adapters.mqtt.credentials import MqttCredentials
 from store.files import private_dir
 from workflows.contracts.common import SEARCH_ATTRIBUTES
 
@@ -28,7 +33,20 @@ LOOPBACK = "127.0.0.1"
 # cores: about 70 one-activity workflows/s, against 25-28 with the defaults), but a power
 # cut loses at most the last transactions instead of corrupting the file.
 SQLITE_PRAGMAS = ("journal_mode=wal", "synchronous=normal")
-MOSQUITTO_TEMPLATE = Path(__file__).resolve().parent.parent / "deploy" / "mosquitto.conf.template"
+DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
+MOSQUITTO_TEMPLATE = DEPLOY / "mosquitto.conf.template"
+MOSQUITTO_ACL = DEPLOY / "mosquitto.acl"
+# Where Debian (multiarch) and source builds put Mosquitto's dynamic security plugin.
+DYNSEC_PLUGIN_PATTERNS = (
+    "/usr/lib/*/mosquitto_dynamic_security.so",
+    "/usr/lib/mosquitto_dynamic_security.so",
+    "/usr/local/lib/mosquitto_dynamic_security.so",
+    "/usr/local/lib/*/mosquitto_dynamic_security.so",
+)
+ACCOUNTS_FILE = "mqtt-accounts.json"
+DYNSEC_STATE_FILE = "dynamic-security.json"
+SERVICE_USERNAME = "edgewright-service"
+CONTROL_USERNAME = "edgewright-control"
 
 
 def free_port(host: str = LOOPBACK) -> int:
@@ -82,13 +100,66 @@ def mosquitto_binary() -> str | None:
     return shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/usr/local/sbin")
 
 
+def dynsec_plugin() -> Path | None:
+    for pattern in DYNSEC_PLUGIN_PATTERNS:
+        found = sorted(glob.glob(pattern))
+        if found:
+            return Path(found[0])
+    return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class BrokerAccounts:
+    """The services' MQTT accounts: `service` for every process, `control` for the worker."""
+
+    service: MqttCredentials
+    control: MqttCredentials
+
+
+def broker_accounts(
+    data_dir: Path,
+    *,
+    service: MqttCredentials | None = None,
+    control: MqttCredentials | None = None,
+) -> BrokerAccounts:
+    """The accounts given, else those in DATA_DIR/mqtt-accounts.json, created on first use.
+
+    Generated like the admin's password, never a built-in default; the file is mode 0600
+    and its passwords are never logged.
+    """
+    path = data_dir / ACCOUNTS_FILE
+    if service is None or control is None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            kept = json.loads(path.read_text(encoding="utf-8"))
+        else:
+            kept = {
+                "service": {"username": SERVICE_USERNAME, "password": secrets.token_urlsafe(32)},
+                "control": {"username": CONTROL_USERNAME, "password": secrets.token_urlsafe(32)},
+            }
+            with os.fdopen(fd, "w", encoding="utf-8") as file:
+                json.dump(kept, file)
+        service = service or MqttCredentials(**kept["service"])
+        control = control or MqttCredentials(**kept["control"])
+    return BrokerAccounts(service=service, control=control)
+
+
 def broker_command(
-    *, port: int, data_dir: Path, host: str = LOOPBACK, use_mosquitto: bool | None = None
+    *,
+    port: int,
+    data_dir: Path,
+    host: str = LOOPBACK,
+    use_mosquitto: bool | None = None,
+    accounts: BrokerAccounts | None = None,
 ) -> list[str]:
     """Write a broker config into `data_dir` and return the command that runs the broker.
 
-    Mosquitto when installed (or when `use_mosquitto` is true; then it must be), else
-    amqtt from this environment (MQTT 3.1.1 only, sessions kept in memory).
+    Mosquitto when installed (or when `use_mosquitto` is true; then it must be), with the
+    dynamic security plugin and `accounts` (default: broker_accounts(data_dir)); else
+    amqtt from this environment (MQTT 3.1.1 only, sessions kept in memory, and no
+    authentication to speak of: docs/api-notes.md).
     """
     mosquitto = mosquitto_binary() if use_mosquitto is not False else None
     if use_mosquitto and mosquitto is None:
@@ -96,17 +167,31 @@ def broker_command(
     data_dir = data_dir.resolve()
     private_dir(data_dir)
     if mosquitto is not None:
-        config = write_mosquitto_config(port=port, host=host, data_dir=data_dir)
+        config = write_mosquitto_config(
+            port=port, host=host, data_dir=data_dir, accounts=accounts or broker_accounts(data_dir)
+        )
         return [mosquitto, "-c", str(config)]
     config = write_amqtt_config(port=port, host=host, data_dir=data_dir)
     return [str(scripts_dir() / "amqtt"), "-c", str(config)]
 
 
-def write_mosquitto_config(*, port: int, host: str, data_dir: Path) -> Path:
+def write_mosquitto_config(
+    *, port: int, host: str, data_dir: Path, accounts: BrokerAccounts
+) -> Path:
+    plugin = dynsec_plugin()
+    if plugin is None:
+        raise FileNotFoundError(
+            "Mosquitto's dynamic security plugin (mosquitto_dynamic_security.so) is missing; "
+            "Debian's mosquitto package ships it"
+        )
+    dynsec.write_state(
+        data_dir / DYNSEC_STATE_FILE, service=accounts.service, control=accounts.control
+    )
     text = string.Template(MOSQUITTO_TEMPLATE.read_text()).substitute(
         port=port,
         host=host,
-        allow_anonymous=str(is_loopback(host)).lower(),
+        dynsec_plugin=plugin,
+        acl_file=MOSQUITTO_ACL,
         persistence_dir=data_dir,
         user=pwd.getpwuid(os.getuid()).pw_name,
     )

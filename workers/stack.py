@@ -23,10 +23,13 @@ from urllib.parse import urlsplit
 
 from honcho.manager import Manager
 
+from adapters.mqtt.credentials import control_credentials, service_credentials
 from store.files import private_dir
 from store.settings import KubeMode, Settings
 from workers.processes import (
+    BrokerAccounts,
     bridge_command,
+    broker_accounts,
     broker_command,
     simulator_command,
     temporal_dev_server_command,
@@ -58,15 +61,25 @@ def run_stack(settings: Settings) -> int:
         print(f"store bootstrap failed (exit {bootstrap.returncode})", file=sys.stderr)
         return bootstrap.returncode
 
-    processes = stack_processes(settings, kube=kube)
+    accounts = broker_accounts(
+        settings.data_dir,
+        service=service_credentials(settings),
+        control=control_credentials(settings),
+    )
+    processes = stack_processes(settings, kube=kube, accounts=accounts)
     broker = next(name for name in processes if name in ("mosquitto", "amqtt"))
+    env |= mqtt_environment(accounts, control=False)
     # Flushed now: honcho forks, and a forked copy of an unflushed buffer prints twice.
     print(banner(settings, kube=kube, broker=broker), flush=True)
     manager = Manager()
     for name, command in processes.items():
+        own = env
+        if name == "worker" and broker == "mosquitto":
+            # Only the worker manages the devices' accounts, and only Mosquitto has them.
+            own = env | mqtt_environment(accounts, control=True)
         # honcho runs a shell line; `exec` makes the process itself its child, so the pid it
         # reports and the exit code it sees are the process's own.
-        manager.add_process(name, "exec " + shlex.join(command), env=env)
+        manager.add_process(name, "exec " + shlex.join(command), env=own)
     manager.loop()
     return int(manager.returncode or 0)
 
@@ -97,6 +110,18 @@ def child_environment(settings: Settings, *, kube: KubeMode) -> dict[str, str]:
     return env
 
 
+def mqtt_environment(accounts: BrokerAccounts, *, control: bool) -> dict[str, str]:
+    """The services' MQTT account as settings (and the control account's, for the worker)."""
+    env = {
+        "EDGEWRIGHT_MQTT_USERNAME": accounts.service.username,
+        "EDGEWRIGHT_MQTT_PASSWORD": accounts.service.password,
+    }
+    if control:
+        env["EDGEWRIGHT_MQTT_CONTROL_USERNAME"] = accounts.control.username
+        env["EDGEWRIGHT_MQTT_CONTROL_PASSWORD"] = accounts.control.password
+    return env
+
+
 def secret_key(settings: Settings) -> str:
     """EDGEWRIGHT_SECRET_KEY, else the key in data_dir/secret.key, created on first start."""
     if settings.secret_key is not None:
@@ -112,13 +137,18 @@ def secret_key(settings: Settings) -> str:
     return key
 
 
-def stack_processes(settings: Settings, *, kube: KubeMode) -> dict[str, list[str]]:
+def stack_processes(
+    settings: Settings, *, kube: KubeMode, accounts: BrokerAccounts
+) -> dict[str, list[str]]:
     """Name -> command line of every process, in start order."""
     python = sys.executable
     temporal_host, temporal_port = _host_port(settings.temporal_address)
     mqtt = f"{settings.mqtt_host}:{settings.mqtt_port}"
     broker = broker_command(
-        port=settings.mqtt_port, host=settings.mqtt_host, data_dir=settings.data_dir
+        port=settings.mqtt_port,
+        host=settings.mqtt_host,
+        data_dir=settings.data_dir,
+        accounts=accounts,
     )
     processes = {
         "temporal": temporal_dev_server_command(
@@ -201,13 +231,17 @@ def banner(settings: Settings, *, kube: KubeMode, broker: str) -> str:
             f"user {settings.admin_username!r}, password generated on the first start and "
             "printed once by the bootstrap (only its hash is kept)"
         )
+    if broker == "mosquitto":
+        mqtt_auth = "accounts in data/mqtt-accounts.json and one per device"
+    else:
+        mqtt_auth = "no authentication: docs/api-notes.md"
     rows = [
         ("API", api),
         ("API docs", f"{api}/docs"),
         ("Temporal UI", settings.temporal_ui_url),
         ("Metrics", metrics_line(settings)),
         ("Temporal gRPC", settings.temporal_address),
-        ("MQTT broker", f"{settings.mqtt_host}:{settings.mqtt_port} ({broker})"),
+        ("MQTT broker", f"{settings.mqtt_host}:{settings.mqtt_port} ({broker}, {mqtt_auth})"),
         ("Kubernetes", kubernetes),
         ("Data", str(settings.data_dir.resolve())),
         ("Admin login", admin),

@@ -15,6 +15,7 @@ from activities.devices.inventory import InventoryActivities
 from activities.devices.tokens import TokenActivities
 from activities.join.batches import BatchActivities
 from activities.join.kubernetes import KubeActivities
+from activities.join.mqtt_credentials import DeviceAccounts, MqttCredentialActivities
 from activities.join.notify import NotifyActivities
 from activities.join.provisioning import JoinProvisioner
 from adapters.mqtt.events import PublisherEvents
@@ -45,9 +46,14 @@ def activity_callables(
     sessions: async_sessionmaker[AsyncSession],
     kube: KubeActivities,
     publisher: MqttPublisher,
+    broker: DeviceAccounts | None = None,
     executor: Executor | None = None,
 ) -> list[Any]:
+    """Every activity; `broker` manages the devices' MQTT accounts (None: it checks none)."""
     tokens = TokenActivities(settings=settings, sessions=sessions, cluster_ca=kube)
+    accounts = MqttCredentialActivities(
+        settings=settings, sessions=sessions, secrets=kube, broker=broker
+    )
     inventory = InventoryActivities(sessions=sessions, events=PublisherEvents(publisher=publisher))
     mqtt = NotifyActivities(publisher=publisher)
     provisioner = join_provisioner(
@@ -55,6 +61,7 @@ def activity_callables(
         kube=kube,
         inventory=inventory,
         mqtt=mqtt,
+        accounts=accounts,
         batches=BatchActivities(sessions=sessions),
         executor=executor,
     )
@@ -75,7 +82,15 @@ def activity_callables(
         inventory.set_device_status,
         inventory.complete_join,
         mqtt.notify_device_provisioned,
-        *inventory_activities(sessions=sessions, target=kube.target, tokens=tokens),
+        accounts.issue_mqtt_credentials,
+        accounts.revoke_mqtt_credentials,
+        *inventory_activities(
+            settings=settings,
+            sessions=sessions,
+            target=kube.target,
+            tokens=tokens,
+            accounts=accounts,
+        ),
         *batch_activities(sessions=sessions),
         *command_activities(sessions=sessions, publisher=publisher),
         *backup_activities(
@@ -91,6 +106,7 @@ def join_provisioner(
     kube: KubeActivities,
     inventory: InventoryActivities,
     mqtt: NotifyActivities,
+    accounts: MqttCredentialActivities,
     batches: BatchActivities,
     executor: Executor | None = None,
 ) -> JoinProvisioner:
@@ -103,6 +119,7 @@ def join_provisioner(
             JoinActivity.APPLY_DEVICE_RESOURCE: kube.apply_device_resource,
             JoinActivity.APPLY_NODE_RBAC: kube.apply_node_rbac,
             JoinActivity.RECORD_DEVICE: inventory.record_device,
+            JoinActivity.ISSUE_MQTT_CREDENTIALS: accounts.issue_mqtt_credentials,
             JoinActivity.NOTIFY_DEVICE_PROVISIONED: mqtt.notify_device_provisioned,
             BatchActivity.RECORD_BATCH_RESULTS: batches.record_batch_results,
         },

@@ -66,14 +66,16 @@ class CommandActivities:
             "timeout": status.timeout_seconds,
             "sent_at": timestamp(sent_at),
         }
+        sent = status.model_copy(
+            update={"state": CommandState.SENT, "sent_at": sent_at, "node_name": found.node_name}
+        )
+        # Recorded before it goes out: the bridge takes an answer only for a command it
+        # finds recorded for the answering device.
+        await self._save(sent)
         # QoS 1 to the device's persistent session: the broker keeps it across a brief
         # disconnect.
         topic = device_topic(status.device_id, DeviceTopic.COMMAND)
         await self._publisher.publish(topic, message)
-        sent = status.model_copy(
-            update={"state": CommandState.SENT, "sent_at": sent_at, "node_name": found.node_name}
-        )
-        await self._save(sent)
         self._events.emit(
             EventType.COMMAND_SENT,
             {
@@ -129,8 +131,9 @@ class CommandActivities:
             "timeout": status.timeout_seconds,
             "sent_at": timestamp(sent_at),
         }
-        await self._publisher.publish(BROADCAST_TOPIC, message)
+        # Recorded first, as dispatch_command does, so the bridge knows whose answers to take.
         await self._save(status.model_copy(update={"state": CommandState.SENT, "sent_at": sent_at}))
+        await self._publisher.publish(BROADCAST_TOPIC, message)
         self._events.emit(
             EventType.COMMAND_SENT,
             {

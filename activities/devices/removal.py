@@ -1,4 +1,5 @@
-"""The removal's own steps: stop a join in flight, delete the Node, revoke the tokens.
+"""The removal's own steps: stop a join in flight, delete the Node, revoke the tokens
+(and the device's MQTT account).
 
 The Kubernetes objects the join created are deleted by the join's own delete activities
 (activities.join.kubernetes), which DeviceRemovalWorkflow calls by name.
@@ -14,6 +15,7 @@ from temporalio import activity
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.join.mqtt_credentials import MqttCredentialActivities
 from adapters.kubernetes.client import REQUEST_TIMEOUT, KubeTarget
 from adapters.kubernetes.errors import ignore_status, kube_errors
 from adapters.kubernetes.reads import KubeReader, raw
@@ -33,9 +35,18 @@ JOIN_POLL = timedelta(seconds=1)
 
 
 class RemovalActivities:
-    def __init__(self, *, target: KubeTarget, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        *,
+        target: KubeTarget,
+        sessions: async_sessionmaker[AsyncSession],
+        mqtt: MqttCredentialActivities | None = None,
+        kubeedge_namespace: str = "kubeedge",
+    ) -> None:
         self._reader = KubeReader(target=target)
         self._sessions = sessions
+        self._mqtt = mqtt
+        self._kubeedge_namespace = kubeedge_namespace
 
     @activity.defn(name=DevicesActivity.CANCEL_JOIN_RUN)
     async def cancel_join_run(self, inp: DeviceRef) -> bool:
@@ -84,7 +95,14 @@ class RemovalActivities:
 
     @activity.defn(name=DevicesActivity.REVOKE_DEVICE_TOKENS)
     async def revoke_device_tokens(self, inp: RevokeDeviceTokensInput) -> RevokedTokens:
-        """Revoke the join tokens of the node and device, and the node's security tokens."""
+        """Revoke the join tokens of the node and device, the node's security tokens and the
+        device's MQTT account (which the broker then disconnects)."""
+        if self._mqtt is not None:
+            await self._mqtt.revoke(
+                device_id=inp.device_id,
+                node_name=inp.node_name,
+                namespace=inp.kubeedge_namespace or self._kubeedge_namespace,
+            )
         now = utcnow()
         async with self._sessions() as session, session.begin():
             joins = await tokens.revoke_active(

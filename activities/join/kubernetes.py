@@ -30,6 +30,7 @@ from adapters.kubernetes.manifests import (
     adoption_patch,
     configmap_body,
     device_body,
+    mqtt_secret_body,
     node_rbac_name,
     not_ours,
     rbac_bodies,
@@ -51,6 +52,7 @@ from workflows.contracts.join import (
     NodeRbacInput,
     NodeStatus,
     edgecore_configmap_name,
+    edgecore_mqtt_secret_name,
 )
 
 CA_SECRET = "casecret"  # noqa: S105  # the Secret's name, not a secret
@@ -89,6 +91,26 @@ class KubeActivities:
     @activity.defn(name=JoinActivity.DELETE_EDGECORE_CONFIGMAP)
     def delete_edgecore_configmap(self, ref: ObjectRef) -> None:
         _delete(self._configmap(ref))
+
+    def apply_mqtt_secret(
+        self, *, namespace: str, node_name: str, device_id: str, host: str, port: int, password: str
+    ) -> None:
+        """The Secret holding the device's MQTT account, beside its ConfigMap (never in it)."""
+        body = mqtt_secret_body(
+            namespace=namespace,
+            node_name=node_name,
+            device_id=device_id,
+            host=host,
+            port=port,
+            password=password,
+        )
+        ref = ObjectRef(namespace=namespace, name=edgecore_mqtt_secret_name(node_name))
+        self._apply(self._secret(ref), body=body, owner=DEVICE_LABEL)
+
+    def delete_mqtt_secret(self, *, namespace: str, node_name: str) -> None:
+        _delete(
+            self._secret(ObjectRef(namespace=namespace, name=edgecore_mqtt_secret_name(node_name)))
+        )
 
     @activity.defn(name=JoinActivity.APPLY_DEVICE_RESOURCE)
     def apply_device_resource(self, inp: DeviceResourceInput) -> ObjectRef:
@@ -165,6 +187,9 @@ class KubeActivities:
 
     def _configmap(self, ref: ObjectRef) -> _Object:
         return _typed(self._core, "config_map", kind="ConfigMap", ref=ref)
+
+    def _secret(self, ref: ObjectRef) -> _Object:
+        return _typed(self._core, "secret", kind="Secret", ref=ref)
 
     def _role(self, inp: NodeRbacInput) -> _Object:
         ref = ObjectRef(namespace=inp.namespace, name=node_rbac_name(inp.node_name))

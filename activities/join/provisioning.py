@@ -1,9 +1,10 @@
 """provision_device: a join's forward steps, in order, in one local activity.
 
 The steps are the join activities themselves (token, ConfigMap, Device, RBAC, inventory
-row, notification), called in this process one after the other. As separate local
-activities each step cost the worker an activation, a marker and a payload round trip,
-which were most of a join's CPU (bench/batch_join.py); the work itself is unchanged.
+row, the device's MQTT account, notification), called in this process one after the
+other. As separate local activities each step cost the worker an activation, a marker
+and a payload round trip, which were most of a join's CPU (bench/batch_join.py); the
+work itself is unchanged.
 
 A step refused for good (a non-retryable ApplicationError) ends the run with an outcome
 that names it, and the workflow undoes the steps done, in reverse. Any other error is
@@ -28,6 +29,7 @@ from temporalio.exceptions import ApplicationError
 from workflows.contracts.join import (
     BatchActivity,
     IssuedJoinToken,
+    IssuedMqttCredentials,
     JoinActivity,
     JoinStep,
     ProvisionDeviceInput,
@@ -65,10 +67,15 @@ class JoinProvisioner:
             (JoinStep.CREATE_DEVICE, JoinActivity.APPLY_DEVICE_RESOURCE, inp.device),
             (JoinStep.CONFIGURE_RBAC, JoinActivity.APPLY_NODE_RBAC, inp.rbac),
             (JoinStep.RECORD_INVENTORY, JoinActivity.RECORD_DEVICE, inp.record),
-            (JoinStep.NOTIFY, JoinActivity.NOTIFY_DEVICE_PROVISIONED, inp.notify),
         ]
+        if inp.mqtt is not None:
+            plan.append(
+                (JoinStep.ISSUE_MQTT_CREDENTIALS, JoinActivity.ISSUE_MQTT_CREDENTIALS, inp.mqtt)
+            )
+        plan.append((JoinStep.NOTIFY, JoinActivity.NOTIFY_DEVICE_PROVISIONED, inp.notify))
         done: list[JoinStep] = []
         token: IssuedJoinToken | None = None
+        mqtt: IssuedMqttCredentials | None = None
         for step, name, arg in plan:
             try:
                 async with asyncio.timeout(STEP_TIMEOUT_SECONDS):
@@ -82,22 +89,24 @@ class JoinProvisioner:
                     message=err.message,
                     maybe_applied=False,
                 )
-                return ProvisionOutcome(done=done, token=token, failure=failure)
+                return ProvisionOutcome(done=done, token=token, mqtt=mqtt, failure=failure)
             except Exception as err:
                 raise _retryable(step, done, err) from err
             if step == JoinStep.ISSUE_TOKEN:
                 token = result
+            elif step == JoinStep.ISSUE_MQTT_CREDENTIALS:
+                mqtt = result
             done.append(step)
         if inp.batch_result is None:
-            return ProvisionOutcome(done=done, token=token)
+            return ProvisionOutcome(done=done, token=token, mqtt=mqtt)
         # Written last: the batch counts the device once every step is done. Not a step:
         # if the store is away, the workflow reports later, patiently, from its own history.
         try:
             await self._call(BatchActivity.RECORD_BATCH_RESULTS, inp.batch_result)
         except Exception:
             activity.logger.warning("batch result not written; the join reports it later")
-            return ProvisionOutcome(done=done, token=token)
-        return ProvisionOutcome(done=done, token=token, reported=True)
+            return ProvisionOutcome(done=done, token=token, mqtt=mqtt)
+        return ProvisionOutcome(done=done, token=token, mqtt=mqtt, reported=True)
 
     async def _call(self, name: JoinActivity | BatchActivity, arg: Any) -> Any:
         step = self._steps[name]

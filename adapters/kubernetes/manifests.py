@@ -6,6 +6,7 @@ Pure functions of the activity inputs: no client, no I/O. Every object carries o
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -15,6 +16,7 @@ from workflows.contracts.join import (
     EdgecoreConfigMapInput,
     NodeRbacInput,
     edgecore_configmap_name,
+    edgecore_mqtt_secret_name,
 )
 
 DEVICE_API = ("devices.kubeedge.io", "v1beta1")
@@ -52,6 +54,29 @@ def configmap_body(inp: EdgecoreConfigMapInput) -> Body:
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": data}
 
 
+def mqtt_secret_body(
+    *,
+    namespace: str,
+    node_name: str,
+    device_id: str,
+    host: str,
+    port: int,
+    password: str,
+) -> Body:
+    """The Secret beside the node's ConfigMap holding its device's MQTT account."""
+    name = edgecore_mqtt_secret_name(node_name)
+    meta = _metadata(name=name, namespace=namespace, node_name=node_name, device_id=device_id)
+    values = {
+        "host": host,
+        "port": str(port),
+        "username": device_id,
+        "clientId": device_id,  # the account works with this client ID only
+        "password": password,
+    }
+    data = {key: base64.b64encode(value.encode()).decode() for key, value in values.items()}
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": meta, "type": "Opaque", "data": data}
+
+
 def device_body(inp: DeviceResourceInput) -> Body:
     meta = _metadata(
         name=inp.device_id,
@@ -67,16 +92,25 @@ def device_body(inp: DeviceResourceInput) -> Body:
 
 
 def rbac_bodies(inp: NodeRbacInput) -> tuple[Body, Body]:
-    """The Role letting the node read its own edgecore ConfigMap, and its RoleBinding."""
+    """The Role letting the node read its own edgecore ConfigMap and MQTT Secret, and its
+    RoleBinding."""
     name = node_rbac_name(inp.node_name)
     meta = _metadata(name=name, namespace=inp.namespace, node_name=inp.node_name)
-    rule = {
-        "apiGroups": [""],
-        "resources": ["configmaps"],
-        "resourceNames": [edgecore_configmap_name(inp.node_name)],
-        "verbs": ["get", "list", "watch"],
-    }
-    role = {"apiVersion": f"{RBAC_API}/v1", "kind": "Role", "metadata": dict(meta), "rules": [rule]}
+    rules = [
+        {
+            "apiGroups": [""],
+            "resources": ["configmaps"],
+            "resourceNames": [edgecore_configmap_name(inp.node_name)],
+            "verbs": ["get", "list", "watch"],
+        },
+        {
+            "apiGroups": [""],
+            "resources": ["secrets"],
+            "resourceNames": [edgecore_mqtt_secret_name(inp.node_name)],
+            "verbs": ["get", "watch"],
+        },
+    ]
+    role = {"apiVersion": f"{RBAC_API}/v1", "kind": "Role", "metadata": dict(meta), "rules": rules}
     subject = {"apiGroup": RBAC_API, "kind": "User", "name": f"system:node:{inp.node_name}"}
     binding = {
         "apiVersion": f"{RBAC_API}/v1",
@@ -108,7 +142,7 @@ def adoption_patch(*, existing: Body, desired: Body) -> Body:
     version = (existing.get("metadata") or {}).get("resourceVersion")
     if version:  # optimistic concurrency: a concurrent writer becomes a retryable 409
         patch["metadata"]["resourceVersion"] = version
-    if "data" in desired:  # ConfigMap data is entirely ours: drop keys we no longer write
+    if "data" in desired:  # ConfigMap and Secret data are ours: drop keys we no longer write
         stale = set(existing.get("data") or {}) - set(desired["data"])
         patch["data"] = {**desired["data"], **dict.fromkeys(stale)}
     return patch

@@ -25,6 +25,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from adapters.mqtt.credentials import MqttCredentials
 from adapters.mqtt.tcp import open_tcp
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,7 @@ class AsyncMqttClient:
         port: int,
         client_id: str,
         ticker: MiscTicker,
+        credentials: MqttCredentials | None = None,
         clean_session: bool = True,
         keepalive: int = 60,
         will: Will | None = None,
@@ -114,6 +116,10 @@ class AsyncMqttClient:
         self.on_message: MessageHandler | None = None
         self.on_connect: Callable[[], None] | None = None
         self.on_disconnect: Callable[[], None] | None = None
+        self.on_subscribed: Callable[[], None] | None = None  # on each SUBACK
+        self.on_refused: Callable[[str], None] | None = None  # CONNACK said no (and why)
+        # Asked before every reconnect: False keeps the client away until it says True.
+        self.may_reconnect: Callable[[], bool] | None = None
 
         client = _Paho(
             CallbackAPIVersion.VERSION2,
@@ -125,6 +131,8 @@ class AsyncMqttClient:
         # inflight window lets a bridge keep many QoS 1 acks outstanding at once.
         client.max_inflight_messages_set(1000)
         client.manual_ack_set(manual_ack)
+        if credentials is not None:
+            client.username_pw_set(credentials.username, credentials.password)
         if will is not None:
             client.will_set(will.topic, will.payload, qos=will.qos, retain=will.retain)
         client.on_socket_open = self._socket_open
@@ -135,6 +143,7 @@ class AsyncMqttClient:
         client.on_disconnect = self._disconnected
         client.on_message = self._message
         client.on_publish = self._published
+        client.on_subscribe = self._suback
         client.connect_async(host, port, keepalive=keepalive)  # only records where to
         self._client = client
 
@@ -239,6 +248,8 @@ class AsyncMqttClient:
     ) -> None:
         if rc.is_failure:
             log.warning("MQTT broker refused %s: %s", self.client_id, rc)
+            if self.on_refused is not None:
+                self.on_refused(str(rc))
             return
         self.connected.set()
         if self.on_connect is not None:
@@ -258,6 +269,10 @@ class AsyncMqttClient:
         if self.on_message is not None:
             self.on_message(message)
 
+    def _suback(self, client: mqtt.Client, userdata: Any, mid: int, rcs: Any, props: Any) -> None:
+        if self.on_subscribed is not None:
+            self.on_subscribed()
+
     def _published(self, client: mqtt.Client, userdata: Any, mid: int, rc: Any, props: Any) -> None:
         future = self._acks.pop(mid, None)
         if future is not None and not future.done():
@@ -274,6 +289,9 @@ class AsyncMqttClient:
         while not self._closing:
             # Jitter spreads thousands of simulated devices over the broker's restart.
             await asyncio.sleep(delay * random.uniform(0.5, 1.5))  # noqa: S311
+            if self.may_reconnect is not None and not self.may_reconnect():
+                delay = max(delay, self._reconnect_min_delay)
+                continue
             if await self._connect():
                 return
             delay = min(max(delay * 2, self._reconnect_min_delay), self._reconnect_max_delay)

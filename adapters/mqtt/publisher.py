@@ -14,6 +14,7 @@ from functools import partial
 from typing import Any
 
 from adapters.mqtt.client import AsyncMqttClient, MiscTicker
+from adapters.mqtt.credentials import MqttCredentials
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +35,11 @@ class MqttPublisher:
         host: str,
         port: int,
         client_id: str,
+        credentials: MqttCredentials | None = None,
         publish_timeout: float = PUBLISH_TIMEOUT_SECONDS,
     ) -> None:
         self._host, self._port = host, port
+        self._credentials = credentials
         self._client_id = client_id
         self._timeout = publish_timeout
         self._client: AsyncMqttClient | None = None
@@ -48,6 +51,7 @@ class MqttPublisher:
             port=self._port,
             client_id=self._client_id,
             ticker=MiscTicker(),
+            credentials=self._credentials,
             keepalive=KEEPALIVE_SECONDS,
             reconnect_min_delay=RECONNECT_MIN_DELAY,
             reconnect_max_delay=RECONNECT_MAX_DELAY,

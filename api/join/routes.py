@@ -19,7 +19,7 @@ from api.core.errors import ApiError, RunStillRunning
 from api.core.links import temporal_ui_link
 from api.devices.capacity import check_capacity
 from api.join.keadm import build_join_command
-from api.join.schemas import JoinRequest, JoinResponse, JoinSteps
+from api.join.schemas import JoinRequest, JoinResponse, JoinSteps, MqttAccess
 from api.join.service import join_device, join_input
 from store.runtime_config import load_runtime_config
 from store.sealing import SealError, unseal
@@ -46,6 +46,22 @@ def _join_command(progress: JoinProgress, settings: Settings) -> str | None:
     )
 
 
+def _mqtt_access(progress: JoinProgress, settings: Settings) -> MqttAccess | None:
+    if progress.sealed_mqtt_password is None or progress.mqtt_username is None:
+        return None
+    try:
+        password = unseal(settings, progress.sealed_mqtt_password)
+    except SealError as err:
+        raise ApiError(500, "the MQTT password cannot be unsealed with this secret key") from err
+    return MqttAccess(
+        host=settings.mqtt_device_host or settings.mqtt_host,
+        port=settings.mqtt_port,
+        username=progress.mqtt_username,
+        password=password,
+        client_id=progress.mqtt_username,
+    )
+
+
 def _answer(progress: JoinProgress, settings: Settings) -> JoinResponse:
     workflow_id = device_join_workflow_id(progress.device_id)
     usable = progress.status in (JoinStatus.WAITING_FOR_NODE, JoinStatus.JOINED)
@@ -58,6 +74,7 @@ def _answer(progress: JoinProgress, settings: Settings) -> JoinResponse:
         steps=JoinSteps(**progress.steps.model_dump()),
         join_status=progress.status,
         token_expires_at=progress.token_expires_at,
+        mqtt=_mqtt_access(progress, settings) if usable else None,
         workflow_id=workflow_id,
         temporal_ui_url=temporal_ui_link(settings, workflow_id),
     )

@@ -54,6 +54,16 @@ class JoinSteps(BaseModel):
     notified: bool
 
 
+class MqttAccess(BaseModel):
+    """The device's own MQTT account (also in the Secret `edgecore-mqtt-{node_name}`)."""
+
+    host: str
+    port: int
+    username: str
+    password: str
+    client_id: str = Field(description="the account works with this MQTT client ID only")
+
+
 class JoinResponse(BaseModel):
     status: str = "success"
     node_name: str
@@ -64,5 +74,8 @@ class JoinResponse(BaseModel):
     steps: JoinSteps
     join_status: JoinStatus
     token_expires_at: datetime | None
+    mqtt: MqttAccess | None = Field(
+        default=None, description="null for joins started before devices had MQTT accounts"
+    )
     workflow_id: str
     temporal_ui_url: str

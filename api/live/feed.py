@@ -14,6 +14,7 @@ import uuid
 import paho.mqtt.client as mqtt
 
 from adapters.mqtt.client import AsyncMqttClient, MiscTicker
+from adapters.mqtt.credentials import MqttCredentials
 from api.live.hub import EventHub
 from workflows.contracts.live import EVENTS_TOPIC_PREFIX
 
@@ -26,7 +27,9 @@ RECONNECT_MAX_DELAY = 10.0
 
 
 class EventFeed:
-    def __init__(self, *, host: str, port: int, hub: EventHub) -> None:
+    def __init__(
+        self, *, host: str, port: int, hub: EventHub, credentials: MqttCredentials | None
+    ) -> None:
         self._host, self._port = host, port
         self._hub = hub
         self._mqtt = AsyncMqttClient(
@@ -34,6 +37,7 @@ class EventFeed:
             port=port,
             client_id=f"edgewright-api-{uuid.uuid4().hex[:12]}",
             ticker=MiscTicker(),
+            credentials=credentials,
             keepalive=KEEPALIVE_SECONDS,
             reconnect_min_delay=RECONNECT_MIN_DELAY,
             reconnect_max_delay=RECONNECT_MAX_DELAY,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from starlette.applications import Starlette
 
+from adapters.mqtt.credentials import service_credentials
 from api.core.state import app_settings
 from api.live import redact
 from api.live.feed import EventFeed
@@ -39,7 +40,12 @@ async def live_events(app: Starlette) -> AsyncIterator[None]:
         max_clients=settings.live_max_clients,
         max_per_caller=settings.live_max_streams_per_caller,
     )
-    feed = EventFeed(host=settings.mqtt_host, port=settings.mqtt_port, hub=hub)
+    feed = EventFeed(
+        host=settings.mqtt_host,
+        port=settings.mqtt_port,
+        hub=hub,
+        credentials=service_credentials(settings),
+    )
     await feed.start()
     setattr(app.state, _KEY, Live(hub=hub, feed=feed))
     try:

@@ -25,6 +25,7 @@ from temporalio.client import Client
 
 from activities.join.kubernetes import KubeActivities
 from adapters.kubernetes.client import connect_kube
+from adapters.mqtt.credentials import service_credentials
 from adapters.mqtt.publisher import MqttPublisher
 from api.main import create_app
 from simulator.device import Timing
@@ -34,7 +35,7 @@ from store.db import create_engine, session_factory
 from store.devices import inventory as devices
 from store.migrate import upgrade_async
 from store.settings import Settings
-from tests.e2e.stack import ADMIN_PASSWORD, stack_settings
+from tests.e2e.stack import ADMIN_PASSWORD, device_accounts, stack_settings
 from tests.support.helpers import eventually, free_port
 from tests.support.mqtt_fixtures import Broker
 from workers.bridge.service import Bridge, running_bridge
@@ -68,6 +69,8 @@ class CommandStack:
             node_prefix=f"{prefix}node-",
             device_type=device_type,
             timing=Timing(heartbeat_interval=1.0, detection_interval=0, **timing),
+            # Put into the inventory directly, not joined: the services' account.
+            credentials=mqtt.credentials,
         )
         async with self.sessions() as session, session.begin():
             for spec in device_specs(config):
@@ -105,8 +108,8 @@ def command_settings(
         update={
             "api_port": free_port(),
             "bridge_client_id": f"bridge-{uuid.uuid4().hex[:8]}",
-            # Its own group: the persistent sessions of earlier tests' bridges stay in the
-            # session-wide broker, and Mosquitto would queue a share of messages for them.
+            # Its own group, so its own durable session: the session-wide broker keeps the
+            # sessions of earlier tests' bridges, with what was queued for them.
             "bridge_share_group": f"bridge-{uuid.uuid4().hex[:8]}",
             "bridge_flush_interval_seconds": 0.2,
             "rate_limit_per_minute": 100_000,
@@ -126,11 +129,17 @@ async def running_command_stack(
         await create_user(session, username="admin", password=ADMIN_PASSWORD, role=Role.ADMIN)
     kube = KubeActivities(target=connect_kube(settings))
     publisher = MqttPublisher(
-        host=settings.mqtt_host, port=settings.mqtt_port, client_id=f"e2e-{uuid.uuid4().hex[:6]}"
+        host=settings.mqtt_host,
+        port=settings.mqtt_port,
+        client_id=f"e2e-{uuid.uuid4().hex[:6]}",
+        credentials=service_credentials(settings),
     )
     await publisher.start()
+    broker = device_accounts(settings)
+    if broker is not None:
+        await broker.start()
     activities = activity_callables(
-        settings=settings, sessions=sessions, kube=kube, publisher=publisher
+        settings=settings, sessions=sessions, kube=kube, publisher=publisher, broker=broker
     )
     server = uvicorn.Server(
         uvicorn.Config(
@@ -151,6 +160,8 @@ async def running_command_stack(
                 worker,
                 running_bridge(settings=settings, temporal=temporal, sessions=sessions) as bridge,
             ):
+                async with asyncio.timeout(30):
+                    await bridge.durable.subscribed.wait()  # results and last wills
                 serving = asyncio.create_task(server.serve())
                 try:
                     await eventually(lambda: _started(server))
@@ -174,6 +185,8 @@ async def running_command_stack(
                     with contextlib.suppress(asyncio.CancelledError):
                         await serving
     finally:
+        if broker is not None:
+            await broker.stop()
         await publisher.stop()
         await engine.dispose()
 

@@ -11,13 +11,16 @@ import pytest
 
 from tests.support.helpers import free_port, wait_for_port
 from tests.support.mqtt_fixtures import Broker
-from workers.processes import LOOPBACK, broker_command, mosquitto_binary
+from workers.processes import LOOPBACK, broker_accounts, broker_command, mosquitto_binary
 
 
 class RestartableBroker:
     def __init__(self, *, data_dir: Path) -> None:
-        self.broker = Broker(host=LOOPBACK, port=free_port())
-        self._command = broker_command(port=self.broker.port, data_dir=data_dir, use_mosquitto=True)
+        accounts = broker_accounts(data_dir)
+        self.broker = Broker(host=LOOPBACK, port=free_port(), accounts=accounts)
+        self._command = broker_command(
+            port=self.broker.port, data_dir=data_dir, use_mosquitto=True, accounts=accounts
+        )
         self._process: subprocess.Popen[bytes] | None = None
 
     async def start(self) -> None:

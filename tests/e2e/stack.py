@@ -23,13 +23,15 @@ from temporalio.client import Client
 
 from activities.join.kubernetes import KubeActivities
 from adapters.kubernetes.client import KubeTarget, connect_kube
+from adapters.mqtt.credentials import control_credentials, service_credentials
+from adapters.mqtt.dynsec import DynsecClient
 from adapters.mqtt.publisher import MqttPublisher
 from api.main import create_app
 from store.access.users import Role, create_user
 from store.db import create_engine, session_factory
 from store.migrate import upgrade_async
 from store.settings import KubeMode, Settings
-from tests.support.mqtt_fixtures import Broker
+from tests.support.mqtt_fixtures import Broker, broker_settings
 from workers.worker import activity_callables, build_worker
 
 ADMIN_PASSWORD = secrets.token_urlsafe(16)
@@ -54,18 +56,19 @@ class Stack:
 def stack_settings(
     *, data_dir: Path, temporal: Client, sandbox_url: str, broker: Broker
 ) -> Settings:
-    return Settings(
-        data_dir=data_dir,
-        secret_key=secrets.token_urlsafe(48),
-        temporal_address=temporal.service_client.config.target_host,
-        temporal_namespace=temporal.namespace,
-        task_queue=f"e2e-{uuid.uuid4()}",
-        kube_mode=KubeMode.SANDBOX,
-        sandbox_url=sandbox_url,
-        mqtt_host=broker.host,
-        mqtt_port=broker.port,
-        cloudcore_address="192.0.2.10",
-        join_answer_timeout_seconds=60,
+    return Settings.model_validate(
+        {
+            **broker_settings(broker),
+            "data_dir": data_dir,
+            "secret_key": secrets.token_urlsafe(48),
+            "temporal_address": temporal.service_client.config.target_host,
+            "temporal_namespace": temporal.namespace,
+            "task_queue": f"e2e-{uuid.uuid4()}",
+            "kube_mode": KubeMode.SANDBOX,
+            "sandbox_url": sandbox_url,
+            "cloudcore_address": "192.0.2.10",
+            "join_answer_timeout_seconds": 60,
+        }
     )
 
 
@@ -77,6 +80,19 @@ def settings_env(settings: Settings) -> dict[str, str]:
             value = value.get_secret_value()
         env[f"EDGEWRIGHT_{name.upper()}"] = str(value.value if isinstance(value, Enum) else value)
     return env
+
+
+def device_accounts(settings: Settings) -> DynsecClient | None:
+    """What the worker manages the devices' MQTT accounts with (workers.__main__)."""
+    control = control_credentials(settings)
+    if control is None:
+        return None
+    return DynsecClient(
+        host=settings.mqtt_host,
+        port=settings.mqtt_port,
+        credentials=control,
+        client_id=f"e2e-control-{uuid.uuid4().hex[:6]}",
+    )
 
 
 @asynccontextmanager
@@ -91,10 +107,18 @@ async def running_stack(
         await create_user(session, username="admin", password=ADMIN_PASSWORD, role=Role.ADMIN)
     target = connect_kube(settings)
     kube = KubeActivities(target=target)
-    publisher = MqttPublisher(host=settings.mqtt_host, port=settings.mqtt_port, client_id="e2e")
+    publisher = MqttPublisher(
+        host=settings.mqtt_host,
+        port=settings.mqtt_port,
+        client_id=f"e2e-{uuid.uuid4().hex[:6]}",
+        credentials=service_credentials(settings),
+    )
     await publisher.start()
+    broker = device_accounts(settings)
+    if broker is not None:
+        await broker.start()
     activities = activity_callables(
-        settings=settings, sessions=sessions, kube=kube, publisher=publisher
+        settings=settings, sessions=sessions, kube=kube, publisher=publisher, broker=broker
     )
     app = create_app(settings)
     try:
@@ -111,5 +135,7 @@ async def running_stack(
                 async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:
                     yield Stack(settings, http, temporal, sessions, target)
     finally:
+        if broker is not None:
+            await broker.stop()
         await publisher.stop()
         await engine.dispose()

@@ -9,11 +9,16 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from kubernetes import client as k8s
 
+from adapters.kubernetes.manifests import mqtt_secret_body
 from adapters.mqtt.client import AsyncMqttClient, MiscTicker
 from simulator.device import DeviceSpec, Mode, SimulatedDevice, Timing
+from simulator.edgecore import NodeRegistry
+from simulator.enroll import EdgecoreRole, JoinedDevices
 from tests.support.helpers import eventually
-from tests.support.mqtt_fixtures import Broker
+from tests.support.kube_fixtures import sandbox_api_client
+from tests.support.mqtt_fixtures import Broker, device_account
 from workflows.contracts.live import BROADCAST_TOPIC
 
 
@@ -50,6 +55,7 @@ async def device(mqtt_broker: Broker) -> AsyncIterator[SimulatedDevice]:
         port=mqtt_broker.port,
         ticker=MiscTicker(),
         timing=Timing(heartbeat_interval=3600, answer_delay=0),
+        credentials=await device_account(mqtt_broker, spec.device_id),
     )
     yield simulated
     await simulated.stop()
@@ -62,6 +68,7 @@ async def cloud(mqtt_broker: Broker, device: SimulatedDevice) -> AsyncIterator[C
         port=mqtt_broker.port,
         client_id=f"cloud-{uuid.uuid4().hex[:8]}",
         ticker=MiscTicker(),
+        credentials=mqtt_broker.credentials,
     )
     side = Cloud(client, device.spec.device_id)
     prefix = f"cloudcore/device/{device.spec.device_id}"
@@ -136,3 +143,29 @@ async def test_dropping_off_sends_the_last_will(device: SimulatedDevice, cloud: 
     before = len(cloud.statuses)
     await eventually(lambda: _truthy(cloud.statuses[before:]))
     assert cloud.statuses[-1]["online"] is True
+
+
+async def test_a_joined_device_reads_its_account_from_its_nodes_secret(
+    kube_sandbox_url: str, mqtt_broker: Broker
+) -> None:
+    # Joined before (the state file says so): its account is in the node's Secret, which
+    # the join wrote, and that is what it connects with, as edgecore reads its config.
+    tag = uuid.uuid4().hex[:6]
+    spec = DeviceSpec(device_id=f"cam-{tag}", node_name=f"node-{tag}", device_type="camera")
+    account = await device_account(mqtt_broker, spec.device_id)
+    api = sandbox_api_client(kube_sandbox_url)
+    body = mqtt_secret_body(
+        namespace="kubeedge",
+        node_name=spec.node_name,
+        device_id=spec.device_id,
+        host=mqtt_broker.host,
+        port=mqtt_broker.port,
+        password=account.password,
+    )
+    await asyncio.to_thread(k8s.CoreV1Api(api).create_namespaced_secret, "kubeedge", body)
+    joined = JoinedDevices(None)
+    joined.add(spec)
+    role = EdgecoreRole(registry=NodeRegistry(api_client=api), state=joined, joiner=None)
+    enrolled = await role.enroll(spec)
+    assert enrolled is not None
+    assert enrolled.credentials == account

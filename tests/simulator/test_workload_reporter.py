@@ -244,6 +244,7 @@ async def fleet(api: k8s.ApiClient, mqtt_broker: Broker, tag: str) -> AsyncItera
         node_prefix=f"{tag}-node-",
         device_type="camera",
         timing=Timing(heartbeat_interval=3600),
+        credentials=mqtt_broker.credentials,
     )
     running = Fleet(config=config, workloads=WorkloadReporter(api_client=api, interval=0.1))
     await running.start()
@@ -265,7 +266,11 @@ async def test_the_fleet_reports_and_obeys_its_control_topic(
     await eventually(lambda: is_ready(name))
 
     control = AsyncMqttClient(
-        host=mqtt_broker.host, port=mqtt_broker.port, client_id=f"ctl-{first}", ticker=MiscTicker()
+        host=mqtt_broker.host,
+        port=mqtt_broker.port,
+        client_id=f"ctl-{first}",
+        ticker=MiscTicker(),
+        credentials=mqtt_broker.credentials,
     )
     await control.start()
     try:

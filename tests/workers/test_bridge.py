@@ -20,7 +20,7 @@ from store.devices import inventory as devices
 from store.devices import presence
 from store.settings import Settings
 from tests.support.helpers import eventually
-from tests.support.mqtt_fixtures import Broker
+from tests.support.mqtt_fixtures import Broker, broker_settings, device_account
 from workers.bridge.service import Bridge, running_bridge
 from workflows.contracts.commands import CommandState, CommandStatus, DeviceResult
 
@@ -48,6 +48,7 @@ async def bus(mqtt_broker: Broker) -> AsyncIterator[Bus]:
         port=mqtt_broker.port,
         client_id=f"bus-{uuid.uuid4().hex[:8]}",
         ticker=MiscTicker(),
+        credentials=mqtt_broker.credentials,
     )
     seen = Bus()
     listener.on_connect = lambda: listener.subscribe([("edgewright/events/#", 0)])
@@ -70,8 +71,7 @@ async def bridge(
 ) -> AsyncIterator[Bridge]:
     settings = Settings.model_validate(
         {
-            "mqtt_host": mqtt_broker.host,
-            "mqtt_port": mqtt_broker.port,
+            **broker_settings(mqtt_broker),
             "bridge_client_id": f"bridge-{uuid.uuid4().hex[:8]}",
             "bridge_share_group": f"g{uuid.uuid4().hex[:8]}",
             "bridge_flush_interval_seconds": 0.1,
@@ -81,11 +81,14 @@ async def bridge(
     async with running_bridge(settings=settings, temporal=dev_env.client, sessions=sessions) as b:
         async with asyncio.timeout(10):
             await b.mqtt.connected.wait()
-        await asyncio.sleep(0.2)  # the SUBACK
+            await b.durable.subscribed.wait()  # the only replica: it holds the lease
+        await asyncio.sleep(0.2)  # the live connection's SUBACK
         yield b
 
 
-async def known_device(sessions: Sessions, *, mqtt: Broker) -> SimulatedDevice:
+async def known_device(
+    sessions: Sessions, *, mqtt: Broker, own_account: bool = False
+) -> SimulatedDevice:
     device_id = f"dev-{uuid.uuid4().hex[:8]}"
     async with sessions() as session, session.begin():
         await devices.upsert_device(
@@ -98,6 +101,8 @@ async def known_device(sessions: Sessions, *, mqtt: Broker) -> SimulatedDevice:
         port=mqtt.port,
         ticker=MiscTicker(),
         timing=Timing(heartbeat_interval=3600),
+        # Its own account, as a join gives it; or the services', as tests may.
+        credentials=await device_account(mqtt, device_id) if own_account else mqtt.credentials,
     )
 
 
@@ -283,3 +288,43 @@ async def test_a_result_temporal_refuses_is_passed_on_as_a_failure(
     assert kept["success"] is False
     assert kept["result"] is None
     assert kept["error"].startswith("result could not be delivered: ")
+
+
+async def test_a_device_cannot_answer_another_devices_command(
+    bridge: Bridge, sessions: Sessions, mqtt_broker: Broker
+) -> None:
+    owner, intruder = [
+        await known_device(sessions, mqtt=mqtt_broker, own_account=True) for _ in range(2)
+    ]
+    for device in (owner, intruder):
+        await device.start()
+    try:
+        for device in (owner, intruder):
+            await eventually(lambda d=device.spec.device_id: online(sessions, d))  # type: ignore[misc]
+        command_id = await finished_command(sessions, owner.spec.device_id)
+        # On its own topic (all the broker lets it use), naming the other's command.
+        forged = {"command_id": command_id, "success": True, "result": "forged"}
+        intruder.mqtt.publish(
+            f"cloudcore/device/{intruder.spec.device_id}/result", json.dumps(forged), qos=1
+        )
+
+        async def handled() -> bool:
+            signals = bridge.signals
+            return signals.late_results + getattr(signals, "refused", 0) >= 1
+
+        await eventually(handled)
+        answer = {"command_id": command_id, "success": True, "result": "genuine"}
+        owner.mqtt.publish(
+            f"cloudcore/device/{owner.spec.device_id}/result", json.dumps(answer), qos=1
+        )
+
+        async def owners_answer() -> dict[str, Any] | None:
+            kept = await late_result(sessions, command_id)
+            return kept if kept is not None and kept["device_id"] == owner.spec.device_id else None
+
+        kept = await eventually(owners_answer)
+        assert kept["result"] == "genuine"
+        assert bridge.signals.refused == 1
+    finally:
+        for device in (owner, intruder):
+            await device.stop()

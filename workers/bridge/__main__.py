@@ -1,7 +1,8 @@
 """`python -m workers.bridge`: the MQTT bridge, until SIGINT/SIGTERM.
 
-Subscribes to the devices' status, result and detection topics (as a member of an MQTT
-shared subscription group, so replicas split the load), keeps presence in the store,
+Takes heartbeats and detections as a member of an MQTT shared subscription group (so
+replicas split the load), and results and last wills on the group's one durable session
+while it holds its lease (workers.bridge.durable); keeps presence in the store,
 signals the workflows that wait on devices and publishes every event on the bus.
 """
 

@@ -1,8 +1,11 @@
 """Route each device message: status → presence, result → its workflow, detection → bus.
 
-Messages arrive on the event loop (adapters.mqtt.client) and are handled without
-blocking it: heartbeats only update the batcher's dict, results are delivered in tasks
-(at most `max_results_in_flight` at once) and acknowledged when done. A result larger
+Two connections bring them (workers.bridge.durable): each replica's live one, a clean
+session sharing the group's load, takes heartbeats and detections, which may be lost;
+the group's durable one, which one replica holds, takes results and last wills, which
+must not. Messages arrive on the event loop (adapters.mqtt.client) and are handled
+without blocking it: heartbeats only update the batcher's dict, results are delivered
+in tasks (at most `max_results_in_flight` at once) and acknowledged when done. A result larger
 than `max_result_bytes` is passed on as a failure with a short preview instead: a
 workflow signal cannot carry it, and an answer that can never be delivered must not sit
 unacknowledged in the broker's window, holding up every message behind it.
@@ -32,22 +35,25 @@ from workflows.contracts.live import ALERTS_TOPIC, DEVICE_TOPIC_PREFIX, DeviceTo
 
 log = logging.getLogger(__name__)
 
-# QoS of each subscription: status at 1 so last wills (published at 1) are queued for
-# the bridge's persistent session while it restarts; heartbeats are sent at 0 anyway.
-SUBSCRIPTIONS = {DeviceTopic.STATUS: 1, DeviceTopic.RESULT: 1, DeviceTopic.DETECTION: 0}
+# The live path: heartbeats and detections, QoS 0, a share of them per replica.
+LIVE = {DeviceTopic.STATUS: 0, DeviceTopic.DETECTION: 0}
+# The durable path: results, and status at 1 for the last wills (published at 1), which
+# the durable session keeps while no replica holds it. Heartbeats come along at 0.
+DURABLE = {DeviceTopic.RESULT: 1, DeviceTopic.STATUS: 1}
 # How much of an oversized result the failure that replaces it shows.
 PREVIEW_CHARS = 200
 # Command IDs become workflow IDs: one Temporal refuses could never be delivered.
 _COMMAND_ID: TypeAdapter[str] = TypeAdapter(CommandId)
 
 
-def subscriptions(share_group: str) -> list[tuple[str, int]]:
+def live_subscriptions(share_group: str) -> list[tuple[str, int]]:
     """`$share/{group}/cloudcore/device/+/{kind}`, or plain topics without a group."""
     prefix = f"$share/{share_group}/" if share_group else ""
-    return [
-        (f"{prefix}{DEVICE_TOPIC_PREFIX}/+/{kind.value}", qos)
-        for kind, qos in SUBSCRIPTIONS.items()
-    ]
+    return [(f"{prefix}{DEVICE_TOPIC_PREFIX}/+/{kind.value}", qos) for kind, qos in LIVE.items()]
+
+
+def durable_subscriptions() -> list[tuple[str, int]]:
+    return [(f"{DEVICE_TOPIC_PREFIX}/+/{kind.value}", qos) for kind, qos in DURABLE.items()]
 
 
 class Ingest:
@@ -74,24 +80,44 @@ class Ingest:
         self.counts: Counter[str] = Counter()
 
     def on_message(self, message: mqtt.MQTTMessage) -> None:
+        """The live path: heartbeats and detections (QoS 0: nothing to acknowledge)."""
         parsed = _parse(message)
         if parsed is None:
             self.counts["malformed"] += 1
-            self._mqtt.ack(message)
             return
         device_id, kind, payload = parsed
-        self.counts[kind.value] += 1
+        if kind is DeviceTopic.STATUS:
+            if payload.get("online") is False:
+                return  # a last will or goodbye: the durable path has it too
+            self.counts[kind.value] += 1
+            self._heartbeat(device_id, payload)
+        elif kind is DeviceTopic.DETECTION:
+            self.counts[kind.value] += 1
+            fields = {**payload, "device_id": device_id, "node_name": self._names.get(device_id)}
+            self._events.emit(EventType.DETECTION, fields)
+
+    def on_durable(self, message: mqtt.MQTTMessage, client: AsyncMqttClient) -> None:
+        """The durable path: results and last wills, acknowledged on `client` once handled."""
+        if message.qos == 0 and b"false" not in message.payload:
+            return  # a heartbeat (the live path has it): not worth parsing twice
+        parsed = _parse(message)
+        if parsed is None:
+            self.counts["malformed"] += 1
+            client.ack(message)
+            return
+        device_id, kind, payload = parsed
         if kind is DeviceTopic.RESULT:
-            task = asyncio.get_running_loop().create_task(self._result(device_id, payload, message))
+            self.counts[kind.value] += 1
+            handling = self._result(device_id, payload, message, client)
+            task = asyncio.get_running_loop().create_task(handling)
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
             return
-        if kind is DeviceTopic.STATUS:
-            self._status(device_id, payload)
-        elif kind is DeviceTopic.DETECTION:
-            fields = {**payload, "device_id": device_id, "node_name": self._names.get(device_id)}
-            self._events.emit(EventType.DETECTION, fields)
-        self._mqtt.ack(message)
+        if kind is DeviceTopic.STATUS and payload.get("online") is False:
+            # The last will, or a device saying goodbye on its way out.
+            self.counts["left"] += 1
+            self._batcher.left(device_id, reason=str(payload.get("reason") or "connection_lost"))
+        client.ack(message)  # heartbeats come here too, at QoS 0: the live path has them
 
     def on_online(self, device_ids: list[str]) -> None:
         for device_id in device_ids:
@@ -113,11 +139,7 @@ class Ingest:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    def _status(self, device_id: str, payload: dict[str, Any]) -> None:
-        if payload.get("online") is False:
-            # The last will, or a device saying goodbye on its way out.
-            self._batcher.left(device_id, reason=str(payload.get("reason") or "connection_lost"))
-            return
+    def _heartbeat(self, device_id: str, payload: dict[str, Any]) -> None:
         usage = {key: value for key, value in payload.items() if key != "online"}
         self._batcher.heartbeat(device_id, usage=usage, at=datetime.now(UTC))
         node_name = self._names.get(device_id) or payload.get("node_name")
@@ -136,7 +158,11 @@ class Ingest:
             self._mqtt.publish(ALERTS_TOPIC, encode(event_payload(EventType.ALERT, fields)))
 
     async def _result(
-        self, device_id: str, payload: dict[str, Any], message: mqtt.MQTTMessage
+        self,
+        device_id: str,
+        payload: dict[str, Any],
+        message: mqtt.MQTTMessage,
+        client: AsyncMqttClient,
     ) -> None:
         try:
             command_id = _COMMAND_ID.validate_python(payload.get("command_id"))
@@ -152,7 +178,7 @@ class Ingest:
             )
         except ValidationError:
             self.counts["malformed"] += 1
-            self._mqtt.ack(message)
+            client.ack(message)
             return
         size = len(message.payload)
         if size > self._max_result_bytes:
@@ -167,7 +193,7 @@ class Ingest:
             result = too_large(result, size=size, limit=self._max_result_bytes)
         async with self._results:
             await self._signals.deliver_result(result)
-        self._mqtt.ack(message)
+        client.ack(message)
 
 
 def too_large(result: DeviceResult, *, size: int, limit: int) -> DeviceResult:

@@ -22,6 +22,7 @@ MESSAGE_KINDS = (
     DeviceTopic.STATUS.value,
     DeviceTopic.RESULT.value,
     DeviceTopic.DETECTION.value,
+    "left",
     "malformed",
     "too_large",
 )
@@ -60,6 +61,7 @@ class BridgeReading:
     events_published: int
     late_results: int
     undeliverable_results: int
+    refused_results: int
     rows_written: int
     flushes: int
     pending: int
@@ -89,6 +91,11 @@ class _BridgeCollector(Collector):
             "edgewright_bridge_undeliverable_results",
             "Results Temporal refused for good, passed on as failures",
             now.undeliverable_results,
+        )
+        yield _counter(
+            "edgewright_bridge_refused_results",
+            "Results refused: not from the device the command went to",
+            now.refused_results,
         )
         yield _counter(
             "edgewright_bridge_presence_rows_written", "Presence rows written", now.rows_written

@@ -14,10 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from adapters.mqtt.client import AsyncMqttClient, MiscTicker
+from adapters.mqtt.credentials import service_credentials
 from store.health import BRIDGE_LAG_FIGURE, encode_figures, record_health
 from store.settings import Settings
+from workers.bridge.durable import DurableSession
 from workers.bridge.events import BusEvents
-from workers.bridge.ingest import Ingest, subscriptions
+from workers.bridge.ingest import Ingest, durable_subscriptions, live_subscriptions
 from workers.bridge.metrics import BridgeMetrics, BridgeReading
 from workers.bridge.names import NodeNames
 from workers.bridge.presence import Departure, PresenceBatcher
@@ -30,7 +32,8 @@ REPORT_EVERY_SECONDS = 15.0
 
 @dataclass(frozen=True, kw_only=True)
 class Bridge:
-    mqtt: AsyncMqttClient
+    mqtt: AsyncMqttClient  # this replica's live connection
+    durable: DurableSession  # the group's durable session, while this replica holds it
     ingest: Ingest
     batcher: PresenceBatcher
     signals: WorkflowSignals
@@ -43,6 +46,7 @@ class Bridge:
             events_published=self.events.published,
             late_results=self.signals.late_results,
             undeliverable_results=self.signals.undeliverable,
+            refused_results=self.signals.refused,
             rows_written=self.batcher.rows_written,
             flushes=self.batcher.flushes,
             pending=self.batcher.pending,
@@ -59,16 +63,17 @@ def client_id(settings: Settings) -> str:
 async def running_bridge(
     *, settings: Settings, temporal: Client, sessions: async_sessionmaker[AsyncSession]
 ) -> AsyncIterator[Bridge]:
-    # A persistent session with manual acks: results that arrive while the bridge is down
-    # or busy wait in the broker instead of being lost.
+    # A clean session: it leaves the share group the moment this replica goes, so the
+    # group's heartbeats go to the replicas that are there. Results and last wills come
+    # on the durable session (workers.bridge.durable).
     mqtt = AsyncMqttClient(
         host=settings.mqtt_host,
         port=settings.mqtt_port,
         client_id=client_id(settings),
         ticker=MiscTicker(interval=1.0),
-        clean_session=False,
+        credentials=service_credentials(settings),
+        clean_session=True,
         keepalive=30,
-        manual_ack=True,
     )
     events = BusEvents(mqtt=mqtt)
     names = NodeNames(sessions=sessions)
@@ -103,20 +108,38 @@ async def running_bridge(
         max_result_bytes=settings.bridge_max_result_bytes,
     )
     ingest_ref.append(ingest)
-    topics = subscriptions(settings.bridge_share_group)
+    topics = live_subscriptions(settings.bridge_share_group)
     mqtt.on_message = ingest.on_message
     mqtt.on_connect = lambda: mqtt.subscribe(topics)
+    durable = DurableSession(
+        settings=settings,
+        sessions=sessions,
+        replica=client_id(settings),
+        subscriptions=durable_subscriptions(),
+        on_message=ingest.on_durable,
+    )
     bridge = Bridge(
-        mqtt=mqtt, ingest=ingest, batcher=batcher, signals=signals, events=events, metrics=metrics
+        mqtt=mqtt,
+        durable=durable,
+        ingest=ingest,
+        batcher=batcher,
+        signals=signals,
+        events=events,
+        metrics=metrics,
     )
     metrics.watch(bridge.reading)
     await mqtt.start()
     tasks = [
+        asyncio.create_task(durable.run(), name="bridge-durable"),
         asyncio.create_task(batcher.run(), name="bridge-presence"),
         asyncio.create_task(_refresh_names(names), name="bridge-names"),
         asyncio.create_task(_report(bridge, sessions=sessions), name="bridge-report"),
     ]
-    log.info("bridge subscribed to %s", ", ".join(topic for topic, _ in topics))
+    log.info(
+        "bridge subscribed to %s; durable session %s when it holds the lease",
+        ", ".join(topic for topic, _ in topics),
+        durable.client_id,
+    )
     try:
         yield bridge
     finally:
@@ -125,9 +148,10 @@ async def running_bridge(
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await ingest.drain()  # the results under way are delivered and acknowledged
         with contextlib.suppress(Exception):
             await batcher.flush()  # what was received is written before the bridge goes
-        await ingest.drain()
+        await durable.stop()  # the session stays in the broker; the lease goes to another
         events.flush()
         await mqtt.close()
 
@@ -159,6 +183,9 @@ async def _report(bridge: Bridge, *, sessions: async_sessionmaker[AsyncSession])
                 "late_results": bridge.signals.late_results,
                 "too_large": counts["too_large"],
                 "undeliverable": bridge.signals.undeliverable,
+                "refused": bridge.signals.refused,
+                "left": counts["left"],
+                "durable": "held" if bridge.durable.holding else "standby",
                 BRIDGE_LAG_FIGURE: round(bridge.batcher.lag_seconds(), 3),
             }
         )

@@ -1,7 +1,8 @@
 """Tell the workflows what the devices said: command results, devices back online.
 
 Command results must not be lost, so the bridge acknowledges a result message only once
-its signal is delivered (or the result is recorded as late); a failing Temporal or store
+its signal is delivered (or the result is recorded as late), and takes it only for a
+command recorded for the device that sent it; a failing Temporal or store
 is retried with backoff meanwhile. An error no retry can mend (Temporal refusing the
 payload) is final: the run gets a short failure in the result's place, and a result
 that cannot be delivered even so is logged, counted and given up, so that it does not
@@ -55,6 +56,7 @@ class WorkflowSignals:
         self.results = 0
         self.late_results = 0
         self.undeliverable = 0
+        self.refused = 0
 
     async def deliver_result(self, result: DeviceResult) -> None:
         """Signal the command's run; a run that is over gets the answer recorded as late.
@@ -101,6 +103,22 @@ class WorkflowSignals:
                 )
 
     async def _deliver(self, result: DeviceResult) -> None:
+        async with self._sessions() as session:
+            allowed = await commands.answerable_by(
+                session, command_id=result.command_id, device_id=result.device_id
+            )
+        if not allowed:
+            # The topic proves the sender (the broker lets a device publish on its own
+            # topics only), but not that the command is its own: another device's
+            # command ID in its own result must not answer that command.
+            self.refused += 1
+            log.warning(
+                "result of %s from %s dropped: %s",
+                result.command_id,
+                result.device_id,
+                "not a command of this device" if allowed is False else "no such command",
+            )
+            return
         handle = self._client.get_workflow_handle(command_workflow_id(result.command_id))
         try:
             await handle.signal(COMMAND_RESULT_SIGNAL, result)

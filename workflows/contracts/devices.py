@@ -102,6 +102,8 @@ class RevokeDeviceTokensInput(ContractModel):
     device_id: DeviceId
     node_name: KnownNodeName
     node_id: str | None = None
+    # Where the node's MQTT Secret is; None (runs started before): the worker's setting.
+    kubeedge_namespace: str | None = None
 
 
 class RevokedTokens(ContractModel):

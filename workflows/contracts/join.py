@@ -36,6 +36,11 @@ def edgecore_configmap_name(node_name: str) -> str:
     return f"edgecore-config-{node_name}"
 
 
+def edgecore_mqtt_secret_name(node_name: str) -> str:
+    """The Secret beside the node's ConfigMap that holds its device's MQTT password."""
+    return f"edgecore-mqtt-{node_name}"
+
+
 class DeviceJoinInput(ContractModel):
     device_id: DeviceId
     node_name: NodeName
@@ -77,6 +82,7 @@ class JoinStep(StrEnum):
     CREATE_DEVICE = "create_device"
     CONFIGURE_RBAC = "configure_rbac"
     RECORD_INVENTORY = "record_inventory"
+    ISSUE_MQTT_CREDENTIALS = "issue_mqtt_credentials"
     NOTIFY = "notify"
     WAIT_FOR_NODE = "wait_for_node"
 
@@ -119,6 +125,10 @@ class JoinProgress(ContractModel):
     kubeedge_version: str | None = None
     node_ready_at: datetime | None = None
     failure: JoinFailure | None = None
+    # The device's own MQTT account: user name (its device ID) and its password, sealed
+    # like the token. None for runs started before devices had accounts.
+    mqtt_username: str | None = None
+    sealed_mqtt_password: str | None = None
 
     @property
     def provisioned(self) -> bool:
@@ -150,6 +160,8 @@ class JoinActivity(StrEnum):
     RECORD_DEVICE = "record_device"
     DELETE_DEVICE_RECORD = "delete_device_record"
     NOTIFY_DEVICE_PROVISIONED = "notify_device_provisioned"
+    ISSUE_MQTT_CREDENTIALS = "issue_mqtt_credentials"
+    REVOKE_MQTT_CREDENTIALS = "revoke_mqtt_credentials"
     READ_NODE_STATUS = "read_node_status"
     COMPLETE_JOIN = "complete_join"
     SET_DEVICE_STATUS = "set_device_status"
@@ -208,6 +220,21 @@ class DeviceRecordInput(ContractModel):
     configuration: dict[str, ConfigScalar] = Field(default_factory=dict)
     status: str
     workflow_id: str
+
+
+class MqttCredentialsInput(ContractModel):
+    """The device's MQTT account, and the Secret beside its ConfigMap that holds it."""
+
+    device_id: DeviceId
+    node_name: NodeName
+    namespace: str
+    # Deterministic per run (workflow.uuid4): a retried issue derives the same password.
+    credential_id: str
+
+
+class IssuedMqttCredentials(ContractModel):
+    username: str
+    sealed_password: str
 
 
 class DeviceStatusInput(ContractModel):
@@ -394,6 +421,8 @@ class ProvisionDeviceInput(ContractModel):
     record: DeviceRecordInput
     notify: DeviceRef
     batch_result: RecordBatchResultsInput | None = None
+    # None in the plans of runs started before devices had MQTT accounts.
+    mqtt: MqttCredentialsInput | None = None
 
 
 class StepFailure(ContractModel):
@@ -409,6 +438,7 @@ class ProvisionOutcome(ContractModel):
 
     done: list[JoinStep]
     token: IssuedJoinToken | None = None
+    mqtt: IssuedMqttCredentials | None = None
     failure: StepFailure | None = None
     reported: bool = False  # the batch result was written (when the input carried one)
 
@@ -449,6 +479,12 @@ async def delete_node_rbac(inp: NodeRbacInput) -> None:
 
 @activity.defn(name=JoinActivity.DELETE_DEVICE_RECORD)
 async def delete_device_record(inp: DeviceRef) -> None:
+    """Stub for workflows: the worker registers the implementation under the same name."""
+    raise NotImplementedError
+
+
+@activity.defn(name=JoinActivity.REVOKE_MQTT_CREDENTIALS)
+async def revoke_mqtt_credentials(inp: MqttCredentialsInput) -> None:
     """Stub for workflows: the worker registers the implementation under the same name."""
     raise NotImplementedError
 

@@ -1,11 +1,13 @@
 """DeviceRemovalWorkflow: take a device out of the cluster and the inventory.
 
 Steps, in order: cancel a join still in flight and wait for it to undo itself → Device
-custom resource → edgecore ConfigMap → RBAC → Node (edge nodes only) → tokens → inventory
-row. Every step is idempotent (a delete of what is gone is done), so the removal simply
-repeats what a cancelled join already undid and mops up what it left: a Node that had
-registered, tokens, the row. Nothing is compensated: a deletion cannot be taken back.
-The row goes last, so a removal that fails leaves the device listed and can be retried.
+custom resource → edgecore ConfigMap → RBAC → Node (edge nodes only) → tokens →
+inventory row (tokens include the device's MQTT account: the broker's client, the Secret
+holding it and its hash). Every step is idempotent (a delete of what is gone is done),
+so the removal simply repeats what a cancelled join already undid and mops up what it
+left: a Node that had registered, tokens, the row. Nothing is compensated: a deletion
+cannot be taken back. The row goes last, so a removal that fails leaves the device
+listed and can be retried.
 """
 
 from __future__ import annotations
@@ -157,7 +159,10 @@ class DeviceRemovalWorkflow:
             RemovalStep.REVOKE_TOKENS,
             revoke_device_tokens,
             RevokeDeviceTokensInput(
-                device_id=inp.device_id, node_name=inp.node_name, node_id=inp.node_id
+                device_id=inp.device_id,
+                node_name=inp.node_name,
+                node_id=inp.node_id,
+                kubeedge_namespace=inp.kubeedge_namespace,
             ),
             action=lambda _: ACTION_TOKENS,
         )

@@ -2,9 +2,10 @@
 
 Steps, each undone in reverse when a later one fails, the token expires or the run is
 cancelled: issue a per-node join token [revoke] → edgecore ConfigMap [delete] → Device
-custom resource [delete] → RBAC for the node [delete] → inventory row [delete] → notify
-over MQTT → wait, durably, for the Node to register and turn Ready until the token
-expires. The `provisioned` update answers the API as soon as provisioning is done.
+custom resource [delete] → RBAC for the node [delete] → inventory row [delete] → the
+device's MQTT account and the Secret that holds it [delete both] → notify over MQTT →
+wait, durably, for the Node to register and turn Ready until the token expires. The
+`provisioned` update answers the API as soon as provisioning is done.
 
 The forward steps run in one local activity, provision_device, which says which steps it
 did and which one failed; each undo is a local activity of its own.
@@ -53,12 +54,14 @@ with workflow.unsafe.imports_passed_through():
         DeviceResourceInput,
         EdgecoreConfigMapInput,
         IssuedJoinToken,
+        IssuedMqttCredentials,
         IssueJoinTokenInput,
         JoinFailure,
         JoinProgress,
         JoinStatus,
         JoinStep,
         JoinSteps,
+        MqttCredentialsInput,
         NodeRbacInput,
         NodeStatus,
         ProvisionDeviceInput,
@@ -76,6 +79,7 @@ with workflow.unsafe.imports_passed_through():
         read_node_status,
         record_batch_results,
         revoke_join_token,
+        revoke_mqtt_credentials,
     )
 
 # Forward steps give up after a few tries so the caller hears about a failure in seconds;
@@ -145,6 +149,7 @@ class DeviceJoinWorkflow:
         self._stage: str = JoinStep.VALIDATE.value
         self._steps = JoinSteps()
         self._token: IssuedJoinToken | None = None
+        self._mqtt: IssuedMqttCredentials | None = None
         self._failure: JoinFailure | None = None
         self._node_ready_at: datetime | None = None
         self._node_signalled = False
@@ -234,6 +239,8 @@ class DeviceJoinWorkflow:
             kubeedge_version=inp.kubeedge_version,
             node_ready_at=self._node_ready_at,
             failure=self._failure,
+            mqtt_username=self._mqtt.username if self._mqtt else None,
+            sealed_mqtt_password=self._mqtt.sealed_password if self._mqtt else None,
         )
 
     @workflow.update(name=JOIN_PROVISIONED_UPDATE)
@@ -326,6 +333,8 @@ class DeviceJoinWorkflow:
                 self._compensations.append((step, undo))
         if outcome.token is not None:
             self._token = outcome.token
+        if outcome.mqtt is not None:
+            self._mqtt = outcome.mqtt
 
     def _undo_of(self, step: JoinStep, plan: ProvisionDeviceInput) -> Undo | None:
         match step:
@@ -345,6 +354,9 @@ class DeviceJoinWorkflow:
                 return lambda: self._undo(delete_node_rbac, plan.rbac)
             case JoinStep.RECORD_INVENTORY:
                 return lambda: self._undo(delete_device_record, plan.validate_join)
+            case JoinStep.ISSUE_MQTT_CREDENTIALS if plan.mqtt is not None:
+                mqtt = plan.mqtt
+                return lambda: self._undo(revoke_mqtt_credentials, mqtt)
             case _:
                 return None
 
@@ -355,15 +367,25 @@ class DeviceJoinWorkflow:
         if inp.batch_id is not None:
             done = BatchDeviceResult(device_id=inp.device_id, succeeded=True)
             batch_result = RecordBatchResultsInput(batch_id=inp.batch_id, results=[done])
+        token = self._token_input()
+        # Keyed by the token's ID: no further random draw, so replays of runs started
+        # before MQTT accounts draw the same values.
+        mqtt = MqttCredentialsInput(
+            device_id=inp.device_id,
+            node_name=inp.node_name,
+            namespace=inp.kubeedge_namespace,
+            credential_id=token.token_id,
+        )
         return ProvisionDeviceInput(
             validate_join=ref,
-            token=self._token_input(),
+            token=token,
             configmap=self._configmap_input(),
             device=self._device_input(),
             rbac=self._rbac_input(),
             record=self._record_input(),
             notify=ref,
             batch_result=batch_result,
+            mqtt=mqtt,
         )
 
     def _token_input(self) -> IssueJoinTokenInput:

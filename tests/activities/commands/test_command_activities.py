@@ -53,6 +53,7 @@ async def heard(mqtt_broker: Broker) -> AsyncIterator[Heard]:
         port=mqtt_broker.port,
         client_id=f"listener-{uuid.uuid4().hex[:8]}",
         ticker=MiscTicker(),
+        credentials=mqtt_broker.credentials,
     )
     topics = [("cloudcore/device/+/command", 1), (BROADCAST_TOPIC, 1), ("edgewright/events/#", 0)]
     listener.on_connect = lambda: listener.subscribe(topics)
@@ -68,7 +69,10 @@ async def heard(mqtt_broker: Broker) -> AsyncIterator[Heard]:
 @pytest.fixture
 async def acts(sessions: Sessions, mqtt_broker: Broker) -> AsyncIterator[CommandActivities]:
     publisher = MqttPublisher(
-        host=mqtt_broker.host, port=mqtt_broker.port, client_id=f"acts-{uuid.uuid4().hex[:8]}"
+        host=mqtt_broker.host,
+        port=mqtt_broker.port,
+        client_id=f"acts-{uuid.uuid4().hex[:8]}",
+        credentials=mqtt_broker.credentials,
     )
     await publisher.start()
     yield CommandActivities(

@@ -146,11 +146,17 @@ async def test_notify_reaches_subscribers(mqtt_broker: Broker) -> None:
         port=mqtt_broker.port,
         client_id=f"listener-{uuid.uuid4()}",
         ticker=MiscTicker(),
+        credentials=mqtt_broker.credentials,
     )
     listener.on_connect = lambda: listener.subscribe([(events_topic("#"), 1)])
     listener.on_message = lambda msg: received.put_nowait(json.loads(msg.payload))
     await listener.start()
-    publisher = MqttPublisher(host=mqtt_broker.host, port=mqtt_broker.port, client_id="notify-test")
+    publisher = MqttPublisher(
+        host=mqtt_broker.host,
+        port=mqtt_broker.port,
+        client_id="notify-test",
+        credentials=mqtt_broker.credentials,
+    )
     await publisher.start()
     try:
         async with asyncio.timeout(10):

@@ -6,6 +6,9 @@ reports a failure.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,15 +23,19 @@ from activities.devices.inventory import InventoryActivities
 from activities.devices.tokens import TokenActivities
 from activities.join.batches import BatchActivities
 from activities.join.kubernetes import KubeActivities
+from activities.join.mqtt_credentials import MqttCredentialActivities
 from activities.join.notify import NotifyActivities
 from activities.join.provisioning import DONE_STEPS, FAILED_STEP, JoinProvisioner
 from adapters.kubernetes.client import connect_kube
+from adapters.mqtt.credentials import MqttCredentials
+from adapters.mqtt.dynsec import DynsecClient
 from adapters.mqtt.publisher import MqttPublisher
 from store import join as batches
 from store.devices import inventory as devices
-from store.devices import tokens
+from store.devices import mqtt_credentials, tokens
+from store.sealing import unseal
 from store.settings import Settings
-from tests.support.mqtt_fixtures import Broker
+from tests.support.mqtt_fixtures import Broker, broker_settings, can_connect
 from workers.worker import join_provisioner
 from workflows.contracts.common import DeviceRef
 from workflows.contracts.join import (
@@ -40,6 +47,7 @@ from workflows.contracts.join import (
     IssueJoinTokenInput,
     JoinActivity,
     JoinStep,
+    MqttCredentialsInput,
     NodeRbacInput,
     ProvisionDeviceInput,
     RecordBatchResultsInput,
@@ -94,26 +102,45 @@ def plan(device_id: str, node_name: str, *, batch_id: str | None = None) -> Prov
 
 @pytest.fixture
 async def real_provisioner(settings: Settings, sessions: Sessions, mqtt_broker: Broker) -> Any:
+    settings = Settings.model_validate({**settings.model_dump(), **broker_settings(mqtt_broker)})
     kube = KubeActivities(target=connect_kube(settings))
     publisher = MqttPublisher(
-        host=mqtt_broker.host, port=mqtt_broker.port, client_id=f"prov-{uuid.uuid4().hex[:6]}"
+        host=mqtt_broker.host,
+        port=mqtt_broker.port,
+        client_id=f"prov-{uuid.uuid4().hex[:6]}",
+        credentials=mqtt_broker.credentials,
     )
     await publisher.start()
+    broker = None
+    if mqtt_broker.enforces_auth:
+        broker = DynsecClient(
+            host=mqtt_broker.host,
+            port=mqtt_broker.port,
+            credentials=mqtt_broker.control,
+            client_id=f"prov-control-{uuid.uuid4().hex[:6]}",
+        )
+        await broker.start()
+    accounts = MqttCredentialActivities(
+        settings=settings, sessions=sessions, secrets=kube, broker=broker
+    )
     provisioner = join_provisioner(
         tokens=TokenActivities(settings=settings, sessions=sessions, cluster_ca=kube),
         kube=kube,
         inventory=InventoryActivities(sessions=sessions),
         mqtt=NotifyActivities(publisher=publisher),
+        accounts=accounts,
         batches=BatchActivities(sessions=sessions),
     )
-    yield provisioner, kube.target.api_client
+    yield provisioner, kube.target.api_client, accounts, settings
+    if broker is not None:
+        await broker.stop()
     await publisher.stop()
 
 
 async def test_every_step_is_done_once_even_when_run_twice(
     real_provisioner: Any, sessions: Sessions
 ) -> None:
-    provisioner, api = real_provisioner
+    provisioner, api, _, _ = real_provisioner
     tag = uuid.uuid4().hex[:6]
     device, node = f"cam-{tag}", f"node-{tag}"
     async with sessions() as session, session.begin():
@@ -156,7 +183,7 @@ async def test_every_step_is_done_once_even_when_run_twice(
 async def test_a_refused_step_names_itself_and_the_steps_done_before_it(
     real_provisioner: Any,
 ) -> None:
-    provisioner, api = real_provisioner
+    provisioner, api, _, _ = real_provisioner
     tag = uuid.uuid4().hex[:6]
     device, node = f"cam-{tag}", f"node-{tag}"
     foreign = client.V1ConfigMap(
@@ -226,3 +253,65 @@ async def test_a_batch_result_not_written_is_left_to_the_workflow() -> None:
     assert outcome.done == ALL_STEPS
     assert outcome.failure is None
     assert not outcome.reported
+
+
+async def test_the_device_gets_an_mqtt_account_of_its_own(
+    real_provisioner: Any, sessions: Sessions, mqtt_broker: Broker
+) -> None:
+    provisioner, api, accounts, settings = real_provisioner
+    tag = uuid.uuid4().hex[:6]
+    device, node = f"cam-{tag}", f"node-{tag}"
+    inp = plan(device, node).model_copy(
+        update={
+            "mqtt": MqttCredentialsInput(
+                device_id=device, node_name=node, namespace="kubeedge", credential_id=tag
+            )
+        }
+    )
+
+    first = await ActivityEnvironment().run(provisioner.provision_device, inp)
+    second = await ActivityEnvironment().run(provisioner.provision_device, inp)  # a retry
+
+    assert first.done == [*ALL_STEPS[:-1], JoinStep.ISSUE_MQTT_CREDENTIALS, JoinStep.NOTIFY]
+    assert first.mqtt is not None
+    assert second.mqtt is not None
+    assert first.mqtt.username == device
+    password = unseal(settings, first.mqtt.sealed_password)
+    assert unseal(settings, second.mqtt.sealed_password) == password  # the same, retried
+    assert password not in first.mqtt.sealed_password
+    # The node's Secret has it, beside the ConfigMap, which does not.
+    core = client.CoreV1Api(api)
+    secret = core.read_namespaced_secret(f"edgecore-mqtt-{node}", "kubeedge")
+    held = {key: base64.b64decode(value).decode() for key, value in secret.data.items()}
+    assert held == {
+        "host": mqtt_broker.host,
+        "port": str(mqtt_broker.port),
+        "username": device,
+        "clientId": device,
+        "password": password,
+    }
+    configmap = core.read_namespaced_config_map(edgecore_configmap_name(node), "kubeedge")
+    assert password not in json.dumps(configmap.data)
+    # Our store keeps its sha256 only.
+    async with sessions() as session:
+        kept = await mqtt_credentials.get(session, device_id=device)
+    assert kept is not None
+    assert kept.password_hash == hashlib.sha256(password.encode()).hexdigest()
+
+    own = MqttCredentials(username=device, password=password)
+    if mqtt_broker.enforces_auth:
+        assert await can_connect(mqtt_broker, own, client_id=device)
+
+    # Revoked (the join's undo, its expiry, the device's removal): all three are gone.
+    undo = MqttCredentialsInput(
+        device_id=device, node_name=node, namespace="kubeedge", credential_id=tag
+    )
+    await ActivityEnvironment().run(accounts.revoke_mqtt_credentials, undo)
+    await ActivityEnvironment().run(accounts.revoke_mqtt_credentials, undo)  # idempotent
+    with pytest.raises(client.ApiException) as gone:
+        core.read_namespaced_secret(f"edgecore-mqtt-{node}", "kubeedge")
+    assert gone.value.status == 404
+    async with sessions() as session:
+        assert await mqtt_credentials.get(session, device_id=device) is None
+    if mqtt_broker.enforces_auth:
+        assert not await can_connect(mqtt_broker, own, client_id=device)

@@ -221,10 +221,14 @@ def test_node_rbac_apply_twice_delete_twice(acts: KubeActivities, target: KubeTa
 
     name = node_rbac_name(node)
     role = rbac.read_namespaced_role(name, "kubeedge")
-    [rule] = role.rules
-    assert rule.resources == ["configmaps"]
-    assert rule.resource_names == [f"edgecore-config-{node}"]
-    assert sorted(rule.verbs) == ["get", "list", "watch"]
+    configmaps, secrets = role.rules
+    assert configmaps.resources == ["configmaps"]
+    assert configmaps.resource_names == [f"edgecore-config-{node}"]
+    assert sorted(configmaps.verbs) == ["get", "list", "watch"]
+    # Its own MQTT Secret and no other: read, never list.
+    assert secrets.resources == ["secrets"]
+    assert secrets.resource_names == [f"edgecore-mqtt-{node}"]
+    assert sorted(secrets.verbs) == ["get", "watch"]
     binding = rbac.read_namespaced_role_binding(name, "kubeedge")
     assert binding.role_ref.name == name
     assert [(s.kind, s.name) for s in binding.subjects] == [("User", f"system:node:{node}")]

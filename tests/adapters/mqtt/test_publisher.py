@@ -26,6 +26,7 @@ async def heard(mqtt_broker: Broker) -> AsyncIterator[asyncio.Queue[dict[str, st
         port=mqtt_broker.port,
         client_id=f"listener-{uuid.uuid4().hex[:8]}",
         ticker=MiscTicker(),
+        credentials=mqtt_broker.credentials,
     )
     listener.on_connect = lambda: listener.subscribe([(events_topic("#"), 1)])
     listener.on_message = lambda msg: received.put_nowait(json.loads(msg.payload))
@@ -40,7 +41,10 @@ async def heard(mqtt_broker: Broker) -> AsyncIterator[asyncio.Queue[dict[str, st
 @pytest.fixture
 async def publisher(mqtt_broker: Broker) -> AsyncIterator[MqttPublisher]:
     started = MqttPublisher(
-        host=mqtt_broker.host, port=mqtt_broker.port, client_id=f"pub-{uuid.uuid4().hex[:8]}"
+        host=mqtt_broker.host,
+        port=mqtt_broker.port,
+        client_id=f"pub-{uuid.uuid4().hex[:8]}",
+        credentials=mqtt_broker.credentials,
     )
     await started.start()
     yield started

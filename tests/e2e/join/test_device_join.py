@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import uuid
 from typing import Any
 
+import pytest
 from kubernetes import client as k8s
 
 from adapters.kubernetes.client import KubeTarget
 from adapters.kubernetes.kubeedge_token import verify_join_token
+from adapters.mqtt.credentials import MqttCredentials
 from store.devices import inventory as devices
-from store.devices import tokens
+from store.devices import mqtt_credentials, tokens
 from tests.e2e.stack import Stack
 from tests.support.helpers import eventually
 from tests.support.kube_fixtures import make_node_ready
-from workflows.contracts.join import JoinProgress, JoinStatus
+from tests.support.mqtt_fixtures import Broker, can_connect
+from workflows.contracts.join import JOIN_PROGRESS_QUERY, JoinProgress, JoinStatus
 
 SEED_BODY = {
     "node_name": "edge-node-001",
@@ -146,3 +150,63 @@ async def test_join_requires_an_operator(stack: Stack) -> None:
     answer = await stack.http.post("/api/kubeedge/device/join", json=SEED_BODY)
     assert answer.status_code == 401
     assert answer.json()["code"] == "API-002"
+
+
+async def test_a_joined_device_has_its_own_mqtt_account_until_removed(
+    stack: Stack, mqtt_broker: Broker
+) -> None:
+    auth = await stack.login()
+    tag = uuid.uuid4().hex[:6]
+    device, node = f"cam-{tag}", f"node-{tag}"
+    body = {"node_name": node, "device_id": device, "cloud_ip": "3.70.53.21"}
+    answer = await stack.http.post("/api/kubeedge/device/join", json=body, headers=auth)
+    assert answer.status_code == 200, answer.text
+    mqtt = answer.json()["mqtt"]
+    assert {key: mqtt[key] for key in ("host", "port", "username", "client_id")} == {
+        "host": mqtt_broker.host,
+        "port": mqtt_broker.port,
+        "username": device,
+        "client_id": device,
+    }
+    account = MqttCredentials(username=device, password=mqtt["password"])
+    if mqtt_broker.enforces_auth:
+        assert await can_connect(mqtt_broker, account, client_id=device)
+
+    # Temporal history and the Web UI hold it sealed only.
+    handle = stack.temporal.get_workflow_handle(f"device-join/{device}")
+    history = await handle.fetch_history()
+    assert mqtt["password"] not in history.to_json()
+    progress = await handle.query(JOIN_PROGRESS_QUERY, result_type=JoinProgress)
+    assert progress.sealed_mqtt_password is not None
+    assert mqtt["password"] not in progress.model_dump_json()
+
+    removed = await stack.http.delete(f"/api/kubeedge/device/{device}", headers=auth)
+    assert removed.status_code == 200, removed.text
+    if mqtt_broker.enforces_auth:
+        assert not await can_connect(mqtt_broker, account, client_id=device)
+    core = k8s.CoreV1Api(stack.kube.api_client)
+    with pytest.raises(k8s.ApiException) as gone:
+        await asyncio.to_thread(core.read_namespaced_secret, f"edgecore-mqtt-{node}", "kubeedge")
+    assert gone.value.status == 404
+    async with stack.sessions() as session:
+        assert await mqtt_credentials.get(session, device_id=device) is None
+
+
+async def test_an_expired_join_takes_the_mqtt_account_with_it(
+    stack: Stack, mqtt_broker: Broker
+) -> None:
+    auth = await stack.login()
+    tag = uuid.uuid4().hex[:6]
+    device, node = f"cam-{tag}", f"node-{tag}"
+    # A token of ~4 s: the node never turns Ready, so the join expires and undoes itself.
+    body = {"node_name": node, "device_id": device, "token_expiry_hours": 0.001}
+    answer = await stack.http.post("/api/kubeedge/device/join", json=body, headers=auth)
+    assert answer.status_code == 200, answer.text
+    account = MqttCredentials(username=device, password=answer.json()["mqtt"]["password"])
+    handle = stack.temporal.get_workflow_handle(f"device-join/{device}", result_type=JoinProgress)
+    result = await handle.result()
+    assert result.status == JoinStatus.EXPIRED
+    if mqtt_broker.enforces_auth:
+        assert not await can_connect(mqtt_broker, account, client_id=device)
+    async with stack.sessions() as session:
+        assert await mqtt_credentials.get(session, device_id=device) is None

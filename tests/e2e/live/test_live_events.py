@@ -115,6 +115,8 @@ async def test_sse_and_websocket_clients_see_a_join_and_a_command(
         node_prefix=f"{prefix}node-",
         device_type="camera",
         timing=Timing(heartbeat_interval=1.0, detection_interval=0),
+        # The steering client's; the device joins and gets its own.
+        credentials=mqtt_broker.credentials,
     )
     device_id, node_name = f"{prefix}0001", f"{prefix}node-0001"
     topics = ["device_status", "detections", "commands"]
@@ -140,6 +142,8 @@ async def test_sse_and_websocket_clients_see_a_join_and_a_command(
             )
             assert joined["node_name"] == node_name
             assert joined["status"] == "Ready"
+            # It joined, and connects and answers with the MQTT account the join gave it.
+            assert fleet.device(device_id).username == device_id
             await ws.wait_for(
                 lambda m: m["type"] == "device_joined" and m.get("device_id") == device_id
             )

@@ -104,6 +104,7 @@ async def edge_fleet(kube_sandbox_url: str, mqtt_broker: Broker) -> AsyncIterato
             node_prefix=f"r{tag}-node-",
             device_type="camera",
             timing=Timing(heartbeat_interval=3600),
+            credentials=mqtt_broker.credentials,  # in the inventory directly, not joined
         )
         specs = device_specs(config)
         joined = JoinedDevices(None)
@@ -128,6 +129,7 @@ async def edge_fleet(kube_sandbox_url: str, mqtt_broker: Broker) -> AsyncIterato
             port=mqtt_broker.port,
             client_id=f"ctl-{tag}",
             ticker=MiscTicker(),
+            credentials=mqtt_broker.credentials,
         )
         started.append((fleet, control, api))
         await control.start()

@@ -17,8 +17,10 @@ from workflows.contracts.join import (
     DeviceResourceInput,
     EdgecoreConfigMapInput,
     IssuedJoinToken,
+    IssuedMqttCredentials,
     IssueJoinTokenInput,
     JoinActivity,
+    MqttCredentialsInput,
     NodeRbacInput,
     NodeStatus,
     TokenRef,
@@ -98,6 +100,15 @@ class FakeJoinActivities:
         async def delete_record(inp: DeviceRef) -> None:
             self._enter(JoinActivity.DELETE_DEVICE_RECORD)
 
+        @activity.defn(name=JoinActivity.ISSUE_MQTT_CREDENTIALS)
+        async def issue_mqtt(inp: MqttCredentialsInput) -> IssuedMqttCredentials:
+            self._enter(JoinActivity.ISSUE_MQTT_CREDENTIALS)
+            return IssuedMqttCredentials(username=inp.device_id, sealed_password="sealed-mqtt")
+
+        @activity.defn(name=JoinActivity.REVOKE_MQTT_CREDENTIALS)
+        async def revoke_mqtt(inp: MqttCredentialsInput) -> None:
+            self._enter(JoinActivity.REVOKE_MQTT_CREDENTIALS)
+
         @activity.defn(name=JoinActivity.NOTIFY_DEVICE_PROVISIONED)
         async def notify(inp: DeviceRef) -> None:
             self._enter(JoinActivity.NOTIFY_DEVICE_PROVISIONED)
@@ -122,11 +133,12 @@ class FakeJoinActivities:
                 JoinActivity.APPLY_DEVICE_RESOURCE: apply_device,
                 JoinActivity.APPLY_NODE_RBAC: apply_rbac,
                 JoinActivity.RECORD_DEVICE: record,
+                JoinActivity.ISSUE_MQTT_CREDENTIALS: issue_mqtt,
                 JoinActivity.NOTIFY_DEVICE_PROVISIONED: notify,
             }
         )
         return [
             validate, issue, revoke, apply_cm, delete_cm, apply_device, delete_device,
-            apply_rbac, delete_rbac, record, delete_record, notify, node_status, complete,
-            provisioner.provision_device,
+            apply_rbac, delete_rbac, record, delete_record, issue_mqtt, revoke_mqtt, notify,
+            node_status, complete, provisioner.provision_device,
         ]  # fmt: skip

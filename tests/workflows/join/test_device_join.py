@@ -48,6 +48,11 @@ STEPS = [
     ),
     (JoinStep.CONFIGURE_RBAC, JoinActivity.APPLY_NODE_RBAC, JoinActivity.DELETE_NODE_RBAC),
     (JoinStep.RECORD_INVENTORY, JoinActivity.RECORD_DEVICE, JoinActivity.DELETE_DEVICE_RECORD),
+    (
+        JoinStep.ISSUE_MQTT_CREDENTIALS,
+        JoinActivity.ISSUE_MQTT_CREDENTIALS,
+        JoinActivity.REVOKE_MQTT_CREDENTIALS,
+    ),
     (JoinStep.NOTIFY, JoinActivity.NOTIFY_DEVICE_PROVISIONED, None),
 ]
 ALL_UNDOS = [undo.value for _, _, undo in reversed(STEPS) if undo is not None]
@@ -114,6 +119,9 @@ async def test_joins_when_node_turns_ready(
     assert provisioned.steps.notified
     assert provisioned.sealed_token == "sealed"
     assert provisioned.configmap_name == "edgecore-config-edge-node-001"
+    # The device's own MQTT account: its password only ever sealed in history.
+    assert provisioned.mqtt_username == quick.device_id
+    assert provisioned.sealed_mqtt_password == "sealed-mqtt"
 
     result = await handle.result()
     assert result.status == JoinStatus.JOINED
