@@ -258,12 +258,35 @@ class RestoreRow(Base):
     applied: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     safety_backup_id: Mapped[str | None] = mapped_column(String(160))
     rolled_back: Mapped[bool] = mapped_column(default=False)
+    # What undoing a failed restore did: {"restored", "unchanged", "kept": [...]}.
+    rollback: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     error_type: Mapped[str | None] = mapped_column(String(64))
     error: Mapped[str | None] = mapped_column(Text)
     workflow_id: Mapped[str] = mapped_column(String(300))
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class RestoreJournalRow(Base):
+    """One change a restore made: the row or object before it and as the restore left it.
+
+    Appended in the transaction of the change itself (for Kubernetes objects, just before
+    it), so a rollback undoes exactly what the restore did, newest first, and nothing a
+    third party wrote meanwhile. `outcome` is set when the entry has been undone.
+    """
+
+    __tablename__ = "restore_journal"
+    __table_args__ = (Index("ix_restore_journal_restore_outcome", "restore_id", "outcome"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)  # the order of the changes
+    restore_id: Mapped[str] = mapped_column(String(128))
+    part: Mapped[str] = mapped_column(String(64))  # a backup part: table or object kind
+    key: Mapped[list[Any]] = mapped_column(JSON)  # business key, or [namespace, name]
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # None: it did not exist
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # None: the restore deleted it
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 # --- inventory: node security tokens and what the worker observed --------------

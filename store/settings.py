@@ -52,6 +52,26 @@ class Settings(BaseSettings):
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     temporal_ui_url: str = "http://127.0.0.1:8233"
+    # A secured cluster or Temporal Cloud (README "A real cluster"): TLS, with a client
+    # certificate for mTLS, or an API key (which implies TLS).
+    temporal_tls: bool = Field(
+        default=False, description="TLS to Temporal (implied by a client certificate or API key)"
+    )
+    temporal_tls_ca_file: Path | None = Field(
+        default=None, description="CA bundle of Temporal's server certificate; default: system"
+    )
+    temporal_tls_cert_file: Path | None = Field(
+        default=None, description="Client certificate (PEM) for mTLS; needs the key file"
+    )
+    temporal_tls_key_file: Path | None = Field(
+        default=None, description="Client private key (PEM) for mTLS"
+    )
+    temporal_tls_server_name: str | None = Field(
+        default=None, description="Server name to verify, when not the address's host"
+    )
+    temporal_api_key: SecretStr | None = Field(
+        default=None, description="Temporal Cloud API key (sent as a bearer token over TLS)"
+    )
     task_queue: str = "edgewright"
 
     mqtt_host: str = "127.0.0.1"
@@ -90,6 +110,8 @@ class Settings(BaseSettings):
     # Inventory: how fresh node facts are, and how long a CloudCore rollout may take.
     node_sync_interval_seconds: float = Field(default=30.0, gt=0)
     cloudcore_rollout_timeout_seconds: float = Field(default=300.0, gt=0)
+    # How long POST /cloudcore/deploy holds the request, all in: then 202 and a status URL.
+    cloudcore_answer_timeout_seconds: float = Field(default=20.0, gt=0, le=300)
     cloudcore_image: str = Field(
         default="kubeedge/cloudcore", description="Image repository of CloudCore deploys"
     )
@@ -242,6 +264,11 @@ class Settings(BaseSettings):
     )
     worker_metrics_port: int = Field(default=9464, ge=0, le=65535, description="0: off")
     bridge_metrics_port: int = Field(default=9465, ge=0, le=65535, description="0: off")
+    heartbeat_file: Path | None = Field(
+        default=None,
+        description="The worker and the bridge touch this file while they run (liveness "
+        "probes: `python -m workers.heartbeat PATH`); unset: no file",
+    )
     live_queue_size: int = Field(
         default=1000, ge=10, description="Events buffered per SSE/WebSocket client"
     )
@@ -271,6 +298,10 @@ class Settings(BaseSettings):
             value: SecretStr | None = getattr(self, name)
             if value is not None and value.get_secret_value().lower() in _PLACEHOLDERS:
                 raise ValueError(f"EDGEWRIGHT_{name.upper()} is a placeholder; set a real secret")
+        if (self.temporal_tls_cert_file is None) != (self.temporal_tls_key_file is None):
+            raise ValueError(
+                "EDGEWRIGHT_TEMPORAL_TLS_CERT_FILE and EDGEWRIGHT_TEMPORAL_TLS_KEY_FILE go together"
+            )
         if self.secret_key is not None and len(self.secret_key.get_secret_value()) < 32:
             raise ValueError("EDGEWRIGHT_SECRET_KEY must be at least 32 characters")
         return self

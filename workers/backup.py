@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.backup.backup import BackupActivities
 from activities.backup.restore import RestoreActivities
+from activities.backup.restore_undo import RestoreUndoActivities
 from adapters.kubernetes.client import KubeTarget
 from store.settings import Settings
 from workflows.backup.backup import BackupWorkflow
@@ -33,6 +34,7 @@ def backup_activities(
     restore = RestoreActivities(
         settings=settings, sessions=sessions, kube_api=kube_api, executor=executor
     )
+    undo = RestoreUndoActivities(sessions=sessions, kube_api=kube_api, executor=executor)
     return [
         backup.create_backup_archive,
         backup.verify_backup_archive,
@@ -42,4 +44,5 @@ def backup_activities(
         restore.inspect_backup,
         restore.apply_backup,
         restore.record_restore,
+        undo.undo_restore,
     ]

@@ -28,6 +28,7 @@ from workflows.contracts.backup import (
     RestorePlan,
     RestoreProgress,
     RestoreStatus,
+    RollbackReport,
     SkippedPart,
     backup_workflow_id,
     restore_workflow_id,
@@ -150,6 +151,11 @@ class RestoreView(BaseModel):
     plan: RestorePlan | None
     safety_backup_id: str | None
     rolled_back: bool
+    rollback: RollbackReport | None = Field(
+        default=None,
+        description="After a failed restore: how many of its changes were put back, were "
+        "already as before, or were kept because someone changed them since (listed)",
+    )
     error_type: str | None
     error: str | None
     started_at: datetime
@@ -193,6 +199,7 @@ def restore_from_row(row: RestoreRow, settings: Settings) -> RestoreView:
         )
     }
     fields |= {
+        "rollback": RollbackReport.model_validate(row.rollback) if row.rollback else None,
         "restore_status": RestoreStatus(row.status),
         "mode": RestoreMode(row.mode),
         "plan": plan,

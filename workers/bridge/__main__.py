@@ -19,6 +19,7 @@ from adapters.temporal import connect_temporal
 from store.db import create_engine, session_factory
 from store.settings import Settings
 from workers.bridge.service import running_bridge
+from workers.heartbeat import start_heartbeat
 
 log = logging.getLogger("edgewright.bridge")
 
@@ -39,7 +40,10 @@ async def run(settings: Settings) -> None:
             process="bridge",
         )
         log.info("bridge running against MQTT %s:%d", settings.mqtt_host, settings.mqtt_port)
+        beat = start_heartbeat(settings)
         await stop.wait()
+        if beat is not None:
+            beat.cancel()
         log.info("bridge stopping")
         if listener is not None:
             listener.stop()

@@ -7,6 +7,7 @@ and are replayed end to end in tests/e2e/devices/test_inventory_seed_e2e.py.
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -117,6 +118,7 @@ async def test_workflow_endpoints_without_temporal_are_503_never_500(
             "/api/kubeedge/token/generate", json={"node_name": "edge-node-001"}, headers=admin
         ),
         client.post("/api/kubeedge/cloudcore/deploy", json={"version": "1.18.0"}, headers=admin),
+        client.get(f"/api/kubeedge/cloudcore/deploy/runs/{uuid.uuid4()}", headers=admin),
     ]
     for call in calls:
         response = await call
@@ -382,3 +384,13 @@ async def test_cloudcore_status_is_what_the_worker_read(
     ]
     assert body["services"][0]["ports"][0] == ports[0]
     assert datetime.fromisoformat(body["observed_at"]) <= utcnow()
+
+
+async def test_a_deploy_run_id_is_checked_before_temporal_is_needed(
+    client: httpx.AsyncClient, tokens: dict[Role, str]
+) -> None:
+    viewer = bearer(tokens[Role.VIEWER])
+    for bad in ("latest", "00000000-0000-0000-0000-00000000000G", f"{uuid.uuid4()}%0A"):
+        answer = await client.get(f"/api/kubeedge/cloudcore/deploy/runs/{bad}", headers=viewer)
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["details"] == {"run_id": "invalid"}
