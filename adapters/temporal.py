@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import Runtime
 from temporalio.service import TLSConfig
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_delay
 from tenacity.stop import stop_never
@@ -47,11 +48,13 @@ async def connect_temporal(
     *,
     give_up_after: float | None = STARTUP_PATIENCE_SECONDS,
     on_failure: OnFailure | None = None,
+    runtime: Runtime | None = None,
 ) -> Client:
     """A client for the settings' Temporal, retrying until it answers.
 
     `give_up_after=None` retries for as long as the caller waits (it may cancel); otherwise
-    the last error is raised once that many seconds have passed.
+    the last error is raised once that many seconds have passed. `runtime` carries the
+    worker's metrics (adapters.prometheus.temporal); None is the SDK's default.
     """
 
     tls = tls_config(settings)
@@ -64,6 +67,7 @@ async def connect_temporal(
             data_converter=pydantic_data_converter,
             tls=tls,
             api_key=api_key,
+            runtime=runtime,
         )
 
     return await retry_connect(

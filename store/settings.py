@@ -260,6 +260,16 @@ class Settings(BaseSettings):
         description="How long the replica holding the durable session may go without "
         "renewing its lease before another takes over",
     )
+    metrics_public: bool = Field(
+        default=False,
+        description="Serve the API's /metrics without credentials (a scraper on a private "
+        "network); /api/kubeedge/metrics/prometheus always asks for them",
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1", description="Address the worker's and bridge's /metrics listen on"
+    )
+    worker_metrics_port: int = Field(default=9464, ge=0, le=65535, description="0: off")
+    bridge_metrics_port: int = Field(default=9465, ge=0, le=65535, description="0: off")
     heartbeat_file: Path | None = Field(
         default=None,
         description="The worker and the bridge touch this file while they run (liveness "

@@ -14,6 +14,7 @@ from adapters.kubernetes.client import connect_kube
 from adapters.mqtt.credentials import control_credentials, service_credentials
 from adapters.mqtt.dynsec import DynsecClient
 from adapters.mqtt.publisher import MqttPublisher
+from adapters.prometheus.temporal import buffered_runtime
 from adapters.temporal import connect_temporal
 from store.db import create_engine, session_factory
 from store.settings import Settings
@@ -21,6 +22,7 @@ from workers.devices import ensure_node_sync
 from workers.health import HealthReporter
 from workers.heartbeat import start_heartbeat
 from workers.monitoring import ensure_alert_evaluation, ensure_compaction_schedule
+from workers.observability import serving_worker_metrics
 from workers.schedules import ensure_backup_schedule
 from workers.worker import activity_callables, build_worker
 
@@ -67,7 +69,8 @@ async def run(settings: Settings) -> None:
     broker = device_accounts(settings)
     if broker is not None:
         await broker.start()
-    client = await connect_temporal(settings)
+    runtime, metric_buffer = buffered_runtime()
+    client = await connect_temporal(settings, runtime=runtime)
     try:
         await ensure_node_sync(client, settings=settings)
     except Exception:  # joins and removals still work; device facts just go stale
@@ -109,7 +112,7 @@ async def run(settings: Settings) -> None:
             kubeedge_namespace=settings.kubeedge_namespace,
         )
         health = asyncio.create_task(reporter.report_forever())
-        async with worker:
+        async with serving_worker_metrics(metric_buffer, settings=settings), worker:
             log.info(
                 "worker polling task queue %r on %s", settings.task_queue, settings.temporal_address
             )

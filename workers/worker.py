@@ -29,6 +29,7 @@ from workers.monitoring import MONITORING_WORKFLOWS, monitoring_activities
 from workers.workloads import WORKLOAD_WORKFLOWS, workload_activities
 from workflows.contracts.join import BatchActivity, JoinActivity
 from workflows.join.device_join import DeviceJoinWorkflow
+from workflows.observability.interceptor import RunMetricsInterceptor
 
 WORKFLOWS: Sequence[type] = (
     DeviceJoinWorkflow,
@@ -148,6 +149,8 @@ def build_worker(
         # Given, not derived: temporalio's default hashes the code of every loaded module,
         # which took 5-30 s of each worker start (longer on a busy machine).
         build_id=settings.worker_build_id or f"edgewright-{package_version()}",
+        # Runs started and finished, through the SDK's replay-safe meter.
+        interceptors=[RunMetricsInterceptor()],
     )
 
 

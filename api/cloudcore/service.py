@@ -28,6 +28,7 @@ from api.core.runs import (
     progress_of,
     start_or_attach,
 )
+from workflows.contracts import summaries
 from workflows.contracts.cloudcore import (
     CLOUDCORE_DEPLOY_WORKFLOW,
     DEPLOY_PROGRESS_QUERY,
@@ -63,6 +64,7 @@ def _run_start(inp: CloudCoreDeployInput, task_queue: str) -> RunStart[CloudCore
         workflow=CLOUDCORE_DEPLOY_WORKFLOW,
         arg=inp,
         id=cloudcore_deploy_workflow_id(inp.target.namespace),
+        summary=summaries.cloudcore_summary(inp.target.namespace),
         task_queue=task_queue,
         result_type=CloudCoreDeployProgress,
         progress_query=DEPLOY_PROGRESS_QUERY,

@@ -32,6 +32,7 @@ from api.core.runs import RunStart, progress_of, start_or_attach
 from store import commands
 from store.devices import inventory as devices
 from store.models import Device
+from workflows.contracts import summaries
 from workflows.contracts.commands import (
     CONNECTION_TEST_PROGRESS_QUERY,
     CONNECTION_TEST_WORKFLOW,
@@ -151,6 +152,7 @@ async def start_connection_test(
         workflow=CONNECTION_TEST_WORKFLOW,
         arg=inp,
         id=connection_test_workflow_id(test_id),
+        summary=summaries.connection_test_summary(body.device_id, len(inp.tests)),
         task_queue=settings.task_queue,
         result_type=ConnectionTestProgress,
         progress_query=CONNECTION_TEST_PROGRESS_QUERY,

@@ -35,6 +35,7 @@ from api.core.deps import (
 from api.core.errors import ApiError, RunClosed, RunConflict, RunStillRunning
 from api.core.links import temporal_ui_link
 from api.core.runs import RunStart, progress_of, request_fingerprint, start_or_attach
+from workflows.contracts import summaries
 from workflows.contracts.commands import (
     BROADCAST_WORKFLOW,
     COMMAND_ACCEPTED_UPDATE,
@@ -96,6 +97,7 @@ async def broadcast(
             client,
             workflow=BROADCAST_WORKFLOW,
             arg=inp,
+            summary=summaries.broadcast_summary(inp.command, inp.device_type),
             command_id=inp.command_id,
             fingerprint=inp.fingerprint,
             update=COMMAND_FINISHED_UPDATE if wait else COMMAND_ACCEPTED_UPDATE,
@@ -192,6 +194,7 @@ async def start_job(
         workflow=COMMAND_JOB_WORKFLOW,
         arg=inp,
         id=command_job_workflow_id(job_id),
+        summary=summaries.command_job_summary(inp.command, job_id),
         task_queue=settings.task_queue,
         result_type=JobProgress,
         progress_query=JOB_PROGRESS_QUERY,

@@ -32,6 +32,7 @@ from api.core.runs import request_fingerprint
 from store import commands
 from store.devices import presence
 from store.settings import Settings
+from workflows.contracts import summaries
 from workflows.contracts.commands import (
     COMMAND_ACCEPTED_UPDATE,
     COMMAND_FINISHED_UPDATE,
@@ -146,6 +147,7 @@ async def send_command(
             client,
             workflow=COMMAND_WORKFLOW,
             arg=inp,
+            summary=summaries.command_summary(inp.command, inp.device_id),
             command_id=inp.command_id,
             fingerprint=inp.fingerprint,
             update=COMMAND_FINISHED_UPDATE if wait else COMMAND_ACCEPTED_UPDATE,

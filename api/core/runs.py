@@ -76,6 +76,8 @@ class RunStart(Generic[P]):
     workflow: str
     arg: BaseModel
     id: str
+    # What the Temporal UI lists the run as (workflows.contracts.summaries).
+    summary: str
     task_queue: str
     result_type: type[P]
     # The query answering with a P while the run goes on, when the workflow has one.
@@ -117,6 +119,7 @@ async def start_or_attach(client: Client, run: RunStart[P]) -> Started[P]:
             id_reuse_policy=run.id_reuse_policy,
             search_attributes=run._attributes(),
             execution_timeout=run.execution_timeout,
+            static_summary=run.summary,
         )
     except WorkflowAlreadyStartedError:
         return Started(client.get_workflow_handle(run.id, result_type=run.result_type), True)
@@ -148,6 +151,7 @@ async def update_with_start(
         search_attributes=run._attributes(),
         execution_timeout=run.execution_timeout,
         result_type=run.result_type,
+        static_summary=run.summary,
     )
     call = client.execute_update_with_start_workflow(
         update, fingerprint, start_workflow_operation=start, result_type=run.result_type

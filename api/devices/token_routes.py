@@ -35,6 +35,7 @@ from store.models import utcnow
 from store.runtime_config import load_runtime_config
 from store.sealing import SealError, unseal
 from store.settings import Settings
+from workflows.contracts import summaries
 from workflows.contracts.common import NodeName, ShortText
 from workflows.contracts.devices import (
     ISSUE_TOKEN_WORKFLOW,
@@ -155,6 +156,7 @@ async def _issue(
         workflow=ISSUE_TOKEN_WORKFLOW,
         arg=inp,
         id=workflow_id,
+        summary=summaries.token_summary(inp.node_name),
         task_queue=settings.task_queue,
         result_type=IssuedJoinToken,
         execution_timeout=timedelta(minutes=5),

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -42,6 +43,8 @@ class Departure:
 
 OnOnline = Callable[[Sequence[str]], Awaitable[None]]
 OnLeft = Callable[[Sequence[Departure]], None]
+# Told after each write: how long it took and how old its oldest heartbeat was by then.
+OnFlushed = Callable[[float, float], None]
 
 
 class PresenceBatcher:
@@ -53,12 +56,14 @@ class PresenceBatcher:
         offline_after: float,
         on_online: OnOnline,
         on_left: OnLeft,
+        on_flushed: OnFlushed | None = None,
     ) -> None:
         self._sessions = sessions
         self._flush_interval = flush_interval
         self._offline_after = timedelta(seconds=offline_after)
         self._on_online = on_online
         self._on_left = on_left
+        self._on_flushed = on_flushed
         self._pending: dict[str, Heartbeat] = {}
         self._leaving: dict[str, str] = {}  # device_id -> reason
         self._detections: Counter[tuple[str, str]] = Counter()  # (day, device_id)
@@ -70,6 +75,13 @@ class PresenceBatcher:
     @property
     def pending(self) -> int:
         return len(self._pending) + len(self._leaving)
+
+    def lag_seconds(self) -> float:
+        """Age of the oldest heartbeat not yet written; 0 when none waits."""
+        if not self._pending:
+            return 0.0
+        oldest = min(beat.at for beat in self._pending.values())
+        return max(0.0, (datetime.now(UTC) - oldest).total_seconds())
 
     def heartbeat(self, device_id: str, *, usage: dict[str, Any], at: datetime) -> None:
         self._pending[device_id] = Heartbeat(device_id=device_id, at=at, usage=usage)
@@ -107,6 +119,7 @@ class PresenceBatcher:
         detections, self._detections = self._detections, Counter()
         if not beats and not leaving and not detections:
             return
+        started = time.perf_counter()
         try:
             async with self._sessions() as session, session.begin():
                 gone = await presence.mark_offline(session, device_ids=list(leaving))
@@ -125,6 +138,10 @@ class PresenceBatcher:
             raise
         self.rows_written += len(beats)
         self.flushes += 1
+        if self._on_flushed is not None and beats:
+            oldest = min(beat.at for beat in beats.values())
+            lag = max(0.0, (datetime.now(UTC) - oldest).total_seconds())
+            self._on_flushed(time.perf_counter() - started, lag)
         if gone:
             self._on_left([_departure(row, leaving[row.device_id]) for row in gone])
         if back:

@@ -26,6 +26,7 @@ from temporalio.exceptions import (
 )
 
 from workflows.backup.steps import heavy, patiently
+from workflows.contracts import summaries
 from workflows.contracts.backup import (
     BACKUP_WORKFLOW,
     RESTORE_PROGRESS_QUERY,
@@ -150,6 +151,7 @@ class RestoreWorkflow:
                     requested_by=inp.requested_by,
                 ),
                 id=backup_workflow_id(backup_id),
+                static_summary=summaries.backup_summary(backup_id, BackupKind.SAFETY.value),
                 result_type=BackupProgress,
             )
         except (ChildWorkflowError, asyncio.CancelledError) as err:
