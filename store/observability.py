@@ -9,7 +9,8 @@ from datetime import datetime
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.models import BackupRow, Device
+from store.models import AlertRow, BackupRow, Device
+from store.monitoring.alerts import FIRING
 from workflows.contracts.backup import BackupStatus
 
 # Device types are free text: beyond this many distinct ones the rest count as "other",
@@ -30,6 +31,7 @@ class FleetCount:
 class FleetFigures:
     by_state: list[FleetCount]
     online: int
+    alerts_firing: dict[str, int]  # by severity
 
 
 async def fleet_figures(session: AsyncSession) -> FleetFigures:
@@ -43,8 +45,19 @@ async def fleet_figures(session: AsyncSession) -> FleetFigures:
     online = await session.scalar(
         select(func.count()).select_from(Device).where(Device.presence_online.is_(True))
     )
+    firing = (
+        await session.execute(
+            select(AlertRow.severity, func.count())
+            .where(AlertRow.state == FIRING)
+            .group_by(AlertRow.severity)
+        )
+    ).all()
     counts = [(status, device_type, int(count)) for status, device_type, count in rows]
-    return FleetFigures(by_state=_bounded_types(counts), online=int(online or 0))
+    return FleetFigures(
+        by_state=_bounded_types(counts),
+        online=int(online or 0),
+        alerts_firing={severity: int(count) for severity, count in firing},
+    )
 
 
 def _bounded_types(rows: list[tuple[str, str | None, int]]) -> list[FleetCount]:

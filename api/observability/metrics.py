@@ -67,6 +67,12 @@ class ApiMetrics:
             "Devices whose MQTT presence says online",
             registry=self.registry,
         )
+        self.alerts_firing = Gauge(
+            "edgewright_alerts_firing",
+            "Alerts firing now, by severity",
+            ["severity"],
+            registry=self.registry,
+        )
         self._recent: deque[tuple[float, bool, float]] = deque(maxlen=WINDOW_MAX_REQUESTS)
 
     @property
@@ -86,6 +92,9 @@ class ApiMetrics:
                 count.devices
             )
         self.devices_online.set(fleet.online)
+        self.alerts_firing.clear()
+        for severity, firing in fleet.alerts_firing.items():
+            self.alerts_firing.labels(severity=severity).set(firing)
 
     def recent(self) -> RecentTraffic:
         """Rate, error share and p95 latency of the requests in the last WINDOW_SECONDS."""

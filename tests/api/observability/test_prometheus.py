@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -10,6 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from api.core.state import app_sessions
 from store.access.users import Role
 from store.health import encode_figures, record_health
+from store.models import AlertRow
 from tests.api.helpers import bearer
 from tests.api.inventory_helpers import add_devices
 
@@ -20,6 +23,7 @@ API_FAMILIES = {
     "edgewright_process_start_time_seconds",
     "edgewright_devices",
     "edgewright_devices_online",
+    "edgewright_alerts_firing",
 }
 
 
@@ -106,3 +110,40 @@ async def test_health_figures_are_real(
     assert body["bridge"]["lag_seconds"] == 0.25
     assert body["store"]["size_bytes"] > 0
     assert body["backups"] == {"last_good_at": None, "age_seconds": None}
+
+
+async def test_firing_alerts_are_counted_by_severity_only(
+    app: FastAPI, client: httpx.AsyncClient, viewer: dict[str, str]
+) -> None:
+    now = datetime.now(UTC)
+    async with app_sessions(app)() as session, session.begin():
+        for device, severity, state in (
+            ("cam-1", "critical", "firing"),
+            ("cam-2", "critical", "firing"),
+            ("cam-3", "warning", "firing"),
+            ("cam-4", "warning", "pending"),
+            ("cam-5", "warning", "resolved"),
+        ):
+            session.add(
+                AlertRow(
+                    rule="cpu_high",
+                    device_id=device,
+                    node_name=None,
+                    severity=severity,
+                    state=state,
+                    message="cpu 95% > 90%",
+                    value=95.0,
+                    pending_since=now,
+                    started_at=now if state != "pending" else None,
+                    resolved_at=now if state == "resolved" else None,
+                    acknowledged_at=None,
+                )
+            )
+
+    scrape = await client.get("/api/kubeedge/metrics/prometheus", headers=viewer)
+
+    firing = {
+        labels["severity"]: value
+        for _, labels, value in families(scrape.text)["edgewright_alerts_firing"]
+    }
+    assert firing == {"critical": 2.0, "warning": 1.0}
