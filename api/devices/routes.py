@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, status
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Path, Request, status
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from api.core.deps import OperatorUser, SessionDep, SettingsDep, TemporalDep, ViewerUser
 from api.core.errors import ApiError
-from api.core.pagination import PageDep, pagination
+from api.core.listing import ListDep, list_response
 from api.devices.removal_service import removal_input, removal_outcome, run_details, running_join
 from api.devices.schemas import DeviceDetail, DeviceList, device_detail, device_item
 from store.devices import inventory as devices
@@ -40,13 +40,18 @@ class RemovalAnswer(BaseModel):
 
 
 @router.get("/devices", response_model=DeviceList)
-async def list_devices(_user: ViewerUser, session: SessionDep, page: PageDep) -> DeviceList:
-    rows, total = await devices.list_summaries(session, offset=page.offset, limit=page.limit)
+async def list_devices(
+    request: Request, _user: ViewerUser, session: SessionDep, window: ListDep
+) -> StreamingResponse:
+    rows, total = await devices.list_summaries(session, offset=window.offset, limit=window.limit)
     now = utcnow()
-    return DeviceList(
-        count=total,
-        devices=[device_item(row, now=now) for row in rows],
-        pagination=pagination(page, total=total),
+    return list_response(
+        request,
+        key="devices",
+        rows=rows,
+        render=lambda row: device_item(row, now=now),
+        window=window,
+        total=total,
     )
 
 

@@ -59,7 +59,9 @@ async def test_seed_deploy_list_and_stable_ports(live: LiveApi, tokens: dict[Rol
 
     listing = (await live.http.get("/api/kubeedge/apps", headers=viewer)).json()
     assert listing["count"] == 1
-    assert listing["pagination"] == {"total": 1, "page": 1, "limit": 20, "pages": 1}
+    assert listing["pagination"] == {
+        "total": 1, "page": 1, "limit": 10_000, "pages": 1, "truncated": False, "next": None
+    }  # fmt: skip
     app = listing["apps"][0]
     assert (app["name"], app["status"], app["devices_deployed"]) == (
         "object-detection",
