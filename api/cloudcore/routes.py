@@ -57,8 +57,11 @@ class DeployRequest(BaseModel):
     )
 
 
+STATUS_PATH = "/api/kubeedge/cloudcore/status"
+
+
 class DeployAnswer(BaseModel):
-    status: str = Field(description='"success", or "in_progress" with 202')
+    status: str = Field(description='"success", or "accepted" with 202 (still rolling out)')
     message: str
     deployment_name: str
     namespace: str
@@ -69,6 +72,7 @@ class DeployAnswer(BaseModel):
     rollout: CloudCoreRolloutState | None
     workflow_id: str
     temporal_ui_url: str
+    status_url: str = STATUS_PATH
 
 
 class Pod(BaseModel):
@@ -106,7 +110,7 @@ class CloudCoreStatus(BaseModel):
 def _answer(progress: CloudCoreDeployProgress, settings: Settings, *, done: bool) -> DeployAnswer:
     workflow_id = cloudcore_deploy_workflow_id(progress.namespace)
     return DeployAnswer(
-        status="success" if done else "in_progress",
+        status="success" if done else "accepted",
         message=progress.message,
         deployment_name=progress.deployment_name,
         namespace=progress.namespace,
@@ -122,7 +126,13 @@ def _answer(progress: CloudCoreDeployProgress, settings: Settings, *, done: bool
 @router.post(
     "/cloudcore/deploy",
     response_model=DeployAnswer,
-    responses={202: {"description": "Still rolling out; the same request attaches to the run"}},
+    responses={
+        202: {
+            "model": DeployAnswer,
+            "description": 'Still rolling out: status "accepted"; the same request attaches to '
+            "the run, status_url shows CloudCore",
+        }
+    },
 )
 async def deploy(
     body: DeployRequest, _user: AdminUser, settings: SettingsDep, temporal: OptionalTemporalDep

@@ -71,7 +71,10 @@ class BroadcastRequest(BaseModel):
 @router.post(
     "/broadcast",
     response_model=CommandAnswer,
-    responses={409: {"description": "command_id taken by another request"}},
+    responses={
+        202: {"model": CommandAnswer, "description": 'status "accepted": not yet sent or over'},
+        409: {"description": "command_id taken by another request"},
+    },
 )
 async def broadcast(
     body: BroadcastRequest,
@@ -112,9 +115,9 @@ async def broadcast(
     except RunStillRunning as running:
         if running.progress is None:
             raise ApiError(503, "The broadcast was not started; retry") from None
-        answer = command_answer(running.progress, settings, waited=False)
+        answer = command_answer(running.progress, settings, waited=False, accepted=True)
         return JSONResponse(answer.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)
-    return command_answer(result, settings, waited=wait)
+    return command_answer(result, settings, waited=wait, accepted=False)
 
 
 class JobRequest(BaseModel):
@@ -134,7 +137,7 @@ class JobRequest(BaseModel):
 
 
 class JobAnswer(BaseModel):
-    status: str = "success"
+    status: str = Field(default="success", description='"accepted" when the POST answers 202')
     job_id: str
     state: JobState
     command: str
@@ -154,11 +157,16 @@ class JobAnswer(BaseModel):
     finished_at: Any
     workflow_id: str
     temporal_ui_url: str
+    status_url: str
 
 
-def _job_answer(progress: JobProgress, settings: SettingsDep) -> JobAnswer:
+def _job_answer(
+    progress: JobProgress, settings: SettingsDep, *, accepted: bool = False
+) -> JobAnswer:
     workflow_id = command_job_workflow_id(progress.job_id)
     return JobAnswer(
+        status="accepted" if accepted else "success",
+        status_url=f"/api/kubeedge/command/jobs/{progress.job_id}",
         **progress.model_dump(exclude={"runs"}),
         failed_percent=progress.failed_percent,
         workflow_id=workflow_id,
@@ -202,7 +210,7 @@ async def start_job(
     started = await start_or_attach(client, run)
     if started.refused:
         raise RunConflict(f"Job {job_id} exists", details={"workflow_id": run.id})
-    return _job_answer(await progress_of(started.handle, run), settings)
+    return _job_answer(await progress_of(started.handle, run), settings, accepted=True)
 
 
 async def _progress(client: Client, job_id: str) -> JobProgress:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from api.core.links import temporal_ui_link
 from store.settings import Settings
@@ -51,7 +51,7 @@ class DeviceAnswer(BaseModel):
 class CommandAnswer(BaseModel):
     """`POST .../command`: the seed's fields, the state, and with `?wait=true` the result."""
 
-    status: str = "success"
+    status: str = Field(description='"success" once sent (or over); "accepted" with 202')
     command_id: str
     device_id: str | None = None
     device_type: str | None = None
@@ -67,6 +67,7 @@ class CommandAnswer(BaseModel):
     execution_time: str | None = None
     workflow_id: str
     temporal_ui_url: str
+    status_url: str
 
 
 class CommandStatusAnswer(BaseModel):
@@ -108,10 +109,18 @@ def _device_answer(result: DeviceResult) -> DeviceAnswer:
     )
 
 
-def command_answer(status: CommandStatus, settings: Settings, *, waited: bool) -> CommandAnswer:
+def command_status_path(command_id: str) -> str:
+    return f"/api/kubeedge/command/{command_id}/status"
+
+
+def command_answer(
+    status: CommandStatus, settings: Settings, *, waited: bool, accepted: bool
+) -> CommandAnswer:
+    """`accepted`: answered 202, the command not yet sent (or, waited for, not yet over)."""
     workflow_id = command_workflow_id(status.command_id)
     over = status.state.final
     return CommandAnswer(
+        status="accepted" if accepted else "success",
         command_id=status.command_id,
         device_id=status.device_id,
         device_type=status.device_type,
@@ -127,6 +136,7 @@ def command_answer(status: CommandStatus, settings: Settings, *, waited: bool) -
         execution_time=execution_time(status.execution_seconds),
         workflow_id=workflow_id,
         temporal_ui_url=temporal_ui_link(settings, workflow_id),
+        status_url=command_status_path(status.command_id),
     )
 
 

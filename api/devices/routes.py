@@ -27,7 +27,7 @@ DeviceIdPath = Annotated[str, Path(max_length=253, description="The device's dev
 
 
 class RemovalAnswer(BaseModel):
-    status: str = Field(description='"success", or "in_progress" with 202')
+    status: str = Field(description='"success", or "accepted" with 202 (still removing)')
     message: str
     actions_taken: list[str]
     # ours
@@ -37,6 +37,7 @@ class RemovalAnswer(BaseModel):
     tokens_revoked: RevokedTokens
     workflow_id: str
     temporal_ui_url: str
+    status_url: str = Field(description="The device: a 404 there once the removal is done")
 
 
 @router.get("/devices", response_model=DeviceList)
@@ -68,7 +69,13 @@ async def get_device(
 @router.delete(
     "/device/{device_id}",
     response_model=RemovalAnswer,
-    responses={202: {"description": "Removal still running; the same DELETE attaches to it"}},
+    responses={
+        202: {
+            "model": RemovalAnswer,
+            "description": 'Removal still running: status "accepted"; the same DELETE '
+            "attaches to it",
+        }
+    },
 )
 async def remove_device(
     device_id: DeviceIdPath,
@@ -91,7 +98,7 @@ async def remove_device(
         )
     progress, finished = await removal_outcome(client, settings=settings, inp=inp)
     answer = RemovalAnswer(
-        status="success" if finished else "in_progress",
+        status="success" if finished else "accepted",
         message=f"Device {inp.device_id} removed"
         if finished
         else f"Removal of device {inp.device_id} is still running ({progress.stage})",
@@ -101,6 +108,7 @@ async def remove_device(
         join_cancelled=progress.join_cancelled,
         tokens_revoked=progress.tokens_revoked,
         **run_details(settings, inp.device_id),
+        status_url=f"/api/kubeedge/device/{inp.device_id}",
     )
     if not finished:
         return JSONResponse(answer.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)

@@ -55,7 +55,9 @@ class JoinSteps(BaseModel):
 
 
 class JoinResponse(BaseModel):
-    status: str = "success"
+    status: str = Field(
+        default="success", description='"success" once provisioned; "accepted" with 202'
+    )
     node_name: str
     device_id: str
     configmap_created: str | None
@@ -66,3 +68,4 @@ class JoinResponse(BaseModel):
     token_expires_at: datetime | None
     workflow_id: str
     temporal_ui_url: str
+    status_url: str = Field(description="GET it for how the join goes (the POST's answer)")

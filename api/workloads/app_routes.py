@@ -56,7 +56,7 @@ class Service(BaseModel):
 
 
 class Deployed(BaseModel):
-    status: str = Field(description='"success"; "deploying" with 202')
+    status: str = Field(description='"success"; "accepted" with 202 (`state` says how far)')
     deployment_name: str
     devices_deployed: int
     services_created: list[Service]
@@ -101,7 +101,7 @@ def _wait_seconds(body: DeployApp, settings: Settings) -> float:
 @router.post(
     "/apps/deploy",
     response_model=Deployed,
-    responses={202: {"description": "Rollout still running; follow status_url"}},
+    responses={202: {"model": Deployed, "description": 'Rollout still running: status "accepted"'}},
 )
 async def deploy_app(
     body: DeployApp,
@@ -277,7 +277,7 @@ def _answer(
             details={**links, "failures": failures, "rolled_back": rolled_back},
         )
     pending = Deployed(
-        status="deploying",
+        status="accepted",
         deployment_name=body.name,
         devices_deployed=outcome.nodes_ready if outcome is not None else 0,
         services_created=services,

@@ -136,7 +136,7 @@ async def test_slow_and_failed_rollouts(live: LiveApi, tokens: dict[Role, str]) 
     slow = await deploy(live, operator, image="edge-app:hold", wait=False)
     assert slow.status_code == 202, slow.text
     body = slow.json()
-    assert (body["status"], body["state"]) == ("deploying", "pending")
+    assert (body["status"], body["state"]) == ("accepted", "pending")
     assert body["temporal_ui_url"].endswith(f"rollout%2F{body['app_id']}%2F1")
     follow = await live.http.get(body["status_url"], headers=bearer(operator))
     assert follow.status_code == 200
