@@ -34,6 +34,7 @@ from api.core.deps import (
 )
 from api.core.errors import ApiError, RunClosed, RunConflict, RunStillRunning
 from api.core.links import temporal_ui_link
+from api.core.numbers import Number
 from api.core.runs import RunStart, progress_of, request_fingerprint, start_or_attach
 from workflows.contracts.commands import (
     BROADCAST_WORKFLOW,
@@ -148,9 +149,9 @@ class JobAnswer(BaseModel):
     failed: int
     timed_out: int
     cancelled: int
-    failed_percent: float
+    failed_percent: Number
     rate_per_minute: int
-    abort_threshold_percent: float
+    abort_threshold_percent: Number
     min_executed_for_abort: int
     abort_reason: str | None
     created_at: Any

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from api.core.links import temporal_ui_link
+from api.core.numbers import Number
 from store.settings import Settings
 from workflows.contracts.commands import (
     CommandState,
@@ -57,7 +58,7 @@ class CommandAnswer(BaseModel):
     device_type: str | None = None
     command: str
     sent_at: datetime | None
-    expected_response_timeout: float
+    expected_response_timeout: Number
     command_status: CommandState
     waiting_for_device: bool
     queued_at: datetime
@@ -86,7 +87,7 @@ class CommandStatusAnswer(BaseModel):
     success: bool | None = None
     error: str | None = None
     error_type: str | None = None
-    expected_response_timeout: float
+    expected_response_timeout: Number
     waiting_for_device: bool = False
     queued_at: datetime
     sent_at: datetime | None = None
