@@ -77,11 +77,29 @@ NULL_HERE = {
     "location": "null while the backup runs (202)",
     "created_at": "the first rollout's start; null before it",
     "kubernetes.version": "what the worker last read; the sandbox reports none",
+    "kubernetes.nodes": "null before the worker's first node sync",
+    "kubernetes.pods": "null before the worker's first node sync",
+    "nodePort": "the sandbox allocates no node ports (a cluster does)",
+    "tokens.device_id": "a token issued for a node no device is on yet",
+}
+
+# Objects whose keys are data, not fields: only their type is checked.
+FREE_FORM = {
+    "configuration": "what the device's join was given",
+    "cloudcore.ports": "keyed by the Service's own port names (KubeEdge's cloudhub, "
+    "cloudhub-quic, cloudhub-https, cloudstream, tunnelport); the document's `websocket` "
+    "is no KubeEdge port",
+    "cloudcore.nodeports": "as ports",
 }
 
 
+def _field(problem: str) -> str:
+    """The field a problem is about, list positions left out."""
+    return re.sub(r"\[\d+\]", "", problem.split(":")[0])
+
+
 def _null_here(problem: str) -> bool:
-    parts = re.sub(r"\[\d+\]", "", problem.split(":")[0]).split(".")
+    parts = _field(problem).split(".")
     return any(".".join(parts[i:]) in NULL_HERE for i in range(len(parts)))
 
 
@@ -128,7 +146,8 @@ class Replay:
     async def send(self, example: Example, *, auth: bool = False) -> httpx.Response:
         """As written, with a real token for `<token>` (or, with `auth`, added)."""
         headers = dict(example.headers)
-        if "Authorization" in headers or auth:
+        # The Edge document asks for the header on every request without showing it.
+        if "Authorization" in headers or auth or example.document == "edge":
             headers["Authorization"] = f"Bearer {self.stack.token}"
         kwargs: dict[str, Any] = {"headers": headers}
         if example.body is not None:
@@ -154,6 +173,8 @@ class Replay:
         if example.response is not None:
             for problem in shape_mismatches(example.response, body):
                 if problem.endswith("null in the answer") and _null_here(problem):
+                    continue
+                if any(_field(problem).startswith(f"{key}.") for key in FREE_FORM):
                     continue
                 self.problems.append(f"{example.name}: {problem}")
         return body
