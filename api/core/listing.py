@@ -32,6 +32,20 @@ R = TypeVar("R")
 CHUNK_ITEMS = 200
 
 
+# For the routes' OpenAPI: the header that points at the rest of a list.
+LINK_HEADER: dict[int | str, dict[str, Any]] = {
+    200: {
+        "headers": {
+            "Link": {
+                "description": '`<url>; rel="next"` while more items follow (past the cap '
+                "without paging, or a next page)",
+                "schema": {"type": "string"},
+            }
+        }
+    }
+}
+
+
 @dataclass(frozen=True)
 class ListWindow:
     paged: bool

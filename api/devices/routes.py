@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from api.core.deps import OperatorUser, SessionDep, SettingsDep, TemporalDep, ViewerUser
 from api.core.errors import ApiError
-from api.core.listing import ListDep, list_response
+from api.core.listing import LINK_HEADER, ListDep, list_response
 from api.devices.removal_service import removal_input, removal_outcome, run_details, running_join
 from api.devices.schemas import DeviceDetail, DeviceList, device_detail, device_item
 from store.devices import inventory as devices
@@ -40,7 +40,7 @@ class RemovalAnswer(BaseModel):
     status_url: str = Field(description="The device: a 404 there once the removal is done")
 
 
-@router.get("/devices", response_model=DeviceList)
+@router.get("/devices", response_model=DeviceList, responses=LINK_HEADER)
 async def list_devices(
     request: Request, _user: ViewerUser, session: SessionDep, window: ListDep
 ) -> StreamingResponse:

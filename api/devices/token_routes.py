@@ -27,7 +27,7 @@ from api.core.deps import (
 )
 from api.core.errors import ApiError, RunStillRunning
 from api.core.links import temporal_ui_link
-from api.core.listing import ListDep, ListPagination, list_response
+from api.core.listing import LINK_HEADER, ListDep, ListPagination, list_response
 from api.core.runs import RunStart, answer_within, start_or_attach, unavailable
 from api.join.keadm import build_join_command, is_valid_host
 from store.devices import inventory as devices
@@ -190,7 +190,7 @@ def _join_command(body: GenerateRequest, settings: Settings, *, token: str) -> s
     )
 
 
-@router.get("/tokens", response_model=TokenList)
+@router.get("/tokens", response_model=TokenList, responses=LINK_HEADER)
 async def list_tokens(
     request: Request,
     _user: ViewerUser,

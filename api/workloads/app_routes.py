@@ -24,7 +24,7 @@ from api.core.deps import (
     require_temporal,
 )
 from api.core.errors import ApiError
-from api.core.listing import ListDep, list_response
+from api.core.listing import LINK_HEADER, ListDep, list_response
 from api.core.state import app_sessions
 from api.workloads import service
 from api.workloads.request_schemas import SERVICE_PORTS, DeployApp, config_env
@@ -286,7 +286,7 @@ def _answer(
     return JSONResponse(pending.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)
 
 
-@router.get("/apps", response_model=AppList)
+@router.get("/apps", response_model=AppList, responses=LINK_HEADER)
 async def list_apps(
     request: Request,
     _user: ViewerUser,

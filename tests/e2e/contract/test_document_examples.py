@@ -81,6 +81,7 @@ NULL_HERE = {
     "kubernetes.pods": "null before the worker's first node sync",
     "nodePort": "the sandbox allocates no node ports (a cluster does)",
     "tokens.device_id": "a token issued for a node no device is on yet",
+    "nodes.address": "a joined device's address is its Node's InternalIP: null before a Node",
 }
 
 # Objects whose keys are data, not fields: only their type is checked.
