@@ -113,6 +113,9 @@ class Settings(BaseSettings):
     kubeedge_version: str | None = None
     join_token_ttl_hours: float = Field(default=24.0, gt=0, le=24 * 30)
     join_answer_timeout_seconds: float = Field(default=30.0, gt=0)
+    # CloudCore lists without page/limit answer every item up to this many; a multiple of
+    # the page limit (100), so the Link to the rest is a whole page number.
+    list_cap: int = Field(default=10_000, ge=100, le=1_000_000, multiple_of=100)
     # Inventory: how fresh node facts are, and how long a CloudCore rollout may take.
     node_sync_interval_seconds: float = Field(default=30.0, gt=0)
     cloudcore_rollout_timeout_seconds: float = Field(default=300.0, gt=0)

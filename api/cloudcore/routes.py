@@ -154,7 +154,7 @@ async def deploy(
         run_id=outcome.run_id,
         requested_version=body.version,
         progress=outcome.progress,
-        answer="success" if outcome.finished else "in_progress",
+        answer="success" if outcome.finished else "accepted",
     )
     if not outcome.finished:
         return JSONResponse(answer.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)

@@ -27,7 +27,8 @@ class DeployRequest(BaseModel):
 
 class DeployAnswer(BaseModel):
     status: str = Field(
-        description='"success"; "in_progress" with 202; on the status URL also "failed"'
+        description='"success"; "accepted" with 202; on the status URL "in_progress", '
+        '"success" or "failed"'
     )
     message: str
     deployment_name: str

@@ -34,6 +34,7 @@ from api.core.deps import (
 )
 from api.core.errors import ApiError, RunClosed, RunConflict, RunStillRunning
 from api.core.links import temporal_ui_link
+from api.core.numbers import Number
 from api.core.runs import RunStart, progress_of, request_fingerprint, start_or_attach
 from workflows.contracts import summaries
 from workflows.contracts.commands import (
@@ -72,7 +73,10 @@ class BroadcastRequest(BaseModel):
 @router.post(
     "/broadcast",
     response_model=CommandAnswer,
-    responses={409: {"description": "command_id taken by another request"}},
+    responses={
+        202: {"model": CommandAnswer, "description": 'status "accepted": not yet sent or over'},
+        409: {"description": "command_id taken by another request"},
+    },
 )
 async def broadcast(
     body: BroadcastRequest,
@@ -114,9 +118,9 @@ async def broadcast(
     except RunStillRunning as running:
         if running.progress is None:
             raise ApiError(503, "The broadcast was not started; retry") from None
-        answer = command_answer(running.progress, settings, waited=False)
+        answer = command_answer(running.progress, settings, waited=False, accepted=True)
         return JSONResponse(answer.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)
-    return command_answer(result, settings, waited=wait)
+    return command_answer(result, settings, waited=wait, accepted=False)
 
 
 class JobRequest(BaseModel):
@@ -136,7 +140,7 @@ class JobRequest(BaseModel):
 
 
 class JobAnswer(BaseModel):
-    status: str = "success"
+    status: str = Field(default="success", description='"accepted" when the POST answers 202')
     job_id: str
     state: JobState
     command: str
@@ -147,20 +151,25 @@ class JobAnswer(BaseModel):
     failed: int
     timed_out: int
     cancelled: int
-    failed_percent: float
+    failed_percent: Number
     rate_per_minute: int
-    abort_threshold_percent: float
+    abort_threshold_percent: Number
     min_executed_for_abort: int
     abort_reason: str | None
     created_at: Any
     finished_at: Any
     workflow_id: str
     temporal_ui_url: str
+    status_url: str
 
 
-def _job_answer(progress: JobProgress, settings: SettingsDep) -> JobAnswer:
+def _job_answer(
+    progress: JobProgress, settings: SettingsDep, *, accepted: bool = False
+) -> JobAnswer:
     workflow_id = command_job_workflow_id(progress.job_id)
     return JobAnswer(
+        status="accepted" if accepted else "success",
+        status_url=f"/api/kubeedge/command/jobs/{progress.job_id}",
         **progress.model_dump(exclude={"runs"}),
         failed_percent=progress.failed_percent,
         workflow_id=workflow_id,
@@ -205,7 +214,7 @@ async def start_job(
     started = await start_or_attach(client, run)
     if started.refused:
         raise RunConflict(f"Job {job_id} exists", details={"workflow_id": run.id})
-    return _job_answer(await progress_of(started.handle, run), settings)
+    return _job_answer(await progress_of(started.handle, run), settings, accepted=True)
 
 
 async def _progress(client: Client, job_id: str) -> JobProgress:

@@ -100,7 +100,7 @@ def _input(device_id: str, body: CommandRequest, settings: Settings, user: str) 
 
 
 def _respond(status_: CommandStatus, settings: Settings, *, waited: bool) -> Any:
-    answer = command_answer(status_, settings, waited=waited)
+    answer = command_answer(status_, settings, waited=waited, accepted=False)
     if waited and status_.error_type == CommandErrorType.UNREACHABLE.value:
         raise ApiError(
             502,
@@ -112,15 +112,21 @@ def _respond(status_: CommandStatus, settings: Settings, *, waited: bool) -> Any
                 "temporal_ui_url": answer.temporal_ui_url,
             },
         )
-    code = status.HTTP_202_ACCEPTED if status_.state == CommandState.QUEUED else status.HTTP_200_OK
-    return JSONResponse(answer.model_dump(mode="json"), status_code=code)
+    if status_.state == CommandState.QUEUED:  # waiting for its offline device
+        answer = command_answer(status_, settings, waited=waited, accepted=True)
+        return JSONResponse(answer.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)
+    return JSONResponse(answer.model_dump(mode="json"))
 
 
 @router.post(
     "/device/{device_id}/command",
     response_model=CommandAnswer,
     responses={
-        202: {"description": "Accepted; the device is offline and the command waits for it"},
+        202: {
+            "model": CommandAnswer,
+            "description": 'status "accepted": the device is offline and the command waits '
+            "for it (or, with wait=true, is not over yet); follow status_url",
+        },
         404: {"description": "No such device"},
         409: {"description": "command_id taken by another request"},
         502: {"description": "With wait=true: the device did not come online in time"},
@@ -167,7 +173,7 @@ async def send_command(
     except RunStillRunning as running:
         if running.progress is None:
             raise ApiError(503, "The command was not started; retry") from None
-        answer = command_answer(running.progress, settings, waited=False)
+        answer = command_answer(running.progress, settings, waited=False, accepted=True)
         return JSONResponse(answer.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)
     return _respond(result, settings, waited=wait)
 

@@ -26,6 +26,7 @@ from temporalio.client import (
     WorkflowFailureError,
     WorkflowHandle,
     WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import (
     SearchAttributePair,
@@ -165,7 +166,10 @@ async def update_with_start(
         raise
     except WorkflowAlreadyStartedError as err:
         raise RunClosed(run.id, details=details) from err
-    except TimeoutError:
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+        # wait_for cancels the update's long poll, and the SDK turns that cancellation into
+        # its own error, which wait_for passes on instead of TimeoutError (seen with a
+        # join still provisioning): either way the run goes on without answering in time.
         progress = None
         if run.progress_query is not None:
             progress = await query_progress(

@@ -12,7 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from api.core.humanize import age
-from api.core.pagination import Pagination
+from api.core.listing import ListPagination
 from api.devices.heartbeats import apps_of, is_online, last_heartbeat, latest_usage, shown
 from store.devices.inventory import DeviceSummary
 from store.models import Device
@@ -43,9 +43,9 @@ class DeviceItem(BaseModel):
 
 
 class DeviceList(BaseModel):
-    count: int = Field(description="Devices in the inventory (all pages)")
+    count: int = Field(description="Devices in this answer; all of them is pagination.total")
     devices: list[DeviceItem]
-    pagination: Pagination
+    pagination: ListPagination
 
 
 class DeviceStatus(BaseModel):

@@ -215,9 +215,14 @@ STEERING = {
 }
 
 
+def stored_progress(rollout: Rollout) -> RolloutProgress | None:
+    """What the run last recorded on its row."""
+    return RolloutProgress.model_validate(rollout.progress) if rollout.progress else None
+
+
 async def progress_of(client: Client | None, rollout: Rollout) -> RolloutProgress | None:
     """The run's own view while it runs; otherwise (or when it cannot be asked) the row's."""
-    stored = RolloutProgress.model_validate(rollout.progress) if rollout.progress else None
+    stored = stored_progress(rollout)
     if client is None or RolloutState(rollout.state).final:
         return stored
     handle = client.get_workflow_handle(rollout.workflow_id)

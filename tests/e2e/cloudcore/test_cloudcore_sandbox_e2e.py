@@ -98,7 +98,7 @@ async def test_a_deploy_still_rolling_out_answers_202_and_its_status_url_tells_t
         )
         assert answer.status_code == 202, answer.text
         body = answer.json()
-        assert body["status"] == "in_progress"
+        assert body["status"] == "accepted"
         assert body["status_url"] == f"{KE}/cloudcore/deploy/runs/{body['run_id']}"
         assert body["deploy_status"] in (None, "applying", "rolling_out")
 
@@ -137,7 +137,7 @@ async def test_without_a_worker_the_deploy_still_answers_when_its_answer_is_due(
     assert asked.headers["Retry-After"] == "5"
     assert answer.status_code == 202, answer.text
     assert (body["status"], body["deploy_status"], body["version"]) == (
-        "in_progress",
+        "accepted",
         None,
         "1.19.0",
     )
