@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import string
 import sysconfig
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +14,7 @@ import kubernetes_validate
 import pytest
 
 from store.settings import Settings
-from tests.deploy.commands import command_problem
+from tests.deploy.commands import ROOT, command_problem
 from tests.deploy.kustomize import (
     TARGETS,
     Doc,
@@ -23,10 +24,12 @@ from tests.deploy.kustomize import (
     render_in_python,
     render_with_kubectl,
 )
+from workers.bridge.durable import durable_client_id
+from workers.bridge.service import client_id
 
 KUBERNETES_VERSION = "1.31.0"
 OURS = "ghcr.io/edgewright/edgewright"
-SECRETS = {"edgewright-secrets", "edgewright-s3", "edgewright-postgres"}
+SECRETS = {"edgewright-secrets", "edgewright-s3", "edgewright-postgres", "edgewright-mqtt"}
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|API_KEY", re.IGNORECASE)
 
 
@@ -155,17 +158,121 @@ def test_autoscalers_and_budgets_point_at_workloads(rendered: list[Doc]) -> None
     assert {"edgewright-api", "edgewright-worker", "edgewright-bridge"} <= covered
 
 
-def test_bridge_replicas_keep_their_mqtt_client_ids(rendered: list[Doc]) -> None:
+def _settings_of(
+    rendered: list[Doc], container: Doc, monkeypatch: pytest.MonkeyPatch, *, pod_name: str
+) -> Settings:
+    """The settings a container of ours starts with (its literal env and the settings map)."""
+    (settings,) = [doc for doc in rendered if _key(doc)[2] == "edgewright-settings"]
+    env = dict(settings["data"])
+    for item in container.get("env", []):
+        if "value" in item:
+            env[item["name"]] = item["value"].replace("$(POD_NAME)", pod_name)
+        elif item["valueFrom"].get("fieldRef", {}).get("fieldPath") == "metadata.name":
+            env[item["name"]] = pod_name
+    with monkeypatch.context() as patched:
+        for name, value in env.items():
+            patched.setenv(name, value)
+        return Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+def test_bridge_replicas_have_their_own_live_client_id_and_share_the_queue(
+    rendered: list[Doc], monkeypatch: pytest.MonkeyPatch
+) -> None:
     (bridge,) = [
         doc for doc, _ in _pods(rendered) if doc["metadata"]["name"] == "edgewright-bridge"
     ]
-    # StatefulSet pod names (edgewright-bridge-0, -1...) survive restarts.
-    assert bridge["kind"] == "StatefulSet"
-    env = {
-        item["name"]: item for item in bridge["spec"]["template"]["spec"]["containers"][0]["env"]
-    }
-    assert env["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
-    assert env["EDGEWRIGHT_BRIDGE_CLIENT_ID"]["value"] == "$(POD_NAME)"
+    # No stable identity needed: live connections are clean sessions, and the queue is the
+    # group's one durable session, whose client ID names no replica.
+    assert bridge["kind"] == "Deployment"
+    container = bridge["spec"]["template"]["spec"]["containers"][0]
+    # Two live replicas of one Deployment never share a pod name.
+    replicas = [
+        _settings_of(rendered, container, monkeypatch, pod_name=name)
+        for name in ("edgewright-bridge-6f9c7d-x2k4p", "edgewright-bridge-6f9c7d-q8z1m")
+    ]
+    live = {client_id(settings) for settings in replicas}
+    assert live == {"edgewright-bridge-6f9c7d-x2k4p", "edgewright-bridge-6f9c7d-q8z1m"}
+    queues = {durable_client_id(settings) for settings in replicas}
+    assert len(queues) == 1
+    assert queues.isdisjoint(live)
+
+
+SERVICE_ACCOUNT = {"EDGEWRIGHT_MQTT_USERNAME", "EDGEWRIGHT_MQTT_PASSWORD"}
+CONTROL_ACCOUNT = {"EDGEWRIGHT_MQTT_CONTROL_USERNAME", "EDGEWRIGHT_MQTT_CONTROL_PASSWORD"}
+# What each MQTT client among our containers authenticates with; try-it's broker writes both
+# accounts into its plugin's state before it starts.
+MQTT_ACCOUNTS = {
+    "api": SERVICE_ACCOUNT,
+    "worker": SERVICE_ACCOUNT | CONTROL_ACCOUNT,
+    "bridge": SERVICE_ACCOUNT,
+    "accounts": SERVICE_ACCOUNT | CONTROL_ACCOUNT,
+}
+
+
+def _secret_refs(container: Doc) -> dict[str, Doc]:
+    refs = {}
+    for item in container.get("env", []):
+        ref = (item.get("valueFrom") or {}).get("secretKeyRef")
+        if ref is not None:
+            refs[item["name"]] = ref
+    return refs
+
+
+def test_each_container_gets_the_mqtt_accounts_it_needs_and_no_other(
+    rendered: list[Doc],
+) -> None:
+    seen = set()
+    for container in containers(rendered):
+        refs = _secret_refs(container)
+        mqtt = {name for name in refs if name in SERVICE_ACCOUNT | CONTROL_ACCOUNT}
+        assert mqtt == MQTT_ACCOUNTS.get(container["name"], set()), container["name"]
+        for name in mqtt:  # the services' account is required: every client authenticates
+            assert refs[name]["name"] == "edgewright-mqtt"
+            assert not refs[name].get("optional") or name in CONTROL_ACCOUNT, name
+        seen.add(container["name"])
+    assert {"api", "worker", "bridge"} <= seen
+
+
+def test_try_its_broker_knows_the_accounts_the_services_use() -> None:
+    docs = render_in_python(TARGETS["try-it"])
+    by_name = {c["name"]: _secret_refs(c) for c in containers(docs)}
+    broker = by_name["accounts"]
+    for name in ("api", "worker", "bridge"):
+        for variable, ref in by_name[name].items():
+            if variable in broker:
+                assert {**ref, "optional": False} == {**broker[variable], "optional": False}
+
+
+def _directives(text: str) -> list[str]:
+    lines = (line.split("#")[0].strip() for line in text.splitlines())
+    return [" ".join(line.split()) for line in lines if line]
+
+
+def test_try_its_broker_is_configured_as_make_run_configures_it() -> None:
+    docs = render_in_python(TARGETS["try-it"])
+    (config,) = [
+        doc for doc in docs if doc["kind"] == "ConfigMap" and doc["metadata"]["name"] == "mosquitto"
+    ]
+    conf = config["data"]["mosquitto.conf"]
+    assert config["data"]["mosquitto.acl"] == (ROOT / "deploy" / "mosquitto.acl").read_text()
+    template = (ROOT / "deploy" / "mosquitto.conf.template").read_text()
+    expected = string.Template(template).substitute(
+        port=1883,
+        host="",
+        dynsec_plugin="/usr/lib/mosquitto_dynamic_security.so",  # eclipse-mosquitto's
+        acl_file="/mosquitto/config/mosquitto.acl",
+        persistence_dir="/mosquitto/data",
+        user="",
+    )
+    # The pod runs as the broker's user already: no `user` to switch to.
+    wanted = [line for line in _directives(expected) if line != "user"]
+    assert _directives(conf) == wanted
+    assert "allow_anonymous false" in wanted
+    (broker,) = [doc for doc in docs if doc["metadata"]["name"] == "mosquitto" and pod_spec(doc)]
+    (init,) = broker["spec"]["template"]["spec"]["initContainers"]
+    state = next(line.split()[1] for line in wanted if line.startswith("plugin_opt_config_file"))
+    assert init["command"] == ["python", "-m", "workers.dynsec_state", state]
+    assert init["image"].startswith(OURS)
 
 
 def test_the_migration_job_registers_search_attributes_then_migrates(

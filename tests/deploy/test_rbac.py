@@ -10,7 +10,6 @@ from typing import Any
 
 import yaml
 
-from activities.join.kubernetes import CA_SECRET
 from adapters.kubernetes.manifests import rbac_bodies
 from tests.deploy.kube_calls import Need, code_needs, typed_calls
 from tests.deploy.kustomize import KUSTOMIZE
@@ -23,6 +22,13 @@ CLUSTER_SCOPED = {("", "nodes"), ("apps.kubeedge.io", "nodegroups")}
 def _rbac() -> list[dict[str, Any]]:
     text = (KUSTOMIZE / "base" / "rbac.yaml").read_text()
     return [doc for doc in yaml.safe_load_all(text) if doc]
+
+
+def _settings() -> dict[str, str]:
+    data: dict[str, str] = yaml.safe_load((KUSTOMIZE / "base" / "settings.yaml").read_text())[
+        "data"
+    ]
+    return data
 
 
 def _bound_roles() -> list[dict[str, Any]]:
@@ -86,18 +92,55 @@ def test_cluster_scoped_kinds_come_from_the_cluster_role() -> None:
                     assert not scoped or role["kind"] == "ClusterRole", (group, resource)
 
 
-def test_secrets_only_the_cloudcore_ca_in_its_namespace() -> None:
+def test_secrets_only_in_cloudcores_namespace_and_never_listed() -> None:
+    # The CA and the nodes' MQTT Secrets live there; `list` (every Secret at once) is
+    # never called, so a broader read than named gets stays impossible.
+    settings = _settings()
     for role in _bound_roles():
         for rule in role["rules"]:
             if "secrets" in rule["resources"]:
                 assert role["kind"] == "Role"
-                assert role["metadata"]["namespace"] == "kubeedge"
-                assert rule["resourceNames"] == [CA_SECRET]
-                assert rule["verbs"] == ["get"]
+                assert role["metadata"]["namespace"] == settings["EDGEWRIGHT_KUBEEDGE_NAMESPACE"]
+                assert "list" not in rule["verbs"]
+                assert "*" not in rule["verbs"]
+
+
+def _holds(roles: list[dict[str, Any]], *, group: str, resource: str, verb: str, name: str) -> bool:
+    return any(
+        group in rule["apiGroups"]
+        and resource in rule["resources"]
+        and verb in rule["verbs"]
+        and name in rule.get("resourceNames", [name])
+        for role in roles
+        for rule in role["rules"]
+    )
+
+
+def test_the_worker_holds_everything_the_node_roles_grant() -> None:
+    # RBAC's escalation check, in the namespace the join creates them in: the worker may
+    # create a Role (and bind it) only when it holds each of its permissions there, for
+    # the object names the Role names.
+    namespace = _settings()["EDGEWRIGHT_KUBEEDGE_NAMESPACE"]
+    held = [
+        role
+        for role in _bound_roles()
+        if role["kind"] == "ClusterRole" or role["metadata"]["namespace"] == namespace
+    ]
+    role, _ = rbac_bodies(NodeRbacInput(namespace=namespace, node_name="node-a"))
+    missing = [
+        (group, resource, verb, name)
+        for rule in role["rules"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+        for name in rule["resourceNames"]
+        if not _holds(held, group=group, resource=resource, verb=verb, name=name)
+    ]
+    assert missing == []
 
 
 def test_the_namespaced_roles_live_where_the_settings_point() -> None:
-    settings = yaml.safe_load((KUSTOMIZE / "base" / "settings.yaml").read_text())["data"]
+    settings = _settings()
     namespaces = {
         role["metadata"]["namespace"] for role in _bound_roles() if role["kind"] == "Role"
     }
