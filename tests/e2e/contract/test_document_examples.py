@@ -13,7 +13,6 @@ the documents"). Endpoints not built yet are strict xfails that fail once built.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import uuid
@@ -22,16 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import kubernetes.client as k8s
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from adapters.kubernetes.client import connect_kube
 from simulator.fleet import Fleet
 from tests.e2e.command_stack import CommandStack, command_settings, running_command_stack
-from tests.e2e.inventory_fixtures import exists, report_rollout
 from tests.e2e.stack import ADMIN_PASSWORD
-from tests.support.helpers import eventually
 from tests.support.mqtt_fixtures import Broker
 from tests.support.seed_examples import (
     Example,
@@ -181,21 +176,6 @@ class Replay:
         return body
 
 
-async def controller(stack: CommandStack) -> None:
-    """Play the Deployment controller for CloudCore (the sandbox has none)."""
-    api = connect_kube(stack.settings).api_client
-    apps = k8s.AppsV1Api(api)
-    namespace = stack.settings.kubeedge_namespace
-
-    async def created() -> bool:
-        return await asyncio.to_thread(
-            exists, apps.read_namespaced_deployment, "cloudcore", namespace
-        )
-
-    await eventually(created, within=120)
-    await asyncio.to_thread(report_rollout, api, namespace, replicas=1)
-
-
 def unique(name: str) -> str:
     return f"{name}-{uuid.uuid4().hex[:6]}"
 
@@ -217,7 +197,6 @@ async def test_cloudcore_document_examples(stack: CommandStack, fleet_of: Any) -
         "admin123": ADMIN_PASSWORD,  # refused as written; see AS_WRITTEN_REFUSED
     }  # fmt: skip
     replay = Replay(stack, ids)
-    rollout = asyncio.create_task(controller(stack))
     for example in cloudcore_examples():
         if not_built(example.path):
             continue  # test_not_built_yet below
@@ -232,7 +211,6 @@ async def test_cloudcore_document_examples(stack: CommandStack, fleet_of: Any) -
         body = await replay.check(example)
         if example.path.endswith("/command") and "command_id" in body:
             replay.ids["cmd_12345"] = body["command_id"]
-    await rollout
     assert not replay.problems, "\n".join(replay.problems)
 
 
