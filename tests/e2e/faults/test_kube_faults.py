@@ -35,6 +35,10 @@ from tests.support.mqtt_fixtures import Broker
 
 BATCH = 30
 
+# Room for a loaded 2-core machine: the stack's first start in a session alone can take a
+# minute (temporalio hashes every loaded module for the worker's build ID).
+pytestmark = pytest.mark.timeout(300)
+
 
 @pytest.fixture
 async def faults() -> Faults:

@@ -7,6 +7,8 @@ import asyncio
 import uuid
 from pathlib import Path
 
+import pytest
+
 from tests.e2e.batch_helpers import (
     devices,
     inventory_rows,
@@ -28,6 +30,10 @@ from tests.support.mqtt_fixtures import Broker
 __all__ = ["restartable_temporal"]  # the fixture, used by name below
 
 BATCH = 40
+
+# Room for a loaded 2-core machine: the stack's first start in a session alone can take a
+# minute (temporalio hashes every loaded module for the worker's build ID).
+pytestmark = pytest.mark.timeout(300)
 
 
 async def test_temporal_killed_mid_batch_joins_every_device_exactly_once(
