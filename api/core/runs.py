@@ -26,6 +26,7 @@ from temporalio.client import (
     WorkflowFailureError,
     WorkflowHandle,
     WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import (
     SearchAttributePair,
@@ -161,7 +162,10 @@ async def update_with_start(
         raise
     except WorkflowAlreadyStartedError as err:
         raise RunClosed(run.id, details=details) from err
-    except TimeoutError:
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+        # wait_for cancels the call when `within` passes, and the SDK turns that
+        # cancellation into its own error, which wait_for then raises instead of
+        # TimeoutError: both mean "not answered in time" (the fuzz saw it as a 500).
         progress = None
         if run.progress_query is not None:
             progress = await query_progress(
