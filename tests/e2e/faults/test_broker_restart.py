@@ -90,7 +90,11 @@ async def test_a_broker_restart_loses_none_of_100_commands_in_flight(
                 found = await states(stack, sent)
                 return found if set(found.values()) <= set(commands.FINAL_STATES) else None
 
-            final = await eventually(all_final, within=120)
+            try:
+                final = await eventually(all_final, within=120)
+            except AssertionError:
+                left = Counter((await states(stack, sent)).values())
+                raise AssertionError(f"not every command ended: {left}") from None
             answers = {d: fleet.device(d).counts["answers"] for d in device_ids}
             api = {c: await status_in_api(stack, c) for c in sent}
         finally:
