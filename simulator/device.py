@@ -3,8 +3,9 @@
 It connects with a persistent session and a last will (`{"online": false}` on its status
 topic), reports a heartbeat on connect and then every `heartbeat_interval`, answers its
 commands (and broadcasts to its type) after `answer_delay`, and, if it is a camera, emits
-detections. It can be told to fail its commands, to hang (never answer), or to drop off
-the network (the broker then publishes its last will) and come back.
+detections. It can be told to fail its commands, to hang (never answer), to hold its
+answers until told otherwise, or to drop off the network (the broker then publishes its
+last will) and come back.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class Mode(StrEnum):
     NORMAL = "normal"
     FAIL = "fail"  # answers every command with success: false
     HANG = "hang"  # receives commands and never answers
+    HOLD = "hold"  # receives commands and answers them once set back to another mode
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -69,6 +71,7 @@ class SimulatedDevice:
         self.spec = spec
         self.username = credentials.username if credentials is not None else None
         self.timing = timing
+        self._released = asyncio.Event()
         self.mode = mode
         self.counts: Counter[str] = Counter()
         self._rng = random.Random(seed)  # noqa: S311 (simulated readings, not secrets)
@@ -153,6 +156,18 @@ class SimulatedDevice:
         )
         self.heartbeat()  # online at once, not a heartbeat interval later
 
+    @property
+    def mode(self) -> Mode:
+        return self._mode
+
+    @mode.setter
+    def mode(self, mode: Mode) -> None:
+        self._mode = mode
+        if mode is Mode.HOLD:
+            self._released.clear()
+        else:
+            self._released.set()
+
     def _message(self, message: mqtt.MQTTMessage) -> None:
         try:
             command = json.loads(message.payload)
@@ -178,6 +193,7 @@ class SimulatedDevice:
 
     async def _answer(self, command: dict[str, Any]) -> None:
         await asyncio.sleep(self.timing.answer_delay)
+        await self._released.wait()  # HOLD: a test faults the network meanwhile
         if self.mode is Mode.HANG:  # told to hang while the answer was pending
             return
         parameters = command.get("parameters") or {}

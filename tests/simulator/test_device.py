@@ -121,6 +121,16 @@ async def test_fail_and_hang_modes(device: SimulatedDevice, cloud: Cloud) -> Non
     assert "h1" not in [r["command_id"] for r in cloud.results]
 
 
+async def test_hold_mode_answers_once_released(device: SimulatedDevice, cloud: Cloud) -> None:
+    device.mode = Mode.HOLD
+    cloud.command("h1", "ping")
+    await eventually(lambda: _truthy([1] if device.counts["commands"] == 1 else []))
+    await asyncio.sleep(device.timing.answer_delay + 0.2)
+    assert (device.counts["answers"], cloud.results) == (0, [])
+    device.mode = Mode.NORMAL
+    assert (await cloud.result("h1"))["success"] is True
+
+
 async def test_broadcasts_reach_devices_of_their_type(
     device: SimulatedDevice, cloud: Cloud
 ) -> None:

@@ -37,7 +37,7 @@ from store.sealing import unseal
 from store.settings import Settings
 from tests.support.mqtt_fixtures import Broker, broker_settings, can_connect
 from workers.worker import join_provisioner
-from workflows.contracts.common import DeviceRef
+from workflows.contracts.common import DeviceRef, TransientKubeError
 from workflows.contracts.join import (
     BatchActivity,
     BatchDeviceResult,
@@ -202,11 +202,20 @@ async def test_a_refused_step_names_itself_and_the_steps_done_before_it(
 
 
 class StandInSteps:
-    """Steps that record their calls; `broken` raises a transient error."""
+    """Steps that record their calls; `broken` raises `error` (a transient one), `times`
+    times or for ever."""
 
-    def __init__(self, broken: JoinActivity | BatchActivity | None = None) -> None:
+    def __init__(
+        self,
+        broken: JoinActivity | BatchActivity | None = None,
+        *,
+        error: Exception | None = None,
+        times: int | None = None,
+    ) -> None:
         self.calls: list[str] = []
         self.broken = broken
+        self.error = error or ConnectionResetError("connection reset by peer")
+        self.times = times
 
     def mapping(self) -> dict[JoinActivity | BatchActivity, Any]:
         names = [
@@ -224,8 +233,8 @@ class StandInSteps:
     def _step(self, name: JoinActivity | BatchActivity) -> Any:
         def step(arg: Any) -> None:  # sync, as the Kubernetes and MQTT steps are
             self.calls.append(name.value)
-            if name == self.broken:
-                raise ConnectionResetError("connection reset by peer")
+            if name == self.broken and (self.times is None or self.calls.count(name) <= self.times):
+                raise self.error
 
         return step
 
@@ -242,6 +251,39 @@ async def test_a_transient_failure_is_raised_with_the_step_and_the_steps_done() 
         DONE_STEPS: [s.value for s in ALL_STEPS[:4]],
     }
     assert JoinActivity.RECORD_DEVICE.value not in steps.calls
+
+
+def server_error() -> ApplicationError:
+    return ApplicationError("apply Role: HTTP 503", type=TransientKubeError.SERVER_ERROR)
+
+
+async def test_a_kubernetes_5xx_is_retried_for_that_step_alone() -> None:
+    steps = StandInSteps(JoinActivity.APPLY_NODE_RBAC, error=server_error(), times=3)
+    provisioner = JoinProvisioner(steps.mapping(), retry_delays=(0, 0, 0, 0))
+    outcome = await ActivityEnvironment().run(provisioner.provision_device, plan("cam", "node"))
+    assert outcome.done == ALL_STEPS
+    assert outcome.failure is None
+    assert steps.calls.count(JoinActivity.APPLY_NODE_RBAC.value) == 4
+    assert steps.calls.count(JoinActivity.APPLY_DEVICE_RESOURCE.value) == 1  # not re-done
+
+
+async def test_a_kubernetes_5xx_that_lasts_is_left_to_temporal() -> None:
+    steps = StandInSteps(JoinActivity.APPLY_NODE_RBAC, error=server_error())
+    provisioner = JoinProvisioner(steps.mapping(), retry_delays=(0, 0))
+    with pytest.raises(ApplicationError) as raised:
+        await ActivityEnvironment().run(provisioner.provision_device, plan("cam", "node"))
+    assert not raised.value.non_retryable
+    assert raised.value.type == TransientKubeError.SERVER_ERROR
+    assert raised.value.details[0][FAILED_STEP] == JoinStep.CONFIGURE_RBAC.value
+    assert steps.calls.count(JoinActivity.APPLY_NODE_RBAC.value) == 3  # the first try and two
+
+
+async def test_a_transient_error_of_another_kind_is_not_retried_in_the_step() -> None:
+    steps = StandInSteps(JoinActivity.APPLY_NODE_RBAC)  # a connection reset, not classified
+    provisioner = JoinProvisioner(steps.mapping(), retry_delays=(0, 0))
+    with pytest.raises(ApplicationError):
+        await ActivityEnvironment().run(provisioner.provision_device, plan("cam", "node"))
+    assert steps.calls.count(JoinActivity.APPLY_NODE_RBAC.value) == 1
 
 
 async def test_a_batch_result_not_written_is_left_to_the_workflow() -> None:

@@ -242,6 +242,28 @@ def test_node_rbac_apply_twice_delete_twice(acts: KubeActivities, target: KubeTa
         assert info.value.status == 404
 
 
+def test_node_rbac_refused_binding_leaves_no_role(acts: KubeActivities, target: KubeTarget) -> None:
+    rbac = client.RbacAuthorizationV1Api(target.api_client)
+    node = unique("edge")
+    name = node_rbac_name(node)
+    # Someone else's RoleBinding under our name: adopting it is refused for good.
+    foreign = {
+        "metadata": {"name": name},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "theirs"},
+        "subjects": [],
+    }
+    rbac.create_namespaced_role_binding("kubeedge", foreign)
+    inp = NodeRbacInput(node_name=node, namespace="kubeedge")
+
+    error = expect_error(acts.apply_node_rbac, inp)
+
+    assert error.non_retryable
+    with pytest.raises(ApiException) as info:
+        rbac.read_namespaced_role(name, "kubeedge")
+    assert info.value.status == 404
+    assert rbac.read_namespaced_role_binding(name, "kubeedge").role_ref.name == "theirs"
+
+
 # --- Node status -------------------------------------------------------------------------
 
 

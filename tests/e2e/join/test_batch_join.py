@@ -7,92 +7,24 @@ import signal
 import subprocess
 import sys
 import uuid
-from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from kubernetes import client as k8s
-from sqlalchemy import select
 from temporalio.testing import WorkflowEnvironment
 
-from store.models import JoinToken
+from tests.e2e.batch_helpers import (
+    devices,
+    live_tokens,
+    our_configmaps,
+    our_devices,
+    start_batch,
+    tokens_per_device,
+    wait_done,
+)
 from tests.e2e.stack import Stack, running_stack, settings_env, stack_settings
 from tests.support.helpers import eventually
 from tests.support.mqtt_fixtures import Broker
-from workflows.contracts.common import MANAGED_BY, MANAGED_BY_LABEL
-
-
-def devices(count: int, *, tag: str) -> list[dict[str, Any]]:
-    return [
-        {
-            "node_name": f"{tag}-node-{i:04d}",
-            "device_id": f"{tag}-dev-{i:04d}",
-            "device_type": "camera",
-        }
-        for i in range(1, count + 1)
-    ]
-
-
-async def start_batch(
-    stack: Stack, auth: dict[str, str], body: list[dict[str, Any]], *, window: int
-) -> str:
-    """POST a batch large enough to run in the background; its batch ID."""
-    answer = await stack.http.post(
-        "/api/kubeedge/batch-join",
-        json={"devices": body, "max_concurrency": window},
-        headers=auth,
-    )
-    assert answer.status_code == 202, answer.text
-    accepted: dict[str, Any] = answer.json()
-    assert accepted["status_url"] == f"/api/kubeedge/batch-join/{accepted['batch_id']}"
-    return str(accepted["batch_id"])
-
-
-async def wait_done(stack: Stack, batch_id: str, auth: dict[str, str]) -> dict[str, Any]:
-    async def finished() -> dict[str, Any] | None:
-        answer = await stack.http.get(f"/api/kubeedge/batch-join/{batch_id}", headers=auth)
-        body: dict[str, Any] = answer.json()
-        return body if body["status"] in ("completed", "cancelled") else None
-
-    return await eventually(finished, within=240)
-
-
-def our_configmaps(stack: Stack, tag: str) -> Counter[str]:
-    core = k8s.CoreV1Api(stack.kube.api_client)
-    items = core.list_namespaced_config_map("kubeedge").items
-    return Counter(
-        cm.metadata.name
-        for cm in items
-        if (cm.metadata.labels or {}).get(MANAGED_BY_LABEL) == MANAGED_BY
-        and tag in cm.metadata.name
-    )
-
-
-def our_devices(stack: Stack, tag: str) -> Counter[str]:
-    """Device custom resources of this test, by name (each should appear once)."""
-    listing = k8s.CustomObjectsApi(stack.kube.api_client).list_namespaced_custom_object(
-        "devices.kubeedge.io", "v1beta1", "default", "devices"
-    )
-    return Counter(
-        item["metadata"]["name"] for item in listing["items"] if tag in item["metadata"]["name"]
-    )
-
-
-async def live_tokens(stack: Stack, tag: str) -> int:
-    """Tokens of this test's devices that are neither revoked nor used."""
-    async with stack.sessions() as session:
-        rows = (
-            await session.scalars(select(JoinToken.device_id).where(JoinToken.revoked_at.is_(None)))
-        ).all()
-    return sum(1 for device in rows if device and tag in device)
-
-
-async def tokens_per_device(stack: Stack, tag: str) -> Counter[str]:
-    async with stack.sessions() as session:
-        rows = (await session.scalars(select(JoinToken.device_id))).all()
-    return Counter(device for device in rows if device and tag in device)
 
 
 async def test_small_batch_answers_with_the_seed_report(stack: Stack) -> None:
@@ -166,7 +98,7 @@ async def test_large_batch_runs_in_the_background(stack: Stack) -> None:
     report = await wait_done(stack, batch_id, auth)
     assert (report["status"], report["success"], report["failed"]) == ("completed", 60, 0)
     assert report["pagination"] == {"total": 60, "page": 1, "limit": 20, "pages": 3}
-    assert len(await asyncio.to_thread(our_configmaps, stack, tag)) == 60
+    assert len(await asyncio.to_thread(our_configmaps, stack.kube.api_client, tag)) == 60
 
 
 @pytest.fixture
@@ -217,10 +149,10 @@ async def test_worker_killed_mid_batch_joins_every_device_exactly_once(
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=30)
     assert (report["success"], report["failed"]) == (80, 0)
-    configmaps = await asyncio.to_thread(our_configmaps, stack, tag)
+    configmaps = await asyncio.to_thread(our_configmaps, stack.kube.api_client, tag)
     assert len(configmaps) == 80
-    assert set((await asyncio.to_thread(our_devices, stack, tag)).values()) == {1}
-    assert len(await asyncio.to_thread(our_devices, stack, tag)) == 80
+    assert set((await asyncio.to_thread(our_devices, stack.kube.api_client, tag)).values()) == {1}
+    assert len(await asyncio.to_thread(our_devices, stack.kube.api_client, tag)) == 80
     tokens = await tokens_per_device(stack, tag)
     assert len(tokens) == 80
     assert set(tokens.values()) == {1}, "a device got a second token"
@@ -244,8 +176,8 @@ async def test_cancelled_batch_undoes_every_join_it_started(stack: Stack) -> Non
 
     # Every join it started, provisioned or not, undoes itself: nothing of the batch stays.
     async def nothing_left() -> bool:
-        configmaps = await asyncio.to_thread(our_configmaps, stack, tag)
-        device_crs = await asyncio.to_thread(our_devices, stack, tag)
+        configmaps = await asyncio.to_thread(our_configmaps, stack.kube.api_client, tag)
+        device_crs = await asyncio.to_thread(our_devices, stack.kube.api_client, tag)
         return not configmaps and not device_crs and await live_tokens(stack, tag) == 0
 
     await eventually(nothing_left, within=120)

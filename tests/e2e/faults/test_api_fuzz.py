@@ -1,0 +1,153 @@
+"""Fuzz every operation of the served OpenAPI (both contracts are in it) with schemathesis.
+
+Cases are drawn in a thread (hypothesis is synchronous) with a fixed seed and a small
+budget per operation, then sent to the ASGI app in this process, which runs against the
+dev server, the sandbox and a broker like any end-to-end stack. No answer may be a 5xx.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, seed, settings
+from schemathesis import Case
+from temporalio.testing import WorkflowEnvironment
+
+from store.access.api_keys import create_api_key
+from store.access.users import Role
+from tests.e2e.stack import Stack, running_stack, stack_settings
+from tests.support.mqtt_fixtures import Broker
+
+EXAMPLES = 5  # per operation: ~100 operations, so a few hundred calls in all
+SEED = 20261202
+# An answer that never ends (the SSE stream) is no answer to check here.
+STREAMS = "text/event-stream"
+ANSWER_WITHIN = 20.0  # seconds; longer is a hang, reported as such
+
+# Room for a loaded 2-core machine: the stack's first start in a session alone can take a
+# minute (temporalio hashes every loaded module for the worker's build ID).
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture
+async def fuzz_stack(
+    dev_env: WorkflowEnvironment, kube_sandbox_url: str, mqtt_broker: Broker, tmp_path: Path
+) -> AsyncIterator[Stack]:
+    settings = stack_settings(
+        data_dir=tmp_path, temporal=dev_env.client, sandbox_url=kube_sandbox_url, broker=mqtt_broker
+    ).model_copy(
+        update={
+            "rate_limit_per_minute": 100_000,
+            # Fuzzed joins, backups and commands answer 202 after these, instead of holding
+            # the run for the usual half minute each.
+            "join_answer_timeout_seconds": 1.0,
+            "backup_answer_timeout_seconds": 1.0,
+            "command_answer_timeout_seconds": 1.0,
+            "command_wait_max_seconds": 1.0,
+        }
+    )
+    async with running_stack(settings, dev_env.client) as stack:
+        try:
+            yield stack
+        finally:
+            await terminate_runs(stack)
+
+
+async def terminate_runs(stack: Stack) -> None:
+    """Runs the fuzz started (maintenance, say) must not outlive it on the shared server."""
+    query = f'TaskQueue="{stack.settings.task_queue}" AND ExecutionStatus="Running"'
+    async for run in stack.temporal.list_workflows(query):
+        await stack.temporal.get_workflow_handle(run.id, run_id=run.run_id).terminate()
+
+
+def streams(document: dict[str, Any]) -> set[str]:
+    """The operations that answer with an event stream, by schemathesis label."""
+    return {
+        f"{method.upper()} {path}"
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        if STREAMS in str(operation.get("responses", {}))
+    }
+
+
+def draw_cases(schema: Any, skip: set[str]) -> list[Case]:
+    """EXAMPLES cases per operation, the same ones on every run."""
+    cases: list[Case] = []
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        if operation.label in skip:
+            continue
+
+        @seed(SEED)
+        @settings(
+            max_examples=EXAMPLES,
+            database=None,
+            deadline=None,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
+        @given(operation.as_strategy())
+        def keep(case: Case) -> None:
+            cases.append(case)
+
+        keep()
+    return cases
+
+
+async def admin_key(stack: Stack) -> str:
+    """An admin API key: unlike a login token, no fuzzed logout or password can end it."""
+    async with stack.sessions() as session, session.begin():
+        minted = await create_api_key(
+            session, name="fuzz", role=Role.ADMIN, created_by="admin", expires_at=None
+        )
+    return minted.secret
+
+
+async def send(http: httpx.AsyncClient, case: Case, key: str) -> httpx.Response:
+    kwargs = case.as_transport_kwargs(base_url=str(http.base_url).rstrip("/"))
+    headers = {
+        name: value
+        for name, value in (kwargs.pop("headers", None) or {}).items()
+        if name.lower() not in ("authorization", "x-api-key", "cookie")
+    }
+    headers["X-API-Key"] = key
+    for unused in ("timeout", "cookies"):
+        kwargs.pop(unused, None)
+    if "data" in kwargs and not isinstance(kwargs["data"], dict):
+        kwargs["content"] = kwargs.pop("data")
+    return await http.request(headers=headers, **kwargs)
+
+
+async def test_fuzzed_requests_never_get_a_server_error(fuzz_stack: Stack) -> None:
+    stack = fuzz_stack
+    served = await stack.http.get("/openapi.json")
+    assert served.status_code == 200
+    schema = schemathesis.openapi.from_dict(served.json())
+    skip = streams(served.json())
+    assert skip == {"GET /api/kubeedge/monitor/stream"}
+    cases = await asyncio.to_thread(draw_cases, schema, skip)
+    operations = {case.operation.label for case in cases}
+    assert len(operations) >= 50, "the schema should hold both contracts' operations"
+
+    key = await admin_key(stack)
+    server_errors: list[str] = []
+    statuses: dict[int, int] = {}
+    for case in cases:
+        try:
+            answer = await asyncio.wait_for(send(stack.http, case, key), ANSWER_WITHIN)
+        except TimeoutError:
+            server_errors.append(f"{case.operation.label}: no answer in {ANSWER_WITHIN} s")
+            continue
+        statuses[answer.status_code] = statuses.get(answer.status_code, 0) + 1
+        if answer.status_code >= 500:
+            server_errors.append(
+                f"{case.operation.label}: {answer.status_code} {answer.text[:200]}"
+            )
+    assert server_errors == [], "\n".join(server_errors)
+    assert sum(n for code, n in statuses.items() if code < 300) > 0, statuses

@@ -1,0 +1,79 @@
+"""The Temporal dev server SIGKILLed in the middle of a batch join, then started again on
+its SQLite file: the batch finishes, every device joined exactly once, nothing orphaned."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.batch_helpers import (
+    devices,
+    inventory_rows,
+    live_tokens,
+    our_configmaps,
+    our_devices,
+    our_rbac,
+    secret_count,
+    start_batch,
+    tokens_per_device,
+    wait_done,
+)
+from tests.e2e.faults.restartable_temporal import RestartableTemporal, restartable_temporal
+from tests.e2e.stack import running_stack, stack_settings
+from tests.support.helpers import eventually
+from tests.support.kube_fixtures import sandbox_api_client
+from tests.support.mqtt_fixtures import Broker
+
+__all__ = ["restartable_temporal"]  # the fixture, used by name below
+
+BATCH = 40
+
+# Room for a loaded 2-core machine: the stack's first start in a session alone can take a
+# minute (temporalio hashes every loaded module for the worker's build ID).
+pytestmark = pytest.mark.timeout(300)
+
+
+async def test_temporal_killed_mid_batch_joins_every_device_exactly_once(
+    restartable_temporal: RestartableTemporal,
+    kube_sandbox_url: str,
+    mqtt_broker: Broker,
+    tmp_path: Path,
+) -> None:
+    temporal = await restartable_temporal.connect()
+    settings = stack_settings(
+        data_dir=tmp_path, temporal=temporal, sandbox_url=kube_sandbox_url, broker=mqtt_broker
+    ).model_copy(update={"batch_sync_limit": 0})
+    sandbox = sandbox_api_client(kube_sandbox_url)
+    secrets_before = await asyncio.to_thread(secret_count, sandbox)
+    tag = uuid.uuid4().hex[:6]
+    async with running_stack(settings, temporal) as stack:
+        auth = await stack.login()
+        batch_id = await start_batch(stack, auth, devices(BATCH, tag=tag), window=10)
+
+        async def some_progress() -> int | None:
+            status = await stack.http.get(f"/api/kubeedge/batch-join/{batch_id}", headers=auth)
+            success = int(status.json()["success"])
+            return success if 5 <= success < BATCH else None
+
+        at_kill = await eventually(some_progress, within=120)
+        await restartable_temporal.kill()
+        await restartable_temporal.start()
+        report = await wait_done(stack, batch_id, auth)
+
+        assert at_kill < BATCH  # the kill came mid-batch
+        assert (report["status"], report["success"], report["failed"]) == ("completed", BATCH, 0)
+        configmaps = await asyncio.to_thread(our_configmaps, sandbox, tag)
+        device_crs = await asyncio.to_thread(our_devices, sandbox, tag)
+        rbac = await asyncio.to_thread(our_rbac, sandbox, tag)
+        assert (len(configmaps), set(configmaps.values())) == (BATCH, {1})
+        assert (len(device_crs), set(device_crs.values())) == (BATCH, {1})
+        assert len(rbac) == 2 * BATCH  # a Role and a RoleBinding per node
+        assert await asyncio.to_thread(secret_count, sandbox) == secrets_before
+        tokens = await tokens_per_device(stack, tag)
+        assert (len(tokens), set(tokens.values())) == (BATCH, {1}), "a device got a second token"
+        assert await live_tokens(stack, tag) == BATCH
+        inventory = await inventory_rows(stack, tag)
+        assert (len(inventory), set(inventory.values())) == (BATCH, {1})
