@@ -1,58 +1,52 @@
-"""The request and response examples of the two contract documents, read from the
-documents themselves (`docs/seeds/`), so a test replays what the documents say rather
-than a copy that could drift.
+"""Writes `tests/support/document_examples.json` from the two contract documents.
 
-CloudCore (`001_…`): every `curl` command (method, URL, `-H` headers, `-d` body) and the
-JSON after the next "Response" before the next curl, plus every documented endpoint
-line (`GET /api/kubeedge/...`), with or without an example. Edge API (`000_…`): each
-fenced `METHOD /path` block, with the JSON blocks after "Request Body" and "Response"
-up to the next endpoint or top-level section.
+The documents are third-party text and stay out of the repository; what the tests need
+from them is data: each example's method, path, headers, body and response JSON, the
+line it starts on, and every `METHOD /path` the documents list. No prose is copied.
+
+To regenerate, with the documents in a folder (on the shared machine: /work/shared/seeds):
+
+    .venv/bin/python -m tests.support.seed_examples --from /work/shared/seeds --write
+
+`--write` without a path writes the checked-in file; `--check` instead exits 1 when the
+checked-in file differs from what the documents give. Without `--from`, the folder is
+`$EDGEWRIGHT_SEED_DOCS`, else /work/shared/seeds. tests/api/core/test_document_examples_data.py
+runs the same comparison wherever that folder exists.
+
+What is read. CloudCore (`001_…`): every `curl` command (method, URL, `-H` headers, `-d`
+body) and the JSON after the next "Response" before the next curl, plus every endpoint
+line (`GET /api/kubeedge/...`). Edge API (`000_…`): each fenced `METHOD /path` block, with
+the JSON blocks after "Request Body" and "Response" up to the next endpoint or top-level
+section; its paths get the `/api/v1` prefix the document states once. An example the
+document repeats word for word is kept once, with every line it is on.
 """
 
 from __future__ import annotations
 
+import argparse
+import hashlib
 import json
+import os
 import re
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-SEEDS = Path(__file__).resolve().parents[2] / "docs" / "seeds"
-CLOUDCORE_DOC = SEEDS / "001_fed856e69615b9ba.txt"
-EDGE_DOC = SEEDS / "000_bbe216ccace55f4a.txt"
+from tests.support.document_examples import DATA, Endpoint, Example
+
+DOCUMENTS = {"cloudcore": "001_fed856e69615b9ba.txt", "edge": "000_bbe216ccace55f4a.txt"}
+SHARED_SEEDS = Path("/work/shared/seeds")
 
 _METHODS = "GET|POST|PUT|DELETE|PATCH"
 _ENDPOINT_LINE = re.compile(rf"^({_METHODS}) (/\S+)$", re.MULTILINE)
 
 
-# Documented endpoints other branches are building: no route here yet (path prefix: what).
-NOT_BUILT = {
-    "/api/kubeedge/webhooks": "webhooks",
-    "/api/kubeedge/security/": "security certificates and logs",
-    "/api/kubeedge/maintenance/": "maintenance",
-    "/api/kubeedge/postman.json": "Postman collection",
-}
-
-
-def not_built(path: str) -> str | None:
-    return next((what for prefix, what in NOT_BUILT.items() if path.startswith(prefix)), None)
-
-
-@dataclass(frozen=True)
-class Example:
-    document: str  # "cloudcore" or "edge"
-    method: str
-    path: str  # as written, with the document's IDs or {placeholders}
-    headers: dict[str, str] = field(default_factory=dict)
-    body: Any = None
-    response: Any = None  # the example answer (parsed JSON), None when none is shown
-    line: int = 0  # where the example starts in its document
-
-    @property
-    def name(self) -> str:
-        return f"{self.document}:{self.method} {self.path} (line {self.line})"
+def seed_dir() -> Path | None:
+    """Where the documents are on this machine, if anywhere."""
+    folder = Path(os.environ.get("EDGEWRIGHT_SEED_DOCS", SHARED_SEEDS))
+    return folder if all((folder / name).is_file() for name in DOCUMENTS.values()) else None
 
 
 def _line_of(text: str, position: int) -> int:
@@ -103,8 +97,7 @@ def _parse_curl(command: str) -> tuple[str, str, dict[str, str], Any]:
     return method, urlsplit(url).path, headers, body
 
 
-def cloudcore_examples(text: str | None = None) -> list[Example]:
-    text = CLOUDCORE_DOC.read_text(encoding="utf-8") if text is None else text
+def cloudcore_examples(text: str) -> list[Example]:
     starts = [m.start() for m in re.finditer(r"^curl ", text, re.MULTILINE)]
     examples = []
     for index, start in enumerate(starts):
@@ -115,20 +108,22 @@ def cloudcore_examples(text: str | None = None) -> list[Example]:
         answer = re.compile(r"^(# )?Response:?\s*$", re.MULTILINE).search(text, end, following)
         if answer:
             response = _json_after(text, answer.end(), following)
-        examples.append(
-            Example("cloudcore", method, path, headers, body, response, _line_of(text, start))
-        )
+        line = _line_of(text, start)
+        examples.append(Example("cloudcore", method, path, headers, body, response, (line,)))
     return examples
 
 
-def cloudcore_endpoints(text: str | None = None) -> list[tuple[str, str]]:
-    """Every `METHOD /path` the CloudCore document lists, examples or not."""
-    text = CLOUDCORE_DOC.read_text(encoding="utf-8") if text is None else text
-    return list(dict.fromkeys(m.groups() for m in _ENDPOINT_LINE.finditer(text)))
+def cloudcore_endpoints(text: str) -> list[Endpoint]:
+    """Every `METHOD /path` line of the CloudCore document, the first of each."""
+    found: dict[tuple[str, str], Endpoint] = {}
+    for match in _ENDPOINT_LINE.finditer(text):
+        method, path = match.groups()
+        line = _line_of(text, match.start())
+        found.setdefault((method, path), Endpoint("cloudcore", method, path, line))
+    return list(found.values())
 
 
-def edge_examples(text: str | None = None) -> list[Example]:
-    text = EDGE_DOC.read_text(encoding="utf-8") if text is None else text
+def edge_examples(text: str) -> list[Example]:
     blocks = list(re.finditer(r"^```(\w*)\n(.*?)^```", text, re.MULTILINE | re.DOTALL))
     sections = [m.start() for m in re.finditer(r"^## ", text, re.MULTILINE)] + [len(text)]
     examples: list[Example] = []
@@ -147,50 +142,59 @@ def edge_examples(text: str | None = None) -> list[Example]:
             elif "Response" in label:
                 response = json.loads(later.group(2))
         method, path = endpoint.groups()
-        examples.append(
-            Example(
-                "edge", method, "/api/v1" + path, {}, body, response, _line_of(text, block.start())
-            )
-        )
+        line = _line_of(text, block.start())
+        examples.append(Example("edge", method, "/api/v1" + path, {}, body, response, (line,)))
     return examples
 
 
-def json_type(value: Any) -> str:
-    """The JSON type of a parsed value; integers and fractions apart, as clients see them."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
+def _once(examples: list[Example]) -> list[Example]:
+    """Repeats folded into the first: same request and response, every line kept."""
+    kept: dict[str, Example] = {}
+    for example in examples:
+        key = json.dumps({**example.to_json(), "lines": None}, sort_keys=True)
+        first = kept.get(key)
+        kept[key] = example if first is None else replace(first, lines=first.lines + example.lines)
+    return list(kept.values())
 
 
-def shape_mismatches(expected: Any, actual: Any, *, where: str = "") -> list[str]:
-    """Every field of `expected` missing from `actual` or of another JSON type.
+def extract(folder: Path) -> dict[str, Any]:
+    """The data file's content, from the documents in `folder`."""
+    texts = {doc: (folder / name).read_text(encoding="utf-8") for doc, name in DOCUMENTS.items()}
+    cloudcore, edge = cloudcore_examples(texts["cloudcore"]), edge_examples(texts["edge"])
+    endpoints = cloudcore_endpoints(texts["cloudcore"]) + [
+        Endpoint(e.document, e.method, e.path, e.line) for e in edge
+    ]
+    return {
+        "documents": {
+            doc: {"file": DOCUMENTS[doc], "sha256": hashlib.sha256(text.encode()).hexdigest()}
+            for doc, text in texts.items()
+        },
+        "endpoints": [e.to_json() for e in endpoints],
+        "examples": [e.to_json() for e in _once(cloudcore) + _once(edge)],
+    }
 
-    A document's integer must be an integer; its fraction may be any number. Arrays are
-    compared item by item against the document's first item (its items share a shape);
-    an empty answer array has nothing to compare.
-    """
-    want, got = json_type(expected), json_type(actual)
-    if want != got and not (want == "number" and got == "integer"):
-        return [f"{where or '$'}: {want} in the document, {got} in the answer"]
-    problems: list[str] = []
-    if want == "object":
-        for key, value in expected.items():
-            path = f"{where}.{key}" if where else key
-            if key not in actual:
-                problems.append(f"{path}: missing")
-            else:
-                problems += shape_mismatches(value, actual[key], where=path)
-    elif want == "array" and expected:
-        for i, item in enumerate(actual):
-            problems += shape_mismatches(expected[0], item, where=f"{where}[{i}]")
-    return problems
+
+def render(data: dict[str, Any]) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--from", dest="source", type=Path, help="folder of both documents")
+    action = parser.add_mutually_exclusive_group(required=True)
+    action.add_argument("--write", nargs="?", const=DATA, type=Path, help="where to write")
+    action.add_argument("--check", action="store_true", help="exit 1 if the data differ")
+    args = parser.parse_args(argv)
+    source = args.source or seed_dir()
+    if source is None:
+        parser.error("no documents: pass --from or set EDGEWRIGHT_SEED_DOCS")
+    text = render(extract(source))
+    if args.check:
+        same = DATA.read_text(encoding="utf-8") == text
+        parser.exit(0 if same else 1, f"{DATA}: {'up to date' if same else 'differs'}\n")
+    args.write.write_text(text, encoding="utf-8")
+    parser.exit(0, f"wrote {args.write}\n")
+
+
+if __name__ == "__main__":
+    main()

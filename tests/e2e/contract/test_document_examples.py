@@ -3,7 +3,8 @@
 simulated fleet): each answer must be a success and hold every field the document's
 response example shows, with the same JSON type (an integer where it shows one).
 
-The examples are read from the documents (tests/support/seed_examples.py). The paths,
+The examples are the documents' own, kept as data (tests/support/document_examples.json,
+written from the documents by tests/support/seed_examples.py). The paths,
 bodies and headers are the documents'; only IDs are ours (runs on the shared dev server
 outlive a test, and the commands need devices that are online), and the `<token>`
 placeholder is a real login. Where we differ from a document on purpose, the exception
@@ -27,14 +28,9 @@ from temporalio.testing import WorkflowEnvironment
 from simulator.fleet import Fleet
 from tests.e2e.command_stack import CommandStack, command_settings, running_command_stack
 from tests.e2e.stack import ADMIN_PASSWORD
+from tests.support.document_examples import Example, examples, not_built
+from tests.support.json_shapes import shape_mismatches
 from tests.support.mqtt_fixtures import Broker
-from tests.support.seed_examples import (
-    Example,
-    cloudcore_examples,
-    edge_examples,
-    not_built,
-    shape_mismatches,
-)
 
 # Deliberate differences, each replayed as written and answered as stated.
 AS_WRITTEN_REFUSED = {
@@ -197,7 +193,7 @@ async def test_cloudcore_document_examples(stack: CommandStack, fleet_of: Any) -
         "admin123": ADMIN_PASSWORD,  # refused as written; see AS_WRITTEN_REFUSED
     }  # fmt: skip
     replay = Replay(stack, ids)
-    for example in cloudcore_examples():
+    for example in examples("cloudcore"):
         if not_built(example.path):
             continue  # test_not_built_yet below
         if example.path == "/api/kubeedge/restore":
@@ -222,11 +218,9 @@ async def test_edge_document_examples(stack: CommandStack, fleet_of: Any) -> Non
         node_ids.append(detail.json()["node_id"])
     replay = Replay(stack, {"edge-node-1": unique("edge-node-1"), "web-app": unique("web-app"),
                             "node-uuid-1": node_ids[0], "node-uuid-2": node_ids[1]})  # fmt: skip
-    examples = edge_examples()
+    edge = examples("edge")
     # Deletions last: the document deletes a node and a workload before using them again.
-    ordered = [e for e in examples if e.method != "DELETE"] + [
-        e for e in examples if e.method == "DELETE"
-    ]
+    ordered = [e for e in edge if e.method != "DELETE"] + [e for e in edge if e.method == "DELETE"]
     for example in ordered:
         if not_built(example.path):
             continue
