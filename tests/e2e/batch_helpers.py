@@ -90,9 +90,21 @@ def our_rbac(api: k8s.ApiClient, tag: str) -> Counter[str]:
     )
 
 
-def secret_count(api: k8s.ApiClient) -> int:
-    """Secrets in every namespace: a join creates none, so this must not move."""
-    return len(k8s.CoreV1Api(api).list_secret_for_all_namespaces().items)
+def our_mqtt_secrets(api: k8s.ApiClient, tag: str) -> Counter[str]:
+    """This test's devices' MQTT Secrets (`edgecore-mqtt-{node}`), by name."""
+    items = k8s.CoreV1Api(api).list_namespaced_secret(KUBEEDGE_NAMESPACE).items
+    return Counter(
+        secret.metadata.name
+        for secret in items
+        if secret.metadata.name.startswith("edgecore-mqtt-") and tag in secret.metadata.name
+    )
+
+
+def other_secrets(api: k8s.ApiClient, tag: str) -> int:
+    """Secrets in every namespace but this test's devices' MQTT ones: a join creates no
+    other, so this must not move."""
+    names = [s.metadata.name for s in k8s.CoreV1Api(api).list_secret_for_all_namespaces().items]
+    return sum(1 for name in names if not (name.startswith("edgecore-mqtt-") and tag in name))
 
 
 async def live_tokens(stack: Stack, tag: str) -> int:

@@ -53,6 +53,7 @@ async def test_an_update_not_answered_in_time_is_still_running(
         workflow="SlowToAnswer",
         arg=Start(name="x"),
         id=f"slow/{uuid.uuid4()}",
+        summary="A run slow to answer",
         task_queue=queue,
         result_type=Progress,
         progress_query="progress",

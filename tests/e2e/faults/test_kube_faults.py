@@ -19,10 +19,11 @@ from tests.e2e.batch_helpers import (
     devices,
     inventory_rows,
     live_tokens,
+    other_secrets,
     our_configmaps,
     our_devices,
+    our_mqtt_secrets,
     our_rbac,
-    secret_count,
     start_batch,
     tokens_per_device,
     wait_done,
@@ -68,9 +69,9 @@ async def test_a_batch_joins_every_device_through_flaky_kubernetes(
     stack, _ = proxied_stack
     faults.error_share, faults.latency = 0.2, 0.05
     sandbox = sandbox_api_client(kube_sandbox_url)
-    secrets_before = await asyncio.to_thread(secret_count, sandbox)
     auth = await stack.login()
     tag = uuid.uuid4().hex[:6]
+    secrets_before = await asyncio.to_thread(other_secrets, sandbox, tag)
 
     batch_id = await start_batch(stack, auth, devices(BATCH, tag=tag), window=10)
     report = await wait_done(stack, batch_id, auth)
@@ -83,7 +84,9 @@ async def test_a_batch_joins_every_device_through_flaky_kubernetes(
     assert (len(configmaps), set(configmaps.values())) == (BATCH, {1})
     assert (len(device_crs), set(device_crs.values())) == (BATCH, {1})
     assert len(rbac) == 2 * BATCH  # a Role and a RoleBinding per node
-    assert await asyncio.to_thread(secret_count, sandbox) == secrets_before
+    assert await asyncio.to_thread(other_secrets, sandbox, tag) == secrets_before
+    mqtt = await asyncio.to_thread(our_mqtt_secrets, sandbox, tag)
+    assert (len(mqtt), set(mqtt.values())) == (BATCH, {1}), "one MQTT Secret per device"
     tokens = await tokens_per_device(stack, tag)
     assert (len(tokens), set(tokens.values())) == (BATCH, {1}), "one token per device"
     assert await live_tokens(stack, tag) == BATCH
@@ -103,7 +106,7 @@ async def test_a_step_refused_for_good_undoes_the_steps_before_it(
     )
     faults.refusals.append(refusal)
     sandbox = sandbox_api_client(kube_sandbox_url)
-    secrets_before = await asyncio.to_thread(secret_count, sandbox)
+    secrets_before = await asyncio.to_thread(other_secrets, sandbox, tag)
     auth = await stack.login()
 
     answer = await stack.http.post(
@@ -133,4 +136,4 @@ async def test_a_step_refused_for_good_undoes_the_steps_before_it(
 
     await eventually(nothing_left)
     assert (await tokens_per_device(stack, tag)).total() == 1  # issued, then revoked
-    assert await asyncio.to_thread(secret_count, sandbox) == secrets_before
+    assert await asyncio.to_thread(other_secrets, sandbox, tag) == secrets_before

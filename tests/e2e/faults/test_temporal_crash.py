@@ -13,10 +13,11 @@ from tests.e2e.batch_helpers import (
     devices,
     inventory_rows,
     live_tokens,
+    other_secrets,
     our_configmaps,
     our_devices,
+    our_mqtt_secrets,
     our_rbac,
-    secret_count,
     start_batch,
     tokens_per_device,
     wait_done,
@@ -47,8 +48,8 @@ async def test_temporal_killed_mid_batch_joins_every_device_exactly_once(
         data_dir=tmp_path, temporal=temporal, sandbox_url=kube_sandbox_url, broker=mqtt_broker
     ).model_copy(update={"batch_sync_limit": 0})
     sandbox = sandbox_api_client(kube_sandbox_url)
-    secrets_before = await asyncio.to_thread(secret_count, sandbox)
     tag = uuid.uuid4().hex[:6]
+    secrets_before = await asyncio.to_thread(other_secrets, sandbox, tag)
     async with running_stack(settings, temporal) as stack:
         auth = await stack.login()
         batch_id = await start_batch(stack, auth, devices(BATCH, tag=tag), window=10)
@@ -71,7 +72,9 @@ async def test_temporal_killed_mid_batch_joins_every_device_exactly_once(
         assert (len(configmaps), set(configmaps.values())) == (BATCH, {1})
         assert (len(device_crs), set(device_crs.values())) == (BATCH, {1})
         assert len(rbac) == 2 * BATCH  # a Role and a RoleBinding per node
-        assert await asyncio.to_thread(secret_count, sandbox) == secrets_before
+        assert await asyncio.to_thread(other_secrets, sandbox, tag) == secrets_before
+        mqtt = await asyncio.to_thread(our_mqtt_secrets, sandbox, tag)
+        assert (len(mqtt), set(mqtt.values())) == (BATCH, {1}), "one MQTT Secret per device"
         tokens = await tokens_per_device(stack, tag)
         assert (len(tokens), set(tokens.values())) == (BATCH, {1}), "a device got a second token"
         assert await live_tokens(stack, tag) == BATCH
