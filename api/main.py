@@ -44,6 +44,7 @@ from api.join import batch_routes as batch_join
 from api.join import edgecore_routes as edgecore
 from api.join import routes as kubeedge_devices
 from api.live import routes as live
+from api.webhooks import routes as webhooks
 from api.workloads import app_routes as kubeedge_apps
 from api.workloads import routes as edge_workloads
 from store.db import create_engine, session_factory
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Workloads and apps: users and API keys only, never a node's token.
     app.include_router(edge_workloads.router, dependencies=[Depends(current_user)])
     app.include_router(kubeedge_apps.router, dependencies=[Depends(current_user)])
+    app.include_router(webhooks.router, dependencies=[Depends(current_user)])
     # These authenticate on their own: the live streams also take `?token=` (browsers
     # cannot send headers there), the join-token check takes the join token itself. The
     # live router's lifespan subscribes this replica to the event bus.

@@ -18,6 +18,7 @@ from activities.join.kubernetes import KubeActivities
 from activities.join.mqtt_credentials import DeviceAccounts, MqttCredentialActivities
 from activities.join.notify import NotifyActivities
 from activities.join.provisioning import JoinProvisioner
+from activities.webhooks.emitter import WebhookEmitter
 from adapters.mqtt.events import PublisherEvents
 from adapters.mqtt.publisher import MqttPublisher
 from store.settings import Settings
@@ -25,6 +26,7 @@ from workers.backup import BACKUP_WORKFLOWS, backup_activities
 from workers.commands import COMMAND_WORKFLOWS, command_activities
 from workers.devices import INVENTORY_WORKFLOWS, inventory_activities
 from workers.join import BATCH_WORKFLOWS, batch_activities
+from workers.webhooks import WEBHOOK_WORKFLOWS, webhook_activities
 from workers.workloads import WORKLOAD_WORKFLOWS, workload_activities
 from workflows.contracts.join import BatchActivity, JoinActivity
 from workflows.join.device_join import DeviceJoinWorkflow
@@ -36,6 +38,7 @@ WORKFLOWS: Sequence[type] = (
     *BACKUP_WORKFLOWS,
     *COMMAND_WORKFLOWS,
     *WORKLOAD_WORKFLOWS,
+    *WEBHOOK_WORKFLOWS,
 )
 
 
@@ -49,11 +52,14 @@ def activity_callables(
     executor: Executor | None = None,
 ) -> list[Any]:
     """Every activity; `broker` manages the devices' MQTT accounts (None: it checks none)."""
+    emitter = WebhookEmitter(settings=settings, sessions=sessions)
     tokens = TokenActivities(settings=settings, sessions=sessions, cluster_ca=kube)
     accounts = MqttCredentialActivities(
         settings=settings, sessions=sessions, secrets=kube, broker=broker
     )
-    inventory = InventoryActivities(sessions=sessions, events=PublisherEvents(publisher=publisher))
+    inventory = InventoryActivities(
+        sessions=sessions, events=PublisherEvents(publisher=publisher), webhooks=emitter
+    )
     mqtt = NotifyActivities(publisher=publisher)
     provisioner = join_provisioner(
         tokens=tokens,
@@ -63,6 +69,7 @@ def activity_callables(
         accounts=accounts,
         batches=BatchActivities(sessions=sessions),
         executor=executor,
+        webhooks=emitter,
     )
     return [
         provisioner.provision_device,
@@ -90,12 +97,17 @@ def activity_callables(
             tokens=tokens,
             accounts=accounts,
         ),
-        *batch_activities(sessions=sessions),
-        *command_activities(sessions=sessions, publisher=publisher),
+        *batch_activities(sessions=sessions, webhooks=emitter),
+        *command_activities(sessions=sessions, publisher=publisher, webhooks=emitter),
         *backup_activities(
-            settings=settings, sessions=sessions, target=kube.target, executor=executor
+            settings=settings,
+            sessions=sessions,
+            target=kube.target,
+            executor=executor,
+            webhooks=emitter,
         ),
-        *workload_activities(sessions=sessions, target=kube.target),
+        *workload_activities(sessions=sessions, target=kube.target, webhooks=emitter),
+        *webhook_activities(emitter=emitter),
     ]
 
 
@@ -108,6 +120,7 @@ def join_provisioner(
     accounts: MqttCredentialActivities,
     batches: BatchActivities,
     executor: Executor | None = None,
+    webhooks: WebhookEmitter | None = None,
 ) -> JoinProvisioner:
     """provision_device, running the very activities a join once ran one by one."""
     return JoinProvisioner(
@@ -123,6 +136,7 @@ def join_provisioner(
             BatchActivity.RECORD_BATCH_RESULTS: batches.record_batch_results,
         },
         executor=executor,
+        webhooks=webhooks,
     )
 
 

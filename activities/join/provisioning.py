@@ -26,6 +26,8 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.webhooks.emitter import WebhookEmitter, run_key
+from workflows.contracts.common import DeviceRef
 from workflows.contracts.join import (
     BatchActivity,
     IssuedJoinToken,
@@ -36,6 +38,7 @@ from workflows.contracts.join import (
     ProvisionOutcome,
     StepFailure,
 )
+from workflows.contracts.webhooks import WebhookEvent
 
 Step = Callable[[Any], Any]
 # Each step's own limit, so that a hung step fails with details before the whole run's
@@ -54,9 +57,25 @@ class JoinProvisioner:
         steps: Mapping[JoinActivity | BatchActivity, Step],
         *,
         executor: Executor | None = None,
+        webhooks: WebhookEmitter | None = None,
     ) -> None:
         self._steps = steps
+        self._webhooks = webhooks  # device_provisioned
         self._executor = executor  # for the sync steps (kubernetes, paho); None: the loop's
+
+    async def _provisioned(self, device: DeviceRef) -> None:
+        # Best effort here: a failure must not undo a join that is done. complete_join
+        # emits the same event (same key, so one delivery) when the node turns Ready.
+        if self._webhooks is None:
+            return
+        try:
+            await self._webhooks.emit(
+                WebhookEvent.DEVICE_PROVISIONED,
+                key=run_key(device.device_id),
+                data={"device_id": device.device_id, "node_name": device.node_name},
+            )
+        except Exception as err:
+            activity.logger.warning("device_provisioned not emitted yet: %s", err)
 
     @activity.defn(name=JoinActivity.PROVISION_DEVICE)
     async def provision_device(self, inp: ProvisionDeviceInput) -> ProvisionOutcome:
@@ -97,6 +116,7 @@ class JoinProvisioner:
             elif step == JoinStep.ISSUE_MQTT_CREDENTIALS:
                 mqtt = result
             done.append(step)
+        await self._provisioned(inp.validate_join)
         if inp.batch_result is None:
             return ProvisionOutcome(done=done, token=token, mqtt=mqtt)
         # Written last: the batch counts the device once every step is done. Not a step:

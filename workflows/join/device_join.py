@@ -70,7 +70,6 @@ with workflow.unsafe.imports_passed_through():
         TokenRef,
         complete_join,
         delete_device_record,
-        revoke_mqtt_credentials,
         delete_device_resource,
         delete_edgecore_configmap,
         delete_node_rbac,
@@ -79,6 +78,7 @@ with workflow.unsafe.imports_passed_through():
         read_node_status,
         record_batch_results,
         revoke_join_token,
+        revoke_mqtt_credentials,
     )
 
 # Forward steps give up after a few tries so the caller hears about a failure in seconds;
