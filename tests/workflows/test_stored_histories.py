@@ -39,12 +39,14 @@ from workflows.contracts.devices import (
     SYNC_NODES_WORKFLOW,
 )
 from workflows.contracts.join import BATCH_JOIN_WORKFLOW, DEVICE_JOIN_WORKFLOW
+from workflows.contracts.webhooks import WEBHOOK_DELIVERY_WORKFLOW
 from workflows.contracts.workloads import WORKLOAD_REMOVAL_WORKFLOW, WORKLOAD_ROLLOUT_WORKFLOW
 from workflows.devices.issue_token import IssueTokenWorkflow
 from workflows.devices.removal import DeviceRemovalWorkflow
 from workflows.devices.sync_nodes import SyncNodesWorkflow
 from workflows.join.batch_join import BatchJoinWorkflow
 from workflows.join.device_join import DeviceJoinWorkflow
+from workflows.webhooks.delivery import WebhookDeliveryWorkflow
 from workflows.workloads.removal import WorkloadRemovalWorkflow
 from workflows.workloads.rollout import WorkloadRolloutWorkflow
 
@@ -67,6 +69,7 @@ WORKFLOWS: dict[str, type] = {
     RESTORE_WORKFLOW: RestoreWorkflow,
     WORKLOAD_ROLLOUT_WORKFLOW: WorkloadRolloutWorkflow,
     WORKLOAD_REMOVAL_WORKFLOW: WorkloadRemovalWorkflow,
+    WEBHOOK_DELIVERY_WORKFLOW: WebhookDeliveryWorkflow,
 }
 
 
