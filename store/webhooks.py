@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -131,7 +131,7 @@ async def record_attempt(
     status_code: int | None,
     error: str | None,
     response: str | None,
-    next_attempt_at: datetime | None,
+    retry_in_seconds: float | None,
 ) -> None:
     row = await session.get(WebhookDelivery, delivery_id)
     if row is None:  # its webhook was deleted meanwhile
@@ -143,7 +143,9 @@ async def record_attempt(
     row.last_error = error[:MAX_ERROR_CHARS] if error else None
     row.last_response = response[:MAX_RESPONSE_CHARS] if response is not None else None
     row.last_attempt_at = now
-    row.next_attempt_at = next_attempt_at
+    row.next_attempt_at = (
+        now + timedelta(seconds=retry_in_seconds) if retry_in_seconds is not None else None
+    )
     if status is DeliveryStatus.DELIVERED:
         row.delivered_at = now
 

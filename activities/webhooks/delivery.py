@@ -106,21 +106,30 @@ class DeliveryActivities:
         if not retryable(answer):
             await self._record(inp, answer, DeliveryStatus.DEAD)
             raise _final(WebhookErrorType.REJECTED, describe(answer))
-        since = await self._record(inp, answer, DeliveryStatus.RETRYING)
+        wait = self._wait(answer)
+        since = await self._record(inp, answer, DeliveryStatus.RETRYING, wait=wait)
         if since is not None and utcnow() - since >= timedelta(
             seconds=self._settings.webhook_disable_after_seconds
         ):
             reason = f"every delivery failed since {iso(since)}"
             await self._disable(inp.webhook_id, reason)
             raise _final(WebhookErrorType.DISABLED, f"webhook disabled: {reason}")
-        raise ApplicationError(describe(answer), type=WebhookErrorType.RETRYABLE)
+        raise ApplicationError(
+            describe(answer),
+            type=WebhookErrorType.RETRYABLE,
+            next_retry_delay=timedelta(seconds=wait) if answer.retry_after is not None else None,
+        )
 
     async def _record(
-        self, inp: DeliveryInput, answer: Answer, status: DeliveryStatus
+        self,
+        inp: DeliveryInput,
+        answer: Answer,
+        status: DeliveryStatus,
+        *,
+        wait: float | None = None,
     ) -> datetime | None:
         """Store the attempt and the webhook's health; since when it has been failing."""
         delivered = status is DeliveryStatus.DELIVERED
-        next_at = self._next_attempt_at() if status is DeliveryStatus.RETRYING else None
         async with self._sessions() as session, session.begin():
             await webhooks.record_attempt(
                 session,
@@ -129,22 +138,23 @@ class DeliveryActivities:
                 status_code=answer.status,
                 error=None if delivered else describe(answer),
                 response=answer.body,
-                next_attempt_at=next_at,
+                retry_in_seconds=wait,
             )
             if delivered:
                 await webhooks.note_success(session, webhook_id=inp.webhook_id)
                 return None
             return await webhooks.note_failure(session, webhook_id=inp.webhook_id)
 
-    def _next_attempt_at(self) -> datetime:
-        # The retry policy's own arithmetic (workflows/webhooks/delivery.py), for the list.
-        attempt = activity.info().attempt
-        settings = self._settings
-        wait = min(
-            settings.webhook_retry_initial_seconds * 2 ** (attempt - 1),
-            settings.webhook_retry_max_interval_seconds,
-        )
-        return utcnow() + timedelta(seconds=wait)
+    def _wait(self, answer: Answer) -> float:
+        """Seconds until the next try: the receiver's Retry-After (429, 503) when it gave
+        one, bounded by the longest interval; else the retry policy's own arithmetic
+        (workflows/webhooks/delivery.py), for the deliveries list."""
+        longest = self._settings.webhook_retry_max_interval_seconds
+        if answer.retry_after is not None:
+            return min(answer.retry_after, longest)
+        attempt: int = activity.info().attempt
+        backoff: float = self._settings.webhook_retry_initial_seconds * 2.0 ** (attempt - 1)
+        return min(backoff, longest)
 
     async def _disable(self, webhook_id: str, reason: str) -> None:
         async with self._sessions() as session, session.begin():

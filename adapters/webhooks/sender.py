@@ -20,6 +20,14 @@ class Answer:
     status: int | None  # None: no HTTP answer (timeout, refused, reset)
     body: str | None
     error: str | None
+    retry_after: float | None = None  # seconds, from a Retry-After given in seconds
+
+
+def retry_after(value: str | None) -> float | None:
+    # Only the delta-seconds form: an HTTP date would need the receiver's clock.
+    if value is None or not value.strip().isdigit():
+        return None
+    return float(value.strip())
 
 
 async def post(
@@ -38,7 +46,8 @@ async def post(
             session.post(url, data=body, headers=headers, allow_redirects=False) as answer,
         ):
             kept = await answer.content.read(MAX_ANSWER_BYTES)
-            return Answer(answer.status, kept.decode("utf-8", "replace"), None)
+            wait = retry_after(answer.headers.get("Retry-After"))
+            return Answer(answer.status, kept.decode("utf-8", "replace"), None, wait)
     except TimeoutError:
         return Answer(None, None, f"no answer within {timeout_seconds:g} s")
     except aiohttp.ClientError as err:

@@ -54,7 +54,7 @@ async def create_webhook(
     row = await webhooks.create_webhook(
         session,
         url=body.url,
-        events=[event.value for event in body.events],
+        events=list(dict.fromkeys(event.value for event in body.events)),
         secret_sealed=service.sealed(settings, body.secret.get_secret_value()),
         description=body.description,
         created_by=admin.username,
@@ -93,7 +93,7 @@ async def update_webhook(
         await service.check_target(settings, body.url)
         row.url = body.url
     if body.events is not None:
-        row.events = [event.value for event in body.events]
+        row.events = list(dict.fromkeys(event.value for event in body.events))
     if "description" in body.model_fields_set:
         row.description = body.description
     if body.secret is not None:

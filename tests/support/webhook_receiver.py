@@ -26,11 +26,13 @@ class Receiver:
     url: str
     statuses: list[int]  # answered in turn; 200 once they are used up
     calls: list[Call] = field(default_factory=list)
+    refusal_headers: dict[str, str] = field(default_factory=dict)  # sent with non-2xx
 
     async def answer(self, request: web.Request) -> web.Response:
         self.calls.append(Call(await request.read(), dict(request.headers)))
         status = self.statuses.pop(0) if self.statuses else 200
-        return web.Response(status=status, text=f"answered {status} " + "x" * 2000)
+        headers = self.refusal_headers if status >= 300 else {}
+        return web.Response(status=status, text=f"answered {status} " + "x" * 2000, headers=headers)
 
     async def called(self, times: int) -> list[Call]:
         async def enough() -> list[Call] | None:

@@ -128,3 +128,18 @@ async def test_failing_for_a_day_disables(sessions: async_sessionmaker[AsyncSess
         assert hook is not None
         assert not hook.enabled
         assert "every delivery failed since" in (hook.disabled_reason or "")
+
+
+async def test_retry_after_sets_the_next_try(sessions: async_sessionmaker[AsyncSession]) -> None:
+    config = settings(allow_private=True)
+    async with webhook_receiver(statuses=[429]) as receiver:
+        receiver.refusal_headers = {"Retry-After": "7"}
+        inp = await subscribe(sessions, config, receiver)
+        with pytest.raises(ApplicationError) as raised:
+            await ActivityEnvironment().run(activities(sessions, config).deliver_webhook, inp)
+        assert raised.value.next_retry_delay == timedelta(seconds=7)
+    async with sessions() as session:
+        row = await webhooks.get_delivery(session, inp.delivery_id)
+        assert row is not None
+        assert row.last_attempt_at is not None
+        assert row.next_attempt_at == row.last_attempt_at + timedelta(seconds=7)
