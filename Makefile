@@ -8,21 +8,25 @@ VENV := .venv
 PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 UV_VERSION := 0.13.9
-STAMP := $(VENV)/.installed
+# Two lock files: requirements.lock holds what runs (`make run`, the image),
+# requirements-dev.lock the same pins plus the test and lint tools (`make test`).
+RUNTIME_STAMP := $(VENV)/.installed-runtime
+DEV_STAMP := $(VENV)/.installed-dev
 # Debian packages the integration tests use when they can; without them the tests fall
-# back to amqtt and report what they could not run.
-APT_PACKAGES := mosquitto postgresql
+# back to amqtt (or skip, for redis-server) and report what they could not run.
+APT_PACKAGES := mosquitto postgresql redis-server
 
-.PHONY: help venv system-deps lock lint fmt test run bench clean
+.PHONY: help venv venv-runtime system-deps lock lint fmt test run bench clean
 
 help:
 	@echo "make run           start the embedded stack (Temporal, MQTT broker, worker, API)"
 	@echo "make test          lint, then every test"
 	@echo "make lint | fmt    check | rewrite formatting and imports"
 	@echo "make bench         run the benchmarks in bench/ (one JSON line each)"
-	@echo "make venv          create .venv from requirements.lock"
-	@echo "make system-deps   install mosquitto and PostgreSQL (as root, Debian)"
-	@echo "make lock          re-resolve requirements.lock from pyproject.toml"
+	@echo "make venv          create .venv with the test and lint tools (requirements-dev.lock)"
+	@echo "make venv-runtime  create .venv with what runs only (requirements.lock)"
+	@echo "make system-deps   install mosquitto, PostgreSQL and redis-server (as root, Debian)"
+	@echo "make lock          re-resolve both lock files from pyproject.toml"
 	@echo "make clean         forget the installed stamp and tool caches (keeps data/)"
 
 # uv installs from the lock file against the default index (PyPI) unless UV_INDEX_URL or
@@ -35,18 +39,33 @@ python3 -m venv $(VENV)
 $(VENV)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 endef
 
-venv: $(STAMP)
+venv: $(DEV_STAMP)
 
-$(STAMP): requirements.lock pyproject.toml
+venv-runtime: $(RUNTIME_STAMP)
+
+# Exactly the dev lock (sync removes what it does not list).
+$(DEV_STAMP): requirements-dev.lock pyproject.toml
 	$(bootstrap-uv)
-	$(UV) pip sync --python $(PY) requirements.lock
+	$(UV) pip sync --python $(PY) requirements-dev.lock
 	# The project itself, editable, for the `edgewright` command (dependencies are above).
 	$(UV) pip install --python $(PY) --no-deps -e .
 	touch $@
 
+# The runtime pins, added without removing anything: after `make test` the dev tools
+# stay, so switching between `make run` and `make test` installs nothing twice.
+$(RUNTIME_STAMP): requirements.lock pyproject.toml
+	$(bootstrap-uv)
+	$(UV) pip install --python $(PY) -r requirements.lock
+	$(UV) pip install --python $(PY) --no-deps -e .
+	touch $@
+
+# The dev lock is resolved first; the runtime lock is then resolved under it, so both
+# pin every shared package to the same version (tests run what production runs).
 lock:
 	$(bootstrap-uv)
-	$(UV) pip compile pyproject.toml --group dev --python-version 3.11 -o requirements.lock
+	$(UV) pip compile pyproject.toml --group dev --python-version 3.11 -o requirements-dev.lock
+	$(UV) pip compile pyproject.toml --python-version 3.11 -c requirements-dev.lock \
+		-o requirements.lock
 
 # Installs only what is missing, so it costs nothing once done. Debian's packages would
 # start their own mosquitto on :1883 and PostgreSQL on :5432, but the stack and the tests
@@ -57,6 +76,7 @@ system-deps:
 	command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || missing="$$missing mosquitto"; \
 	command -v pg_ctl >/dev/null || compgen -G '/usr/lib/postgresql/*/bin/pg_ctl' >/dev/null \
 		|| missing="$$missing postgresql"; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
 		echo "system-deps: not installed:$$missing (needs root and apt-get)."; \
@@ -73,9 +93,10 @@ system-deps:
 	rc=$$?; \
 	if [ -n "$$own_policy" ]; then rm -f $$policy; fi; \
 	if [ -d /run/systemd/system ]; then \
-		systemctl disable --now mosquitto.service postgresql.service >/dev/null 2>&1 || true; \
+		systemctl disable --now mosquitto.service postgresql.service redis-server.service \
+			>/dev/null 2>&1 || true; \
 	elif [ -z "$$own_policy" ]; then \
-		for service in mosquitto postgresql; do service $$service stop >/dev/null 2>&1 || true; done; \
+		for service in mosquitto postgresql redis-server; do service $$service stop >/dev/null 2>&1 || true; done; \
 	fi; \
 	exit $$rc
 
@@ -93,7 +114,7 @@ test: venv system-deps
 	$(MAKE) --no-print-directory lint
 	$(VENV)/bin/pytest
 
-run: venv
+run: venv-runtime
 	@$(MAKE) --no-print-directory system-deps || echo "system-deps failed; going on without it"
 	exec $(PY) -m workers.stack
 
@@ -103,6 +124,6 @@ bench: venv system-deps
 	@set -e; for name in $(BENCH); do $(PY) -m bench.$$name; done
 
 clean:
-	rm -f $(STAMP)
+	rm -f $(RUNTIME_STAMP) $(DEV_STAMP)
 	rm -rf .mypy_cache .ruff_cache .pytest_cache .import_linter_cache
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import Runtime
+from temporalio.service import TLSConfig
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_delay
 from tenacity.stop import stop_never
 from tenacity.wait import wait_exponential_jitter
@@ -46,18 +48,26 @@ async def connect_temporal(
     *,
     give_up_after: float | None = STARTUP_PATIENCE_SECONDS,
     on_failure: OnFailure | None = None,
+    runtime: Runtime | None = None,
 ) -> Client:
     """A client for the settings' Temporal, retrying until it answers.
 
     `give_up_after=None` retries for as long as the caller waits (it may cancel); otherwise
-    the last error is raised once that many seconds have passed.
+    the last error is raised once that many seconds have passed. `runtime` carries the
+    worker's metrics (adapters.prometheus.temporal); None is the SDK's default.
     """
+
+    tls = tls_config(settings)
+    api_key = settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None
 
     async def connect() -> Client:
         return await Client.connect(
             settings.temporal_address,
             namespace=settings.temporal_namespace,
             data_converter=pydantic_data_converter,
+            tls=tls,
+            api_key=api_key,
+            runtime=runtime,
         )
 
     return await retry_connect(
@@ -65,6 +75,35 @@ async def connect_temporal(
         target=settings.temporal_address,
         give_up_after=give_up_after,
         on_failure=on_failure,
+    )
+
+
+def tls_config(settings: Settings) -> TLSConfig | bool:
+    """The settings' TLS: False for the dev server, else a TLSConfig (files read once, here).
+
+    An API key or a client certificate means TLS even when EDGEWRIGHT_TEMPORAL_TLS is unset:
+    Temporal Cloud takes neither in clear text.
+    """
+    wanted = (
+        settings.temporal_tls
+        or settings.temporal_api_key is not None
+        or settings.temporal_tls_cert_file is not None
+    )
+    if not wanted:
+        return False
+    ca, cert, key = (
+        path.read_bytes() if path is not None else None
+        for path in (
+            settings.temporal_tls_ca_file,
+            settings.temporal_tls_cert_file,
+            settings.temporal_tls_key_file,
+        )
+    )
+    return TLSConfig(
+        server_root_ca_cert=ca,
+        client_cert=cert,
+        client_private_key=key,
+        domain=settings.temporal_tls_server_name,
     )
 
 

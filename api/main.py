@@ -44,6 +44,12 @@ from api.join import batch_routes as batch_join
 from api.join import edgecore_routes as edgecore
 from api.join import routes as kubeedge_devices
 from api.live import routes as live
+from api.monitoring import alert_routes as kubeedge_alerts
+from api.monitoring import edge_routes as edge_metrics
+from api.monitoring import routes as kubeedge_metrics
+from api.observability import routes as observability
+from api.observability.metrics import ApiMetrics, set_app_metrics
+from api.observability.middleware import HttpMetricsMiddleware
 from api.webhooks import routes as webhooks
 from api.workloads import app_routes as kubeedge_apps
 from api.workloads import routes as edge_workloads
@@ -77,6 +83,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RateLimitHeadersMiddleware)  # decorates error answers too
     # Outermost: an oversized body is refused before anything reads, parses or authenticates.
     app.add_middleware(BodyLimitMiddleware)
+    # Outermost of all: every answer is counted, the 413s and 500s included.
+    metrics = ApiMetrics()
+    set_app_metrics(app, metrics)
+    app.add_middleware(HttpMetricsMiddleware, metrics=metrics)
     add_cloudcore_docs(app)
     app.include_router(health.router)
     app.include_router(auth.router)
@@ -93,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(edge_security.router, dependencies=[Depends(current_user)])
     # Node tokens reach these too: every route names its callers (api.devices.node_access).
     app.include_router(edge_nodes.router)
+    app.include_router(edge_metrics.router)
     # Commands: command_jobs first, or its /command/jobs/... paths would be taken for
     # /command/{command_id}/....
     app.include_router(command_jobs.router, dependencies=[Depends(current_user)])
@@ -105,9 +116,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(edge_workloads.router, dependencies=[Depends(current_user)])
     app.include_router(kubeedge_apps.router, dependencies=[Depends(current_user)])
     app.include_router(webhooks.router, dependencies=[Depends(current_user)])
+    app.include_router(kubeedge_metrics.router, dependencies=[Depends(current_user)])
+    app.include_router(kubeedge_alerts.router, dependencies=[Depends(current_user)])
     # These authenticate on their own: the live streams also take `?token=` (browsers
     # cannot send headers there), the join-token check takes the join token itself. The
     # live router's lifespan subscribes this replica to the event bus.
+    app.include_router(observability.router, dependencies=[Depends(current_user)])
+    app.include_router(observability.process_router)
     app.include_router(live.router)
     app.include_router(live.ws_router)
     app.include_router(edgecore.router)

@@ -34,8 +34,15 @@ def device_page(count: int = 100, total: int = 10_000) -> dict[str, Any]:
 
 app = FastAPI()
 _PAGE = device_page()
+_WHOLE = device_page(count=10_000)
 
 
 @app.get("/bare/devices")
 async def devices() -> dict[str, Any]:
     return _PAGE
+
+
+@app.get("/bare/devices/all")
+async def all_devices() -> dict[str, Any]:
+    """The whole list (GET /api/kubeedge/devices without page or limit)."""
+    return _WHOLE

@@ -1,7 +1,8 @@
 """The Kubernetes sandbox: kmock's API emulator, pre-loaded like a cluster running CloudCore.
 
 Run it as `python -m simulator.kube_sandbox --host 127.0.0.1 --port 8001 --state FILE`. It is
-not a Kubernetes: no validation, no controllers, no RBAC. Objects are saved to the state file
+not a Kubernetes: no validation, no RBAC, and no controllers but one: CloudCore's
+Deployment rolls out (simulator/kube_sandbox_rollouts.py). Objects are saved to the state file
 every few seconds when they change and on SIGTERM/SIGINT, and loaded at start, so the CA and
 the objects of joined devices survive a restart. The emulator's gaps we work around are
 marked "Emulator work-around" below.
@@ -31,6 +32,8 @@ from simulator.kube_sandbox_cloudcore import (
     secret_data,
     seed_cloudcore,
 )
+from simulator.kube_sandbox_rollouts import INTERVAL_SECONDS as ROLLOUT_INTERVAL
+from simulator.kube_sandbox_rollouts import Key, existing, is_rolled_out, reconcile
 from simulator.kube_sandbox_workloads import (
     crd_objects,
     is_crd,
@@ -70,13 +73,18 @@ class SandboxEmulator(kmock.KubernetesEmulator):
     writes: int = attrs.field(default=0, init=False)  # the state file is saved when this moves
     # Objects written since the last compaction: only they can have grown a history.
     written: set[tuple[Any, str | None, str | None]] = attrs.field(factory=set, init=False)
+    # The Deployments the simulated controller rolls out (CloudCore's).
+    rollouts: set[Key] = attrs.field(factory=set, init=False)
 
     async def __call__(self, raw: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
         # Emulator work-around: its URL parser fails (500) on /api/v1/namespaces[/name], so
-        # namespace reads are answered here, before it parses anything.
+        # namespace reads, creates and merge patches are answered here, before it parses
+        # anything (the patch: steering the simulated controller, see kube_sandbox_rollouts).
         match = _NAMESPACE_PATH.fullmatch(raw.path)
         if raw.method == "GET" and match and "watch" not in raw.query:
             return self._namespaces(match["name"])
+        if match and (raw.method, match["name"] is None) in (("POST", True), ("PATCH", False)):
+            return await self._write_namespace(match["name"], await raw.json())
         # Emulator work-around: the official client sends `watch=True`; the emulator only
         # takes `watch=true` for a watch and would answer a plain list instead.
         if raw.query.get("watch", "").lower() == "true":
@@ -89,6 +97,8 @@ class SandboxEmulator(kmock.KubernetesEmulator):
             meta = request.data.get("metadata", {}) if isinstance(request.data, dict) else {}
             namespace = request.namespace or meta.get("namespace")
             self.written.add((request.resource, namespace, request.name or meta.get("name")))
+            if (rolled_out := is_rolled_out(request)) is not None:
+                self.rollouts.add(rolled_out)
         # Emulator work-arounds for workloads: see simulator/kube_sandbox_workloads.py.
         track_generation(self, request)
         crd = self._crd_before_delete(request)
@@ -171,6 +181,32 @@ class SandboxEmulator(kmock.KubernetesEmulator):
             return None
         return dict(self.objects[key].last)
 
+    async def _write_namespace(
+        self, name: str | None, body: dict[str, Any]
+    ) -> aiohttp.web.StreamResponse:
+        """Create a Namespace (`name` None: from the body) or merge-patch one."""
+        creating = name is None
+        name = name or (body.get("metadata") or {}).get("name")
+        if not isinstance(name, str) or not name:
+            return _status(422, "Invalid", "metadata.name: Required value")
+        key = (NAMESPACES, None, name)
+        async with self._lock:  # as the emulator's own writes
+            present = key in self.objects and not self.objects[key].deleted
+            if creating and present:
+                return _status(409, "AlreadyExists", f'namespaces "{name}" already exists')
+            if not creating and not present:
+                return _status(404, "NotFound", f'namespaces "{name}" not found')
+            if creating:
+                body = {**body, "apiVersion": "v1", "kind": "Namespace"}
+                body["metadata"] = {**body.get("metadata", {}), "name": name}
+                self.objects[key] = body
+            else:
+                self.objects[key].patch(body)  # None removes a key, as a merge patch does
+            self.writes += 1
+            self.written.add(key)
+            answer = self.objects[key].raw
+        return aiohttp.web.json_response(answer, status=201 if creating else 200)
+
     def _namespaces(self, name: str | None) -> aiohttp.web.StreamResponse:
         found = {
             key[2]: obj.raw
@@ -183,9 +219,13 @@ class SandboxEmulator(kmock.KubernetesEmulator):
             return aiohttp.web.json_response(listing)
         if name in found:
             return aiohttp.web.json_response(found[name])
-        status = {"kind": "Status", "code": 404, "reason": "NotFound", "status": "Failure"}
-        status["message"] = f'namespaces "{name}" not found'
-        return aiohttp.web.json_response(status, status=404)
+        return _status(404, "NotFound", f'namespaces "{name}" not found')
+
+
+def _status(code: int, reason: str, message: str) -> aiohttp.web.StreamResponse:
+    status = {"kind": "Status", "code": code, "reason": reason, "status": "Failure"}
+    status["message"] = message
+    return aiohttp.web.json_response(status, status=code)
 
 
 def build_emulator() -> SandboxEmulator:
@@ -257,6 +297,22 @@ def _compact(emulator: SandboxEmulator) -> None:
             del obj.history[:-2]  # keep the last state and a deletion marker after it
 
 
+async def roll_out(emulator: SandboxEmulator) -> None:
+    """One pass of the simulated Deployment controller; its writes are saved like others."""
+    for key in await reconcile(emulator, emulator.rollouts):
+        emulator.writes += 1
+        emulator.written.add(key)
+
+
+async def _controller(emulator: SandboxEmulator) -> None:
+    while True:
+        await asyncio.sleep(ROLLOUT_INTERVAL)
+        try:
+            await roll_out(emulator)
+        except Exception:  # a bad object must not stop every later rollout
+            logger.exception("Sandbox Deployment controller failed")
+
+
 async def _housekeeping(emulator: SandboxEmulator, state_path: Path) -> None:
     saved = emulator.writes
     next_save = 0.0
@@ -285,8 +341,12 @@ async def sandbox_server(*, host: str, port: int, state_path: Path) -> AsyncIter
     for crd in crd_objects(emulator):
         register_crd(emulator, crd, present=True)
     seed_cloudcore(emulator)
-    save_state(emulator, state_path)
+    emulator.rollouts |= existing(emulator)
     async with emulator, kmock.Server(emulator, host=host, port=port) as server:
+        # Both steps of a rollout: on a cluster with KubeEdge, CloudCore rolled out long ago.
+        await roll_out(emulator)
+        await roll_out(emulator)
+        save_state(emulator, state_path)
         url = f"http://{host}:{server.port}"
         logger.info(
             "Kubernetes sandbox (emulator) listening on %s (%d objects loaded from %s)",
@@ -294,13 +354,17 @@ async def sandbox_server(*, host: str, port: int, state_path: Path) -> AsyncIter
             loaded,
             state_path,
         )
-        task = asyncio.create_task(_housekeeping(emulator, state_path))
+        tasks = [
+            asyncio.create_task(_housekeeping(emulator, state_path)),
+            asyncio.create_task(_controller(emulator)),
+        ]
         try:
             yield url
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             save_state(emulator, state_path)
             logger.info("Kubernetes sandbox stopped; state saved to %s", state_path)
 

@@ -5,6 +5,10 @@ is the certificate DER, `cakeydata` the SEC1 DER of its ECDSA P-256 key) and Sec
 `tokensecret` whose `tokendata` is the cluster-wide join token
 `hex(sha256(cadata)) + "." + JWT(HS256, key = raw cakeydata bytes, exp)`, re-minted every
 12 hours and valid for twice that (kubeedge `pkg/security/token/token.go`).
+
+Its Deployment and Service (simulator/kube_sandbox_install.py) are installed once per state
+file, as a cluster set up with KubeEdge's chart has them; deleted later, they stay deleted
+(a rollback of a deploy that created them deletes them, and so would an operator).
 """
 
 from __future__ import annotations
@@ -22,14 +26,20 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from simulator import kube_sandbox_install as install
+
 logger = logging.getLogger(__name__)
 
-KUBEEDGE_NAMESPACE = "kubeedge"
+KUBEEDGE_NAMESPACE = install.KUBEEDGE_NAMESPACE
+# On the kubeedge Namespace: CloudCore's Deployment and Service were installed in this state.
+INSTALLED_ANNOTATION = "sandbox.edgewright.io/cloudcore-installed"
 # A token read at any moment stays valid for at least this long.
 TOKEN_REFRESH = timedelta(hours=12)
 # Parsed resources: `key in emulator.objects` compares keys as stored, so strings never match.
 NAMESPACES = kmock.resource("", "v1", "namespaces")
 SECRETS = kmock.resource("", "v1", "secrets")
+DEPLOYMENTS = kmock.resource("apps", "v1", "deployments")
+SERVICES = kmock.resource("", "v1", "services")
 
 
 def _secret(name: str, data: dict[str, bytes]) -> dict[str, Any]:
@@ -108,6 +118,21 @@ def seed_cloudcore(emulator: kmock.KubernetesEmulator) -> None:
         emulator.objects[SECRETS, KUBEEDGE_NAMESPACE, "casecret"] = _secret("casecret", ca)
         logger.info("Sandbox: created a new CloudCore CA in Secret kubeedge/casecret")
     refresh_token(emulator, ca=ca)
+    _install_once(emulator)
+
+
+def _install_once(emulator: kmock.KubernetesEmulator) -> None:
+    namespace = emulator.objects[NAMESPACES, None, KUBEEDGE_NAMESPACE]
+    annotations = dict(namespace.get("metadata", {}).get("annotations") or {})
+    if annotations.get(INSTALLED_ANNOTATION) == "true":
+        return
+    for resource, body in ((DEPLOYMENTS, install.deployment()), (SERVICES, install.service())):
+        key = (resource, KUBEEDGE_NAMESPACE, install.NAME)
+        if key not in emulator.objects or emulator.objects[key].deleted:
+            emulator.objects[key] = body
+    annotations[INSTALLED_ANNOTATION] = "true"
+    namespace.patch({"metadata": {"annotations": annotations}})
+    logger.info("Sandbox: installed CloudCore's Deployment and Service in kubeedge")
 
 
 def refresh_token(emulator: kmock.KubernetesEmulator, *, ca: dict[str, bytes]) -> bool:

@@ -1,9 +1,10 @@
 """The sandbox's stand-in for the kubelet and the workload controllers of simulated nodes.
 
-The sandbox runs no controller, so nothing would ever report a Deployment or StatefulSet
-ready. For the nodes a fleet plays, `WorkloadReporter` lists (once per tick, across
-namespaces) the objects edgewright manages, and for each one pinned to one of those nodes
-writes the status the Deployment/StatefulSet controller and the node's kubelet would:
+The sandbox runs no controller for workloads (only CloudCore's), so nothing would report
+a Deployment or StatefulSet ready. For the nodes a fleet plays, `WorkloadReporter` lists
+(once per tick, across namespaces) the objects edgewright manages, and for each one
+pinned to one of those nodes writes the status the Deployment/StatefulSet controller and
+the node's kubelet would:
 ready at the object's current generation while the device is online, not ready while it
 is offline (the node lifecycle controller marks an unreachable node's pods NotReady).
 

@@ -258,12 +258,35 @@ class RestoreRow(Base):
     applied: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     safety_backup_id: Mapped[str | None] = mapped_column(String(160))
     rolled_back: Mapped[bool] = mapped_column(default=False)
+    # What undoing a failed restore did: {"restored", "unchanged", "kept": [...]}.
+    rollback: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     error_type: Mapped[str | None] = mapped_column(String(64))
     error: Mapped[str | None] = mapped_column(Text)
     workflow_id: Mapped[str] = mapped_column(String(300))
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class RestoreJournalRow(Base):
+    """One change a restore made: the row or object before it and as the restore left it.
+
+    Appended in the transaction of the change itself (for Kubernetes objects, just before
+    it), so a rollback undoes exactly what the restore did, newest first, and nothing a
+    third party wrote meanwhile. `outcome` is set when the entry has been undone.
+    """
+
+    __tablename__ = "restore_journal"
+    __table_args__ = (Index("ix_restore_journal_restore_outcome", "restore_id", "outcome"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)  # the order of the changes
+    restore_id: Mapped[str] = mapped_column(String(128))
+    part: Mapped[str] = mapped_column(String(64))  # a backup part: table or object kind
+    key: Mapped[list[Any]] = mapped_column(JSON)  # business key, or [namespace, name]
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # None: it did not exist
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # None: the restore deleted it
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 # --- inventory: node security tokens and what the worker observed --------------
@@ -482,4 +505,149 @@ class WebhookDelivery(Base):
     next_attempt_at: Mapped[datetime | None]
     delivered_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- monitoring: metric samples and their rollups ---------------------------------------
+
+# What a sample measures: heartbeats and POST /api/v1/metrics/nodes/{id} fill the same
+# columns (store.monitoring.values). Units as the Edge API's body: percent for CPU, GB for
+# memory and disk, degrees Celsius, cumulative bytes for the network counters.
+METRICS = (
+    "cpu_usage",
+    "memory_usage",
+    "memory_total",
+    "disk_usage",
+    "disk_total",
+    "temperature",
+    "rx_bytes",
+    "tx_bytes",
+)
+
+
+class MetricSample(Base):
+    """One raw sample of one node, kept for hours (store.monitoring.compaction prunes).
+
+    Times are epoch seconds: bucketing is then `ts - ts % width` on every backend, and the
+    key is 12 bytes smaller than a timestamp with zone. Keyed by the node's opaque id,
+    which is never reused, so a removed node's history is never another node's.
+    """
+
+    __tablename__ = "metric_samples"
+    __table_args__ = (Index("ix_metric_samples_ts", "ts"),)
+
+    node_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    ts: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    cpu_usage: Mapped[float | None]
+    memory_usage: Mapped[float | None]
+    memory_total: Mapped[float | None]
+    disk_usage: Mapped[float | None]
+    disk_total: Mapped[float | None]
+    temperature: Mapped[float | None]
+    rx_bytes: Mapped[float | None]
+    tx_bytes: Mapped[float | None]
+    containers: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+
+
+class MetricRollup(Base):
+    """One node's samples over one bucket of `width` seconds (60, 300 or 3600).
+
+    Sums and counts, not averages, so a wider bucket is summed exactly from narrower ones
+    and a node that reports a metric only sometimes still averages right.
+    """
+
+    __tablename__ = "metric_rollups"
+    __table_args__ = (Index("ix_metric_rollups_width_bucket", "width", "bucket"),)
+
+    width: Mapped[int] = mapped_column(Integer, primary_key=True)
+    node_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    cpu_usage_sum: Mapped[float | None]
+    cpu_usage_n: Mapped[int] = mapped_column(default=0)
+    memory_usage_sum: Mapped[float | None]
+    memory_usage_n: Mapped[int] = mapped_column(default=0)
+    memory_total_sum: Mapped[float | None]
+    memory_total_n: Mapped[int] = mapped_column(default=0)
+    disk_usage_sum: Mapped[float | None]
+    disk_usage_n: Mapped[int] = mapped_column(default=0)
+    disk_total_sum: Mapped[float | None]
+    disk_total_n: Mapped[int] = mapped_column(default=0)
+    temperature_sum: Mapped[float | None]
+    temperature_n: Mapped[int] = mapped_column(default=0)
+    rx_bytes_sum: Mapped[float | None]
+    rx_bytes_n: Mapped[int] = mapped_column(default=0)
+    tx_bytes_sum: Mapped[float | None]
+    tx_bytes_n: Mapped[int] = mapped_column(default=0)
+
+
+class MetricCompaction(Base):
+    """How far the rollups are complete, and where late samples ask to recompute from.
+
+    One row (`name` "rollups"). Queries read rollups before `compacted_until` and raw
+    samples after it. A sample written behind `compacted_until` lowers `recompute_from`
+    and bumps `late_seq`; the next compaction recomputes from there and clears it only if
+    no other late sample came meanwhile.
+    """
+
+    __tablename__ = "metric_compaction"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    compacted_until: Mapped[int] = mapped_column(BigInteger, default=0)
+    recompute_from: Mapped[int | None] = mapped_column(BigInteger)
+    late_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class DetectionCount(Base):
+    """Detections a device reported per UTC day, counted by the bridge in batches."""
+
+    __tablename__ = "detection_counts"
+    __table_args__ = (Index("ix_detection_counts_day", "day"),)
+
+    device_id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class AlertRule(Base):
+    """A condition on a device's latest readings that must hold `for_seconds` to fire."""
+
+    __tablename__ = "alert_rules"
+
+    name: Mapped[str] = mapped_column(String(63), primary_key=True)
+    metric: Mapped[str] = mapped_column(String(32))
+    op: Mapped[str] = mapped_column(String(2))
+    threshold: Mapped[float]
+    for_seconds: Mapped[int] = mapped_column(default=0)
+    severity: Mapped[str] = mapped_column(String(16))
+    enabled: Mapped[bool] = mapped_column(default=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class AlertRow(Base):
+    """One alert of one rule on one device: pending, firing, then resolved.
+
+    At most one is open (pending or firing) per (rule, device_id): only the evaluation
+    activity writes them, one round at a time. Resolved ones are kept as history.
+    """
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        Index("ix_alerts_state", "state", "rule", "device_id"),
+        Index("ix_alerts_device", "device_id", "state"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rule: Mapped[str] = mapped_column(String(63))
+    device_id: Mapped[str] = mapped_column(String(63))
+    node_name: Mapped[str | None] = mapped_column(String(253))
+    severity: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))  # pending / firing / resolved
+    message: Mapped[str] = mapped_column(String(300))
+    value: Mapped[float | None]
+    pending_since: Mapped[datetime]
+    started_at: Mapped[datetime | None]  # when it fired
+    resolved_at: Mapped[datetime | None]
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by: Mapped[str | None] = mapped_column(String(100))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

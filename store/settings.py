@@ -9,8 +9,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import importlib.metadata
 from enum import StrEnum
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -52,7 +53,32 @@ class Settings(BaseSettings):
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     temporal_ui_url: str = "http://127.0.0.1:8233"
+    # A secured cluster or Temporal Cloud (README "A real cluster"): TLS, with a client
+    # certificate for mTLS, or an API key (which implies TLS).
+    temporal_tls: bool = Field(
+        default=False, description="TLS to Temporal (implied by a client certificate or API key)"
+    )
+    temporal_tls_ca_file: Path | None = Field(
+        default=None, description="CA bundle of Temporal's server certificate; default: system"
+    )
+    temporal_tls_cert_file: Path | None = Field(
+        default=None, description="Client certificate (PEM) for mTLS; needs the key file"
+    )
+    temporal_tls_key_file: Path | None = Field(
+        default=None, description="Client private key (PEM) for mTLS"
+    )
+    temporal_tls_server_name: str | None = Field(
+        default=None, description="Server name to verify, when not the address's host"
+    )
+    temporal_api_key: SecretStr | None = Field(
+        default=None, description="Temporal Cloud API key (sent as a bearer token over TLS)"
+    )
     task_queue: str = "edgewright"
+    worker_build_id: str | None = Field(
+        default=None,
+        description="This worker's build ID in Temporal (the image tag, say); default "
+        "edgewright-VERSION",
+    )
 
     mqtt_host: str = "127.0.0.1"
     mqtt_port: int = 1883
@@ -87,9 +113,14 @@ class Settings(BaseSettings):
     kubeedge_version: str | None = None
     join_token_ttl_hours: float = Field(default=24.0, gt=0, le=24 * 30)
     join_answer_timeout_seconds: float = Field(default=30.0, gt=0)
+    # CloudCore lists without page/limit answer every item up to this many; a multiple of
+    # the page limit (100), so the Link to the rest is a whole page number.
+    list_cap: int = Field(default=10_000, ge=100, le=1_000_000, multiple_of=100)
     # Inventory: how fresh node facts are, and how long a CloudCore rollout may take.
     node_sync_interval_seconds: float = Field(default=30.0, gt=0)
     cloudcore_rollout_timeout_seconds: float = Field(default=300.0, gt=0)
+    # How long POST /cloudcore/deploy holds the request, all in: then 202 and a status URL.
+    cloudcore_answer_timeout_seconds: float = Field(default=20.0, gt=0, le=300)
     cloudcore_image: str = Field(
         default="kubeedge/cloudcore", description="Image repository of CloudCore deploys"
     )
@@ -232,6 +263,56 @@ class Settings(BaseSettings):
         description="How long the replica holding the durable session may go without "
         "renewing its lease before another takes over",
     )
+    metrics_public: bool = Field(
+        default=False,
+        description="Serve the API's /metrics without credentials (a scraper on a private "
+        "network); /api/kubeedge/metrics/prometheus always asks for them",
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1", description="Address the worker's and bridge's /metrics listen on"
+    )
+    worker_metrics_port: int = Field(default=9464, ge=0, le=65535, description="0: off")
+    bridge_metrics_port: int = Field(default=9465, ge=0, le=65535, description="0: off")
+    heartbeat_file: Path | None = Field(
+        default=None,
+        description="The worker and the bridge touch this file while they run (liveness "
+        "probes: `python -m workers.heartbeat PATH`); unset: no file",
+    )
+    # Monitoring (README "Monitoring"): how long samples and rollups are kept, and how
+    # often the scheduled compaction rolls samples up.
+    metrics_raw_retention_hours: float = Field(
+        default=6.0, ge=1, le=30 * 24, description="Raw metric samples are kept this long"
+    )
+    metrics_1m_retention_hours: float = Field(
+        default=24.0,
+        ge=2,
+        le=90 * 24,
+        description="1-minute rollups; at least an hour longer than raw samples",
+    )
+    metrics_5m_retention_days: float = Field(default=7.0, ge=1 / 24, le=365)
+    metrics_1h_retention_days: float = Field(default=90.0, ge=1 / 24, le=5 * 365)
+    metrics_compaction_enabled: bool = True
+    metrics_compaction_schedule_id: str = Field(
+        default="metrics-compaction",
+        pattern=r"^[a-z0-9][a-z0-9-]{0,62}$",
+        description="ID of the Temporal Schedule that runs MetricsCompactionWorkflow",
+    )
+    metrics_compaction_interval_seconds: int = Field(
+        default=300,
+        ge=60,
+        le=3600,
+        description="How often the MetricsCompaction schedule runs; queries read samples "
+        "newer than the last run directly, so this trades their cost against the runs'",
+    )
+    alert_evaluation_interval_seconds: float = Field(
+        default=15.0, ge=1, le=3600, description="How often the alert rules are evaluated"
+    )
+    metrics_max_future_seconds: int = Field(
+        default=300,
+        ge=0,
+        le=3600,
+        description="How far ahead of the server's clock a posted sample's timestamp may be",
+    )
     live_queue_size: int = Field(
         default=1000, ge=10, description="Events buffered per SSE/WebSocket client"
     )
@@ -285,6 +366,16 @@ class Settings(BaseSettings):
             value: SecretStr | None = getattr(self, name)
             if value is not None and value.get_secret_value().lower() in _PLACEHOLDERS:
                 raise ValueError(f"EDGEWRIGHT_{name.upper()} is a placeholder; set a real secret")
+        if (self.temporal_tls_cert_file is None) != (self.temporal_tls_key_file is None):
+            raise ValueError(
+                "EDGEWRIGHT_TEMPORAL_TLS_CERT_FILE and EDGEWRIGHT_TEMPORAL_TLS_KEY_FILE go together"
+            )
+        if self.metrics_raw_retention_hours + 1 > self.metrics_1m_retention_hours:
+            # Hourly rollups are summed from 1m ones over whatever samples still hold.
+            raise ValueError(
+                "EDGEWRIGHT_METRICS_1M_RETENTION_HOURS must be at least an hour more than "
+                "EDGEWRIGHT_METRICS_RAW_RETENTION_HOURS"
+            )
         if self.secret_key is not None and len(self.secret_key.get_secret_value()) < 32:
             raise ValueError("EDGEWRIGHT_SECRET_KEY must be at least 32 characters")
         return self
@@ -322,3 +413,12 @@ class Settings(BaseSettings):
 
 
 _PLACEHOLDERS = {"changeme", "change-me", "changethis", "secret", "password", "admin", "admin123"}
+
+
+@cache
+def package_version() -> str:
+    """edgewright's version, as installed (a checkout run without installing says 0.1.0)."""
+    try:
+        return importlib.metadata.version("edgewright")
+    except importlib.metadata.PackageNotFoundError:
+        return "0.1.0"

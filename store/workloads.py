@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -104,6 +104,25 @@ async def get_spec(session: AsyncSession, *, workload_id: str, revision: int) ->
     return WorkloadSpec.model_validate(row.spec)
 
 
+async def get_specs(
+    session: AsyncSession, *, keys: Sequence[tuple[str, int]]
+) -> dict[tuple[str, int], WorkloadSpec]:
+    """The specs of many (workload_id, revision) at once: a list of apps in a few queries."""
+    wanted = sorted(set(keys))
+    found: dict[tuple[str, int], WorkloadSpec] = {}
+    for start in range(0, len(wanted), _CHUNK):
+        key = tuple_(WorkloadRevision.workload_id, WorkloadRevision.revision)
+        rows = await session.scalars(
+            select(WorkloadRevision).where(key.in_(wanted[start : start + _CHUNK]))
+        )
+        for row in rows:
+            found[(row.workload_id, row.revision)] = WorkloadSpec.model_validate(row.spec)
+    missing = set(wanted) - found.keys()
+    if missing:
+        raise LookupError(f"missing workload revisions: {sorted(missing)[:5]}")
+    return found
+
+
 async def add_revision(session: AsyncSession, *, workload: Workload, spec: WorkloadSpec) -> int:
     """Store `spec` as the workload's next revision and return its number."""
     revision = workload.revision + 1
@@ -186,16 +205,15 @@ async def latest_rollouts(
     session: AsyncSession, *, workload_ids: Sequence[str]
 ) -> dict[str, Rollout]:
     """Each workload's newest rollout (newest revision, then newest start)."""
-    if not workload_ids:
-        return {}
-    stmt = (
-        select(Rollout)
-        .where(Rollout.workload_id.in_(workload_ids))
-        .order_by(Rollout.workload_id, Rollout.revision.desc(), Rollout.started_at.desc())
-    )
     newest: dict[str, Rollout] = {}
-    for row in (await session.scalars(stmt)).all():
-        newest.setdefault(row.workload_id, row)
+    for chunk in _chunks(workload_ids):
+        stmt = (
+            select(Rollout)
+            .where(Rollout.workload_id.in_(chunk))
+            .order_by(Rollout.workload_id, Rollout.revision.desc(), Rollout.started_at.desc())
+        )
+        for row in (await session.scalars(stmt)).all():
+            newest.setdefault(row.workload_id, row)
     return newest
 
 
@@ -221,15 +239,14 @@ async def workload_nodes(
 ) -> dict[str, list[WorkloadNode]]:
     """Every node row of each workload, by node name."""
     found: dict[str, list[WorkloadNode]] = {workload_id: [] for workload_id in workload_ids}
-    if not workload_ids:
-        return found
-    stmt = (
-        select(WorkloadNode)
-        .where(WorkloadNode.workload_id.in_(workload_ids))
-        .order_by(WorkloadNode.workload_id, WorkloadNode.node_name)
-    )
-    for row in (await session.scalars(stmt)).all():
-        found[row.workload_id].append(row)
+    for chunk in _chunks(workload_ids):
+        stmt = (
+            select(WorkloadNode)
+            .where(WorkloadNode.workload_id.in_(chunk))
+            .order_by(WorkloadNode.workload_id, WorkloadNode.node_name)
+        )
+        for row in (await session.scalars(stmt)).all():
+            found[row.workload_id].append(row)
     return found
 
 

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import signal
+import socket
 from concurrent.futures import ThreadPoolExecutor
 
 from activities.join.kubernetes import KubeActivities
@@ -13,17 +14,27 @@ from adapters.kubernetes.client import connect_kube
 from adapters.mqtt.credentials import control_credentials, service_credentials
 from adapters.mqtt.dynsec import DynsecClient
 from adapters.mqtt.publisher import MqttPublisher
+from adapters.prometheus.temporal import buffered_runtime
 from adapters.temporal import connect_temporal
 from store.db import create_engine, session_factory
 from store.settings import Settings
 from workers.devices import ensure_node_sync
-from workers.health import report_forever
+from workers.health import HealthReporter
+from workers.heartbeat import start_heartbeat
+from workers.monitoring import ensure_alert_evaluation, ensure_compaction_schedule
+from workers.observability import serving_worker_metrics
 from workers.schedules import ensure_backup_schedule
 from workers.worker import activity_callables, build_worker
 
 log = logging.getLogger("edgewright.worker")
 # Threads for sync activities (kubernetes, paho); as many activity slots as threads.
 ACTIVITY_THREADS = 64
+
+
+def worker_client_id() -> str:
+    """Unique per replica: in a container every worker is pid 1, and two clients with one
+    ID take the broker session from each other in turns."""
+    return f"edgewright-worker-{socket.gethostname()}-{os.getpid()}"
 
 
 def device_accounts(settings: Settings) -> DynsecClient | None:
@@ -39,7 +50,7 @@ def device_accounts(settings: Settings) -> DynsecClient | None:
         host=settings.mqtt_host,
         port=settings.mqtt_port,
         credentials=control,
-        client_id=f"edgewright-worker-control-{os.getpid()}",
+        client_id=f"edgewright-worker-control-{socket.gethostname()}-{os.getpid()}",
     )
 
 
@@ -51,14 +62,15 @@ async def run(settings: Settings) -> None:
     publisher = MqttPublisher(
         host=settings.mqtt_host,
         port=settings.mqtt_port,
-        client_id=f"edgewright-worker-{os.getpid()}",
+        client_id=worker_client_id(),
         credentials=service_credentials(settings),
     )
     await publisher.start()
     broker = device_accounts(settings)
     if broker is not None:
         await broker.start()
-    client = await connect_temporal(settings)
+    runtime, metric_buffer = buffered_runtime()
+    client = await connect_temporal(settings, runtime=runtime)
     try:
         await ensure_node_sync(client, settings=settings)
     except Exception:  # joins and removals still work; device facts just go stale
@@ -67,6 +79,14 @@ async def run(settings: Settings) -> None:
         await ensure_backup_schedule(client, settings=settings)
     except Exception:  # backups on demand still work; the log says why the schedule did not
         log.exception("could not set up the backup schedule")
+    try:
+        await ensure_compaction_schedule(client, settings=settings)
+    except Exception:  # metrics still answer from raw samples; the log says why
+        log.exception("could not set up the metrics compaction schedule")
+    try:
+        await ensure_alert_evaluation(client, settings=settings)
+    except Exception:  # the alerts stand still until a worker starts it
+        log.exception("could not start the alert evaluation")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -84,15 +104,23 @@ async def run(settings: Settings) -> None:
             executor=executor,
         )
         worker = build_worker(client, settings=settings, activities=activities, executor=executor)
-        health = asyncio.create_task(
-            report_forever(sessions=sessions, target=target, kube=kube, publisher=publisher)
+        reporter = HealthReporter(
+            sessions=sessions,
+            target=target,
+            kube=kube,
+            publisher=publisher,
+            kubeedge_namespace=settings.kubeedge_namespace,
         )
-        async with worker:
+        health = asyncio.create_task(reporter.report_forever())
+        async with serving_worker_metrics(metric_buffer, settings=settings), worker:
             log.info(
                 "worker polling task queue %r on %s", settings.task_queue, settings.temporal_address
             )
+            beat = start_heartbeat(settings)
             await stop.wait()
             log.info("worker stopping")
+            if beat is not None:
+                beat.cancel()
         health.cancel()
     if broker is not None:
         await broker.stop()

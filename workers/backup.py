@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.backup.backup import BackupActivities
 from activities.backup.restore import RestoreActivities
+from activities.backup.restore_undo import RestoreUndoActivities
 from activities.webhooks.emitter import WebhookEmitter
 from adapters.kubernetes.client import KubeTarget
 from store.settings import Settings
@@ -43,6 +44,7 @@ def backup_activities(
         executor=executor,
         webhooks=webhooks,
     )
+    undo = RestoreUndoActivities(sessions=sessions, kube_api=kube_api, executor=executor)
     return [
         backup.create_backup_archive,
         backup.verify_backup_archive,
@@ -52,4 +54,5 @@ def backup_activities(
         restore.inspect_backup,
         restore.apply_backup,
         restore.record_restore,
+        undo.undo_restore,
     ]

@@ -18,6 +18,7 @@ from activities.join.mqtt_credentials import MqttCredentialActivities
 from adapters.kubernetes.client import KubeTarget
 from store.settings import Settings
 from workflows.cloudcore.deploy import CloudCoreDeployWorkflow
+from workflows.contracts import summaries
 from workflows.contracts.devices import SYNC_NODES_WORKFLOW, SYNC_NODES_WORKFLOW_ID, SyncNodesInput
 from workflows.devices.issue_token import IssueTokenWorkflow
 from workflows.devices.removal import DeviceRemovalWorkflow
@@ -70,6 +71,7 @@ async def ensure_node_sync(client: Client, *, settings: Settings) -> None:
             kubeedge_namespace=settings.kubeedge_namespace,
         ),
         id=SYNC_NODES_WORKFLOW_ID,
+        static_summary=summaries.node_sync_summary(settings.kubeedge_namespace),
         task_queue=settings.task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )

@@ -207,6 +207,17 @@ def _host_port(address: str) -> tuple[str, int]:
     return host, int(port)
 
 
+def metrics_line(settings: Settings) -> str:
+    """Where each process serves /metrics (EDGEWRIGHT_*_METRICS_PORT, 0 turns one off)."""
+
+    def where(port: int) -> str:
+        return f"http://{settings.metrics_host}:{port}/metrics" if port else "off"
+
+    api = f"{settings.public_api_url}/metrics" + ("" if settings.metrics_public else " (login)")
+    worker, bridge = where(settings.worker_metrics_port), where(settings.bridge_metrics_port)
+    return f"API {api}, worker {worker}, bridge {bridge}"
+
+
 def banner(settings: Settings, *, kube: KubeMode, broker: str) -> str:
     api = settings.public_api_url
     if kube is KubeMode.SANDBOX:
@@ -228,6 +239,7 @@ def banner(settings: Settings, *, kube: KubeMode, broker: str) -> str:
         ("API", api),
         ("API docs", f"{api}/docs"),
         ("Temporal UI", settings.temporal_ui_url),
+        ("Metrics", metrics_line(settings)),
         ("Temporal gRPC", settings.temporal_address),
         ("MQTT broker", f"{settings.mqtt_host}:{settings.mqtt_port} ({broker}, {mqtt_auth})"),
         ("Kubernetes", kubernetes),

@@ -21,15 +21,17 @@ from activities.join.provisioning import JoinProvisioner
 from activities.webhooks.emitter import WebhookEmitter
 from adapters.mqtt.events import PublisherEvents
 from adapters.mqtt.publisher import MqttPublisher
-from store.settings import Settings
+from store.settings import Settings, package_version
 from workers.backup import BACKUP_WORKFLOWS, backup_activities
 from workers.commands import COMMAND_WORKFLOWS, command_activities
 from workers.devices import INVENTORY_WORKFLOWS, inventory_activities
 from workers.join import BATCH_WORKFLOWS, batch_activities
+from workers.monitoring import MONITORING_WORKFLOWS, monitoring_activities
 from workers.webhooks import WEBHOOK_WORKFLOWS, webhook_activities
 from workers.workloads import WORKLOAD_WORKFLOWS, workload_activities
 from workflows.contracts.join import BatchActivity, JoinActivity
 from workflows.join.device_join import DeviceJoinWorkflow
+from workflows.observability.interceptor import RunMetricsInterceptor
 
 WORKFLOWS: Sequence[type] = (
     DeviceJoinWorkflow,
@@ -39,6 +41,7 @@ WORKFLOWS: Sequence[type] = (
     *COMMAND_WORKFLOWS,
     *WORKLOAD_WORKFLOWS,
     *WEBHOOK_WORKFLOWS,
+    *MONITORING_WORKFLOWS,
 )
 
 
@@ -108,6 +111,8 @@ def activity_callables(
         ),
         *workload_activities(sessions=sessions, target=kube.target, webhooks=emitter),
         *webhook_activities(emitter=emitter),
+        *workload_activities(sessions=sessions, target=kube.target),
+        *monitoring_activities(sessions=sessions, publisher=publisher),
     ]
 
 
@@ -156,6 +161,11 @@ def build_worker(
         activity_executor=executor,
         max_concurrent_activities=executor._max_workers,
         workflow_runner=SANDBOX,
+        # Given, not derived: temporalio's default hashes the code of every loaded module,
+        # which took 5-30 s of each worker start (longer on a busy machine).
+        build_id=settings.worker_build_id or f"edgewright-{package_version()}",
+        # Runs started and finished, through the SDK's replay-safe meter.
+        interceptors=[RunMetricsInterceptor()],
     )
 
 

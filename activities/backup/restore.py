@@ -3,11 +3,15 @@
 Both inspect and apply fetch and verify the archive themselves: the file lives in one
 worker's scratch space, and apply may run elsewhere. Apply also insists on the sha256
 that inspect saw, so an archive replaced in between is refused rather than applied
-unchecked. Store rows change in one transaction; Kubernetes objects follow it.
+unchecked. Store rows change in one transaction; Kubernetes objects follow it. Given
+a restore ID, apply journals every change (store/backup/journal.py) so that a failure
+can be undone exactly (restore_undo.py).
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from concurrent.futures import Executor
 
 from kubernetes import client
@@ -24,6 +28,7 @@ from activities.webhooks.emitter import WebhookEmitter
 from adapters.archive.format import ArchiveError
 from adapters.kubernetes.objects import KubeObjects
 from adapters.storage.locations import StoreFactory
+from store.backup import journal
 from store.backup import records as backups
 from store.settings import Settings
 from workflows.contracts.backup import (
@@ -111,7 +116,12 @@ class RestoreActivities:
                 )
                 selection = select_parts(fetched.archive, inp.include)
                 changes = await self._changes(
-                    fetched, selection, mode=inp.mode, heartbeat=heartbeat, write=True
+                    fetched,
+                    selection,
+                    mode=inp.mode,
+                    heartbeat=heartbeat,
+                    write=True,
+                    restore_id=inp.restore_id,
                 )
         finally:
             heartbeat.close()
@@ -126,6 +136,7 @@ class RestoreActivities:
         mode: RestoreMode,
         heartbeat: Heartbeat,
         write: bool,
+        restore_id: str | None = None,
     ) -> list[PartChange]:
         archive = fetched.archive
         try:
@@ -133,7 +144,13 @@ class RestoreActivities:
             # session without a commit rolls back, which is all a dry run needs).
             async with self._sessions() as session:
                 changes = await table_changes(
-                    session, selection, archive, mode=mode, heartbeat=heartbeat, write=write
+                    session,
+                    selection,
+                    archive,
+                    mode=mode,
+                    heartbeat=heartbeat,
+                    write=write,
+                    restore_id=restore_id,
                 )
                 if write:
                     await session.commit()
@@ -164,11 +181,27 @@ class RestoreActivities:
                         mode=mode,
                         heartbeat=heartbeat,
                         write=write,
+                        journal=self._kube_journal(restore_id),
                     )
                 )
             except ArchiveError as error:
                 raise final(error) from None
         return changes
+
+    def _kube_journal(self, restore_id: str | None) -> Callable[[journal.Change], None] | None:
+        """Journals one object change in its own transaction, from the thread pool."""
+        if restore_id is None:
+            return None
+        loop = asyncio.get_running_loop()
+
+        async def append(change: journal.Change) -> None:
+            async with self._sessions() as session, session.begin():
+                await journal.append(session, restore_id=restore_id, changes=[change])
+
+        def journal_one(change: journal.Change) -> None:
+            asyncio.run_coroutine_threadsafe(append(change), loop).result()
+
+        return journal_one
 
     @activity.defn(name=BackupActivity.RECORD_RESTORE)
     async def record_restore(self, inp: RestoreProgress) -> None:
@@ -187,6 +220,7 @@ class RestoreActivities:
                 applied=[change.model_dump(mode="json") for change in inp.applied],
                 safety_backup_id=inp.safety_backup_id,
                 rolled_back=inp.rolled_back,
+                rollback=inp.rollback.model_dump(mode="json") if inp.rollback else None,
                 error_type=inp.error_type,
                 error=inp.error,
             )

@@ -5,6 +5,10 @@ new and different rows are written. In replace mode, the rows of the restored ta
 the archive lacks are deleted first (tables in reverse order, so a row goes before what
 it refers to), then everything is upserted in order. Memory grows with the number of keys
 of a table (replace mode only), never with its rows. Kubernetes objects: restore_kube.py.
+
+Given a restore ID, every row written or deleted is journaled in the same transaction
+(store/backup/journal.py) with its image before and after, so a failure later on can undo
+exactly these rows and nothing written by anyone else.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from activities.backup.parts import ALL_PARTS, PARTS_BY_NAME, KubePart, TablePar
 from activities.heartbeat import Heartbeat
 from adapters.archive.format import ArchiveError, PartEntry
 from adapters.archive.reader import VerifiedArchive
+from store.backup import journal
 from store.backup.table_dump import (
     BATCH,
     BoundTable,
@@ -85,8 +90,10 @@ async def table_changes(
     mode: RestoreMode,
     heartbeat: Heartbeat,
     write: bool,
+    restore_id: str | None = None,
 ) -> list[PartChange]:
-    """Count (and with `write`, make) the changes to every selected table."""
+    """Count (and with `write`, make, journaled under `restore_id`) the changes to every
+    selected table."""
     bound_parts: list[tuple[BoundTable, PartEntry]] = []
     for part, entry in selection.tables:
         bound = await bind(session, part.spec)
@@ -106,7 +113,13 @@ async def table_changes(
                 doomed[entry.name] = await _absent_keys(session, bound, archive, entry, heartbeat)
         if write:
             for bound, entry in reversed(bound_parts):
-                await delete_keys(session, bound, doomed.get(entry.name, []))
+                await _delete(
+                    session,
+                    bound,
+                    doomed.get(entry.name, []),
+                    restore_id=restore_id,
+                    part=entry.name,
+                )
     changes = []
     for bound, entry in bound_parts:
         change = PartChange(
@@ -117,13 +130,13 @@ async def table_changes(
         )
         async for batch in _batches(archive, entry, heartbeat):
             fresh: list[JsonRow]
-            stale: list[JsonRow]
+            stale: list[tuple[JsonRow, JsonRow]]
             if entry.name in empty:
                 fresh, stale, same = batch, [], 0
             else:
-                fresh, stale, same = await _diff(session, bound, batch)
+                fresh, stale, same = await _diff(session, bound, batch, lock=write)
             if write:
-                await upsert_rows(session, bound, [*fresh, *stale])
+                await _write(session, bound, fresh, stale, restore_id=restore_id, part=entry.name)
             change = change.model_copy(
                 update={
                     "create": change.create + len(fresh),
@@ -147,18 +160,68 @@ async def _batches(
         yield batch
 
 
+async def _write(
+    session: AsyncSession,
+    bound: BoundTable,
+    fresh: list[JsonRow],
+    stale: list[tuple[JsonRow, JsonRow]],
+    *,
+    restore_id: str | None,
+    part: str,
+) -> None:
+    """Write the rows; with a restore ID, journal them under it and the part's name."""
+    rows = [*fresh, *(row for _, row in stale)]
+    # The rows as written, not as archived: exactly what a rollback finds if nobody else
+    # writes them meanwhile (defaults, latest_wins and type round trips included).
+    written = await upsert_rows(session, bound, rows, returning=restore_id is not None)
+    if restore_id is None:
+        return
+    before = {bound.key_of(row): current for current, row in stale}
+    changes = []
+    for row in written:
+        key = bound.key_of(row)
+        changes.append(journal.Change(part=part, key=key, before=before.get(key), after=row))
+    await journal.append(session, restore_id=restore_id, changes=changes)
+
+
+async def _delete(
+    session: AsyncSession,
+    bound: BoundTable,
+    keys: list[Key],
+    *,
+    restore_id: str | None,
+    part: str,
+) -> None:
+    if restore_id is None:
+        await delete_keys(session, bound, keys)
+        return
+    for start in range(0, len(keys), BATCH):
+        chunk = keys[start : start + BATCH]
+        doomed = await existing_rows(session, bound, chunk, lock=True)
+        changes = [
+            journal.Change(part=part, key=key, before=row, after=None)
+            for key, row in doomed.items()
+        ]
+        await journal.append(session, restore_id=restore_id, changes=changes)
+        await delete_keys(session, bound, chunk)
+
+
 async def _diff(
-    session: AsyncSession, bound: BoundTable, batch: list[JsonRow]
-) -> tuple[list[JsonRow], list[JsonRow], int]:
-    """(rows to insert, rows to overwrite, number already as archived)."""
+    session: AsyncSession, bound: BoundTable, batch: list[JsonRow], *, lock: bool
+) -> tuple[list[JsonRow], list[tuple[JsonRow, JsonRow]], int]:
+    """(rows to insert, (stored, to write) pairs to overwrite, number already as archived).
+    `lock`: the stored rows stay as read until the transaction ends (they are the
+    journal's before images)."""
     try:
         keyed = [(bound.key_of(row), row) for row in batch]
     except (KeyError, TypeError):
         raise ArchiveError(
             BackupErrorType.ARCHIVE_CORRUPT, f"a {bound.spec.table} row lacks its key"
         ) from None
-    stored = await existing_rows(session, bound, [key for key, _ in keyed])
-    fresh, stale, same = [], [], 0
+    stored = await existing_rows(session, bound, [key for key, _ in keyed], lock=lock)
+    fresh: list[JsonRow] = []
+    stale: list[tuple[JsonRow, JsonRow]] = []
+    same = 0
     for key, archived in keyed:
         current = stored.get(key)
         if current is None:
@@ -169,7 +232,7 @@ async def _diff(
         if all(current.get(name) == value for name, value in row.items() if name in current):
             same += 1
         else:
-            stale.append(row)
+            stale.append((current, row))
     return fresh, stale, same
 
 

@@ -3,12 +3,17 @@
 Existing objects are listed once per namespace and compared with the archive by a digest
 of their desired state, so only missing and different objects are written (create, or
 adopt and patch). Only objects carrying our labels are ever read back, written or deleted.
+
+With a `journal`, each object is journaled (as it is, and as the restore will leave it)
+just before it is written or deleted: a crash between the two leaves an entry whose
+object is still as before, which undoing recognises and leaves alone.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 from activities.backup.parts import KubePart
@@ -16,6 +21,7 @@ from activities.heartbeat import Heartbeat
 from adapters.archive.format import ArchiveError, PartEntry
 from adapters.archive.reader import VerifiedArchive
 from adapters.kubernetes.objects import KubeObjects, desired_state, is_ours
+from store.backup.journal import Change
 from workflows.contracts.backup import PartChange, RestoreMode
 from workflows.contracts.common import BackupErrorType
 
@@ -30,6 +36,7 @@ def kube_changes(
     mode: RestoreMode,
     heartbeat: Heartbeat,
     write: bool,
+    journal: Callable[[Change], None] | None = None,
 ) -> PartChange:
     archived_in = _checked_namespaces(part, entry, archive)
     existing: dict[tuple[str, str], str] = {}
@@ -49,6 +56,8 @@ def kube_changes(
             counts["unchanged"] += 1
             continue
         if write:
+            if journal is not None:
+                journal(_change(kube, part, ref, after=body))
             counts[kube.apply(part.kind, body)] += 1
         else:
             counts["created" if ref not in existing else "updated"] += 1
@@ -56,6 +65,8 @@ def kube_changes(
     doomed = [ref for ref in existing if ref not in seen] if mode is RestoreMode.REPLACE else []
     if write:
         for namespace, name in doomed:
+            if journal is not None:
+                journal(_change(kube, part, (namespace, name), after=None))
             kube.delete(part.kind, namespace=namespace, name=name)
     return PartChange(
         name=entry.name,
@@ -66,6 +77,14 @@ def kube_changes(
         unchanged=counts["unchanged"],
         delete=len(doomed),
     )
+
+
+def _change(
+    kube: KubeObjects, part: KubePart, ref: tuple[str, str], *, after: dict[str, Any] | None
+) -> Change:
+    namespace, name = ref
+    before = kube.read_owned(part.kind, namespace=namespace, name=name)
+    return Change(part=part.name, key=ref, before=before, after=after)
 
 
 def _checked_namespaces(part: KubePart, entry: PartEntry, archive: VerifiedArchive) -> set[str]:

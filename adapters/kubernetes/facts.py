@@ -163,22 +163,26 @@ def cloudcore_snapshot(*, deployment: Body | None, services: list[Body], pods: l
     containers = ((spec.get("template") or {}).get("spec") or {}).get("containers") or [{}]
     image = next((c.get("image") for c in containers if c.get("name") == CLOUDCORE_NAME), None)
     desired = int(spec.get("replicas", 1)) if deployment is not None else 0
-    ready = int(((deployment or {}).get("status") or {}).get("readyReplicas") or 0)
+    status = (deployment or {}).get("status") or {}
+    ready = int(status.get("readyReplicas") or 0)
+    # Available (ready for minReadySeconds), as `kubectl get deploy` counts a replica up.
+    available = int(status.get("availableReplicas") or 0)
     return {
-        "status": _overall(deployed=deployment is not None, desired=desired, ready=ready),
+        "status": _overall(deployed=deployment is not None, desired=desired, up=available),
         "deployment_name": _meta(deployment).get("name") if deployment else None,
         "version": version_of(image or containers[0].get("image")),
         "image": image or containers[0].get("image"),
         "replicas": desired,
         "ready_replicas": ready,
+        "available_replicas": available,
         "pods": [_pod_row(p) for p in own_pods],
         "services": [_service_row(s) for s in own_services],
     }
 
 
-def _overall(*, deployed: bool, desired: int, ready: int) -> str:
+def _overall(*, deployed: bool, desired: int, up: int) -> str:
     if not deployed:
         return "not_deployed"
-    if desired > 0 and ready >= desired:
+    if desired > 0 and up >= desired:
         return "running"
-    return "degraded" if ready > 0 else "pending"
+    return "degraded" if up > 0 else "pending"

@@ -149,6 +149,20 @@ class KubeObjects:
             calls.patch(name, patch, _content_type=MERGE_PATCH, _request_timeout=REQUEST_TIMEOUT)
             return "updated"
 
+    def read_owned(self, kind: KubeKind, *, namespace: str, name: str) -> Body | None:
+        """Our object as desired state; None when it is absent or someone else's."""
+        calls = self._calls(kind, namespace)
+        with kube_errors(action="read", kind=kind.kind, name=name, namespace=namespace):
+            try:
+                existing = _json(
+                    calls.read(name, _preload_content=False, _request_timeout=REQUEST_TIMEOUT)
+                )
+            except ApiException as exc:
+                if exc.status == 404:
+                    return None
+                raise
+        return desired_state(kind, existing) if is_ours(existing) else None
+
     def delete(self, kind: KubeKind, *, namespace: str, name: str) -> None:
         """Delete one of our objects; already gone counts as done."""
         calls = self._calls(kind, namespace)

@@ -65,6 +65,7 @@ def error_details(view: dict[str, Any], error_type: str | None) -> dict[str, Any
         "restore_status",
         "safety_backup_id",
         "rolled_back",
+        "rollback",
         "workflow_id",
         "temporal_ui_url",
         "status_url",

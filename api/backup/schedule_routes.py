@@ -61,6 +61,7 @@ class Triggered(BaseModel):
     message: str
     id: str
     temporal_ui_url: str
+    status_url: str = Field(description="The schedule: its running and recent_runs")
 
 
 @router.get("", response_model=ScheduleList)
@@ -161,4 +162,5 @@ async def trigger_schedule(
         message=f"backup schedule {schedule_id} triggered; the run appears in recent_runs",
         id=schedule_id,
         temporal_ui_url=schedule_link(settings, desc.id),
+        status_url=f"/api/kubeedge/backup/schedules/{schedule_id}",
     )

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from api.core.humanize import human_size
 from api.core.links import temporal_ui_link
 from api.core.pagination import Pagination
 from store.models import BackupRow, RestoreRow
@@ -28,23 +29,11 @@ from workflows.contracts.backup import (
     RestorePlan,
     RestoreProgress,
     RestoreStatus,
+    RollbackReport,
     SkippedPart,
     backup_workflow_id,
     restore_workflow_id,
 )
-
-_UNITS = ("B", "KB", "MB", "GB", "TB")
-
-
-def human_size(size: int | None) -> str | None:
-    """The seed's style ("45MB"), in 1024 steps, one decimal below 10."""
-    if size is None:
-        return None
-    value, unit = float(size), 0
-    while value >= 1024 and unit < len(_UNITS) - 1:
-        value, unit = value / 1024, unit + 1
-    text = f"{value:.1f}" if value < 10 and unit else f"{value:.0f}"
-    return f"{text.removesuffix('.0')}{_UNITS[unit]}"
 
 
 class BackupView(BaseModel):
@@ -150,6 +139,11 @@ class RestoreView(BaseModel):
     plan: RestorePlan | None
     safety_backup_id: str | None
     rolled_back: bool
+    rollback: RollbackReport | None = Field(
+        default=None,
+        description="After a failed restore: how many of its changes were put back, were "
+        "already as before, or were kept because someone changed them since (listed)",
+    )
     error_type: str | None
     error: str | None
     started_at: datetime
@@ -193,6 +187,7 @@ def restore_from_row(row: RestoreRow, settings: Settings) -> RestoreView:
         )
     }
     fields |= {
+        "rollback": RollbackReport.model_validate(row.rollback) if row.rollback else None,
         "restore_status": RestoreStatus(row.status),
         "mode": RestoreMode(row.mode),
         "plan": plan,

@@ -26,6 +26,7 @@ from api.core.runs import (
     query_progress,
     start_or_attach,
 )
+from workflows.contracts import summaries
 from workflows.contracts.backup import (
     BACKUP_PROGRESS_QUERY,
     BACKUP_WORKFLOW,
@@ -112,6 +113,9 @@ def _run(
         workflow=workflow,
         arg=inp,
         id=workflow_id,
+        summary=summaries.backup_summary(workflow_id.partition("/")[2], inp.kind.value)
+        if isinstance(inp, BackupInput)
+        else summaries.restore_summary(inp.backup_id, dry_run=inp.dry_run),
         task_queue=task_queue,
         result_type=model,
         progress_query=query,

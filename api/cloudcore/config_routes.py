@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.core.deps import AdminUser, SessionDep, SettingsDep, ViewerUser
 from api.core.errors import ApiError, describe_validation_errors
+from api.core.numbers import Number
 from api.core.state import app_state
 from store import cloudcore as observed
 from store.runtime_config import RuntimeConfig, load_runtime_config, save_runtime_config
@@ -67,7 +68,7 @@ class KubernetesInfo(BaseModel):
 
 class SecurityInfo(BaseModel):
     tls_enabled: bool
-    token_expiry: float
+    token_expiry: Number
     rate_limiting: bool
     require_tls: bool
     rate_limit: int
@@ -77,7 +78,7 @@ class ConfigAnswer(BaseModel):
     cloudcore: CloudCoreInfo
     kubernetes: KubernetesInfo
     security: SecurityInfo
-    token_expiry: float
+    token_expiry: Number
     max_devices: int | None
     observed_at: datetime | None = Field(description="When the worker last read the cluster")
 
@@ -85,10 +86,6 @@ class ConfigAnswer(BaseModel):
 class ConfigUpdated(ConfigAnswer):
     status: str = "success"
     message: str = "Configuration updated"
-
-
-def _hours(value: float) -> float:
-    return int(value) if float(value).is_integer() else value
 
 
 async def _answer(
@@ -113,12 +110,12 @@ async def _answer(
         ),
         "security": SecurityInfo(
             tls_enabled=settings.public_api_url.startswith("https://"),
-            token_expiry=_hours(config.token_expiry_hours),
+            token_expiry=config.token_expiry_hours,
             rate_limiting=True,
             require_tls=config.require_tls,
             rate_limit=config.rate_limit_per_minute,
         ),
-        "token_expiry": _hours(config.token_expiry_hours),
+        "token_expiry": config.token_expiry_hours,
         "max_devices": config.max_devices,
         "observed_at": cluster.observed_at if cluster else None,
     }

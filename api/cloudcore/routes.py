@@ -1,21 +1,31 @@
-"""CloudCore contract: `POST /cloudcore/deploy` and `GET /cloudcore/status`.
+"""CloudCore contract: `POST /cloudcore/deploy`, its runs, and `GET /cloudcore/status`.
 
 A deploy runs CloudCoreDeployWorkflow (create or update, wait for the rollout, roll back
-on failure). The status is what the worker last read (after a deploy and every node
-sync round), never a live call to Kubernetes.
+on failure); the POST answers within the answer timeout, with the run's status URL
+(`GET /cloudcore/deploy/runs/{run_id}`). The status is what the worker last read (every
+health report, after a deploy and every node sync round), never a live call to Kubernetes.
 """
 
 from __future__ import annotations
 
+import asyncio
+import re
 from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, status
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError
 
-from api.cloudcore.service import DeployFailed, deploy_cloudcore
+from api.cloudcore.schemas import (
+    CloudCoreStatus,
+    DeployAnswer,
+    DeployRequest,
+    Pod,
+    Service,
+)
+from api.cloudcore.service import DeployFailed, DeployOutcome, deploy_cloudcore, deploy_run
 from api.core.deps import (
     AdminUser,
     OptionalTemporalDep,
@@ -24,6 +34,7 @@ from api.core.deps import (
     ViewerUser,
     require_temporal,
 )
+from api.core.envelopes import CloudCoreError
 from api.core.errors import ApiError
 from api.core.humanize import age
 from api.core.links import temporal_ui_link
@@ -34,95 +45,76 @@ from store.settings import Settings
 from workflows.contracts.cloudcore import (
     CloudCoreDeployInput,
     CloudCoreDeployProgress,
-    CloudCoreResources,
-    CloudCoreRolloutState,
     CloudCoreSpec,
     CloudCoreTarget,
     DeployStatus,
-    KubeEdgeVersion,
     cloudcore_deploy_workflow_id,
 )
 
 router = APIRouter(prefix="/api/kubeedge", tags=["cloudcore"])
+RUN_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_ANSWERS = {
+    WorkflowExecutionStatus.RUNNING: "in_progress",
+    WorkflowExecutionStatus.COMPLETED: "success",
+}
 
 
-class DeployRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    version: KubeEdgeVersion = Field(examples=["1.18.0"])
-    replicas: int = Field(default=1, ge=1, le=10)
-    resources: CloudCoreResources = Field(
-        default_factory=CloudCoreResources,
-        description="Requests and limits of the cloudcore container (cpu, memory)",
-    )
-
-
-class DeployAnswer(BaseModel):
-    status: str = Field(description='"success", or "in_progress" with 202')
-    message: str
-    deployment_name: str
-    namespace: str
-    created_at: datetime | None
-    # ours
-    version: str
-    deploy_status: DeployStatus
-    rollout: CloudCoreRolloutState | None
-    workflow_id: str
-    temporal_ui_url: str
-
-
-class Pod(BaseModel):
-    name: str | None
-    status: str | None
-    ready: str
-    restarts: int
-    age: str | None
-
-
-class ServicePort(BaseModel):
-    name: str | None
-    port: int | None
-    nodePort: int | None  # camelCase: the document's field name
-    protocol: str = "TCP"
-
-
-class Service(BaseModel):
-    name: str | None
-    type: str
-    ports: list[ServicePort]
-
-
-class CloudCoreStatus(BaseModel):
-    status: str = Field(description="running, degraded, pending, not_deployed or unknown")
-    version: str | None
-    pods: list[Pod]
-    services: list[Service]
-    # ours
-    replicas: int | None = None
-    ready_replicas: int | None = None
-    observed_at: datetime | None = Field(description="When the worker last read CloudCore")
-
-
-def _answer(progress: CloudCoreDeployProgress, settings: Settings, *, done: bool) -> DeployAnswer:
-    workflow_id = cloudcore_deploy_workflow_id(progress.namespace)
+def _answer(
+    settings: Settings,
+    *,
+    run_id: str,
+    requested_version: str,
+    progress: CloudCoreDeployProgress | None,
+    answer: str,
+) -> DeployAnswer:
+    namespace = settings.kubeedge_namespace
+    workflow_id = cloudcore_deploy_workflow_id(namespace)
+    run = {
+        "run_id": run_id,
+        "status_url": f"/api/kubeedge/cloudcore/deploy/runs/{run_id}",
+        "workflow_id": workflow_id,
+        "temporal_ui_url": temporal_ui_link(settings, workflow_id),
+    }
+    if progress is None:  # the run did not say in time: only what the request knows
+        return DeployAnswer(
+            status=answer,
+            message="the deploy is running; follow status_url",
+            deployment_name="cloudcore",
+            namespace=namespace,
+            created_at=None,
+            version=requested_version.removeprefix("v"),
+            deploy_status=None,
+            rollout=None,
+            **run,
+        )
     return DeployAnswer(
-        status="success" if done else "in_progress",
+        status=answer,
         message=progress.message,
         deployment_name=progress.deployment_name,
-        namespace=progress.namespace,
+        namespace=namespace,
         created_at=progress.started_at,
         version=progress.version,
         deploy_status=progress.status,
         rollout=progress.rollout,
-        workflow_id=workflow_id,
-        temporal_ui_url=temporal_ui_link(settings, workflow_id),
+        **run,
     )
 
 
 @router.post(
     "/cloudcore/deploy",
     response_model=DeployAnswer,
-    responses={202: {"description": "Still rolling out; the same request attaches to the run"}},
+    responses={
+        202: {
+            "model": DeployAnswer,
+            "description": "Still rolling out after the answer timeout; follow status_url "
+            "(the same body again attaches to the run)",
+        },
+        409: {"model": CloudCoreError, "description": "Another deploy is running"},
+        503: {
+            "model": CloudCoreError,
+            "description": "The deploy failed (details.rolled_back), or Temporal is unavailable",
+        },
+    },
 )
 async def deploy(
     body: DeployRequest, _user: AdminUser, settings: SettingsDep, temporal: OptionalTemporalDep
@@ -140,11 +132,11 @@ async def deploy(
     run = {"workflow_id": workflow_id, "temporal_ui_url": temporal_ui_link(settings, workflow_id)}
     client = require_temporal(temporal)  # not TemporalDep: a bad body is a 400 first
     try:
-        progress, done = await deploy_cloudcore(
+        outcome: DeployOutcome = await deploy_cloudcore(
             client,
             inp=inp,
             task_queue=settings.task_queue,
-            answer_timeout=settings.join_answer_timeout_seconds,
+            answer_timeout=settings.cloudcore_answer_timeout_seconds,
             details=run,
         )
     except RPCError as err:
@@ -157,10 +149,60 @@ async def deploy(
         if failed.progress is not None:
             details["deploy_status"] = failed.progress.status.value
         raise ApiError(503, f"CloudCore deploy failed: {failed}", details=details) from failed
-    answer = _answer(progress, settings, done=done)
-    if not done:
+    answer = _answer(
+        settings,
+        run_id=outcome.run_id,
+        requested_version=body.version,
+        progress=outcome.progress,
+        answer="success" if outcome.finished else "accepted",
+    )
+    if not outcome.finished:
         return JSONResponse(answer.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)
     return answer
+
+
+@router.get(
+    "/cloudcore/deploy/runs/{run_id}",
+    response_model=DeployAnswer,
+    responses={
+        400: {"model": CloudCoreError, "description": "Not a run ID"},
+        404: {"model": CloudCoreError, "description": "No such deploy run"},
+        503: {
+            "model": CloudCoreError,
+            "description": "Temporal or the worker did not answer within the answer timeout",
+        },
+    },
+)
+async def deploy_run_status(
+    run_id: str, _user: ViewerUser, settings: SettingsDep, temporal: OptionalTemporalDep
+) -> DeployAnswer:
+    """How one deploy run goes or went: `status` in_progress, success or failed."""
+    if not RUN_ID.fullmatch(run_id):
+        raise ApiError(
+            400, "run_id must be a run ID as a deploy answered it", details={"run_id": "invalid"}
+        )
+    client = require_temporal(temporal)  # after the check: a bad ID is a 400 first
+    try:
+        # A running run's progress is a query the worker answers: bounded like the POST.
+        async with asyncio.timeout(settings.cloudcore_answer_timeout_seconds):
+            state, progress = await deploy_run(
+                client, namespace=settings.kubeedge_namespace, run_id=run_id
+            )
+    except RPCError as err:
+        raise unavailable(err) from err
+    except TimeoutError:
+        raise ApiError(
+            503, "The worker did not answer in time; retry shortly", headers={"Retry-After": "5"}
+        ) from None
+    if state is None:
+        raise ApiError(404, f"No CloudCore deploy run {run_id}", details={"run_id": run_id})
+    return _answer(
+        settings,
+        run_id=run_id,
+        requested_version=progress.version if progress else "",
+        progress=progress,
+        answer=_ANSWERS.get(state, "failed"),
+    )
 
 
 @router.get("/cloudcore/status", response_model=CloudCoreStatus)
@@ -188,6 +230,7 @@ async def cloudcore_status(_user: ViewerUser, session: SessionDep) -> CloudCoreS
         services=[Service.model_validate(s) for s in snapshot.get("services") or []],
         replicas=snapshot.get("replicas"),
         ready_replicas=snapshot.get("ready_replicas"),
+        available_replicas=snapshot.get("available_replicas"),
         observed_at=row.observed_at,
     )
 

@@ -32,6 +32,7 @@ from api.core.runs import RunStart, progress_of, start_or_attach
 from store import commands
 from store.devices import inventory as devices
 from store.models import Device
+from workflows.contracts import summaries
 from workflows.contracts.commands import (
     CONNECTION_TEST_PROGRESS_QUERY,
     CONNECTION_TEST_WORKFLOW,
@@ -76,7 +77,7 @@ class CheckAnswer(BaseModel):
 
 
 class TestResults(BaseModel):
-    status: str = "success"
+    status: str = Field(default="success", description='"accepted" when the POST answers 202')
     test_id: str
     device_id: str
     state: str
@@ -88,6 +89,7 @@ class TestResults(BaseModel):
     finished_at: datetime | None = None
     workflow_id: str
     temporal_ui_url: str
+    status_url: str
 
 
 def _checks(body: ConnectionTestRequest, device: Device) -> list[str]:
@@ -97,9 +99,13 @@ def _checks(body: ConnectionTestRequest, device: Device) -> list[str]:
     return [*BASIC_CHECKS, own] if own else list(BASIC_CHECKS)
 
 
-def _answer(progress: ConnectionTestProgress, settings: SettingsDep) -> TestResults:
+def _answer(
+    progress: ConnectionTestProgress, settings: SettingsDep, *, accepted: bool = False
+) -> TestResults:
     workflow_id = connection_test_workflow_id(progress.test_id)
     return TestResults(
+        status="accepted" if accepted else "success",
+        status_url=f"/api/kubeedge/test/results/{progress.test_id}",
         test_id=progress.test_id,
         device_id=progress.device_id,
         state=progress.state,
@@ -151,6 +157,7 @@ async def start_connection_test(
         workflow=CONNECTION_TEST_WORKFLOW,
         arg=inp,
         id=connection_test_workflow_id(test_id),
+        summary=summaries.connection_test_summary(body.device_id, len(inp.tests)),
         task_queue=settings.task_queue,
         result_type=ConnectionTestProgress,
         progress_query=CONNECTION_TEST_PROGRESS_QUERY,
@@ -161,7 +168,7 @@ async def start_connection_test(
     started = await start_or_attach(client, run)
     if started.refused:
         raise RunConflict(f"Test {test_id} exists", details={"workflow_id": run.id})
-    return _answer(await progress_of(started.handle, run), settings)
+    return _answer(await progress_of(started.handle, run), settings, accepted=True)
 
 
 @router.get("/results/{test_id}", response_model=TestResults)

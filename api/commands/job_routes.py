@@ -34,7 +34,9 @@ from api.core.deps import (
 )
 from api.core.errors import ApiError, RunClosed, RunConflict, RunStillRunning
 from api.core.links import temporal_ui_link
+from api.core.numbers import Number
 from api.core.runs import RunStart, progress_of, request_fingerprint, start_or_attach
+from workflows.contracts import summaries
 from workflows.contracts.commands import (
     BROADCAST_WORKFLOW,
     COMMAND_ACCEPTED_UPDATE,
@@ -71,7 +73,10 @@ class BroadcastRequest(BaseModel):
 @router.post(
     "/broadcast",
     response_model=CommandAnswer,
-    responses={409: {"description": "command_id taken by another request"}},
+    responses={
+        202: {"model": CommandAnswer, "description": 'status "accepted": not yet sent or over'},
+        409: {"description": "command_id taken by another request"},
+    },
 )
 async def broadcast(
     body: BroadcastRequest,
@@ -96,6 +101,7 @@ async def broadcast(
             client,
             workflow=BROADCAST_WORKFLOW,
             arg=inp,
+            summary=summaries.broadcast_summary(inp.command, inp.device_type),
             command_id=inp.command_id,
             fingerprint=inp.fingerprint,
             update=COMMAND_FINISHED_UPDATE if wait else COMMAND_ACCEPTED_UPDATE,
@@ -112,9 +118,9 @@ async def broadcast(
     except RunStillRunning as running:
         if running.progress is None:
             raise ApiError(503, "The broadcast was not started; retry") from None
-        answer = command_answer(running.progress, settings, waited=False)
+        answer = command_answer(running.progress, settings, waited=False, accepted=True)
         return JSONResponse(answer.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)
-    return command_answer(result, settings, waited=wait)
+    return command_answer(result, settings, waited=wait, accepted=False)
 
 
 class JobRequest(BaseModel):
@@ -134,7 +140,7 @@ class JobRequest(BaseModel):
 
 
 class JobAnswer(BaseModel):
-    status: str = "success"
+    status: str = Field(default="success", description='"accepted" when the POST answers 202')
     job_id: str
     state: JobState
     command: str
@@ -145,20 +151,25 @@ class JobAnswer(BaseModel):
     failed: int
     timed_out: int
     cancelled: int
-    failed_percent: float
+    failed_percent: Number
     rate_per_minute: int
-    abort_threshold_percent: float
+    abort_threshold_percent: Number
     min_executed_for_abort: int
     abort_reason: str | None
     created_at: Any
     finished_at: Any
     workflow_id: str
     temporal_ui_url: str
+    status_url: str
 
 
-def _job_answer(progress: JobProgress, settings: SettingsDep) -> JobAnswer:
+def _job_answer(
+    progress: JobProgress, settings: SettingsDep, *, accepted: bool = False
+) -> JobAnswer:
     workflow_id = command_job_workflow_id(progress.job_id)
     return JobAnswer(
+        status="accepted" if accepted else "success",
+        status_url=f"/api/kubeedge/command/jobs/{progress.job_id}",
         **progress.model_dump(exclude={"runs"}),
         failed_percent=progress.failed_percent,
         workflow_id=workflow_id,
@@ -192,6 +203,7 @@ async def start_job(
         workflow=COMMAND_JOB_WORKFLOW,
         arg=inp,
         id=command_job_workflow_id(job_id),
+        summary=summaries.command_job_summary(inp.command, job_id),
         task_queue=settings.task_queue,
         result_type=JobProgress,
         progress_query=JOB_PROGRESS_QUERY,
@@ -202,7 +214,7 @@ async def start_job(
     started = await start_or_attach(client, run)
     if started.refused:
         raise RunConflict(f"Job {job_id} exists", details={"workflow_id": run.id})
-    return _job_answer(await progress_of(started.handle, run), settings)
+    return _job_answer(await progress_of(started.handle, run), settings, accepted=True)
 
 
 async def _progress(client: Client, job_id: str) -> JobProgress:

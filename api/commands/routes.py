@@ -32,6 +32,7 @@ from api.core.runs import request_fingerprint
 from store import commands
 from store.devices import presence
 from store.settings import Settings
+from workflows.contracts import summaries
 from workflows.contracts.commands import (
     COMMAND_ACCEPTED_UPDATE,
     COMMAND_FINISHED_UPDATE,
@@ -99,7 +100,7 @@ def _input(device_id: str, body: CommandRequest, settings: Settings, user: str) 
 
 
 def _respond(status_: CommandStatus, settings: Settings, *, waited: bool) -> Any:
-    answer = command_answer(status_, settings, waited=waited)
+    answer = command_answer(status_, settings, waited=waited, accepted=False)
     if waited and status_.error_type == CommandErrorType.UNREACHABLE.value:
         raise ApiError(
             502,
@@ -111,15 +112,21 @@ def _respond(status_: CommandStatus, settings: Settings, *, waited: bool) -> Any
                 "temporal_ui_url": answer.temporal_ui_url,
             },
         )
-    code = status.HTTP_202_ACCEPTED if status_.state == CommandState.QUEUED else status.HTTP_200_OK
-    return JSONResponse(answer.model_dump(mode="json"), status_code=code)
+    if status_.state == CommandState.QUEUED:  # waiting for its offline device
+        answer = command_answer(status_, settings, waited=waited, accepted=True)
+        return JSONResponse(answer.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)
+    return JSONResponse(answer.model_dump(mode="json"))
 
 
 @router.post(
     "/device/{device_id}/command",
     response_model=CommandAnswer,
     responses={
-        202: {"description": "Accepted; the device is offline and the command waits for it"},
+        202: {
+            "model": CommandAnswer,
+            "description": 'status "accepted": the device is offline and the command waits '
+            "for it (or, with wait=true, is not over yet); follow status_url",
+        },
         404: {"description": "No such device"},
         409: {"description": "command_id taken by another request"},
         502: {"description": "With wait=true: the device did not come online in time"},
@@ -146,6 +153,7 @@ async def send_command(
             client,
             workflow=COMMAND_WORKFLOW,
             arg=inp,
+            summary=summaries.command_summary(inp.command, inp.device_id),
             command_id=inp.command_id,
             fingerprint=inp.fingerprint,
             update=COMMAND_FINISHED_UPDATE if wait else COMMAND_ACCEPTED_UPDATE,
@@ -165,7 +173,7 @@ async def send_command(
     except RunStillRunning as running:
         if running.progress is None:
             raise ApiError(503, "The command was not started; retry") from None
-        answer = command_answer(running.progress, settings, waited=False)
+        answer = command_answer(running.progress, settings, waited=False, accepted=True)
         return JSONResponse(answer.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)
     return _respond(result, settings, waited=wait)
 

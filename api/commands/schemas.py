@@ -9,9 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from api.core.links import temporal_ui_link
+from api.core.numbers import Number
 from store.settings import Settings
 from workflows.contracts.commands import (
     CommandState,
@@ -51,13 +52,13 @@ class DeviceAnswer(BaseModel):
 class CommandAnswer(BaseModel):
     """`POST .../command`: the seed's fields, the state, and with `?wait=true` the result."""
 
-    status: str = "success"
+    status: str = Field(description='"success" once sent (or over); "accepted" with 202')
     command_id: str
     device_id: str | None = None
     device_type: str | None = None
     command: str
     sent_at: datetime | None
-    expected_response_timeout: float
+    expected_response_timeout: Number
     command_status: CommandState
     waiting_for_device: bool
     queued_at: datetime
@@ -67,6 +68,7 @@ class CommandAnswer(BaseModel):
     execution_time: str | None = None
     workflow_id: str
     temporal_ui_url: str
+    status_url: str
 
 
 class CommandStatusAnswer(BaseModel):
@@ -85,7 +87,7 @@ class CommandStatusAnswer(BaseModel):
     success: bool | None = None
     error: str | None = None
     error_type: str | None = None
-    expected_response_timeout: float
+    expected_response_timeout: Number
     waiting_for_device: bool = False
     queued_at: datetime
     sent_at: datetime | None = None
@@ -108,10 +110,18 @@ def _device_answer(result: DeviceResult) -> DeviceAnswer:
     )
 
 
-def command_answer(status: CommandStatus, settings: Settings, *, waited: bool) -> CommandAnswer:
+def command_status_path(command_id: str) -> str:
+    return f"/api/kubeedge/command/{command_id}/status"
+
+
+def command_answer(
+    status: CommandStatus, settings: Settings, *, waited: bool, accepted: bool
+) -> CommandAnswer:
+    """`accepted`: answered 202, the command not yet sent (or, waited for, not yet over)."""
     workflow_id = command_workflow_id(status.command_id)
     over = status.state.final
     return CommandAnswer(
+        status="accepted" if accepted else "success",
         command_id=status.command_id,
         device_id=status.device_id,
         device_type=status.device_type,
@@ -127,6 +137,7 @@ def command_answer(status: CommandStatus, settings: Settings, *, waited: bool) -
         execution_time=execution_time(status.execution_seconds),
         workflow_id=workflow_id,
         temporal_ui_url=temporal_ui_link(settings, workflow_id),
+        status_url=command_status_path(status.command_id),
     )
 
 

@@ -89,6 +89,10 @@ _api_key = APIKeyHeader(
     description="API key from POST /api/auth/api-keys (acts with the key's own role)",
 )
 
+# For routes that authenticate only under some setting (the API's /metrics).
+BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+ApiKeyHeaderValue = Annotated[str | None, Depends(_api_key)]
+
 
 async def current_user(
     request: Request,

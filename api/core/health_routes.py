@@ -25,15 +25,17 @@ router = APIRouter(tags=["health"])
 class ComponentDetail(BaseModel):
     status: str
     mode: str | None = Field(
-        default=None, description='For kubernetes: "sandbox" (local emulator) or "cluster"'
+        default=None,
+        description='For kubernetes and cloudcore: "sandbox" (local emulator) or "cluster"',
     )
     detail: str | None = None
     checked_at: datetime | None = None
 
 
 _COMPONENTS_DOC = (
-    'kubernetes, cloudcore, database, temporal, mqtt: "connected", "disconnected", "unknown" '
-    'or what the worker reported (anonymous callers get "reported" for the latter)'
+    'kubernetes, database, temporal, mqtt: "connected", "disconnected" or "unknown"; '
+    'cloudcore: "running", "degraded", "pending", "not_deployed" or "unknown", read from '
+    "its Deployment's available replicas"
 )
 
 

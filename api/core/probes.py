@@ -1,25 +1,25 @@
 """What the health endpoints report, gathered once per request.
 
-The API probes what it holds itself (the database, its Temporal client). Kubernetes and
-MQTT are driven by the worker, which writes what it last saw into `component_health`; a
-row the worker has not refreshed for a minute means we do not know, and we say so.
+The API probes what it holds itself (the database, its Temporal client). Kubernetes,
+CloudCore and MQTT are driven by the worker, which writes what it last saw into
+`component_health` (CloudCore: its Deployment's available replicas, see workers/health.py);
+a row the worker has not refreshed for a minute means we do not know, and we say so.
 """
 
 from __future__ import annotations
 
-import importlib.metadata
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from functools import cache
 
 from sqlalchemy import text
 
 from api.core.state import AppState
 from store.health import read_health
 from store.models import ComponentHealth
+from store.settings import package_version
 
 logger = logging.getLogger(__name__)
 
@@ -27,9 +27,13 @@ STALE_AFTER = timedelta(seconds=60)
 CONNECTED = "connected"
 DISCONNECTED = "disconnected"
 UNKNOWN = "unknown"
-# What a free-text status (the worker's words about CloudCore) shows anonymous callers.
+# CloudCore's states, as GET /api/kubeedge/cloudcore/status names them.
+CLOUDCORE_STATES = ("running", "degraded", "pending", "not_deployed")
+# What any other status (words we did not choose) shows anonymous callers.
 REPORTED = "reported"
-# Components whose trouble makes us "degraded"; cloudcore is derived from kubernetes.
+_PUBLIC = (CONNECTED, DISCONNECTED, UNKNOWN, *CLOUDCORE_STATES)
+# Components whose trouble makes us "degraded": CloudCore is the cluster's business, and
+# its state is shown as it is.
 _ESSENTIAL = ("kubernetes", "temporal", "mqtt")
 
 
@@ -55,12 +59,8 @@ class HealthSnapshot:
     components: dict[str, ComponentReport]
 
 
-@cache
 def api_version() -> str:
-    try:
-        return importlib.metadata.version("edgewright")
-    except importlib.metadata.PackageNotFoundError:  # run from a checkout, not installed
-        return "0.1.0"
+    return package_version()
 
 
 async def collect(state: AppState) -> HealthSnapshot:
@@ -70,7 +70,7 @@ async def collect(state: AppState) -> HealthSnapshot:
     kubernetes = worker_report(by_name.get("kubernetes"), now=now)
     components = {
         "kubernetes": kubernetes,
-        "cloudcore": cloudcore_report(kubernetes),
+        "cloudcore": worker_report(by_name.get("cloudcore"), now=now),
         "database": database,
         "temporal": await _probe_temporal(state, now=now),
         "mqtt": worker_report(by_name.get("mqtt"), now=now),
@@ -82,7 +82,7 @@ async def collect(state: AppState) -> HealthSnapshot:
 
 def public_state(status: str) -> str:
     """A status fit for anonymous callers: one of our words, never the worker's text."""
-    return status if status in (CONNECTED, DISCONNECTED, UNKNOWN) else REPORTED
+    return status if status in _PUBLIC else REPORTED
 
 
 def overall(components: dict[str, ComponentReport]) -> Overall:
@@ -106,17 +106,6 @@ def worker_report(row: ComponentHealth | None, *, now: datetime) -> ComponentRep
         )
     return ComponentReport(
         status=row.status, mode=row.mode, detail=row.detail, checked_at=row.checked_at
-    )
-
-
-def cloudcore_report(kubernetes: ComponentReport) -> ComponentReport:
-    # We have no CloudCore probe of our own; we pass on what the worker wrote about it
-    # and otherwise admit we do not know, rather than claim "running".
-    detail = kubernetes.detail or ""
-    if kubernetes.status == UNKNOWN or "cloudcore" not in detail.lower():
-        return ComponentReport(status=UNKNOWN, mode=kubernetes.mode)
-    return ComponentReport(
-        status=detail, mode=kubernetes.mode, detail=detail, checked_at=kubernetes.checked_at
     )
 
 

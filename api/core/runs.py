@@ -26,6 +26,7 @@ from temporalio.client import (
     WorkflowFailureError,
     WorkflowHandle,
     WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import (
     SearchAttributePair,
@@ -76,6 +77,8 @@ class RunStart(Generic[P]):
     workflow: str
     arg: BaseModel
     id: str
+    # What the Temporal UI lists the run as (workflows.contracts.summaries).
+    summary: str
     task_queue: str
     result_type: type[P]
     # The query answering with a P while the run goes on, when the workflow has one.
@@ -117,6 +120,7 @@ async def start_or_attach(client: Client, run: RunStart[P]) -> Started[P]:
             id_reuse_policy=run.id_reuse_policy,
             search_attributes=run._attributes(),
             execution_timeout=run.execution_timeout,
+            static_summary=run.summary,
         )
     except WorkflowAlreadyStartedError:
         return Started(client.get_workflow_handle(run.id, result_type=run.result_type), True)
@@ -148,6 +152,7 @@ async def update_with_start(
         search_attributes=run._attributes(),
         execution_timeout=run.execution_timeout,
         result_type=run.result_type,
+        static_summary=run.summary,
     )
     call = client.execute_update_with_start_workflow(
         update, fingerprint, start_workflow_operation=start, result_type=run.result_type
@@ -161,7 +166,10 @@ async def update_with_start(
         raise
     except WorkflowAlreadyStartedError as err:
         raise RunClosed(run.id, details=details) from err
-    except TimeoutError:
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+        # wait_for cancels the update's long poll, and the SDK turns that cancellation into
+        # its own error, which wait_for passes on instead of TimeoutError (seen with a
+        # join still provisioning): either way the run goes on without answering in time.
         progress = None
         if run.progress_query is not None:
             progress = await query_progress(

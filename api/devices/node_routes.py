@@ -81,13 +81,14 @@ class StatusReport(BaseModel):
 
 
 class Removed(BaseModel):
-    success: bool
+    success: bool = Field(description="true once removed; false with 202 (still removing)")
     message: str
     # ours
-    status: str = Field(description='"success", or "in_progress" with 202')
+    status: str = Field(description='"success", or "accepted" with 202')
     actions_taken: list[str]
     workflow_id: str
     temporal_ui_url: str
+    status_url: str = Field(description="The node: a 404 there once the removal is done")
 
 
 def device_id_for(name: str) -> str:
@@ -152,7 +153,7 @@ async def list_nodes(caller: CallerDep, session: SessionDep, page: PageDep) -> N
 @router.get("/nodes/{node_id}", response_model=NodeDetail)
 async def get_node(node_id: NodeIdPath, caller: CallerDep, session: SessionDep) -> NodeDetail:
     await require_node_or_role(caller, node_id=node_id, role=Role.VIEWER)
-    return node_detail(await _node(session, node_id))
+    return node_detail(await _node(session, node_id), now=utcnow())
 
 
 @router.put("/nodes/{node_id}/status", response_model=NodeSummary)
@@ -182,7 +183,13 @@ async def report_status(
 @router.delete(
     "/nodes/{node_id}",
     response_model=Removed,
-    responses={202: {"description": "Removal still running; the same DELETE attaches to it"}},
+    responses={
+        202: {
+            "model": Removed,
+            "description": 'Removal still running: status "accepted", success false; the '
+            "same DELETE attaches to it",
+        }
+    },
 )
 async def remove_node(
     node_id: NodeIdPath,
@@ -197,11 +204,12 @@ async def remove_node(
     )
     progress, finished = await removal_outcome(client, settings=settings, inp=inp)
     answer = Removed(
-        success=True,
+        success=finished,
         message="Node successfully removed" if finished else "Node removal is still running",
-        status="success" if finished else "in_progress",
+        status="success" if finished else "accepted",
         actions_taken=progress.actions_taken,
         **run_details(settings, row.device_id),
+        status_url=f"/api/v1/nodes/{row.node_id}",
     )
     if not finished:
         return JSONResponse(answer.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from api.core.pagination import Pagination
-from api.devices.schemas import last_heartbeat
+from api.devices.heartbeats import apps_of, is_online, last_heartbeat, latest_usage
 from store.devices.inventory import DeviceSummary
 from store.devices.nodes import REGISTERED
 from store.models import Device
@@ -35,7 +35,14 @@ class NodeDetail(NodeSummary):
     # ours
     device_id: str = Field(description="The same device in the CloudCore API")
     ready: bool | None = Field(description="The Node's Ready condition; null if no Node")
-    usage: dict[str, Any] | None = Field(description="Resource usage the node last reported")
+    online: bool = Field(description="Heartbeating over MQTT, Node Ready, or reported lately")
+    usage: dict[str, Any] | None = Field(
+        description="Resource usage the node last reported, by MQTT heartbeat or status report"
+    )
+    usage_reported_at: datetime | None
+    apps: list[dict[str, Any]] | None = Field(
+        description="What the last heartbeat listed as running; null if nothing"
+    )
 
 
 def edge_status(row: DeviceSummary) -> str:
@@ -72,7 +79,8 @@ def node_summary(row: DeviceSummary) -> NodeSummary:
     )
 
 
-def node_detail(row: Device) -> NodeDetail:
+def node_detail(row: Device, *, now: datetime) -> NodeDetail:
+    usage, reported_at = latest_usage(row)
     return NodeDetail(
         **node_summary(row).model_dump(),
         capabilities=list(row.capabilities or []),
@@ -81,5 +89,8 @@ def node_detail(row: Device) -> NodeDetail:
         registered_at=row.created_at,
         device_id=row.device_id,
         ready=row.node_ready,
-        usage=row.usage,
+        online=is_online(row, now=now),
+        usage={key: value for key, value in usage.items() if key != "apps"} or None,
+        usage_reported_at=reported_at,
+        apps=apps_of(row.presence_usage or {}),
     )

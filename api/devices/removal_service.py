@@ -27,6 +27,7 @@ from api.core.runs import (
     unavailable,
 )
 from store.settings import Settings
+from workflows.contracts import summaries
 from workflows.contracts.common import DEVICE_ID, NODE_NAME, REMOVAL_FAILED, ErrorType
 from workflows.contracts.devices import (
     DEVICE_REMOVAL_WORKFLOW,
@@ -85,6 +86,7 @@ async def removal_outcome(
         workflow=DEVICE_REMOVAL_WORKFLOW,
         arg=inp,
         id=device_removal_workflow_id(inp.device_id),
+        summary=summaries.device_removal_summary(inp.device_id, inp.node_name),
         task_queue=settings.task_queue,
         result_type=RemovalProgress,
         progress_query=REMOVAL_PROGRESS_QUERY,

@@ -8,17 +8,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, status
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Path, Request, status
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from api.core.deps import OperatorUser, SessionDep, SettingsDep, TemporalDep, ViewerUser
 from api.core.errors import ApiError
-from api.core.pagination import PageDep, pagination
+from api.core.listing import LINK_HEADER, ListDep, list_response
 from api.devices.removal_service import removal_input, removal_outcome, run_details, running_join
 from api.devices.schemas import DeviceDetail, DeviceList, device_detail, device_item
 from store.devices import inventory as devices
 from store.models import utcnow
+from store.monitoring.detections import day_of, detections_on
+from store.monitoring.fleet import average_round_trip_ms
 from workflows.contracts.devices import RevokedTokens
 
 router = APIRouter(prefix="/api/kubeedge", tags=["devices"])
@@ -27,7 +29,7 @@ DeviceIdPath = Annotated[str, Path(max_length=253, description="The device's dev
 
 
 class RemovalAnswer(BaseModel):
-    status: str = Field(description='"success", or "in_progress" with 202')
+    status: str = Field(description='"success", or "accepted" with 202 (still removing)')
     message: str
     actions_taken: list[str]
     # ours
@@ -37,16 +39,22 @@ class RemovalAnswer(BaseModel):
     tokens_revoked: RevokedTokens
     workflow_id: str
     temporal_ui_url: str
+    status_url: str = Field(description="The device: a 404 there once the removal is done")
 
 
-@router.get("/devices", response_model=DeviceList)
-async def list_devices(_user: ViewerUser, session: SessionDep, page: PageDep) -> DeviceList:
-    rows, total = await devices.list_summaries(session, offset=page.offset, limit=page.limit)
+@router.get("/devices", response_model=DeviceList, responses=LINK_HEADER)
+async def list_devices(
+    request: Request, _user: ViewerUser, session: SessionDep, window: ListDep
+) -> StreamingResponse:
+    rows, total = await devices.list_summaries(session, offset=window.offset, limit=window.limit)
     now = utcnow()
-    return DeviceList(
-        count=total,
-        devices=[device_item(row, now=now) for row in rows],
-        pagination=pagination(page, total=total),
+    return list_response(
+        request,
+        key="devices",
+        rows=rows,
+        render=lambda row: device_item(row, now=now),
+        window=window,
+        total=total,
     )
 
 
@@ -57,13 +65,25 @@ async def get_device(
     row = await devices.get_device(session, device_id=device_id)
     if row is None:
         raise ApiError(404, f"No device {device_id}", details={"device_id": device_id})
-    return device_detail(row, now=utcnow())
+    now = utcnow()
+    return device_detail(
+        row,
+        now=now,
+        detections_today=await detections_on(session, day=day_of(now), device_id=device_id),
+        latency_ms=await average_round_trip_ms(session, device_id=device_id),
+    )
 
 
 @router.delete(
     "/device/{device_id}",
     response_model=RemovalAnswer,
-    responses={202: {"description": "Removal still running; the same DELETE attaches to it"}},
+    responses={
+        202: {
+            "model": RemovalAnswer,
+            "description": 'Removal still running: status "accepted"; the same DELETE '
+            "attaches to it",
+        }
+    },
 )
 async def remove_device(
     device_id: DeviceIdPath,
@@ -86,7 +106,7 @@ async def remove_device(
         )
     progress, finished = await removal_outcome(client, settings=settings, inp=inp)
     answer = RemovalAnswer(
-        status="success" if finished else "in_progress",
+        status="success" if finished else "accepted",
         message=f"Device {inp.device_id} removed"
         if finished
         else f"Removal of device {inp.device_id} is still running ({progress.stage})",
@@ -96,6 +116,7 @@ async def remove_device(
         join_cancelled=progress.join_cancelled,
         tokens_revoked=progress.tokens_revoked,
         **run_details(settings, inp.device_id),
+        status_url=f"/api/kubeedge/device/{inp.device_id}",
     )
     if not finished:
         return JSONResponse(answer.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)

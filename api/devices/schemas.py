@@ -6,18 +6,16 @@ the node reported. Where nothing is known the answer says null rather than guess
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from api.core.humanize import age
-from api.core.pagination import Pagination
+from api.core.listing import ListPagination
+from api.devices.heartbeats import apps_of, is_online, last_heartbeat, latest_usage, shown
 from store.devices.inventory import DeviceSummary
 from store.models import Device
-
-# A heartbeat (MQTT status or PUT /api/v1/nodes/{id}/status) this recent means online.
-ONLINE_WINDOW = timedelta(minutes=2)
 
 NodeState = Literal["Ready", "NotReady"]
 
@@ -45,18 +43,27 @@ class DeviceItem(BaseModel):
 
 
 class DeviceList(BaseModel):
-    count: int = Field(description="Devices in the inventory (all pages)")
+    count: int = Field(description="Devices in this answer; all of them is pagination.total")
     devices: list[DeviceItem]
-    pagination: Pagination
+    pagination: ListPagination
 
 
 class DeviceStatus(BaseModel):
-    online: bool
-    last_heartbeat: datetime | None
-    cpu_usage: str | None
-    memory_usage: str | None
-    temperature: str | None
+    online: bool = Field(description="Heartbeating over MQTT, Node Ready, or reported lately")
+    last_heartbeat: datetime | None = Field(
+        description="Newest of the MQTT heartbeat, the Edge API report and the Node's"
+    )
+    cpu_usage: str | None = Field(examples=["45%"])
+    memory_usage: str | None = Field(examples=["2.3GB/8GB"])
+    temperature: str | None = Field(examples=["65°C"])
+    # ours
     node_status: NodeState
+    apps: list[dict[str, Any]] | None = Field(
+        default=None, description="What the last heartbeat listed as running; null if nothing"
+    )
+    usage_reported_at: datetime | None = Field(
+        default=None, description="When the readings above were reported"
+    )
 
 
 class Application(BaseModel):
@@ -69,8 +76,12 @@ class Application(BaseModel):
 
 class Metrics(BaseModel):
     uptime: str | None = Field(description="Since the Node last turned Ready")
-    total_detections: int | None = None
-    average_latency: str | None = None
+    total_detections: int = Field(description="Detections the device reported today (UTC)")
+    average_latency: str | None = Field(
+        description="Mean command round trip (sent to answered) of its latest commands; "
+        "null before it answered any",
+        examples=["45ms"],
+    )
 
 
 class DeviceDetail(BaseModel):
@@ -98,17 +109,6 @@ def node_state(row: DeviceSummary) -> NodeState:
     return "Ready" if row.node_ready else "NotReady"
 
 
-def last_heartbeat(row: DeviceSummary) -> datetime | None:
-    seen = [moment for moment in (row.last_seen, row.node_heartbeat_at) if moment is not None]
-    return max(seen) if seen else None
-
-
-def is_online(row: DeviceSummary, *, now: datetime) -> bool:
-    if row.node_ready:
-        return True
-    return row.last_seen is not None and now - row.last_seen <= ONLINE_WINDOW
-
-
 def _addresses(row: DeviceSummary) -> list[Address]:
     return [Address.model_validate(a) for a in row.node_addresses or []]
 
@@ -131,26 +131,32 @@ def device_item(row: DeviceSummary, *, now: datetime) -> DeviceItem:
     )
 
 
-def _usage(row: Device, key: str) -> str | None:
-    value = (row.usage or {}).get(key)
-    return None if value is None else str(value)
+def latency_text(milliseconds: float | None) -> str | None:
+    return None if milliseconds is None else f"{round(milliseconds)}ms"
 
 
-def device_detail(row: Device, *, now: datetime) -> DeviceDetail:
+def device_detail(
+    row: Device, *, now: datetime, detections_today: int, latency_ms: float | None
+) -> DeviceDetail:
+    usage, reported_at = latest_usage(row)
     return DeviceDetail(
         device_id=row.device_id,
         node_name=row.node_name,
         device_status=DeviceStatus(
             online=is_online(row, now=now),
             last_heartbeat=last_heartbeat(row),
-            cpu_usage=_usage(row, "cpu_usage"),
-            memory_usage=_usage(row, "memory_usage"),
-            temperature=_usage(row, "temperature"),
+            **shown(usage),
             node_status=node_state(row),
+            apps=apps_of(row.presence_usage or {}),
+            usage_reported_at=reported_at,
         ),
         configuration=dict(row.configuration or {}),
         applications=[Application.model_validate(app) for app in row.node_apps or []],
-        metrics=Metrics(uptime=age(row.node_ready_since, now=now) if row.node_ready else None),
+        metrics=Metrics(
+            uptime=age(row.node_ready_since, now=now) if row.node_ready else None,
+            total_detections=detections_today,
+            average_latency=latency_text(latency_ms),
+        ),
         node_id=row.node_id,
         join_status=row.status,
         device_type=row.device_type,

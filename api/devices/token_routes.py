@@ -11,7 +11,8 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import StreamingResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.service import RPCError
@@ -26,15 +27,16 @@ from api.core.deps import (
 )
 from api.core.errors import ApiError, RunStillRunning
 from api.core.links import temporal_ui_link
-from api.core.pagination import PageDep, Pagination, pagination
+from api.core.listing import LINK_HEADER, ListDep, ListPagination, list_response
 from api.core.runs import RunStart, answer_within, start_or_attach, unavailable
 from api.join.keadm import build_join_command, is_valid_host
 from store.devices import inventory as devices
 from store.devices import tokens
-from store.models import utcnow
+from store.models import JoinToken, utcnow
 from store.runtime_config import load_runtime_config
 from store.sealing import SealError, unseal
 from store.settings import Settings
+from workflows.contracts import summaries
 from workflows.contracts.common import NodeName, ShortText
 from workflows.contracts.devices import (
     ISSUE_TOKEN_WORKFLOW,
@@ -93,9 +95,9 @@ class TokenItem(BaseModel):
 
 
 class TokenList(BaseModel):
-    count: int = Field(description="Tokens matching the filters (all pages)")
+    count: int = Field(description="Tokens in this answer; all that match is pagination.total")
     tokens: list[TokenItem]
-    pagination: Pagination
+    pagination: ListPagination
 
 
 class RevokeAnswer(BaseModel):
@@ -155,6 +157,7 @@ async def _issue(
         workflow=ISSUE_TOKEN_WORKFLOW,
         arg=inp,
         id=workflow_id,
+        summary=summaries.token_summary(inp.node_name),
         task_queue=settings.task_queue,
         result_type=IssuedJoinToken,
         execution_timeout=timedelta(minutes=5),
@@ -189,25 +192,27 @@ def _join_command(body: GenerateRequest, settings: Settings, *, token: str) -> s
     )
 
 
-@router.get("/tokens", response_model=TokenList)
+@router.get("/tokens", response_model=TokenList, responses=LINK_HEADER)
 async def list_tokens(
+    request: Request,
     _user: ViewerUser,
     session: SessionDep,
-    page: PageDep,
+    window: ListDep,
     status: Annotated[tokens.TokenStatus | None, Query(description="Only this status")] = None,
     node_name: Annotated[str | None, Query(max_length=253)] = None,
-) -> TokenList:
+) -> StreamingResponse:
     now = utcnow()
     rows, total = await tokens.list_tokens(
         session,
-        offset=page.offset,
-        limit=page.limit,
+        offset=window.offset,
+        limit=window.limit,
         now=now,
         status=status,
         node_name=node_name,
     )
-    items = [
-        TokenItem(
+
+    def render(row: JoinToken) -> TokenItem:
+        return TokenItem(
             node_name=row.node_name,
             created_at=row.created_at,
             expires_at=row.expires_at,
@@ -218,9 +223,10 @@ async def list_tokens(
             used_at=row.used_at,
             revoked_at=row.revoked_at,
         )
-        for row in rows
-    ]
-    return TokenList(count=total, tokens=items, pagination=pagination(page, total=total))
+
+    return list_response(
+        request, key="tokens", rows=rows, render=render, window=window, total=total
+    )
 
 
 @router.delete("/token/{node_name}", response_model=RevokeAnswer)

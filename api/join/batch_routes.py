@@ -75,7 +75,16 @@ async def _body_document(request: Request) -> dict[str, Any]:
     return parse_document(body=await request.body(), content_type=content_type)
 
 
-@router.post("/batch-join", status_code=200)
+@router.post(
+    "/batch-join",
+    status_code=200,
+    responses={
+        202: {
+            "description": 'Large or slow batches: status "accepted", total, batch_id and '
+            "status_url to follow it"
+        }
+    },
+)
 async def batch_join(
     request: Request,
     user: OperatorUser,

@@ -17,6 +17,7 @@ from api.core.runs import RunStart, request_fingerprint, start_or_attach
 from api.join.batch_schemas import ParsedBatch
 from api.join.service import join_fingerprint
 from store import join as batches
+from workflows.contracts import summaries
 from workflows.contracts.common import BATCH_ID
 from workflows.contracts.join import (
     BATCH_JOIN_WORKFLOW,
@@ -98,6 +99,7 @@ async def start_batch(
         workflow=BATCH_JOIN_WORKFLOW,
         arg=inp,
         id=batch_join_workflow_id(batch_id),
+        summary=summaries.batch_join_summary(batch_id, total),
         task_queue=task_queue,
         result_type=BatchProgress,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Path, status
 from fastapi.responses import JSONResponse
 from temporalio.service import RPCError
 
@@ -13,10 +13,13 @@ from api.core.deps import (
     OptionalTemporalDep,
     SessionDep,
     SettingsDep,
+    TemporalDep,
+    ViewerUser,
     require_temporal,
 )
 from api.core.errors import ApiError, RunStillRunning
 from api.core.links import temporal_ui_link
+from api.core.runs import query_progress, unavailable
 from api.devices.capacity import check_capacity
 from api.join.keadm import build_join_command
 from api.join.schemas import JoinRequest, JoinResponse, JoinSteps, MqttAccess
@@ -25,7 +28,12 @@ from store.runtime_config import load_runtime_config
 from store.sealing import SealError, unseal
 from store.settings import Settings
 from workflows.contracts.common import ErrorType
-from workflows.contracts.join import JoinProgress, JoinStatus, device_join_workflow_id
+from workflows.contracts.join import (
+    JOIN_PROGRESS_QUERY,
+    JoinProgress,
+    JoinStatus,
+    device_join_workflow_id,
+)
 
 router = APIRouter(prefix="/api/kubeedge", tags=["devices"])
 
@@ -66,6 +74,7 @@ def _answer(progress: JoinProgress, settings: Settings) -> JoinResponse:
     workflow_id = device_join_workflow_id(progress.device_id)
     usable = progress.status in (JoinStatus.WAITING_FOR_NODE, JoinStatus.JOINED)
     return JoinResponse(
+        status="success" if usable else "accepted",
         node_name=progress.node_name,
         device_id=progress.device_id,
         configmap_created=progress.configmap_name,
@@ -77,7 +86,22 @@ def _answer(progress: JoinProgress, settings: Settings) -> JoinResponse:
         mqtt=_mqtt_access(progress, settings) if usable else None,
         workflow_id=workflow_id,
         temporal_ui_url=temporal_ui_link(settings, workflow_id),
+        status_url=join_status_path(progress.device_id),
     )
+
+
+def join_status_path(device_id: str) -> str:
+    return f"/api/kubeedge/device/{device_id}/join"
+
+
+def _respond(progress: JoinProgress, settings: Settings) -> Any:
+    """200 once provisioned, 202 (accepted) while provisioning, the failure's error after."""
+    if progress.status in (JoinStatus.FAILED, JoinStatus.CANCELLED, JoinStatus.EXPIRED):
+        raise _failure(progress, settings)
+    answer = _answer(progress, settings)
+    if progress.status == JoinStatus.PROVISIONING:
+        return JSONResponse(answer.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)
+    return answer
 
 
 def _not_answered(device_id: str, reason: str) -> ApiError:
@@ -117,7 +141,12 @@ def _failure(progress: JoinProgress, settings: Settings) -> ApiError:
 @router.post(
     "/device/join",
     response_model=JoinResponse,
-    responses={202: {"description": "Provisioning still running; poll the workflow"}},
+    responses={
+        202: {
+            "model": JoinResponse,
+            "description": 'Provisioning still running: status "accepted"; follow status_url',
+        }
+    },
 )
 async def join(
     body: JoinRequest,
@@ -144,8 +173,34 @@ async def join(
     except RunStillRunning as running:
         if running.progress is None:  # the run was not found when asked how it goes
             raise _not_answered(inp.device_id, "no run answered") from None
-        answer = _answer(running.progress, settings)
-        return JSONResponse(answer.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)
-    if progress.status in (JoinStatus.FAILED, JoinStatus.CANCELLED, JoinStatus.EXPIRED):
-        raise _failure(progress, settings)
-    return _answer(progress, settings)
+        progress = running.progress
+    return _respond(progress, settings)
+
+
+@router.get(
+    "/device/{device_id}/join",
+    response_model=JoinResponse,
+    responses={
+        202: {"model": JoinResponse, "description": 'Still provisioning: status "accepted"'},
+        404: {"description": "No join of this device"},
+    },
+)
+async def join_status(
+    device_id: Annotated[str, Path(max_length=63, description="The joined device's device_id")],
+    _user: ViewerUser,
+    settings: SettingsDep,
+    client: TemporalDep,
+) -> Any:
+    """What the join POST would answer now, without starting anything."""
+    try:
+        progress = await query_progress(
+            client,
+            device_join_workflow_id(device_id),
+            query=JOIN_PROGRESS_QUERY,
+            result_type=JoinProgress,
+        )
+    except RPCError as err:
+        raise unavailable(err) from err
+    if progress is None:
+        raise ApiError(404, f"No join of device {device_id}", details={"device_id": device_id})
+    return _respond(progress, settings)

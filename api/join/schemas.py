@@ -65,7 +65,9 @@ class MqttAccess(BaseModel):
 
 
 class JoinResponse(BaseModel):
-    status: str = "success"
+    status: str = Field(
+        default="success", description='"success" once provisioned; "accepted" with 202'
+    )
     node_name: str
     device_id: str
     configmap_created: str | None
@@ -79,3 +81,4 @@ class JoinResponse(BaseModel):
     )
     workflow_id: str
     temporal_ui_url: str
+    status_url: str = Field(description="GET it for how the join goes (the POST's answer)")

@@ -20,6 +20,7 @@ from api.core.runs import RunStart, ensure_same_request, request_fingerprint, up
 from api.join.batch_schemas import BatchDeviceEntry
 from api.join.schemas import JoinRequest
 from store.settings import Settings
+from workflows.contracts import summaries
 from workflows.contracts.common import DEVICE_ID, NODE_NAME, STAGE
 from workflows.contracts.join import (
     DEVICE_JOIN_WORKFLOW,
@@ -121,6 +122,7 @@ def _run(
         workflow=DEVICE_JOIN_WORKFLOW,
         arg=inp,
         id=device_join_workflow_id(inp.device_id),
+        summary=summaries.join_summary(inp.device_id, inp.node_name),
         task_queue=task_queue,
         result_type=JoinProgress,
         progress_query=JOIN_PROGRESS_QUERY,

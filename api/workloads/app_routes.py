@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, status
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,7 +24,7 @@ from api.core.deps import (
     require_temporal,
 )
 from api.core.errors import ApiError
-from api.core.pagination import PageDep, pagination
+from api.core.listing import LINK_HEADER, ListDep, list_response
 from api.core.state import app_sessions
 from api.workloads import service
 from api.workloads.request_schemas import SERVICE_PORTS, DeployApp, config_env
@@ -56,7 +56,7 @@ class Service(BaseModel):
 
 
 class Deployed(BaseModel):
-    status: str = Field(description='"success"; "deploying" with 202')
+    status: str = Field(description='"success"; "accepted" with 202 (`state` says how far)')
     deployment_name: str
     devices_deployed: int
     services_created: list[Service]
@@ -101,7 +101,7 @@ def _wait_seconds(body: DeployApp, settings: Settings) -> float:
 @router.post(
     "/apps/deploy",
     response_model=Deployed,
-    responses={202: {"description": "Rollout still running; follow status_url"}},
+    responses={202: {"model": Deployed, "description": 'Rollout still running: status "accepted"'}},
 )
 async def deploy_app(
     body: DeployApp,
@@ -277,7 +277,7 @@ def _answer(
             details={**links, "failures": failures, "rolled_back": rolled_back},
         )
     pending = Deployed(
-        status="deploying",
+        status="accepted",
         deployment_name=body.name,
         devices_deployed=outcome.nodes_ready if outcome is not None else 0,
         services_created=services,
@@ -286,53 +286,62 @@ def _answer(
     return JSONResponse(pending.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)
 
 
-@router.get("/apps", response_model=AppList)
+@router.get("/apps", response_model=AppList, responses=LINK_HEADER)
 async def list_apps(
-    _user: ViewerUser, session: SessionDep, settings: SettingsDep, page: PageDep
-) -> AppList:
+    request: Request,
+    _user: ViewerUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    window: ListDep,
+) -> StreamingResponse:
     rows, total = await workloads.list_workloads(
-        session, offset=page.offset, limit=page.limit, source=SOURCE
+        session, offset=window.offset, limit=window.limit, source=SOURCE
     )
     ids = [row.workload_id for row in rows]
     nodes = await workloads.workload_nodes(session, workload_ids=ids)
+    # What each run last recorded: one Temporal query per app would slow the list.
     latest = await workloads.latest_rollouts(session, workload_ids=ids)
+    specs = await workloads.get_specs(session, keys=[(r.workload_id, r.revision) for r in rows])
     names = [node.node_name for rows_ in nodes.values() for node in rows_]
     devices = await workloads.node_devices(session, node_names=names)
-    apps: list[AppItem] = []
-    for row in rows:
-        spec = await workloads.get_spec(session, workload_id=row.workload_id, revision=row.revision)
+
+    def render(row: Workload) -> AppItem:
         rollout = latest.get(row.workload_id)
-        view = None
-        if rollout is not None:
-            # What the run last recorded: one Temporal query per app would slow the list.
-            view = rollout_view(settings, rollout, await service.progress_of(None, rollout))
         targets = set(row.target_nodes)
-        services = [
-            AppService(
-                device_id=devices.get(node.node_name, node.node_name),
-                port=node.service_port,
-                url=service_url(devices.get(node.node_name, node.node_name), node.service_port),
-                node_name=node.node_name,
-                state=node.state,
-            )
-            for node in nodes[row.workload_id]
-            if node.service_port is not None and node.node_name in targets
-        ]
-        apps.append(
-            AppItem(
-                name=row.name,
-                image=spec.image,
-                status=row.status,
-                devices=[devices.get(name, name) for name in row.target_nodes],
-                devices_deployed=len(workloads.runs_on(nodes[row.workload_id])),
-                services=services,
-                id=row.workload_id,
-                namespace=row.namespace,
-                revision=row.revision,
-                deployed_revision=row.deployed_revision,
-                created_at=row.created_at,
-                updated_at=row.updated_at,
-                deployment=view,
-            )
+        return AppItem(
+            name=row.name,
+            image=specs[(row.workload_id, row.revision)].image,
+            status=row.status,
+            devices=[devices.get(name, name) for name in row.target_nodes],
+            devices_deployed=len(workloads.runs_on(nodes[row.workload_id])),
+            services=[
+                AppService(
+                    device_id=devices.get(node.node_name, node.node_name),
+                    port=node.service_port,
+                    url=service_url(devices.get(node.node_name, node.node_name), node.service_port),
+                    node_name=node.node_name,
+                    state=node.state,
+                )
+                for node in nodes[row.workload_id]
+                if node.service_port is not None and node.node_name in targets
+            ],
+            id=row.workload_id,
+            namespace=row.namespace,
+            revision=row.revision,
+            deployed_revision=row.deployed_revision,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            deployment=None
+            if rollout is None
+            else rollout_view(settings, rollout, service.stored_progress(rollout)),
         )
-    return AppList(count=total, apps=apps, pagination=pagination(page, total=total))
+
+    return list_response(
+        request,
+        key="apps",
+        rows=rows,
+        render=render,
+        window=window,
+        total=total,
+        head={"status": "success"},
+    )

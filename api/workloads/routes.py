@@ -94,14 +94,15 @@ class Deploying(BaseModel):
 
 
 class Removed(BaseModel):
-    success: bool
+    success: bool = Field(description="true once removed; false with 202 (still removing)")
     message: str
     # ours
-    status: str = Field(description='"success", or "in_progress" with 202')
+    status: str = Field(description='"success", or "accepted" with 202')
     objects_deleted: list[str]
     rollouts_stopped: list[str]
     workflow_id: str
     temporal_ui_url: str
+    status_url: str = Field(description="The workload: `deleting` there, then a 404")
 
 
 async def _workload(session: AsyncSession, workload_id: str) -> Workload:
@@ -390,7 +391,13 @@ async def steer_rollout(
 @router.delete(
     "/workloads/{workload_id}",
     response_model=Removed,
-    responses={202: {"description": "Removal still running; the same DELETE attaches to it"}},
+    responses={
+        202: {
+            "model": Removed,
+            "description": 'Removal still running: status "accepted", success false; the '
+            "same DELETE attaches to it",
+        }
+    },
 )
 async def delete_workload(
     workload_id: WorkloadIdPath,
@@ -411,12 +418,15 @@ async def delete_workload(
     result = await service.remove(
         client, settings=settings, inp=inp, answer_timeout=settings.join_answer_timeout_seconds
     )
-    links = service.run_links(settings, workload_removal_workflow_id(workload_id))
+    links = {
+        **service.run_links(settings, workload_removal_workflow_id(workload_id)),
+        "status_url": f"/api/v1/workloads/{workload_id}",
+    }
     if result is None:
         answer = Removed(
-            success=True,
+            success=False,
             message="Workload removal is still running",
-            status="in_progress",
+            status="accepted",
             objects_deleted=[],
             rollouts_stopped=[],
             **links,

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from api.core.links import temporal_ui_link
+from api.core.listing import ListPagination
 from api.core.pagination import Pagination
 from store.models import Rollout, Workload, WorkloadNode
 from store.settings import Settings
@@ -179,6 +180,6 @@ class AppItem(BaseModel):
 
 class AppList(BaseModel):
     status: str = "success"
-    count: int = Field(description="Apps on all pages")
+    count: int = Field(description="Apps in this answer; all of them is pagination.total")
     apps: list[AppItem]
-    pagination: Pagination
+    pagination: ListPagination

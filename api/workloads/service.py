@@ -26,6 +26,7 @@ from api.core.runs import RunStart, answer_within, is_not_found, start_or_attach
 from store import workloads
 from store.models import Rollout
 from store.settings import Settings
+from workflows.contracts import summaries
 from workflows.contracts.common import STAGE, WORKLOAD_ID
 from workflows.contracts.workloads import (
     ROLLOUT_ABORT_SIGNAL,
@@ -137,6 +138,7 @@ async def launch(
         workflow=WORKLOAD_ROLLOUT_WORKFLOW,
         arg=inp,
         id=rollout_workflow_id(request.workload_id, request.revision),
+        summary=summaries.rollout_summary(request.workload_id, request.revision, request.nodes),
         task_queue=settings.task_queue,
         result_type=RolloutProgress,
         # A revision rolls out once at a time; a finished run may be re-run (deploy).
@@ -213,9 +215,14 @@ STEERING = {
 }
 
 
+def stored_progress(rollout: Rollout) -> RolloutProgress | None:
+    """What the run last recorded on its row."""
+    return RolloutProgress.model_validate(rollout.progress) if rollout.progress else None
+
+
 async def progress_of(client: Client | None, rollout: Rollout) -> RolloutProgress | None:
     """The run's own view while it runs; otherwise (or when it cannot be asked) the row's."""
-    stored = RolloutProgress.model_validate(rollout.progress) if rollout.progress else None
+    stored = stored_progress(rollout)
     if client is None or RolloutState(rollout.state).final:
         return stored
     handle = client.get_workflow_handle(rollout.workflow_id)
@@ -260,6 +267,7 @@ async def remove(
         workflow=WORKLOAD_REMOVAL_WORKFLOW,
         arg=inp,
         id=workload_removal_workflow_id(inp.workload_id),
+        summary=summaries.workload_removal_summary(inp.workload_id),
         task_queue=settings.task_queue,
         result_type=WorkloadRemovalResult,
         # A second DELETE while one runs lands on the same run.

@@ -126,12 +126,15 @@ async def stream_rows(
 
 
 async def existing_rows(
-    session: AsyncSession, bound: BoundTable, keys: Sequence[Key]
+    session: AsyncSession, bound: BoundTable, keys: Sequence[Key], *, lock: bool = False
 ) -> dict[Key, JsonRow]:
-    """The stored rows among `keys`, JSON-ready, by key."""
+    """The stored rows among `keys`, JSON-ready, by key. `lock`: until the transaction
+    ends, nobody else changes them (PostgreSQL; SQLite has one writer at a time anyway)."""
     if not keys:
         return {}
     stmt = select(*bound.columns).where(_key_in(bound, keys))
+    if lock:
+        stmt = stmt.with_for_update()
     rows = await session.execute(stmt)
     found = (bound.to_json(row) for row in rows)
     return {bound.key_of(row): row for row in found}
@@ -151,10 +154,13 @@ async def stored_keys(
         yield [tuple(row) for row in partition]
 
 
-async def upsert_rows(session: AsyncSession, bound: BoundTable, rows: Sequence[JsonRow]) -> None:
-    """Insert, or overwrite every archived column of the row with the same key."""
+async def upsert_rows(
+    session: AsyncSession, bound: BoundTable, rows: Sequence[JsonRow], *, returning: bool = False
+) -> list[JsonRow]:
+    """Insert, or overwrite every archived column of the row with the same key. With
+    `returning`, the rows as written (JSON-ready, in no particular order); else []."""
     if not rows:
-        return
+        return []
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     values = [bound.from_json(row) for row in rows]
@@ -176,7 +182,12 @@ async def upsert_rows(session: AsyncSession, bound: BoundTable, rows: Sequence[J
         stmt = stmt.on_conflict_do_update(index_elements=list(bound.spec.key), set_=changing)
     else:
         stmt = stmt.on_conflict_do_nothing(index_elements=list(bound.spec.key))
-    await session.execute(stmt, values)
+    if not returning:
+        await session.execute(stmt, values)
+        return []
+    # RETURNING saves a read-back query per batch (measured: the journal's cost).
+    written = await session.execute(stmt.returning(*bound.columns), values)
+    return [bound.to_json(row) for row in written]
 
 
 async def delete_keys(session: AsyncSession, bound: BoundTable, keys: Sequence[Key]) -> None:

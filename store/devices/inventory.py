@@ -148,6 +148,10 @@ class DeviceSummary(Protocol):
     def node_heartbeat_at(self) -> datetime | None: ...
     @property
     def node_synced_at(self) -> datetime | None: ...
+    @property
+    def presence_online(self) -> bool: ...
+    @property
+    def presence_heartbeat_at(self) -> datetime | None: ...
 
 
 # The columns of DeviceSummary, in its order.
@@ -170,6 +174,8 @@ _SUMMARY = (
     Device.node_created_at,
     Device.node_heartbeat_at,
     Device.node_synced_at,
+    Device.presence_online,
+    Device.presence_heartbeat_at,
 )
 
 

@@ -17,6 +17,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.backup.backup import BackupActivities
 from activities.backup.restore import RestoreActivities
+from activities.backup.restore_undo import RestoreUndoActivities
 from adapters.kubernetes.client import KubeTarget, connect_kube
 from adapters.storage.locations import ObjectStore, StoreFactory, archive_name
 from store.settings import KubeMode, Settings
@@ -34,6 +35,8 @@ from workflows.contracts.backup import (
     InspectInput,
     RestoreMode,
     RestorePlan,
+    RollbackReport,
+    UndoInput,
 )
 
 
@@ -63,6 +66,7 @@ class Rig:
     kube: KubeTarget
     backup: BackupActivities
     restore: RestoreActivities
+    undo: RestoreUndoActivities
     env: ActivityEnvironment
 
     @classmethod
@@ -76,6 +80,7 @@ class Rig:
             restore=RestoreActivities(
                 settings=settings, sessions=sessions, kube_api=kube.api_client
             ),
+            undo=RestoreUndoActivities(sessions=sessions, kube_api=kube.api_client),
             env=ActivityEnvironment(),
         )
 
@@ -128,7 +133,13 @@ class Rig:
         )
         return plan
 
-    async def apply(self, plan: RestorePlan, *, mode: RestoreMode = RestoreMode.REPLACE) -> Any:
+    async def apply(
+        self,
+        plan: RestorePlan,
+        *,
+        mode: RestoreMode = RestoreMode.REPLACE,
+        restore_id: str | None = None,
+    ) -> Any:
         return await self.env.run(
             self.restore.apply_backup,
             ApplyInput(
@@ -137,8 +148,15 @@ class Rig:
                 sha256=plan.sha256,
                 include=plan.include,
                 mode=mode,
+                restore_id=restore_id,
             ),
         )
+
+    async def roll_back(self, restore_id: str) -> RollbackReport:
+        report: RollbackReport = await self.env.run(
+            self.undo.undo_restore, UndoInput(restore_id=restore_id)
+        )
+        return report
 
     def put_raw(self, backup_id: str, data: bytes, tmp_path: Path, *, sha256: bool = True) -> None:
         """Store arbitrary bytes as the archive of `backup_id` (optionally with its sha256)."""

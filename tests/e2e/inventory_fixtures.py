@@ -1,23 +1,18 @@
-"""The running stack for the inventory's end-to-end tests, and the parts of the cluster
-the sandbox has no controller for (a Deployment never rolls out by itself)."""
+"""The running stack for the inventory's end-to-end tests, and what they ask of it."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from tests.e2e.stack import Stack, running_stack, stack_settings
-from tests.support.helpers import eventually
-from tests.support.kube_fixtures import MERGE_PATCH
 from tests.support.mqtt_fixtures import Broker
 from workflows.contracts.devices import SYNC_NODES_WORKFLOW, SyncNodesInput
 
@@ -41,31 +36,6 @@ def exists(read: Any, *args: Any) -> bool:
             return False
         raise
     return True
-
-
-def report_rollout(api: k8s.ApiClient, namespace: str, *, replicas: int) -> None:
-    """Write the Deployment status the controller would once `replicas` new pods are up."""
-    counts = ("replicas", "updatedReplicas", "readyReplicas", "availableReplicas")
-    apps = k8s.AppsV1Api(api)
-    generation = apps.read_namespaced_deployment("cloudcore", namespace).metadata.generation
-    status = {"observedGeneration": generation, **dict.fromkeys(counts, replicas)}
-    apps.patch_namespaced_deployment_status(
-        "cloudcore", namespace, {"status": status}, _content_type=MERGE_PATCH
-    )
-
-
-async def roll_out_once_created(stack: Stack, namespace: str, *, replicas: int = 1) -> None:
-    """Play the Deployment controller: as soon as CloudCore's Deployment exists, report it
-    rolled out."""
-    apps = k8s.AppsV1Api(stack.kube.api_client)
-
-    async def created() -> bool:
-        return await asyncio.to_thread(
-            exists, apps.read_namespaced_deployment, "cloudcore", namespace
-        )
-
-    await eventually(created)
-    await asyncio.to_thread(report_rollout, stack.kube.api_client, namespace, replicas=replicas)
 
 
 @asynccontextmanager

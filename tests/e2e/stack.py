@@ -6,6 +6,7 @@ HTTP, the store a SQLite file. Only the API's HTTP transport is in-process (ASGI
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import uuid
@@ -32,6 +33,7 @@ from store.db import create_engine, session_factory
 from store.migrate import upgrade_async
 from store.settings import KubeMode, Settings
 from tests.support.mqtt_fixtures import Broker, broker_settings
+from workers.health import HealthReporter
 from workers.worker import activity_callables, build_worker
 
 ADMIN_PASSWORD = secrets.token_urlsafe(16)
@@ -97,9 +99,10 @@ def device_accounts(settings: Settings) -> DynsecClient | None:
 
 @asynccontextmanager
 async def running_stack(
-    settings: Settings, temporal: Client, *, worker: bool = True
+    settings: Settings, temporal: Client, *, worker: bool = True, health: bool = False
 ) -> AsyncIterator[Stack]:
-    """API in process; the worker too unless `worker=False` (a test runs its own)."""
+    """API in process; the worker too unless `worker=False` (a test runs its own), and its
+    health reports with `health=True` (the first one done before the stack is yielded)."""
     await upgrade_async(settings.sqlalchemy_url)
     engine = create_engine(settings.sqlalchemy_url)
     sessions = session_factory(engine)
@@ -130,6 +133,17 @@ async def running_stack(
                             temporal, settings=settings, activities=activities, executor=executor
                         )
                     )
+                if health:
+                    reporter = HealthReporter(
+                        sessions=sessions,
+                        target=target,
+                        kube=kube,
+                        publisher=publisher,
+                        kubeedge_namespace=settings.kubeedge_namespace,
+                    )
+                    await reporter.report_once()
+                    reporting = asyncio.create_task(reporter.report_forever())
+                    stack.callback(reporting.cancel)
                 await stack.enter_async_context(app.router.lifespan_context(app))
                 transport = httpx.ASGITransport(app=app)
                 async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:

@@ -2,7 +2,8 @@
 
 `kube_sandbox_url` serves one sandbox for the whole session; `running_sandbox` starts one
 more (e.g. to restart on the same state file). `make_node_ready` does what edgecore does
-when it joins: registers the Node with the edge labels and reports it Ready.
+when it joins: registers the Node with the edge labels and reports it Ready;
+`hold_rollouts` steers the sandbox's Deployment controller.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from simulator.kube_sandbox_rollouts import HOLD_ANNOTATION
 from workers.processes import free_port
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]  # the checkout: `-m` runs its code
 EDGE_NODE_LABELS = {"node-role.kubernetes.io/edge": "", "node-role.kubernetes.io/agent": ""}
 MERGE_PATCH = "application/merge-patch+json"
 
@@ -119,3 +121,16 @@ def make_node_ready(
     status = {"conditions": [condition], "nodeInfo": node_info}
     # Status is a subresource on a real API server: a create or a plain patch ignores it.
     core.patch_node_status(node_name, {"status": status}, _content_type=MERGE_PATCH)
+
+
+def hold_rollouts(api_client: client.ApiClient, namespace: str, *, held: bool = True) -> None:
+    """Steer the sandbox's Deployment controller: hold `namespace`'s rollouts unavailable
+    (as pods that never become ready would), or let them complete again."""
+    core = client.CoreV1Api(api_client)
+    metadata = {"name": namespace, "annotations": {HOLD_ANNOTATION: "true" if held else None}}
+    try:
+        core.create_namespace({"apiVersion": "v1", "kind": "Namespace", "metadata": metadata})
+    except ApiException as exc:
+        if exc.status != 409:
+            raise
+        core.patch_namespace(namespace, {"metadata": metadata}, _content_type=MERGE_PATCH)

@@ -2,9 +2,9 @@
 
 `python -m tests.workflows.record_workflow_histories` runs BatchJoin, IssueToken,
 DeviceRemoval, SyncNodes, CloudCoreDeploy, CommandJob, BroadcastCommand, ConnectionTest,
-WorkloadRollout and WorkloadRemoval on the time-skipping server with the stand-in
-activities of their tests: a successful run each, and a failing or compensating one where
-that path is cheap to drive. Each history goes to
+WorkloadRollout, WorkloadRemoval, MetricsCompaction and AlertEvaluation on the
+time-skipping server with the stand-in activities of their tests: a successful run each,
+and a failing or compensating one where that path is cheap to drive. Each history goes to
 tests/workflows/histories/<workflow>_<scenario>.json; test_stored_histories.py replays
 them. Re-record only on purpose: a history that no longer replays means the change would
 break runs already in flight.
@@ -80,6 +80,17 @@ from workflows.contracts.join import (
     IssuedJoinToken,
     JoinActivity,
 )
+from workflows.contracts.monitoring import (
+    ALERT_EVALUATION_WORKFLOW,
+    METRICS_COMPACTION_WORKFLOW,
+    AlertEvaluationInput,
+    AlertRound,
+    AlertTransition,
+    CompactionInput,
+    CompactionResult,
+    EvaluateAlertsInput,
+    MonitoringActivity,
+)
 from workflows.contracts.workloads import (
     WORKLOAD_REMOVAL_WORKFLOW,
     WORKLOAD_ROLLOUT_WORKFLOW,
@@ -93,6 +104,8 @@ from workflows.devices.issue_token import IssueTokenWorkflow
 from workflows.devices.removal import DeviceRemovalWorkflow
 from workflows.devices.sync_nodes import SyncNodesWorkflow
 from workflows.join.batch_join import BatchJoinWorkflow
+from workflows.monitoring.alerts import AlertEvaluationWorkflow
+from workflows.monitoring.compaction import MetricsCompactionWorkflow
 from workflows.workloads.removal import WorkloadRemovalWorkflow
 from workflows.workloads.rollout import WorkloadRolloutWorkflow
 
@@ -447,7 +460,76 @@ async def record_workload_removal(client: Client) -> Histories:
 
 # --- main ----------------------------------------------------------------------------------
 
+# --- MetricsCompactionWorkflow ---------------------------------------------------------------
+
+
+@activity.defn(name=MonitoringActivity.COMPACT_METRICS)
+async def compact_metrics(inp: CompactionInput) -> CompactionResult:
+    return CompactionResult(
+        compacted_from=1_800_000_000,
+        compacted_until=1_800_000_300,
+        rollups_written={"1m": 5, "5m": 1, "1h": 1},
+        samples_pruned=0,
+        rollups_pruned={"1m": 0, "5m": 0, "1h": 0},
+    )
+
+
+async def record_metrics_compaction(client: Client) -> Histories:
+    text = await run_alone(
+        client,
+        workflows=[MetricsCompactionWorkflow],
+        activities=[compact_metrics],
+        workflow=METRICS_COMPACTION_WORKFLOW,
+        arg=CompactionInput(),
+        workflow_id="record/metrics-compaction",
+    )
+    return {"metrics_compaction_completed": text}
+
+
+# --- AlertEvaluationWorkflow -----------------------------------------------------------------
+
+ROUNDS = iter(range(1_000_000))
+
+
+@activity.defn(name=MonitoringActivity.EVALUATE_ALERTS)
+async def evaluate_alerts(inp: EvaluateAlertsInput) -> AlertRound:
+    # The first round fires an alert, the second resolves it.
+    state = "firing" if next(ROUNDS) % 2 == 0 else "resolved"
+    return AlertRound(
+        transitions=[
+            AlertTransition(
+                alert_id=1,
+                rule="high_cpu",
+                device_id="dev-001",
+                node_name="node-001",
+                severity="warning",
+                state=state,
+                message="cpu_usage 97 > 90 for 300 s",
+                value=97.0,
+                at=datetime(2030, 1, 1, tzinfo=UTC),
+            )
+        ]
+    )
+
+
+async def record_alert_evaluation(client: Client) -> Histories:
+    """The first run of the endless evaluation: two rounds, then continued as new."""
+    inp = AlertEvaluationInput(rounds_per_run=2)
+    async with worker(client, [AlertEvaluationWorkflow], [evaluate_alerts]) as queue:
+        handle = await client.start_workflow(
+            ALERT_EVALUATION_WORKFLOW, inp, id="alert-evaluation/recorded", task_queue=queue
+        )
+        with contextlib.suppress(WorkflowContinuedAsNewError):
+            await handle.result(follow_runs=False)
+        first_run = client.get_workflow_handle(handle.id, run_id=handle.first_execution_run_id)
+        text = (await first_run.fetch_history()).to_json()
+        await handle.terminate("history recorded")
+    return {"alert_evaluation_continued_as_new": text}
+
+
 RECORDERS: list[Callable[[Client], Awaitable[Histories]]] = [
+    record_metrics_compaction,
+    record_alert_evaluation,
     record_batch_join,
     record_cancelled_batch,
     record_issue_token,

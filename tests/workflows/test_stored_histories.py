@@ -39,6 +39,7 @@ from workflows.contracts.devices import (
     SYNC_NODES_WORKFLOW,
 )
 from workflows.contracts.join import BATCH_JOIN_WORKFLOW, DEVICE_JOIN_WORKFLOW
+from workflows.contracts.monitoring import ALERT_EVALUATION_WORKFLOW, METRICS_COMPACTION_WORKFLOW
 from workflows.contracts.webhooks import WEBHOOK_DELIVERY_WORKFLOW
 from workflows.contracts.workloads import WORKLOAD_REMOVAL_WORKFLOW, WORKLOAD_ROLLOUT_WORKFLOW
 from workflows.devices.issue_token import IssueTokenWorkflow
@@ -46,6 +47,8 @@ from workflows.devices.removal import DeviceRemovalWorkflow
 from workflows.devices.sync_nodes import SyncNodesWorkflow
 from workflows.join.batch_join import BatchJoinWorkflow
 from workflows.join.device_join import DeviceJoinWorkflow
+from workflows.monitoring.alerts import AlertEvaluationWorkflow
+from workflows.monitoring.compaction import MetricsCompactionWorkflow
 from workflows.webhooks.delivery import WebhookDeliveryWorkflow
 from workflows.workloads.removal import WorkloadRemovalWorkflow
 from workflows.workloads.rollout import WorkloadRolloutWorkflow
@@ -70,6 +73,8 @@ WORKFLOWS: dict[str, type] = {
     WORKLOAD_ROLLOUT_WORKFLOW: WorkloadRolloutWorkflow,
     WORKLOAD_REMOVAL_WORKFLOW: WorkloadRemovalWorkflow,
     WEBHOOK_DELIVERY_WORKFLOW: WebhookDeliveryWorkflow,
+    METRICS_COMPACTION_WORKFLOW: MetricsCompactionWorkflow,
+    ALERT_EVALUATION_WORKFLOW: AlertEvaluationWorkflow,
 }
 
 

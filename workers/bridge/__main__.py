@@ -14,10 +14,12 @@ import logging
 import os
 import signal
 
+from adapters.prometheus.listener import serve_metrics
 from adapters.temporal import connect_temporal
 from store.db import create_engine, session_factory
 from store.settings import Settings
 from workers.bridge.service import running_bridge
+from workers.heartbeat import start_heartbeat
 
 log = logging.getLogger("edgewright.bridge")
 
@@ -30,10 +32,21 @@ async def run(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with running_bridge(settings=settings, temporal=temporal, sessions=sessions):
+    async with running_bridge(settings=settings, temporal=temporal, sessions=sessions) as bridge:
+        listener = serve_metrics(
+            bridge.metrics.registry,
+            host=settings.metrics_host,
+            port=settings.bridge_metrics_port,
+            process="bridge",
+        )
         log.info("bridge running against MQTT %s:%d", settings.mqtt_host, settings.mqtt_port)
+        beat = start_heartbeat(settings)
         await stop.wait()
+        if beat is not None:
+            beat.cancel()
         log.info("bridge stopping")
+        if listener is not None:
+            listener.stop()
     await engine.dispose()
 
 

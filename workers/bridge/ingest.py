@@ -24,14 +24,13 @@ import paho.mqtt.client as mqtt
 from pydantic import TypeAdapter, ValidationError
 
 from adapters.mqtt.client import AsyncMqttClient
-from adapters.mqtt.events import EventSink, encode, event_payload
-from workers.bridge.alerts import AlertWatch
+from adapters.mqtt.events import EventSink
 from workers.bridge.names import NodeNames
 from workers.bridge.presence import Departure, PresenceBatcher
 from workers.bridge.signals import WorkflowSignals
 from workflows.contracts.commands import CommandId, DeviceResult
 from workflows.contracts.common import DNS1123_LABEL
-from workflows.contracts.live import ALERTS_TOPIC, DEVICE_TOPIC_PREFIX, DeviceTopic, EventType
+from workflows.contracts.live import DEVICE_TOPIC_PREFIX, DeviceTopic, EventType
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +73,6 @@ class Ingest:
         self._events = events
         self._names = names
         self._max_result_bytes = max_result_bytes
-        self._alerts = AlertWatch()
         self._results = asyncio.Semaphore(max_results_in_flight)
         self._tasks: set[asyncio.Task[None]] = set()
         self.counts: Counter[str] = Counter()
@@ -93,6 +91,7 @@ class Ingest:
             self._heartbeat(device_id, payload)
         elif kind is DeviceTopic.DETECTION:
             self.counts[kind.value] += 1
+            self._batcher.detection(device_id, at=datetime.now(UTC))
             fields = {**payload, "device_id": device_id, "node_name": self._names.get(device_id)}
             self._events.emit(EventType.DETECTION, fields)
 
@@ -128,7 +127,6 @@ class Ingest:
 
     def on_left(self, departures: list[Departure]) -> None:
         for gone in departures:
-            self._alerts.forget(gone.device_id)
             self._events.emit(
                 EventType.DEVICE_LEFT,
                 {"device_id": gone.device_id, "node_name": gone.node_name, "reason": gone.reason},
@@ -146,16 +144,6 @@ class Ingest:
         self._events.emit(
             EventType.HEARTBEAT, {**usage, "device_id": device_id, "node_name": node_name}
         )
-        for alert in self._alerts.check(device_id, usage):
-            fields = {
-                "level": "warning",
-                "type": alert.kind,
-                "device_id": device_id,
-                "node_name": node_name,
-                "message": f"{device_id}: {alert.message}",
-            }
-            self._events.emit(EventType.ALERT, fields)
-            self._mqtt.publish(ALERTS_TOPIC, encode(event_payload(EventType.ALERT, fields)))
 
     async def _result(
         self,

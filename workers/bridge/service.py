@@ -15,11 +15,12 @@ from temporalio.client import Client
 
 from adapters.mqtt.client import AsyncMqttClient, MiscTicker
 from adapters.mqtt.credentials import service_credentials
-from store.health import record_health
+from store.health import BRIDGE_LAG_FIGURE, encode_figures, record_health
 from store.settings import Settings
 from workers.bridge.durable import DurableSession
 from workers.bridge.events import BusEvents
 from workers.bridge.ingest import Ingest, durable_subscriptions, live_subscriptions
+from workers.bridge.metrics import BridgeMetrics, BridgeReading
 from workers.bridge.names import NodeNames
 from workers.bridge.presence import Departure, PresenceBatcher
 from workers.bridge.signals import WorkflowSignals
@@ -37,6 +38,21 @@ class Bridge:
     batcher: PresenceBatcher
     signals: WorkflowSignals
     events: BusEvents
+    metrics: BridgeMetrics
+
+    def reading(self) -> BridgeReading:
+        return BridgeReading(
+            messages=dict(self.ingest.counts),
+            events_published=self.events.published,
+            late_results=self.signals.late_results,
+            undeliverable_results=self.signals.undeliverable,
+            refused_results=self.signals.refused,
+            rows_written=self.batcher.rows_written,
+            flushes=self.batcher.flushes,
+            pending=self.batcher.pending,
+            lag_seconds=self.batcher.lag_seconds(),
+            mqtt_connected=self.mqtt.is_connected,
+        )
 
 
 def client_id(settings: Settings) -> str:
@@ -74,12 +90,14 @@ async def running_bridge(
     def on_left(departures: Sequence[Departure]) -> None:
         ingest_ref[0].on_left(list(departures))
 
+    metrics = BridgeMetrics()
     batcher = PresenceBatcher(
         sessions=sessions,
         flush_interval=settings.bridge_flush_interval_seconds,
         offline_after=settings.device_offline_after_seconds,
         on_online=on_online,
         on_left=on_left,
+        on_flushed=metrics.flushed,
     )
     ingest = Ingest(
         mqtt_client=mqtt,
@@ -107,7 +125,9 @@ async def running_bridge(
         batcher=batcher,
         signals=signals,
         events=events,
+        metrics=metrics,
     )
+    metrics.watch(bridge.reading)
     await mqtt.start()
     tasks = [
         asyncio.create_task(durable.run(), name="bridge-durable"),
@@ -150,14 +170,25 @@ async def _report(bridge: Bridge, *, sessions: async_sessionmaker[AsyncSession])
     while True:
         await asyncio.sleep(REPORT_EVERY_SECONDS)
         counts = bridge.ingest.counts
-        detail = (
-            f"status={counts['status']} results={counts['result']} "
-            f"detections={counts['detection']} malformed={counts['malformed']} "
-            f"rows_written={bridge.batcher.rows_written} pending={bridge.batcher.pending} "
-            f"events={bridge.events.published} late_results={bridge.signals.late_results} "
-            f"too_large={counts['too_large']} undeliverable={bridge.signals.undeliverable} "
-            f"refused={bridge.signals.refused} left={counts['left']} "
-            f"durable={'held' if bridge.durable.holding else 'standby'}"
+        # name=value pairs: the API's health figures read the lag back (store.health).
+        detail = encode_figures(
+            {
+                "status": counts["status"],
+                "results": counts["result"],
+                "detections": counts["detection"],
+                "malformed": counts["malformed"],
+                "rows_written": bridge.batcher.rows_written,
+                "samples": bridge.batcher.samples_written,
+                "pending": bridge.batcher.pending,
+                "events": bridge.events.published,
+                "late_results": bridge.signals.late_results,
+                "too_large": counts["too_large"],
+                "undeliverable": bridge.signals.undeliverable,
+                "refused": bridge.signals.refused,
+                "left": counts["left"],
+                "durable": "held" if bridge.durable.holding else "standby",
+                BRIDGE_LAG_FIGURE: round(bridge.batcher.lag_seconds(), 3),
+            }
         )
         log.info("bridge: %s", detail)
         status = "connected" if bridge.mqtt.is_connected else "disconnected"

@@ -16,6 +16,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 from workflows.backup.steps import heavy, patiently
+from workflows.contracts import summaries
 from workflows.contracts.backup import (
     BACKUP_PROGRESS_QUERY,
     BACKUP_WORKFLOW,
@@ -179,6 +180,8 @@ class BackupWorkflow:
 
     def _update(self, **changes: Any) -> None:
         self._progress = self._progress.model_copy(update=changes)
+        # Shown on the run's page in the Temporal UI; not part of its history.
+        workflow.set_current_details(summaries.backup_details(self._progress))
 
     def _set_stage(self, stage: str) -> None:
         self._update(stage=stage)

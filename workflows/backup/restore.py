@@ -1,11 +1,14 @@
-"""RestoreWorkflow: verify → safety backup → apply [restore the safety backup] → record.
+"""RestoreWorkflow: verify → safety backup → apply [undo what it changed] → record.
 
 Verification downloads the archive, checks its sha256, its manifest's format version and
 every part's sha256, and counts what would change; a refused archive changes nothing. A
 dry run stops there and reports the counts. Otherwise a safety backup of the same parts
-is taken (a child BackupWorkflow), then the archive is applied. When applying fails or
-is cancelled, the safety backup is applied in replace mode, which undoes whatever the
-failed attempt changed, and the run ends `rolled_back`.
+is taken (a child BackupWorkflow), then the archive is applied, journaling every row and
+object it changes. When applying fails or is cancelled, that journal is undone: only what
+the restore changed goes back, and what others wrote meanwhile stays (a change they made
+to a row after the restore wrote it wins and is reported). The run ends `rolled_back`.
+The safety backup stays, for recovery by hand; it is no longer applied automatically,
+since applying it in replace mode deleted everything written while the restore ran.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from temporalio.exceptions import (
 )
 
 from workflows.backup.steps import heavy, patiently
+from workflows.contracts import summaries
 from workflows.contracts.backup import (
     BACKUP_WORKFLOW,
     RESTORE_PROGRESS_QUERY,
@@ -38,13 +42,19 @@ from workflows.contracts.backup import (
     RestorePlan,
     RestoreProgress,
     RestoreStatus,
+    RollbackReport,
+    UndoInput,
     apply_backup,
     backup_workflow_id,
     inspect_backup,
     record_restore,
     safety_backup_id,
+    undo_restore,
 )
 from workflows.contracts.common import RESTORE_FAILED, STAGE
+
+# Runs that applied before this change wrote no journal: they keep the safety backup path.
+JOURNAL_PATCH = "restore-undo-journal"
 
 
 class _Refused(Exception):
@@ -89,8 +99,9 @@ class RestoreWorkflow:
             if refused.status is RestoreStatus.CANCELLED:
                 raise asyncio.CancelledError from None
             raise self._failure() from None
+        self._set_stage("apply")
+        journaled = workflow.patched(JOURNAL_PATCH)
         try:
-            self._set_stage("apply")
             applied: ApplyResult = await heavy(
                 apply_backup,
                 ApplyInput(
@@ -99,10 +110,14 @@ class RestoreWorkflow:
                     sha256=plan.sha256,
                     include=plan.include,
                     mode=inp.mode,
+                    restore_id=self._progress.restore_id if journaled else None,
                 ),
             )
         except (ActivityError, asyncio.CancelledError) as err:
-            await self._roll_back(plan, safety, err)
+            if journaled:
+                await self._undo(safety, err)
+            else:
+                await self._roll_back(plan, safety, err)
             if self._progress.status is RestoreStatus.CANCELLED:
                 raise asyncio.CancelledError from None
             raise self._failure() from None
@@ -136,15 +151,46 @@ class RestoreWorkflow:
                     requested_by=inp.requested_by,
                 ),
                 id=backup_workflow_id(backup_id),
+                static_summary=summaries.backup_summary(backup_id, BackupKind.SAFETY.value),
                 result_type=BackupProgress,
             )
         except (ChildWorkflowError, asyncio.CancelledError) as err:
             raise _refused(err, doing="taking the safety backup") from None
         return safety
 
+    async def _undo(self, safety: BackupProgress, err: BaseException) -> None:
+        cancelled = isinstance(err, asyncio.CancelledError) or is_cancelled_exception(err)
+        error_type, message = _describe(err)
+        self._set_stage("rolling_back")
+        try:
+            report: RollbackReport = await patiently(
+                undo_restore, UndoInput(restore_id=self._progress.restore_id), slow=True
+            )
+        except ActivityError as undo_err:
+            _, undo_message = _describe(undo_err)
+            message += (
+                f"; undoing its changes failed too ({undo_message}): the safety backup "
+                f"{safety.backup_id} holds the state before the restore"
+            )
+            status = RestoreStatus.CANCELLED if cancelled else RestoreStatus.FAILED
+            await self._finish(status, error_type=error_type, error=message)
+            return
+        if report.kept:
+            message += (
+                f"; {report.kept} of its changes were changed again by others since and "
+                "were left as they are (see rollback.kept_changes)"
+            )
+        self._update(rolled_back=True, rollback=report)
+        status = RestoreStatus.CANCELLED if cancelled else RestoreStatus.ROLLED_BACK
+        await self._finish(status, error_type=error_type, error=message)
+
     async def _roll_back(
         self, plan: RestorePlan, safety: BackupProgress, err: BaseException
     ) -> None:
+        """Only for runs whose apply started before the journal existed (no JOURNAL_PATCH
+        marker): there is nothing else to undo them with. Merge mode, never replace: it
+        puts back what the failed attempt changed without deleting anything, so rows
+        written meanwhile survive (rows the attempt created stay too)."""
         cancelled = isinstance(err, asyncio.CancelledError) or is_cancelled_exception(err)
         error_type, message = _describe(err)
         self._set_stage("rolling_back")
@@ -154,7 +200,7 @@ class RestoreWorkflow:
             location=safety.archive.location,
             sha256=safety.archive.sha256,
             include=plan.include,
-            mode=RestoreMode.REPLACE,  # also removes what the failed attempt added
+            mode=RestoreMode.MERGE,
         )
         try:
             await patiently(apply_backup, rollback, slow=True)

@@ -10,6 +10,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.workflow import ActivityCancellationType
 
+from workflows.contracts import summaries
+
 # Export, upload, download and apply of a large inventory take long; the heartbeat says
 # the activity is alive and is how a cancellation reaches it.
 HEAVY_TIMEOUT = timedelta(hours=6)
@@ -35,6 +37,7 @@ async def heavy(stub: Callable[[ArgT], Awaitable[ResultT]], arg: ArgT) -> Result
     return await workflow.execute_activity(
         stub,
         arg,
+        summary=summaries.activity_summary(stub, arg),
         start_to_close_timeout=HEAVY_TIMEOUT,
         heartbeat_timeout=HEARTBEAT,
         retry_policy=HEAVY_RETRY,
@@ -49,6 +52,7 @@ async def patiently(
     return await workflow.execute_activity(
         stub,
         arg,
+        summary=summaries.activity_summary(stub, arg),
         start_to_close_timeout=HEAVY_TIMEOUT if slow else STEP_TIMEOUT,
         heartbeat_timeout=HEARTBEAT if slow else None,
         schedule_to_close_timeout=PATIENCE,

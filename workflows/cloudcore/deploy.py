@@ -18,6 +18,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
+from workflows.contracts import summaries
 from workflows.contracts.cloudcore import (
     CLOUDCORE_DEPLOY_WORKFLOW,
     DEPLOY_PROGRESS_QUERY,
@@ -114,6 +115,7 @@ class CloudCoreDeployWorkflow:
             await workflow.execute_activity(
                 restore_cloudcore,
                 restore,
+                summary=summaries.activity_summary(restore_cloudcore, restore),
                 start_to_close_timeout=STEP_TIMEOUT,
                 schedule_to_close_timeout=ROLLBACK_PATIENCE,
                 retry_policy=ROLLBACK_RETRY,
@@ -152,6 +154,7 @@ async def _run(stub: Callable[[ArgT], Awaitable[ResultT]], arg: ArgT) -> ResultT
     return await workflow.execute_activity(
         stub,
         arg,
+        summary=summaries.activity_summary(stub, arg),
         start_to_close_timeout=STEP_TIMEOUT,
         retry_policy=FORWARD_RETRY,
     )

@@ -18,6 +18,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
+from workflows.contracts import summaries
 from workflows.contracts.commands import (
     BROADCAST_WORKFLOW,
     COMMAND_ACCEPTED_UPDATE,
@@ -71,6 +72,7 @@ class BroadcastCommandWorkflow:
             outcome: BroadcastOutcome = await workflow.execute_local_activity(
                 publish_broadcast,
                 DispatchInput(status=self._status),
+                summary=summaries.activity_summary(publish_broadcast, inp),
                 start_to_close_timeout=STEP_TIMEOUT,
                 retry_policy=RETRY,
             )
@@ -184,6 +186,7 @@ class BroadcastCommandWorkflow:
         await workflow.execute_activity(
             record_command,
             self._snapshot(),
+            summary=summaries.activity_summary(record_command, self._snapshot()),
             start_to_close_timeout=STEP_TIMEOUT,
             retry_policy=RETRY,
         )

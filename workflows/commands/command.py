@@ -19,6 +19,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import ApplicationError
 
+from workflows.contracts import summaries
 from workflows.contracts.commands import (
     COMMAND_ACCEPTED_UPDATE,
     COMMAND_CANCEL_UPDATE,
@@ -242,6 +243,7 @@ class CommandWorkflow:
         await workflow.execute_activity(
             record_command,
             self._status,
+            summary=summaries.activity_summary(record_command, self._status),
             start_to_close_timeout=STEP_TIMEOUT,
             retry_policy=RETRY,
         )
@@ -302,6 +304,7 @@ async def _local(stub: Callable[[ArgT], Awaitable[ResultT]], arg: ArgT) -> Resul
     return await workflow.execute_local_activity(
         stub,
         arg,
+        summary=summaries.activity_summary(stub, arg),
         start_to_close_timeout=STEP_TIMEOUT,
         retry_policy=RETRY,
     )

@@ -29,6 +29,7 @@ from temporalio.exceptions import (
 from temporalio.workflow import ParentClosePolicy
 
 from workflows.commands.command import command_search_attributes
+from workflows.contracts import summaries
 from workflows.contracts.commands import (
     COMMAND_JOB_WORKFLOW,
     COMMAND_WORKFLOW,
@@ -184,6 +185,7 @@ class CommandJobWorkflow:
                 COMMAND_WORKFLOW,
                 child,
                 id=command_workflow_id(command_id),
+                static_summary=summaries.command_summary(child.command, child.device_id),
                 result_type=CommandStatus,
                 parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
                 search_attributes=command_search_attributes(child),
@@ -272,6 +274,8 @@ class CommandJobWorkflow:
     def _set(self, **changes: Any) -> None:
         before = self._progress.state
         self._progress = self._progress.model_copy(update=changes)
+        # Shown on the run's page in the Temporal UI; not part of its history.
+        workflow.set_current_details(summaries.job_details(self._progress))
         if self._progress.state != before:
             workflow.upsert_search_attributes([STAGE.value_set(self._progress.state.value)])
 
@@ -288,6 +292,7 @@ async def _activity(stub: Callable[[ArgT], Awaitable[ResultT]], arg: ArgT) -> Re
     return await workflow.execute_activity(
         stub,
         arg,
+        summary=summaries.activity_summary(stub, arg),
         start_to_close_timeout=STEP_TIMEOUT,
         retry_policy=RETRY,
     )

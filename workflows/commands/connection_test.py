@@ -16,6 +16,7 @@ from temporalio.exceptions import ChildWorkflowError, is_cancelled_exception
 from temporalio.workflow import ParentClosePolicy
 
 from workflows.commands.command import command_search_attributes
+from workflows.contracts import summaries
 from workflows.contracts.commands import (
     COMMAND_WORKFLOW,
     CONNECTION_TEST_PROGRESS_QUERY,
@@ -73,6 +74,7 @@ class ConnectionTestWorkflow:
                 COMMAND_WORKFLOW,
                 child,
                 id=command_workflow_id(command_id),
+                static_summary=summaries.command_summary(child.command, child.device_id),
                 result_type=CommandStatus,
                 parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
                 search_attributes=command_search_attributes(child),

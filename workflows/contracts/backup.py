@@ -101,7 +101,7 @@ class RestoreStatus(StrEnum):
     RUNNING = "running"
     COMPLETED = "completed"
     FAILED = "failed"  # refused or failed before anything changed
-    ROLLED_BACK = "rolled_back"  # applying failed; the safety backup was put back
+    ROLLED_BACK = "rolled_back"  # applying failed; what it had changed was undone
     CANCELLED = "cancelled"
 
 
@@ -114,6 +114,7 @@ class BackupActivity(StrEnum):
     INSPECT_BACKUP = "inspect_backup"  # download → verify → plan
     APPLY_BACKUP = "apply_backup"
     RECORD_RESTORE = "record_restore"
+    UNDO_RESTORE = "undo_restore"  # a failed restore's journal, undone newest first
 
 
 def backup_workflow_id(backup_id: str) -> str:
@@ -305,10 +306,36 @@ class ApplyInput(ContractModel):
     sha256: str  # the bytes verified before: an archive changed since is refused
     include: tuple[BackupInclude, ...]
     mode: RestoreMode
+    # Journal every change under this restore, so a failure can undo exactly those.
+    restore_id: str | None = None
 
 
 class ApplyResult(ContractModel):
     changes: list[PartChange] = Field(default_factory=list)
+
+
+class UndoInput(ContractModel):
+    restore_id: str
+
+
+# A rollback lists at most this many kept changes (it counts them all): history stays small.
+MAX_KEPT_LISTED = 100
+
+
+class KeptChange(ContractModel):
+    """A change of the restore that a rollback left alone: someone changed it since."""
+
+    part: str
+    key: list[str | int]
+
+
+class RollbackReport(ContractModel):
+    """What undoing a failed restore did, entry by entry of its journal."""
+
+    restored: int = 0  # put back as it was before the restore
+    unchanged: int = 0  # already as before (never written, or undone by an earlier try)
+    kept: int = 0  # changed by someone else after the restore wrote it: left as they left it
+    kept_changes: list[KeptChange] = Field(default_factory=list)
 
 
 class RestoreProgress(ContractModel):
@@ -326,6 +353,7 @@ class RestoreProgress(ContractModel):
     applied: list[PartChange] = Field(default_factory=list)
     safety_backup_id: str | None = None
     rolled_back: bool = False
+    rollback: RollbackReport | None = None
     error_type: str | None = None
     error: str | None = None
 
@@ -483,6 +511,9 @@ def backup_schedule(
         id=backup_workflow_id(f"{SCHEDULED_BACKUP_PREFIX}{schedule_id}"),
         task_queue=task_queue,
         execution_timeout=timedelta(days=1),
+        # What the Temporal UI lists each scheduled run as (workflows.contracts.summaries
+        # imports this module, so the words are here).
+        static_summary=f"Scheduled backup ({schedule_id})",
         memo={
             SCHEDULE_SPEC_MEMO: config.model_dump(mode="json"),
             **({SCHEDULE_CONFIG_MEMO: config_fingerprint} if config_fingerprint else {}),
@@ -547,5 +578,11 @@ async def apply_backup(inp: ApplyInput) -> ApplyResult:
 
 @activity.defn(name=BackupActivity.RECORD_RESTORE)
 async def record_restore(inp: RestoreProgress) -> None:
+    """Stub for workflows: the worker registers the implementation under the same name."""
+    raise NotImplementedError
+
+
+@activity.defn(name=BackupActivity.UNDO_RESTORE)
+async def undo_restore(inp: UndoInput) -> RollbackReport:
     """Stub for workflows: the worker registers the implementation under the same name."""
     raise NotImplementedError

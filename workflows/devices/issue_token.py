@@ -12,6 +12,7 @@ from datetime import timedelta
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
+from workflows.contracts import summaries
 from workflows.contracts.common import DEVICE_ID, NODE_NAME
 from workflows.contracts.devices import (
     ISSUE_TOKEN_WORKFLOW,
@@ -35,6 +36,7 @@ class IssueTokenWorkflow:
         return await workflow.execute_activity(
             issue_node_token,
             inp,
+            summary=summaries.activity_summary(issue_node_token, inp),
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=RETRY,
         )

@@ -20,6 +20,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
+from workflows.contracts import summaries
 from workflows.contracts.common import (
     DEVICE_ID,
     NODE_NAME,
@@ -187,6 +188,7 @@ class DeviceRemovalWorkflow:
             result = await workflow.execute_activity(
                 stub,
                 arg,
+                summary=summaries.activity_summary(stub, arg),
                 start_to_close_timeout=within,
                 schedule_to_close_timeout=PATIENCE,
                 heartbeat_timeout=HEARTBEAT if within > STEP_TIMEOUT else None,

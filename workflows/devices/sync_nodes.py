@@ -16,6 +16,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
+from workflows.contracts import summaries
 from workflows.contracts.devices import (
     SYNC_LAST_QUERY,
     SYNC_NODES_WORKFLOW,
@@ -48,6 +49,7 @@ class SyncNodesWorkflow:
                 self._last = await workflow.execute_activity(
                     sync_cluster,
                     request,
+                    summary=summaries.activity_summary(sync_cluster, request),
                     start_to_close_timeout=ROUND_TIMEOUT,
                     heartbeat_timeout=HEARTBEAT,
                     retry_policy=RETRY,

@@ -27,6 +27,7 @@ from temporalio.workflow import ParentClosePolicy
 
 # Shared, immutable models: imported once, not again inside every run's sandbox.
 with workflow.unsafe.imports_passed_through():
+    from workflows.contracts import summaries
     from workflows.contracts.common import BATCH_ID, DEVICE_ID, NODE_NAME, STAGE
     from workflows.contracts.join import (
         BATCH_CANCEL_SIGNAL,
@@ -104,6 +105,8 @@ class BatchJoinWorkflow:
             if not self._paused:
                 await self._fill_window()
             await self._poll_results()
+            # Shown on the run's page in the Temporal UI; not part of its history.
+            workflow.set_current_details(summaries.batch_details(self.progress()))
             if len(self._unrecorded) >= FLUSH_EVERY or self._finished():
                 await self._flush()
             if self._run_is_full():
@@ -122,6 +125,7 @@ class BatchJoinWorkflow:
             failed=self._failed,
         )
         await self._store(finish_batch, finish)
+        workflow.set_current_details(summaries.batch_details(self.progress()))
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.progress()
 
@@ -198,6 +202,7 @@ class BatchJoinWorkflow:
         found: BatchResults = await workflow.execute_local_activity(
             read_batch_results,
             read,
+            summary=summaries.activity_summary(read_batch_results, read),
             start_to_close_timeout=STORE_TIMEOUT,
             retry_policy=STORE_RETRY,
         )
@@ -271,6 +276,7 @@ class BatchJoinWorkflow:
                 DEVICE_JOIN_WORKFLOW,
                 join,
                 id=device_join_workflow_id(spec.device_id),
+                static_summary=summaries.join_summary(spec.device_id, spec.node_name),
                 # Joins outlive the batch: they wait for their node after provisioning.
                 parent_close_policy=ParentClosePolicy.ABANDON,
                 # Room for the local steps when the worker is busy with a full window.
@@ -325,6 +331,7 @@ class BatchJoinWorkflow:
         await workflow.execute_activity(
             cancel_batch_joins,
             cancel,
+            summary=summaries.activity_summary(cancel_batch_joins, cancel),
             start_to_close_timeout=timedelta(minutes=30),
             heartbeat_timeout=timedelta(minutes=1),
             retry_policy=STORE_RETRY,
@@ -346,6 +353,7 @@ class BatchJoinWorkflow:
         return await workflow.execute_activity(
             stub,
             arg,
+            summary=summaries.activity_summary(stub, arg),
             start_to_close_timeout=STORE_TIMEOUT,
             retry_policy=STORE_RETRY,
         )

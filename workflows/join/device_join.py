@@ -31,6 +31,7 @@ from temporalio.workflow import ActivityCancellationType
 
 # Shared, immutable models: imported once, not again inside every run's sandbox.
 with workflow.unsafe.imports_passed_through():
+    from workflows.contracts import summaries
     from workflows.contracts.common import (
         DEVICE_ID,
         JOIN_FAILED,
@@ -559,6 +560,7 @@ class DeviceJoinWorkflow:
         return await workflow.execute_local_activity(
             stub,
             arg,
+            summary=summaries.activity_summary(stub, arg),
             start_to_close_timeout=start_to_close_timeout,
             schedule_to_close_timeout=schedule_to_close_timeout,
             retry_policy=retry_policy,

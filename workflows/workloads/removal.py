@@ -17,6 +17,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
+    from workflows.contracts import summaries
     from workflows.contracts.common import STAGE, WORKLOAD_ID
     from workflows.contracts.workloads import (
         ROLLOUT_SUPERSEDE_SIGNAL,
@@ -82,6 +83,7 @@ async def _activity(
     return await workflow.execute_activity(
         stub,
         arg,
+        summary=summaries.activity_summary(stub, arg),
         start_to_close_timeout=timeout,
         heartbeat_timeout=timedelta(seconds=60) if timeout > STEP_TIMEOUT else None,
         retry_policy=RETRY,

@@ -24,6 +24,7 @@ from temporalio.exceptions import ActivityError, is_cancelled_exception
 from temporalio.workflow import ActivityCancellationType, ActivityHandle
 
 with workflow.unsafe.imports_passed_through():
+    from workflows.contracts import summaries
     from workflows.contracts.common import STAGE, WORKLOAD_ID
     from workflows.contracts.workloads import (
         ROLLOUT_ABORT_SIGNAL,
@@ -102,7 +103,10 @@ class WorkloadRolloutWorkflow:
         )
         await self._record(strategy=True)
         mode = await workflow.execute_activity(
-            detect_workload_mode, start_to_close_timeout=STEP_TIMEOUT, retry_policy=RETRY
+            detect_workload_mode,
+            summary=summaries.activity_summary(detect_workload_mode, inp),
+            start_to_close_timeout=STEP_TIMEOUT,
+            retry_policy=RETRY,
         )
         targets = list(inp.nodes)
         if not targets:
@@ -203,6 +207,10 @@ class WorkloadRolloutWorkflow:
                 index=wave.index,
                 nodes=nodes,
                 deadline=workflow.now() + timeout,
+            ),
+            summary=summaries.short(
+                f"Gate wave {wave.index} of {inp.workload_id} rev {inp.revision}: "
+                f"{len(nodes)} nodes"
             ),
             start_to_close_timeout=timeout + STEP_TIMEOUT,
             heartbeat_timeout=HEARTBEAT,
@@ -328,6 +336,8 @@ class WorkloadRolloutWorkflow:
     def _set(self, **changes: Any) -> None:
         before = self._progress.state
         self._progress = self._progress.model_copy(update=changes)
+        # Shown on the run's page in the Temporal UI; not part of its history.
+        workflow.set_current_details(summaries.rollout_details(self._progress))
         if self._progress.state != before:
             workflow.upsert_search_attributes([STAGE.value_set(self._progress.state.value)])
 
@@ -377,6 +387,7 @@ async def _activity(
     return await workflow.execute_activity(
         stub,
         arg,
+        summary=summaries.activity_summary(stub, arg),
         start_to_close_timeout=timeout,
         heartbeat_timeout=heartbeat,
         retry_policy=retry,

@@ -14,7 +14,8 @@ from activities.cloudcore.deployment import CloudCoreActivities
 from adapters.kubernetes.client import KubeTarget, connect_kube
 from store import cloudcore as observed
 from store.settings import KubeMode, Settings
-from tests.support.kube_fixtures import MERGE_PATCH
+from tests.support.helpers import eventually
+from tests.support.kube_fixtures import hold_rollouts
 from workflows.contracts.cloudcore import (
     CloudCoreApplyInput,
     CloudCoreResources,
@@ -47,19 +48,8 @@ def spec(version: str, *, replicas: int = 1, cpu: str | None = None) -> CloudCor
     )
 
 
-def report_rolled_out(api: client.ApiClient, namespace: str, replicas: int) -> None:
-    """What the Deployment controller would write once the new pods are available."""
-    generation = read_deployment(api, namespace).metadata.generation
-    status = {
-        "observedGeneration": generation,
-        "replicas": replicas,
-        "updatedReplicas": replicas,
-        "readyReplicas": replicas,
-        "availableReplicas": replicas,
-    }
-    client.AppsV1Api(api).patch_namespaced_deployment_status(
-        "cloudcore", namespace, {"status": status}, _content_type=MERGE_PATCH
-    )
+async def rolled_out(acts: CloudCoreActivities, inp: CloudCoreApplyInput) -> bool:
+    return env.run(acts.read_cloudcore_rollout, inp).complete
 
 
 def read_deployment(api: client.ApiClient, namespace: str) -> client.V1Deployment:
@@ -78,6 +68,8 @@ async def test_create_wait_update_and_restore(
     acts: CloudCoreActivities, target: KubeTarget, cc_target: CloudCoreTarget
 ) -> None:
     api, ns = target.api_client, cc_target.namespace
+    # The sandbox's Deployment controller rolls CloudCore out; held, it never completes.
+    await asyncio.to_thread(hold_rollouts, api, ns)
     before = env.run(acts.read_cloudcore, cc_target)
     assert not before.deployment_existed
     assert not before.service_existed
@@ -95,24 +87,21 @@ async def test_create_wait_update_and_restore(
     assert service.spec.type == "NodePort"
     assert [p.port for p in service.spec.ports] == [10000, 10001, 10002, 10003, 10004]
 
-    waiting = env.run(acts.read_cloudcore_rollout, first)
-    assert not waiting.complete
-    # The sandbox, like a real API server, moves metadata.generation; no controller has
-    # observed it yet.
-    assert waiting.message == "waiting for the rollout to start"
-    await asyncio.to_thread(report_rolled_out, api, ns, 1)
-    assert env.run(acts.read_cloudcore_rollout, first).complete
+    assert not env.run(acts.read_cloudcore_rollout, first).complete
+    await asyncio.to_thread(hold_rollouts, api, ns, held=False)
+    await eventually(lambda: rolled_out(acts, first))
 
     # An update changes only what the request names; the state before it is what a
     # rollback puts back.
     previous = env.run(acts.read_cloudcore, cc_target)
     assert previous.image == "kubeedge/cloudcore:v1.17.0"
     second = CloudCoreApplyInput(target=cc_target, spec=spec("v1.18.0", replicas=3))
+    await asyncio.to_thread(hold_rollouts, api, ns)
     env.run(acts.apply_cloudcore, second)
     updated = (await asyncio.to_thread(read_deployment, api, ns)).spec
     assert updated.replicas == 3
     assert updated.template.spec.containers[0].image == "kubeedge/cloudcore:v1.18.0"
-    assert not env.run(acts.read_cloudcore_rollout, second).complete  # 1 of 3 updated
+    assert not env.run(acts.read_cloudcore_rollout, second).complete  # held
 
     env.run(acts.restore_cloudcore, CloudCoreRestoreInput(target=cc_target, previous=previous))
     restored = (await asyncio.to_thread(read_deployment, api, ns)).spec
@@ -133,7 +122,8 @@ async def test_snapshot_records_what_the_status_endpoint_shows(
     cc_target: CloudCoreTarget,
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    env.run(acts.apply_cloudcore, CloudCoreApplyInput(target=cc_target, spec=spec("1.18.0")))
+    apply = CloudCoreApplyInput(target=cc_target, spec=spec("1.18.0"))
+    env.run(acts.apply_cloudcore, apply)
     pod = {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -150,7 +140,7 @@ async def test_snapshot_records_what_the_status_endpoint_shows(
     await asyncio.to_thread(
         core.create_namespaced_pod, cc_target.namespace, pod, _preload_content=False
     )
-    await asyncio.to_thread(report_rolled_out, target.api_client, cc_target.namespace, 1)
+    await eventually(lambda: rolled_out(acts, apply))  # the sandbox's Deployment controller
 
     await env.run(acts.snapshot_cloudcore, cc_target)
     async with sessions() as session:

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from api.backup.schemas import human_size
+from api.core.humanize import human_size
 from api.core.state import app_sessions
 from store.access.users import Role
 from store.backup import records as backups

@@ -77,30 +77,34 @@ async def test_sandbox_is_visible(
     assert body["components"]["mqtt"] == "connected"
     assert body["details"]["kubernetes"]["mode"] == "sandbox"
     assert body["details"]["kubernetes"]["detail"] == "kmock emulator"
-    # Nothing said about CloudCore: we do not pretend it runs.
+    # The worker read nothing of CloudCore yet: we do not pretend it runs.
     assert body["components"]["cloudcore"] == "unknown"
     # Temporal is still unreachable in these tests.
     assert body["status"] == "degraded"
 
 
-async def test_cloudcore_is_what_the_worker_said_about_it(
+async def test_cloudcore_is_what_the_worker_read_of_its_deployment(
     app: FastAPI, client: httpx.AsyncClient, viewer: dict[str, str]
 ) -> None:
-    detail = "cluster v1.33; cloudcore 1/1 ready in kubeedge"
-    await report(app, name="kubernetes", status="connected", mode="cluster", detail=detail)
+    # The Kubernetes detail no longer matters: CloudCore has a row of its own.
+    await report(app, name="kubernetes", status="connected", mode="cluster", detail="v1.33")
+    detail = "Deployment kubeedge/cloudcore: 1 of 1 replicas available"
+    await report(app, name="cloudcore", status="running", mode="cluster", detail=detail)
 
     body = (await client.get("/api/health", headers=viewer)).json()
 
-    assert body["components"]["cloudcore"] == detail
+    assert body["components"]["cloudcore"] == "running"
+    assert body["details"]["cloudcore"]["detail"] == detail
     assert body["details"]["cloudcore"]["mode"] == "cluster"
 
 
 async def test_stale_row_means_unknown(
     app: FastAPI, client: httpx.AsyncClient, viewer: dict[str, str]
 ) -> None:
-    detail = "cloudcore running"
-    await report(app, name="kubernetes", status="connected", mode="sandbox", detail=detail)
+    await report(app, name="kubernetes", status="connected", mode="sandbox", detail="up")
+    await report(app, name="cloudcore", status="running", mode="sandbox", detail="1 of 1")
     await age(app, name="kubernetes", seconds=61)
+    await age(app, name="cloudcore", seconds=61)
 
     body = (await client.get("/api/health", headers=viewer)).json()
 
@@ -138,8 +142,10 @@ SECRETS = ("/home/ops/.kube/config", "10.0.0.7:6443", "v1.33.2", "broker.interna
 async def test_anonymous_callers_see_only_states(
     app: FastAPI, client: httpx.AsyncClient, path: str, headers: dict[str, str]
 ) -> None:
-    kube = "kubeconfig /home/ops/.kube/config; server 10.0.0.7:6443 v1.33.2; cloudcore ready"
+    kube = "kubeconfig /home/ops/.kube/config; server 10.0.0.7:6443 v1.33.2"
     await report(app, name="kubernetes", status="connected", mode="cluster", detail=kube)
+    cloudcore = "Deployment kubeedge/cloudcore: 0 of 1 replicas available, image v1.33.2"
+    await report(app, name="cloudcore", status="pending", mode="cluster", detail=cloudcore)
     await report(app, name="mqtt", status="connected", mode=None, detail="broker.internal:1883")
 
     response = await client.get(path, headers=headers)
@@ -149,19 +155,20 @@ async def test_anonymous_callers_see_only_states(
         assert secret not in response.text
     body = response.json()
     assert body["components"]["kubernetes"] == "connected"
-    assert body["components"]["cloudcore"] == "reported"
+    assert body["components"]["cloudcore"] == "pending"  # our word: fit for anyone
     assert body.get("details", {}) == {}
 
 
-async def test_authenticated_edge_health_has_the_worker_words(
+async def test_words_we_did_not_choose_show_anonymous_callers_as_reported(
     app: FastAPI, client: httpx.AsyncClient, viewer: dict[str, str]
 ) -> None:
-    detail = "server v1.33.2; cloudcore ready"
-    await report(app, name="kubernetes", status="connected", mode="cluster", detail=detail)
+    await report(app, name="cloudcore", status="server 10.0.0.7 says hi", mode=None, detail="")
 
-    body = (await client.get("/api/v1/health", headers=viewer)).json()
+    anonymous = (await client.get("/api/v1/health")).json()
+    known = (await client.get("/api/v1/health", headers=viewer)).json()
 
-    assert body["components"]["cloudcore"] == detail
+    assert anonymous["components"]["cloudcore"] == "reported"
+    assert known["components"]["cloudcore"] == "server 10.0.0.7 says hi"
 
 
 @pytest.fixture

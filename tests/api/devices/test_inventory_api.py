@@ -7,6 +7,7 @@ and are replayed end to end in tests/e2e/devices/test_inventory_seed_e2e.py.
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,9 +15,12 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from api.core.state import app_sessions
 from store import cloudcore as observed
 from store.access.users import Role
-from store.models import utcnow
+from store.devices import presence
+from store.models import CommandRow, utcnow
+from store.monitoring.detections import add_detections, day_of
 from tests.api.helpers import bearer
 from tests.api.inventory_helpers import add_devices, add_token, observe
 
@@ -53,7 +57,7 @@ async def test_device_list_has_the_seed_shape_and_count(
     assert response.status_code == 200
     body = response.json()
     assert body["count"] == 2
-    assert body["pagination"] == {"total": 2, "page": 1, "limit": 20, "pages": 1}
+    assert body["pagination"]["total"] == 2
     first = body["devices"][0]
     assert set(first) >= SEED_DEVICE_KEYS
     assert first["status"] == "Ready"
@@ -97,7 +101,8 @@ async def test_device_detail_has_the_seed_shape(
         "port": 5001,
         "namespace": None,
     }
-    assert body["metrics"] == {"uptime": "2d", "total_detections": None, "average_latency": None}
+    # Nothing detected today and no command answered yet: real figures, not guesses.
+    assert body["metrics"] == {"uptime": "2d", "total_detections": 0, "average_latency": None}
 
     unknown = await client.get(
         "/api/kubeedge/device/edge-device-laptop-001", headers=bearer(tokens[Role.VIEWER])
@@ -117,6 +122,7 @@ async def test_workflow_endpoints_without_temporal_are_503_never_500(
             "/api/kubeedge/token/generate", json={"node_name": "edge-node-001"}, headers=admin
         ),
         client.post("/api/kubeedge/cloudcore/deploy", json={"version": "1.18.0"}, headers=admin),
+        client.get(f"/api/kubeedge/cloudcore/deploy/runs/{uuid.uuid4()}", headers=admin),
     ]
     for call in calls:
         response = await call
@@ -169,16 +175,20 @@ async def test_pagination_edges(
     app: FastAPI, client: httpx.AsyncClient, tokens: dict[Role, str], path: str, key: str
 ) -> None:
     auth = bearer(tokens[Role.VIEWER])
-    empty = (await client.get(path, headers=auth)).json()
+    empty = (await client.get(path, params={"page": 1}, headers=auth)).json()
     assert empty[key] == []
-    assert empty["pagination"] == {"total": 0, "page": 1, "limit": 20, "pages": 0}
+    assert {k: empty["pagination"][k] for k in ("total", "page", "limit", "pages")} == {
+        "total": 0, "page": 1, "limit": 20, "pages": 0
+    }  # fmt: skip
 
     await fill(app, path, 45)
-    first = (await client.get(path, headers=auth)).json()
+    first = (await client.get(path, params={"page": 1}, headers=auth)).json()
     assert len(first[key]) == 20
-    assert first["pagination"] == {"total": 45, "page": 1, "limit": 20, "pages": 3}
+    assert {k: first["pagination"][k] for k in ("total", "page", "limit", "pages")} == {
+        "total": 45, "page": 1, "limit": 20, "pages": 3
+    }  # fmt: skip
     if "kubeedge" in path:
-        assert first["count"] == 45
+        assert first["count"] == 20  # this page's items; the total is pagination.total
     last = (await client.get(path, params={"page": 3}, headers=auth)).json()
     assert len(last[key]) == 5
     beyond = (await client.get(path, params={"page": 4}, headers=auth)).json()
@@ -382,3 +392,58 @@ async def test_cloudcore_status_is_what_the_worker_read(
     ]
     assert body["services"][0]["ports"][0] == ports[0]
     assert datetime.fromisoformat(body["observed_at"]) <= utcnow()
+
+
+async def test_device_status_is_the_latest_heartbeat_with_todays_figures(
+    app: FastAPI, client: httpx.AsyncClient, tokens: dict[Role, str]
+) -> None:
+    [device_id] = await add_devices(app, 1)
+    now = utcnow()
+    usage = {"cpu": "45%", "memory": 2.3, "memory_total": 8, "temperature": 65.5, "apps": ["x"]}
+    async with app_sessions(app)() as session, session.begin():
+        await presence.apply_heartbeats(
+            session, beats=[presence.Heartbeat(device_id=device_id, at=now, usage=usage)]
+        )
+        await add_detections(session, day=day_of(now), counts={device_id: 3})
+        await add_detections(session, day="2000-01-01", counts={device_id: 99})  # not today
+        for command_id, seconds in (("c1", 0.04), ("c2", 0.06)):
+            session.add(answered_command(command_id, device_id, now=now, seconds=seconds))
+    response = await client.get(
+        f"/api/kubeedge/device/{device_id}", headers=bearer(tokens[Role.VIEWER])
+    )
+    assert response.status_code == 200, response.text
+    status = response.json()["device_status"]
+    assert datetime.fromisoformat(status["last_heartbeat"]) == now
+    assert (status["cpu_usage"], status["memory_usage"], status["temperature"]) == (
+        "45%",
+        "2.3GB/8GB",
+        "65.5°C",
+    )
+    assert status["apps"] == [{"name": "x"}]
+    metrics = response.json()["metrics"]
+    assert (metrics["total_detections"], metrics["average_latency"]) == (3, "50ms")
+
+
+def answered_command(command_id: str, device_id: str, *, now: datetime, seconds: float) -> Any:
+    return CommandRow(
+        command_id=command_id,
+        device_id=device_id,
+        command="get_status",
+        status="completed",
+        success=True,
+        timeout_seconds=30,
+        workflow_id=f"command/{command_id}",
+        queued_at=now,
+        sent_at=now,
+        completed_at=now + timedelta(seconds=seconds),
+    )
+
+
+async def test_a_deploy_run_id_is_checked_before_temporal_is_needed(
+    client: httpx.AsyncClient, tokens: dict[Role, str]
+) -> None:
+    viewer = bearer(tokens[Role.VIEWER])
+    for bad in ("latest", "00000000-0000-0000-0000-00000000000G", f"{uuid.uuid4()}%0A"):
+        answer = await client.get(f"/api/kubeedge/cloudcore/deploy/runs/{bad}", headers=viewer)
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["details"] == {"run_id": "invalid"}

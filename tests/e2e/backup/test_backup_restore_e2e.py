@@ -136,7 +136,7 @@ async def test_backup_and_restore_over_http(stack: Stack) -> None:
 
 
 @pytest.mark.parametrize("backup_target", ["s3"], indirect=True)
-async def test_failure_while_applying_puts_the_safety_backup_back(stack: Stack) -> None:
+async def test_failure_while_applying_undoes_what_it_changed(stack: Stack) -> None:
     auth, prefix = await stack.login(), uuid.uuid4().hex[:6]
     await populate(stack.sessions, settings=stack.settings, kube=stack.kube, prefix=prefix)
     made = await stack.http.post("/api/kubeedge/backup", json={"name": prefix}, headers=auth)
@@ -159,6 +159,9 @@ async def test_failure_while_applying_puts_the_safety_backup_back(stack: Stack) 
     assert error["details"]["restore_status"] == "rolled_back"
     assert error["details"]["rolled_back"] is True
     assert error["details"]["safety_backup_id"] == f"safety-r-{prefix}"
+    rollback = error["details"]["rollback"]
+    assert rollback["restored"] > 0
+    assert (rollback["kept"], rollback["kept_changes"]) == (0, [])
     assert await inventory(stack) == changed  # exactly as before the restore began
     cm = k8s.CoreV1Api(stack.kube.api_client).read_namespaced_config_map(name, ns)
     assert cm.data == {"owner": "someone"}  # and the stranger's object untouched

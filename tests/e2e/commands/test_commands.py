@@ -185,9 +185,11 @@ async def test_an_offline_device_gets_its_command_when_it_comes_back(
         headers=stack.auth,
     )
     assert queued.status_code == 202, queued.text
+    assert queued.json()["status"] == "accepted"  # not sent yet: never "success"
     assert queued.json()["command_status"] == "queued"
     assert queued.json()["sent_at"] is None
     command_id = queued.json()["command_id"]
+    assert queued.json()["status_url"] == f"/api/kubeedge/command/{command_id}/status"
     assert (await status_of(stack, command_id))["waiting_for_device"] is True
 
     await fleet.come_back(device_id)
@@ -272,6 +274,8 @@ async def test_a_command_job_aborts_at_its_threshold(stack: CommandStack, fleet_
     )
     assert answer.status_code == 202, answer.text
     job_id = answer.json()["job_id"]
+    assert answer.json()["status"] == "accepted"
+    assert answer.json()["status_url"] == f"/api/kubeedge/command/jobs/{job_id}"
     assert answer.json()["state"] == "running"
 
     async def over() -> dict[str, Any] | None:
@@ -318,6 +322,8 @@ async def test_connection_tests_run_as_commands(stack: CommandStack, fleet_of: A
     )
     assert started.status_code == 202, started.text
     test_id = started.json()["test_id"]
+    assert started.json()["status"] == "accepted"
+    assert started.json()["status_url"] == f"/api/kubeedge/test/results/{test_id}"
     assert started.json()["tests"] == ["ping", "port_check", "camera_test"]
 
     async def finished() -> dict[str, Any] | None:

@@ -20,16 +20,10 @@ from adapters.kubernetes.manifests import node_rbac_name
 from store.devices import inventory as devices
 from store.devices import node_tokens, tokens
 from store.models import NodeToken, utcnow
-from tests.e2e.inventory_fixtures import (
-    exists,
-    inventory_stack,
-    node_sync,
-    report_rollout,
-    roll_out_once_created,
-)
+from tests.e2e.inventory_fixtures import exists, inventory_stack, node_sync
 from tests.e2e.stack import Stack
 from tests.support.helpers import eventually
-from tests.support.kube_fixtures import make_node_ready
+from tests.support.kube_fixtures import hold_rollouts, make_node_ready
 from tests.support.mqtt_fixtures import Broker
 from workflows.contracts.devices import SYNC_NOW_SIGNAL
 
@@ -202,7 +196,7 @@ async def short_rollout_stack(
         mqtt_broker,
         tmp_path,
         kubeedge_namespace=f"kubeedge-{uuid.uuid4().hex[:8]}",
-        cloudcore_rollout_timeout_seconds=3,
+        cloudcore_rollout_timeout_seconds=5,  # the sandbox rolls out in about 1 s
     ) as running:
         yield running
 
@@ -213,7 +207,9 @@ async def test_a_rollout_that_never_completes_is_rolled_back(short_rollout_stack
     namespace = stack.settings.kubeedge_namespace
     apps = k8s.AppsV1Api(stack.kube.api_client)
 
-    # Nothing there before: a failed first deploy leaves nothing there.
+    # Nothing there before, and its pods would never become ready (the sandbox's
+    # Deployment controller is told so): a failed first deploy leaves nothing there.
+    await asyncio.to_thread(hold_rollouts, stack.kube.api_client, namespace)
     failed = await stack.http.post(
         f"{KE}/cloudcore/deploy", json={"version": "1.18.0"}, headers=auth
     )
@@ -225,13 +221,10 @@ async def test_a_rollout_that_never_completes_is_rolled_back(short_rollout_stack
     )
 
     # A good version, then one whose pods never come up: the good one is put back.
-    controller = asyncio.create_task(roll_out_once_created(stack, namespace))
+    await asyncio.to_thread(hold_rollouts, stack.kube.api_client, namespace, held=False)
     good = await stack.http.post(f"{KE}/cloudcore/deploy", json={"version": "1.17.0"}, headers=auth)
-    await controller
     assert good.status_code == 200, good.text
-    # Sandbox work-around: no controller and no generation tracking, so the status still
-    # says "rolled out"; set it as a controller would once the new pods fail to start.
-    await asyncio.to_thread(report_rollout, stack.kube.api_client, namespace, replicas=0)
+    await asyncio.to_thread(hold_rollouts, stack.kube.api_client, namespace)
     bad = await stack.http.post(f"{KE}/cloudcore/deploy", json={"version": "1.18.0"}, headers=auth)
     assert bad.status_code == 503, bad.text
     image = (

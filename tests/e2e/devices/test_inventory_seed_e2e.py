@@ -16,7 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from adapters.kubernetes.kubeedge_token import verify_join_token
 from store.models import utcnow
-from tests.e2e.inventory_fixtures import inventory_stack, roll_out_once_created
+from tests.e2e.inventory_fixtures import inventory_stack
 from tests.e2e.join.test_device_join import SEED_BODY as SEED_JOIN
 from tests.e2e.join.test_device_join import cluster_ca
 from tests.e2e.stack import Stack
@@ -108,13 +108,11 @@ async def test_cloudcore_document_examples(stack: Stack) -> None:
 
     # 2. CloudCore management
     asked = utcnow()
-    controller = asyncio.create_task(roll_out_once_created(stack, "kubeedge"))
     deployed = await stack.http.post(
         f"{KE}/cloudcore/deploy",
         json={"version": "1.18.0", "replicas": 1, "resources": {"cpu": "500m", "memory": "512Mi"}},
         headers=auth,
     )
-    await controller
     assert deployed.status_code == 200, deployed.text
     answer = deployed.json()
     assert {k: answer[k] for k in ("status", "message", "deployment_name", "namespace")} == {

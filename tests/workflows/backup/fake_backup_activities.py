@@ -19,12 +19,15 @@ from workflows.contracts.backup import (
     BackupRecordInput,
     CreateArchiveInput,
     InspectInput,
+    KeptChange,
     PartChange,
     PartSummary,
     PruneInput,
     PruneResult,
     RestorePlan,
     RestoreProgress,
+    RollbackReport,
+    UndoInput,
 )
 
 
@@ -40,6 +43,10 @@ class FakeBackupActivities:
         self.backups: list[BackupRecordInput] = []
         self.restores: list[RestoreProgress] = []
         self.applied: list[ApplyInput] = []
+        self.undone: list[UndoInput] = []
+        self.rollback = RollbackReport(
+            restored=2, kept=1, kept_changes=[KeptChange(part="devices", key=["cam-7"])]
+        )
         self.failures: dict[BackupActivity, Callable[[Any], None]] = {}
         self.pruned = ["old-1"]
         self.hang: set[BackupActivity] = set()  # run until cancelled
@@ -102,7 +109,13 @@ class FakeBackupActivities:
             await self._enter(BackupActivity.RECORD_RESTORE, inp)
             self.restores.append(inp)
 
-        return [create, verify, discard, record, prune, inspect, apply, record_restore]
+        @activity.defn(name=BackupActivity.UNDO_RESTORE)
+        async def undo(inp: UndoInput) -> RollbackReport:
+            self.undone.append(inp)
+            await self._enter(BackupActivity.UNDO_RESTORE, inp)
+            return self.rollback
+
+        return [create, verify, discard, record, prune, inspect, apply, record_restore, undo]
 
 
 def archive_info(backup_id: str) -> ArchiveInfo:

@@ -1,9 +1,12 @@
 """Record BackupWorkflow and RestoreWorkflow histories for the replay tests.
 
-`python -m tests.workflows.backup.record_backup_history` runs a completed backup and a restore
-whose apply fails and is rolled back, on the time-skipping server with stand-in
-activities, and writes their histories to tests/workflows/histories/. Re-record only on
-purpose: a history that no longer replays means a change would break runs in flight.
+`python -m tests.workflows.backup.record_backup_history [names]` runs a completed backup
+and a restore whose apply fails and is undone from its journal, on the time-skipping
+server with stand-in activities, and writes their histories to tests/workflows/histories/.
+Re-record only on purpose: a history that no longer replays means a change would break
+runs in flight. `restore_rolled_back` was recorded before restores kept an undo journal
+(it rolled back by applying the safety backup): it is what keeps that path replayable,
+so it is never re-recorded unless named.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import sys
 import sysconfig
 import uuid
 from pathlib import Path
@@ -71,10 +75,13 @@ RUNS = {
         BackupInput(retention=Retention(keep_last=2)),
     ),
     "restore_rolled_back": (RESTORE_WORKFLOW, "restore/r1", RestoreInput(backup_id="nightly")),
+    "restore_undone": (RESTORE_WORKFLOW, "restore/r2", RestoreInput(backup_id="nightly")),
 }
+# Recorded on code that no longer exists; re-recording would lose what it guards.
+LEGACY = {"restore_rolled_back"}
 
 
-async def main() -> None:
+async def main(names: list[str]) -> None:
     from tests.support.temporal_fixtures import register_search_attributes
 
     env = await WorkflowEnvironment.start_time_skipping(
@@ -83,7 +90,8 @@ async def main() -> None:
     )
     await register_search_attributes(env.client, SEARCH_ATTRIBUTES)
     try:
-        for name, (workflow, workflow_id, arg) in RUNS.items():
+        for name in names or sorted(set(RUNS) - LEGACY):
+            workflow, workflow_id, arg = RUNS[name]
             text = await record(env.client, workflow=workflow, workflow_id=workflow_id, arg=arg)
             (HISTORIES / f"{name}.json").write_text(text)
     finally:
@@ -91,5 +99,5 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(sys.argv[1:]))
     os._exit(0)

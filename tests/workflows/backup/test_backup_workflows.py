@@ -243,7 +243,7 @@ def fail_first_apply(inp: Any) -> None:
         raise final_error("apply", "RestoreConflict")
 
 
-async def test_failure_while_applying_restores_the_safety_backup(
+async def test_failure_while_applying_undoes_the_journal(
     time_skipping_env: WorkflowEnvironment, queue: str, fakes: FakeBackupActivities
 ) -> None:
     fakes.failures[A.APPLY_BACKUP] = fail_first_apply
@@ -255,38 +255,35 @@ async def test_failure_while_applying_restores_the_safety_backup(
     assert progress.status == RestoreStatus.ROLLED_BACK
     assert progress.rolled_back
     assert progress.error_type == "RestoreConflict"
-    rollback = fakes.applied[-1]
-    assert rollback.backup_id == f"safety-{restore_id}"
-    assert rollback.mode == RestoreMode.REPLACE  # also removes what the failed attempt added
-    assert rollback.location == f"s3://bucket/safety-{restore_id}.tar.gz"
-    assert rollback.include == ("config", "devices")
+    assert progress.rollback == fakes.rollback
+    assert "1 of its changes were changed again by others" in (progress.error or "")
+    # The apply journals under the restore's ID, and exactly that journal is undone:
+    # the safety backup is never applied.
+    assert [a.restore_id for a in fakes.applied] == [restore_id]
+    assert [u.restore_id for u in fakes.undone] == [restore_id]
     assert restore_statuses(fakes) == ["running", "rolled_back"]
+    assert fakes.restores[-1].rollback == fakes.rollback
 
 
 async def test_failed_rollback_is_reported(
     time_skipping_env: WorkflowEnvironment, queue: str, fakes: FakeBackupActivities
 ) -> None:
     fakes.fail(A.APPLY_BACKUP, "RestoreConflict")
+    fakes.fail(A.UNDO_RESTORE, "RestoreConflict")
     handle = await restore(time_skipping_env, queue, RestoreInput(backup_id="b1"))
     with pytest.raises(WorkflowFailureError):
         await handle.result()
     last = fakes.restores[-1]
     assert last.status == RestoreStatus.FAILED
     assert not last.rolled_back
-    assert "restore it by hand" in (last.error or "")
-    assert len(fakes.applied) == 2
+    assert f"the safety backup {last.safety_backup_id} holds the state" in (last.error or "")
+    assert len(fakes.applied) == 1
 
 
 async def test_cancel_while_applying_rolls_back(
     time_skipping_env: WorkflowEnvironment, queue: str, fakes: FakeBackupActivities
 ) -> None:
-    def hang_first(inp: Any) -> None:
-        if not inp.backup_id.startswith("safety-"):
-            fakes.hang.add(A.APPLY_BACKUP)
-        else:
-            fakes.hang.discard(A.APPLY_BACKUP)
-
-    fakes.failures[A.APPLY_BACKUP] = hang_first
+    fakes.hang.add(A.APPLY_BACKUP)
     handle = await restore(time_skipping_env, queue, RestoreInput(backup_id="b1"))
 
     async def applying() -> bool:
@@ -300,7 +297,8 @@ async def test_cancel_while_applying_rolls_back(
     last = fakes.restores[-1]
     assert last.status == RestoreStatus.CANCELLED
     assert last.rolled_back
-    assert fakes.applied[-1].backup_id.startswith("safety-")
+    assert len(fakes.applied) == 1
+    assert [u.restore_id for u in fakes.undone] == [handle.id.removeprefix("restore/")]
 
 
 # --- determinism ---------------------------------------------------------------------

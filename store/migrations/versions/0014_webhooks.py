@@ -1,6 +1,6 @@
 """webhooks: receivers of events (secrets sealed) and their deliveries
 
-Revision ID: 0012_webhooks
+Revision ID: 0014_webhooks
 Revises: 0002_runtime_config
 """
 
@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0012_webhooks"
+revision: str = "0014_webhooks"
 down_revision: str | None = "0002_runtime_config"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

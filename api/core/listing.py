@@ -1,0 +1,134 @@
+"""The CloudCore lists (`/devices`, `/tokens`, `/apps`): every item unless the client pages.
+
+The CloudCore document's lists have no pagination, so a client written against it reads
+the whole list from one answer. Without `page` and `limit` a list answers every item, up
+to `EDGEWRIGHT_LIST_CAP` (10,000); past it, `pagination.truncated` is true and a
+`Link: <...>; rel="next"` header (also `pagination.next`) points at the rest, in pages of
+the largest limit. With `page` or `limit` it pages as every collection does. `count` is
+the number of items in this answer; the total is `pagination.total`.
+
+The answer is streamed: the rows are fetched once and each item is rendered and encoded
+as it is written, so a 10,000-item answer never exists as models and as a JSON tree at
+the same time (FastAPI's response_model path would build both, and validate them again).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, Query, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+
+from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, MAX_PAGE, Pagination
+from api.core.state import app_settings
+
+R = TypeVar("R")
+
+# Items encoded per chunk written: fewer, larger writes; the loop gets a turn between them.
+CHUNK_ITEMS = 200
+
+
+# For the routes' OpenAPI: the header that points at the rest of a list.
+LINK_HEADER: dict[int | str, dict[str, Any]] = {
+    200: {
+        "headers": {
+            "Link": {
+                "description": '`<url>; rel="next"` while more items follow (past the cap '
+                "without paging, or a next page)",
+                "schema": {"type": "string"},
+            }
+        }
+    }
+}
+
+
+@dataclass(frozen=True)
+class ListWindow:
+    paged: bool
+    page: int
+    limit: int
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.limit
+
+
+class ListPagination(Pagination):
+    truncated: bool = Field(
+        description="Without page/limit: true when the list stopped at the cap; see `next`"
+    )
+    next: str | None = Field(description="The rest of the list (also the Link header)")
+
+
+def _window(
+    request: Request,
+    page: Annotated[
+        int | None,
+        Query(ge=1, le=MAX_PAGE, description="Page number; without page and limit: every item"),
+    ] = None,
+    limit: Annotated[
+        int | None,
+        Query(ge=1, le=MAX_LIMIT, description=f"Items per page (default {DEFAULT_LIMIT})"),
+    ] = None,
+) -> ListWindow:
+    if page is None and limit is None:
+        return ListWindow(paged=False, page=1, limit=app_settings(request.app).list_cap)
+    return ListWindow(paged=True, page=page or 1, limit=limit or DEFAULT_LIMIT)
+
+
+ListDep = Annotated[ListWindow, Depends(_window)]
+
+
+def _next_url(request: Request, window: ListWindow) -> str:
+    if window.paged:
+        page, limit = window.page + 1, window.limit
+    else:  # the cap is a multiple of MAX_LIMIT (Settings), so the rest starts a page
+        page, limit = window.limit // MAX_LIMIT + 1, MAX_LIMIT
+    # The client's other parameters (filters) kept; relative, so right behind any proxy.
+    url = request.url.remove_query_params(["page", "limit"]).include_query_params(
+        page=page, limit=limit
+    )
+    return f"{url.path}?{url.query}"
+
+
+def list_pagination(request: Request, window: ListWindow, *, total: int) -> ListPagination:
+    more = window.offset + window.limit < total
+    return ListPagination(
+        total=total,
+        page=window.page,
+        limit=window.limit,
+        pages=(total + window.limit - 1) // window.limit,
+        truncated=more and not window.paged,
+        next=_next_url(request, window) if more else None,
+    )
+
+
+def list_response(
+    request: Request,
+    *,
+    key: str,
+    rows: Sequence[R],
+    render: Callable[[R], BaseModel],
+    window: ListWindow,
+    total: int,
+    head: Mapping[str, Any] | None = None,
+) -> StreamingResponse:
+    """`{**head, "count", key: [render(row)...], "pagination"}`, encoded item by item."""
+    page = list_pagination(request, window, total=total)
+    opening = {**(head or {}), "count": len(rows)}
+
+    async def body() -> AsyncIterator[bytes]:
+        yield json.dumps(opening)[:-1].encode() + f', "{key}": ['.encode()
+        for start in range(0, len(rows), CHUNK_ITEMS):
+            chunk = b",".join(
+                render(row).model_dump_json().encode() for row in rows[start : start + CHUNK_ITEMS]
+            )
+            yield (b"," if start else b"") + chunk
+        yield b'], "pagination": ' + page.model_dump_json().encode() + b"}"
+
+    headers = {"Link": f'<{page.next}>; rel="next"'} if page.next else None
+    return StreamingResponse(body(), media_type="application/json", headers=headers)

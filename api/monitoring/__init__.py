@@ -1,0 +1,1 @@
+"""Fleet monitoring (API): metrics of both contracts."""

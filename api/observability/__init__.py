@@ -1,0 +1,1 @@
+"""Prometheus metrics and health figures of the API process."""

@@ -1,0 +1,1 @@
+"""Fleet monitoring: metric samples, rollups, retention, detection counts, fleet figures."""

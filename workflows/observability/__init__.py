@@ -1,0 +1,1 @@
+"""What every workflow run records about itself, without touching its history."""
