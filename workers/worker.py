@@ -111,7 +111,6 @@ def activity_callables(
         ),
         *workload_activities(sessions=sessions, target=kube.target, webhooks=emitter),
         *webhook_activities(emitter=emitter),
-        *workload_activities(sessions=sessions, target=kube.target),
         *monitoring_activities(sessions=sessions, publisher=publisher),
     ]
 

@@ -29,7 +29,6 @@ _ENDPOINT_LINE = re.compile(rf"^({_METHODS}) (/\S+)$", re.MULTILINE)
 
 # Documented endpoints other branches are building: no route here yet (path prefix: what).
 NOT_BUILT = {
-    "/api/kubeedge/webhooks": "webhooks",
     "/api/kubeedge/security/": "security certificates and logs",
     "/api/kubeedge/maintenance/": "maintenance",
     "/api/kubeedge/postman.json": "Postman collection",
