@@ -50,6 +50,7 @@ from api.monitoring import routes as kubeedge_metrics
 from api.observability import routes as observability
 from api.observability.metrics import ApiMetrics, set_app_metrics
 from api.observability.middleware import HttpMetricsMiddleware
+from api.webhooks import routes as webhooks
 from api.workloads import app_routes as kubeedge_apps
 from api.workloads import routes as edge_workloads
 from store.db import create_engine, session_factory
@@ -114,6 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Workloads and apps: users and API keys only, never a node's token.
     app.include_router(edge_workloads.router, dependencies=[Depends(current_user)])
     app.include_router(kubeedge_apps.router, dependencies=[Depends(current_user)])
+    app.include_router(webhooks.router, dependencies=[Depends(current_user)])
     app.include_router(kubeedge_metrics.router, dependencies=[Depends(current_user)])
     app.include_router(kubeedge_alerts.router, dependencies=[Depends(current_user)])
     # These authenticate on their own: the live streams also take `?token=` (browsers

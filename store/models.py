@@ -464,6 +464,50 @@ class WorkloadNode(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+class Webhook(Base):
+    """A receiver of events. The signing secret is sealed under the root secret
+    (store.sealing): the API never answers it, the worker unseals it to sign."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    events: Mapped[list[str]] = mapped_column(JSON)
+    secret_sealed: Mapped[str] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(String(200))
+    enabled: Mapped[bool] = mapped_column(default=True)
+    disabled_reason: Mapped[str | None] = mapped_column(String(300))
+    # Since when every attempt failed; a success clears it. Too long: disabled.
+    failing_since: Mapped[datetime | None]
+    created_by: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class WebhookDelivery(Base):
+    """One event for one webhook (a WebhookDelivery run), as its attempts left it."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_webhook", "webhook_id", "created_at"),)
+
+    delivery_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    webhook_id: Mapped[str] = mapped_column(String(40))
+    event: Mapped[str] = mapped_column(String(40))
+    event_id: Mapped[str] = mapped_column(String(300))
+    occurred_at: Mapped[datetime]
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))  # a DeliveryStatus
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_status_code: Mapped[int | None]
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    last_response: Mapped[str | None] = mapped_column(Text)  # at most 1 KiB of the body
+    last_attempt_at: Mapped[datetime | None]
+    next_attempt_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
 # --- monitoring: metric samples and their rollups ---------------------------------------
 
 # What a sample measures: heartbeats and POST /api/v1/metrics/nodes/{id} fill the same

@@ -328,6 +328,30 @@ class Settings(BaseSettings):
     live_max_streams_per_caller: int = Field(
         default=5, ge=1, description="Open SSE and WebSocket streams per user or API key"
     )
+    # Webhooks (README "Webhooks"). Receivers on private networks are refused unless
+    # allowed: a webhook is a request the server makes for whoever may create one.
+    webhook_allow_private: bool = Field(
+        default=False,
+        description="Allow webhook URLs that resolve to loopback, private, link-local or "
+        "cloud-metadata addresses (checked at creation and again at every delivery)",
+    )
+    webhook_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=60, description="How long one delivery attempt may take"
+    )
+    webhook_retry_initial_seconds: float = Field(
+        default=30.0, gt=0, description="Wait before a failed delivery's first retry; doubles"
+    )
+    webhook_retry_max_interval_seconds: float = Field(
+        default=3600.0, gt=0, description="Longest wait between two tries of a delivery"
+    )
+    webhook_retry_window_seconds: float = Field(
+        default=24 * 3600.0, gt=0, description="How long a delivery is retried before it is dead"
+    )
+    webhook_disable_after_seconds: float = Field(
+        default=24 * 3600.0,
+        gt=0,
+        description="A webhook whose every attempt failed for this long is disabled",
+    )
     simulated_devices: int = Field(
         default=0,
         ge=0,

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from activities.backup.backup import BackupActivities
 from activities.backup.restore import RestoreActivities
 from activities.backup.restore_undo import RestoreUndoActivities
+from activities.webhooks.emitter import WebhookEmitter
 from adapters.kubernetes.client import KubeTarget
 from store.settings import Settings
 from workflows.backup.backup import BackupWorkflow
@@ -25,14 +26,23 @@ def backup_activities(
     sessions: async_sessionmaker[AsyncSession],
     target: KubeTarget | None,
     executor: Executor | None = None,
+    webhooks: WebhookEmitter | None = None,
 ) -> list[Any]:
     """`executor` runs their blocking work (files, boto3, Kubernetes): the worker's pool."""
     kube_api = target.api_client if target is not None else None
     backup = BackupActivities(
-        settings=settings, sessions=sessions, kube_api=kube_api, executor=executor
+        settings=settings,
+        sessions=sessions,
+        kube_api=kube_api,
+        executor=executor,
+        webhooks=webhooks,
     )
     restore = RestoreActivities(
-        settings=settings, sessions=sessions, kube_api=kube_api, executor=executor
+        settings=settings,
+        sessions=sessions,
+        kube_api=kube_api,
+        executor=executor,
+        webhooks=webhooks,
     )
     undo = RestoreUndoActivities(sessions=sessions, kube_api=kube_api, executor=executor)
     return [

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.commands.commands import CommandActivities
+from activities.webhooks.emitter import WebhookEmitter
 from adapters.mqtt.events import PublisherEvents
 from adapters.mqtt.publisher import MqttPublisher
 from workflows.commands.broadcast import BroadcastCommandWorkflow
@@ -24,10 +25,16 @@ COMMAND_WORKFLOWS: Sequence[type] = (
 
 
 def command_activities(
-    *, sessions: async_sessionmaker[AsyncSession], publisher: MqttPublisher
+    *,
+    sessions: async_sessionmaker[AsyncSession],
+    publisher: MqttPublisher,
+    webhooks: WebhookEmitter | None = None,
 ) -> list[Any]:
     commands = CommandActivities(
-        sessions=sessions, publisher=publisher, events=PublisherEvents(publisher=publisher)
+        sessions=sessions,
+        publisher=publisher,
+        events=PublisherEvents(publisher=publisher),
+        webhooks=webhooks,
     )
     return [
         commands.dispatch_command,

@@ -7,13 +7,16 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.join.batches import BatchActivities
+from activities.webhooks.emitter import WebhookEmitter
 from workflows.join.batch_join import BatchJoinWorkflow
 
 BATCH_WORKFLOWS: tuple[type, ...] = (BatchJoinWorkflow,)
 
 
-def batch_activities(*, sessions: async_sessionmaker[AsyncSession]) -> list[Any]:
-    acts = BatchActivities(sessions=sessions)
+def batch_activities(
+    *, sessions: async_sessionmaker[AsyncSession], webhooks: WebhookEmitter | None = None
+) -> list[Any]:
+    acts = BatchActivities(sessions=sessions, webhooks=webhooks)
     return [
         acts.load_batch_page,
         acts.record_batch_results,

@@ -18,6 +18,7 @@ from activities.join.kubernetes import KubeActivities
 from activities.join.mqtt_credentials import DeviceAccounts, MqttCredentialActivities
 from activities.join.notify import NotifyActivities
 from activities.join.provisioning import JoinProvisioner
+from activities.webhooks.emitter import WebhookEmitter
 from adapters.mqtt.events import PublisherEvents
 from adapters.mqtt.publisher import MqttPublisher
 from store.settings import Settings, package_version
@@ -26,6 +27,7 @@ from workers.commands import COMMAND_WORKFLOWS, command_activities
 from workers.devices import INVENTORY_WORKFLOWS, inventory_activities
 from workers.join import BATCH_WORKFLOWS, batch_activities
 from workers.monitoring import MONITORING_WORKFLOWS, monitoring_activities
+from workers.webhooks import WEBHOOK_WORKFLOWS, webhook_activities
 from workers.workloads import WORKLOAD_WORKFLOWS, workload_activities
 from workflows.contracts.join import BatchActivity, JoinActivity
 from workflows.join.device_join import DeviceJoinWorkflow
@@ -38,6 +40,7 @@ WORKFLOWS: Sequence[type] = (
     *BACKUP_WORKFLOWS,
     *COMMAND_WORKFLOWS,
     *WORKLOAD_WORKFLOWS,
+    *WEBHOOK_WORKFLOWS,
     *MONITORING_WORKFLOWS,
 )
 
@@ -52,11 +55,14 @@ def activity_callables(
     executor: Executor | None = None,
 ) -> list[Any]:
     """Every activity; `broker` manages the devices' MQTT accounts (None: it checks none)."""
+    emitter = WebhookEmitter(settings=settings, sessions=sessions)
     tokens = TokenActivities(settings=settings, sessions=sessions, cluster_ca=kube)
     accounts = MqttCredentialActivities(
         settings=settings, sessions=sessions, secrets=kube, broker=broker
     )
-    inventory = InventoryActivities(sessions=sessions, events=PublisherEvents(publisher=publisher))
+    inventory = InventoryActivities(
+        sessions=sessions, events=PublisherEvents(publisher=publisher), webhooks=emitter
+    )
     mqtt = NotifyActivities(publisher=publisher)
     provisioner = join_provisioner(
         tokens=tokens,
@@ -66,6 +72,7 @@ def activity_callables(
         accounts=accounts,
         batches=BatchActivities(sessions=sessions),
         executor=executor,
+        webhooks=emitter,
     )
     return [
         provisioner.provision_device,
@@ -93,12 +100,17 @@ def activity_callables(
             tokens=tokens,
             accounts=accounts,
         ),
-        *batch_activities(sessions=sessions),
-        *command_activities(sessions=sessions, publisher=publisher),
+        *batch_activities(sessions=sessions, webhooks=emitter),
+        *command_activities(sessions=sessions, publisher=publisher, webhooks=emitter),
         *backup_activities(
-            settings=settings, sessions=sessions, target=kube.target, executor=executor
+            settings=settings,
+            sessions=sessions,
+            target=kube.target,
+            executor=executor,
+            webhooks=emitter,
         ),
-        *workload_activities(sessions=sessions, target=kube.target),
+        *workload_activities(sessions=sessions, target=kube.target, webhooks=emitter),
+        *webhook_activities(emitter=emitter),
         *monitoring_activities(sessions=sessions, publisher=publisher),
     ]
 
@@ -112,6 +124,7 @@ def join_provisioner(
     accounts: MqttCredentialActivities,
     batches: BatchActivities,
     executor: Executor | None = None,
+    webhooks: WebhookEmitter | None = None,
 ) -> JoinProvisioner:
     """provision_device, running the very activities a join once ran one by one."""
     return JoinProvisioner(
@@ -127,6 +140,7 @@ def join_provisioner(
             BatchActivity.RECORD_BATCH_RESULTS: batches.record_batch_results,
         },
         executor=executor,
+        webhooks=webhooks,
     )
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from activities.webhooks.emitter import WebhookEmitter
 from activities.workloads.kube import WorkloadKubeActivities
 from activities.workloads.records import WorkloadRecordActivities
 from adapters.kubernetes.client import KubeTarget
@@ -17,10 +18,13 @@ WORKLOAD_WORKFLOWS: Sequence[type] = (WorkloadRolloutWorkflow, WorkloadRemovalWo
 
 
 def workload_activities(
-    *, sessions: async_sessionmaker[AsyncSession], target: KubeTarget
+    *,
+    sessions: async_sessionmaker[AsyncSession],
+    target: KubeTarget,
+    webhooks: WebhookEmitter | None = None,
 ) -> list[Any]:
     kube = WorkloadKubeActivities(target=target)
-    records = WorkloadRecordActivities(sessions=sessions)
+    records = WorkloadRecordActivities(sessions=sessions, webhooks=webhooks)
     return [
         kube.detect_mode,
         kube.list_targets,

@@ -19,6 +19,7 @@ from temporalio.exceptions import ApplicationError
 from activities.backup.common import Located, locate, scratch_dir
 from activities.backup.export import export_parts
 from activities.heartbeat import Heartbeat
+from activities.webhooks.emitter import WebhookEmitter
 from adapters.archive.writer import ArchiveWriter
 from adapters.kubernetes.objects import KubeObjects
 from adapters.storage.locations import Progress, StoreFactory, archive_name
@@ -30,11 +31,19 @@ from workflows.contracts.backup import (
     ArchiveRef,
     BackupActivity,
     BackupRecordInput,
+    BackupStatus,
     CreateArchiveInput,
     PruneInput,
     PruneResult,
 )
 from workflows.contracts.common import BackupErrorType
+from workflows.contracts.webhooks import WebhookEvent
+
+# The final states a webhook hears of (a cancelled backup is neither).
+BACKUP_EVENTS = {
+    BackupStatus.COMPLETED: WebhookEvent.BACKUP_COMPLETED,
+    BackupStatus.FAILED: WebhookEvent.BACKUP_FAILED,
+}
 
 
 class BackupActivities:
@@ -45,8 +54,10 @@ class BackupActivities:
         sessions: async_sessionmaker[AsyncSession],
         kube_api: client.ApiClient | None,
         executor: Executor | None = None,
+        webhooks: WebhookEmitter | None = None,
     ) -> None:
         self._settings = settings
+        self._webhooks = webhooks
         self._sessions = sessions
         self._kube = KubeObjects(api_client=kube_api) if kube_api is not None else None
         self._executor = executor
@@ -185,6 +196,17 @@ class BackupActivities:
                 schedule_id=inp.schedule_id,
                 error=inp.error,
             )
+        event = BACKUP_EVENTS.get(inp.status)
+        if self._webhooks is not None and event is not None:
+            data = {
+                "backup_id": inp.backup_id,
+                "kind": inp.kind.value,
+                "status": inp.status.value,
+                "size_bytes": archive.size_bytes if archive else None,
+                "schedule_id": inp.schedule_id,
+                "error": inp.error,
+            }
+            await self._webhooks.emit(event, key=inp.backup_id, data=data)
 
     @activity.defn(name=BackupActivity.PRUNE_BACKUPS)
     async def prune_backups(self, inp: PruneInput) -> PruneResult:

@@ -24,6 +24,7 @@ from activities.backup.common import Fetched, fetch_verified, final, locate, scr
 from activities.backup.restore_apply import Selection, select_parts, table_changes
 from activities.backup.restore_kube import kube_changes
 from activities.heartbeat import Heartbeat
+from activities.webhooks.emitter import WebhookEmitter
 from adapters.archive.format import ArchiveError
 from adapters.kubernetes.objects import KubeObjects
 from adapters.storage.locations import StoreFactory
@@ -39,9 +40,11 @@ from workflows.contracts.backup import (
     RestoreMode,
     RestorePlan,
     RestoreProgress,
+    RestoreStatus,
     SkippedPart,
 )
 from workflows.contracts.common import BackupErrorType
+from workflows.contracts.webhooks import WebhookEvent
 
 
 class RestoreActivities:
@@ -52,8 +55,10 @@ class RestoreActivities:
         sessions: async_sessionmaker[AsyncSession],
         kube_api: client.ApiClient | None,
         executor: Executor | None = None,
+        webhooks: WebhookEmitter | None = None,
     ) -> None:
         self._settings = settings
+        self._webhooks = webhooks
         self._sessions = sessions
         self._kube = KubeObjects(api_client=kube_api) if kube_api is not None else None
         self._executor = executor
@@ -219,3 +224,11 @@ class RestoreActivities:
                 error_type=inp.error_type,
                 error=inp.error,
             )
+        if self._webhooks is not None and inp.status is RestoreStatus.COMPLETED:
+            data = {
+                "restore_id": inp.restore_id,
+                "backup_id": inp.backup_id,
+                "dry_run": inp.dry_run,
+                "mode": inp.mode.value,
+            }
+            await self._webhooks.emit(WebhookEvent.RESTORE_COMPLETED, key=inp.restore_id, data=data)

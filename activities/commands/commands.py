@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
+from activities.webhooks.emitter import WebhookEmitter
 from adapters.mqtt.events import EventSink, timestamp
 from adapters.mqtt.publisher import MqttPublisher
 from store import commands
@@ -31,6 +32,7 @@ from workflows.contracts.commands import (
     LateResultInput,
 )
 from workflows.contracts.live import BROADCAST_TOPIC, DeviceTopic, EventType, device_topic
+from workflows.contracts.webhooks import WebhookEvent
 
 
 class CommandActivities:
@@ -40,10 +42,12 @@ class CommandActivities:
         sessions: async_sessionmaker[AsyncSession],
         publisher: MqttPublisher,
         events: EventSink,
+        webhooks: WebhookEmitter | None = None,
     ) -> None:
         self._sessions = sessions
         self._publisher = publisher
         self._events = events
+        self._webhooks = webhooks  # command_result
 
     @activity.defn(name=CommandActivity.DISPATCH_COMMAND)
     async def dispatch_command(self, inp: DispatchInput) -> DispatchOutcome:
@@ -93,6 +97,12 @@ class CommandActivities:
         saved = await self._save(inp)
         if saved and inp.state.final:
             self._events.emit(EventType.COMMAND_RESULT, result_event(inp))
+        if self._webhooks is not None and inp.state.final:
+            # Not only when `saved`: a retry of this activity, after the row was written,
+            # must still start the deliveries the first try may not have.
+            await self._webhooks.emit(
+                WebhookEvent.COMMAND_RESULT, key=inp.command_id, data=result_event(inp)
+            )
 
     @activity.defn(name=CommandActivity.RECORD_LATE_RESULT)
     async def record_late_result(self, inp: LateResultInput) -> None:

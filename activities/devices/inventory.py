@@ -6,11 +6,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.webhooks.emitter import WebhookEmitter, run_key
 from adapters.mqtt.events import EventSink
 from store.devices import inventory as devices
 from store.devices import tokens
 from store.models import utcnow
 from workflows.contracts.common import DeviceRef, ErrorType
+from workflows.contracts.devices import DEVICE_REMOVAL_WORKFLOW
 from workflows.contracts.join import (
     CompleteJoinInput,
     DeviceRecordInput,
@@ -19,14 +21,20 @@ from workflows.contracts.join import (
     JoinStatus,
 )
 from workflows.contracts.live import EventType
+from workflows.contracts.webhooks import WebhookEvent
 
 
 class InventoryActivities:
     def __init__(
-        self, *, sessions: async_sessionmaker[AsyncSession], events: EventSink | None = None
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        events: EventSink | None = None,
+        webhooks: WebhookEmitter | None = None,
     ) -> None:
         self._sessions = sessions
         self._events = events  # the event bus, for node_joined (SSE, WebSocket)
+        self._webhooks = webhooks  # device_joined, device_left
 
     @activity.defn(name=JoinActivity.VALIDATE_JOIN)
     async def validate_join(self, inp: DeviceRef) -> None:
@@ -66,6 +74,13 @@ class InventoryActivities:
     async def delete_device_record(self, inp: DeviceRef) -> None:
         async with self._sessions() as session, session.begin():
             await devices.delete_device(session, device_id=inp.device_id)
+        # A join's compensation runs this too; only a removal's last step means "left".
+        if self._webhooks is not None and activity.info().workflow_type == DEVICE_REMOVAL_WORKFLOW:
+            await self._webhooks.emit(
+                WebhookEvent.DEVICE_LEFT,
+                key=run_key(inp.device_id),
+                data={"device_id": inp.device_id, "node_name": inp.node_name},
+            )
 
     @activity.defn(name=JoinActivity.SET_DEVICE_STATUS)
     async def set_device_status(self, inp: DeviceStatusInput) -> None:
@@ -89,3 +104,15 @@ class InventoryActivities:
         if self._events is not None:
             joined = {"device_id": inp.device_id, "node_name": inp.node_name, "status": "Ready"}
             self._events.emit(EventType.NODE_JOINED, joined)
+        if self._webhooks is not None:
+            device = {"device_id": inp.device_id, "node_name": inp.node_name}
+            # Also emitted by provision_device; the same key makes it one delivery, and
+            # this one makes sure it is made if that best-effort try failed.
+            await self._webhooks.emit(
+                WebhookEvent.DEVICE_PROVISIONED, key=run_key(inp.device_id), data=device
+            )
+            await self._webhooks.emit(
+                WebhookEvent.DEVICE_JOINED,
+                key=run_key(inp.device_id),
+                data={"device_id": inp.device_id, "node_name": inp.node_name},
+            )

@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.webhooks.emitter import WebhookEmitter
 from store import join as batches
 from workflows.contracts.join import (
     DEVICE_JOIN_WORKFLOW,
@@ -14,6 +15,7 @@ from workflows.contracts.join import (
     BatchDeviceSpec,
     BatchPage,
     BatchResults,
+    BatchStatus,
     CancelBatchJoinsInput,
     FinishBatchInput,
     LoadBatchPageInput,
@@ -21,11 +23,21 @@ from workflows.contracts.join import (
     RecordBatchResultsInput,
     device_join_workflow_id,
 )
+from workflows.contracts.webhooks import WebhookEvent
+
+# A batch that ends, however (cancelled too), is a batch_completed with its status.
+FINISHED = (BatchStatus.COMPLETED, BatchStatus.CANCELLED)
 
 
 class BatchActivities:
-    def __init__(self, *, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        webhooks: WebhookEmitter | None = None,
+    ) -> None:
         self._sessions = sessions
+        self._webhooks = webhooks  # batch_completed
 
     @activity.defn(name=BatchActivity.LOAD_BATCH_PAGE)
     async def load_batch_page(self, inp: LoadBatchPageInput) -> BatchPage:
@@ -93,6 +105,14 @@ class BatchActivities:
                 succeeded=inp.succeeded,
                 failed=inp.failed,
             )
+        if self._webhooks is not None and inp.status in FINISHED:
+            data = {
+                "batch_id": inp.batch_id,
+                "status": inp.status.value,
+                "succeeded": inp.succeeded,
+                "failed": inp.failed,
+            }
+            await self._webhooks.emit(WebhookEvent.BATCH_COMPLETED, key=inp.batch_id, data=data)
 
     @activity.defn(name=BatchActivity.CANCEL_BATCH_JOINS)
     async def cancel_batch_joins(self, inp: CancelBatchJoinsInput) -> int:

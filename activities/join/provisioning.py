@@ -27,7 +27,8 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from workflows.contracts.common import TransientKubeError
+from activities.webhooks.emitter import WebhookEmitter, run_key
+from workflows.contracts.common import DeviceRef, TransientKubeError
 from workflows.contracts.join import (
     BatchActivity,
     IssuedJoinToken,
@@ -38,6 +39,7 @@ from workflows.contracts.join import (
     ProvisionOutcome,
     StepFailure,
 )
+from workflows.contracts.webhooks import WebhookEvent
 
 Step = Callable[[Any], Any]
 # Each step's own limit, so that a hung step fails with details before the whole run's
@@ -63,10 +65,26 @@ class JoinProvisioner:
         *,
         executor: Executor | None = None,
         retry_delays: tuple[float, ...] = STEP_RETRY_DELAYS,
+        webhooks: WebhookEmitter | None = None,
     ) -> None:
         self._steps = steps
         self._retry_delays = retry_delays
+        self._webhooks = webhooks  # device_provisioned
         self._executor = executor  # for the sync steps (kubernetes, paho); None: the loop's
+
+    async def _provisioned(self, device: DeviceRef) -> None:
+        # Best effort here: a failure must not undo a join that is done. complete_join
+        # emits the same event (same key, so one delivery) when the node turns Ready.
+        if self._webhooks is None:
+            return
+        try:
+            await self._webhooks.emit(
+                WebhookEvent.DEVICE_PROVISIONED,
+                key=run_key(device.device_id),
+                data={"device_id": device.device_id, "node_name": device.node_name},
+            )
+        except Exception as err:
+            activity.logger.warning("device_provisioned not emitted yet: %s", err)
 
     @activity.defn(name=JoinActivity.PROVISION_DEVICE)
     async def provision_device(self, inp: ProvisionDeviceInput) -> ProvisionOutcome:
@@ -107,6 +125,7 @@ class JoinProvisioner:
             elif step == JoinStep.ISSUE_MQTT_CREDENTIALS:
                 mqtt = result
             done.append(step)
+        await self._provisioned(inp.validate_join)
         if inp.batch_result is None:
             return ProvisionOutcome(done=done, token=token, mqtt=mqtt)
         # Written last: the batch counts the device once every step is done. Not a step:

@@ -17,7 +17,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
+from activities.webhooks.emitter import WebhookEmitter
 from store.models import Rollout, Workload, WorkloadNode, WorkloadRevision
+from workflows.contracts.webhooks import WebhookEvent
 from workflows.contracts.workloads import (
     NodeRecord,
     RecordRolloutInput,
@@ -37,11 +39,21 @@ FINAL_STATUS = {
 }
 CHUNK = 1000
 FINAL_STATES = [state.value for state in RolloutState if state.final]
+ROLLOUT_EVENTS = {
+    RolloutState.COMPLETED: WebhookEvent.ROLLOUT_COMPLETED,
+    RolloutState.ROLLED_BACK: WebhookEvent.ROLLOUT_ROLLED_BACK,
+}
 
 
 class WorkloadRecordActivities:
-    def __init__(self, *, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        webhooks: WebhookEmitter | None = None,
+    ) -> None:
         self._sessions = sessions
+        self._webhooks = webhooks  # rollout_completed, rollout_rolled_back
 
     @activity.defn(name=WorkloadActivity.RECORD_ROLLOUT)
     async def record_rollout(self, inp: RecordRolloutInput) -> None:
@@ -78,6 +90,16 @@ class WorkloadRecordActivities:
                 workload.status = status
                 if progress.state is RolloutState.COMPLETED:
                     workload.deployed_revision = progress.revision
+        event = ROLLOUT_EVENTS.get(progress.state)
+        if self._webhooks is not None and event is not None:
+            data = {
+                "workload_id": progress.workload_id,
+                "rollout_id": progress.rollout_id,
+                "revision": progress.revision,
+                "state": progress.state.value,
+                "error": progress.error or progress.abort_reason,
+            }
+            await self._webhooks.emit(event, key=progress.rollout_id, data=data)
 
     @activity.defn(name=WorkloadActivity.LOAD_REVISION)
     async def load_revision(self, ref: RevisionRef) -> WorkloadSpec | None:

@@ -40,6 +40,7 @@ from workflows.contracts.devices import (
 )
 from workflows.contracts.join import BATCH_JOIN_WORKFLOW, DEVICE_JOIN_WORKFLOW
 from workflows.contracts.monitoring import ALERT_EVALUATION_WORKFLOW, METRICS_COMPACTION_WORKFLOW
+from workflows.contracts.webhooks import WEBHOOK_DELIVERY_WORKFLOW
 from workflows.contracts.workloads import WORKLOAD_REMOVAL_WORKFLOW, WORKLOAD_ROLLOUT_WORKFLOW
 from workflows.devices.issue_token import IssueTokenWorkflow
 from workflows.devices.removal import DeviceRemovalWorkflow
@@ -48,6 +49,7 @@ from workflows.join.batch_join import BatchJoinWorkflow
 from workflows.join.device_join import DeviceJoinWorkflow
 from workflows.monitoring.alerts import AlertEvaluationWorkflow
 from workflows.monitoring.compaction import MetricsCompactionWorkflow
+from workflows.webhooks.delivery import WebhookDeliveryWorkflow
 from workflows.workloads.removal import WorkloadRemovalWorkflow
 from workflows.workloads.rollout import WorkloadRolloutWorkflow
 
@@ -70,6 +72,7 @@ WORKFLOWS: dict[str, type] = {
     RESTORE_WORKFLOW: RestoreWorkflow,
     WORKLOAD_ROLLOUT_WORKFLOW: WorkloadRolloutWorkflow,
     WORKLOAD_REMOVAL_WORKFLOW: WorkloadRemovalWorkflow,
+    WEBHOOK_DELIVERY_WORKFLOW: WebhookDeliveryWorkflow,
     METRICS_COMPACTION_WORKFLOW: MetricsCompactionWorkflow,
     ALERT_EVALUATION_WORKFLOW: AlertEvaluationWorkflow,
 }

@@ -193,6 +193,9 @@ async def test_cloudcore_document_examples(stack: CommandStack, fleet_of: Any) -
         "edge-device-laptop-001": online[0], "edge-device-002": online[1],
         "device-001": online[0],
         "admin123": ADMIN_PASSWORD,  # refused as written; see AS_WRITTEN_REFUSED
+        # A webhook's host must resolve to a public address when it is saved; this one
+        # needs no DNS. Deliveries to it run in tests/e2e/webhooks, to a local receiver.
+        "https://your-server.com/webhook": "https://93.184.215.14/webhook",
     }  # fmt: skip
     replay = Replay(stack, ids)
     for example in examples("cloudcore"):

@@ -1,0 +1,1 @@
+"""Webhook activities: deliver one attempt, record it, emit events to subscribers."""

@@ -1,0 +1,1 @@
+"""Webhooks: targets, signatures, one attempt over HTTP, starting delivery runs."""

@@ -1,0 +1,48 @@
+"""Starting WebhookDelivery runs by name, for the worker's emitter and the API alike."""
+
+from __future__ import annotations
+
+from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from store.settings import Settings
+from workflows.contracts.webhooks import (
+    WEBHOOK_DELIVERY_WORKFLOW,
+    DeliveryInput,
+    DeliveryRetry,
+    delivery_workflow_id,
+)
+
+
+def delivery_retry(settings: Settings) -> DeliveryRetry:
+    return DeliveryRetry(
+        initial_seconds=settings.webhook_retry_initial_seconds,
+        maximum_seconds=settings.webhook_retry_max_interval_seconds,
+        give_up_after_seconds=settings.webhook_retry_window_seconds,
+    )
+
+
+async def start_delivery(
+    client: Client, inp: DeliveryInput, *, task_queue: str, again: bool = False
+) -> bool:
+    """Start the delivery's run; False when one runs (or, unless `again`, ever ran).
+
+    An emission retried after its run ended must not deliver twice, so only a
+    redelivery (`again`) may reuse the ID of a run that has ended.
+    """
+    reuse = (
+        WorkflowIDReusePolicy.ALLOW_DUPLICATE if again else WorkflowIDReusePolicy.REJECT_DUPLICATE
+    )
+    try:
+        await client.start_workflow(
+            WEBHOOK_DELIVERY_WORKFLOW,
+            inp,
+            id=delivery_workflow_id(inp.delivery_id),
+            task_queue=task_queue,
+            id_reuse_policy=reuse,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        )
+    except WorkflowAlreadyStartedError:
+        return False
+    return True

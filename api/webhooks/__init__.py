@@ -1,0 +1,1 @@
+"""Webhooks: CRUD, deliveries, ping and redelivery."""

@@ -1,0 +1,1 @@
+"""Webhook deliveries: one durable run per (webhook, event)."""
