@@ -31,6 +31,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 
 from activities.monitoring.alerts import AlertActivities
 from activities.monitoring.compaction import MonitoringActivities
+from activities.webhooks.emitter import WebhookEmitter
 from adapters.mqtt.events import PublisherEvents
 from adapters.mqtt.publisher import MqttPublisher
 from store.monitoring.config import metrics_retention
@@ -53,10 +54,16 @@ DISABLED_NOTE = "paused: EDGEWRIGHT_METRICS_COMPACTION_ENABLED is false"
 
 
 def monitoring_activities(
-    *, sessions: async_sessionmaker[AsyncSession], publisher: MqttPublisher
+    *,
+    sessions: async_sessionmaker[AsyncSession],
+    publisher: MqttPublisher,
+    webhooks: WebhookEmitter | None = None,
 ) -> list[Any]:
     alerts = AlertActivities(
-        sessions=sessions, publisher=publisher, events=PublisherEvents(publisher=publisher)
+        sessions=sessions,
+        publisher=publisher,
+        events=PublisherEvents(publisher=publisher),
+        webhooks=webhooks,
     )
     return [MonitoringActivities(sessions=sessions).compact_metrics, alerts.evaluate_alerts]
 

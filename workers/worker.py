@@ -111,7 +111,7 @@ def activity_callables(
         ),
         *workload_activities(sessions=sessions, target=kube.target, webhooks=emitter),
         *webhook_activities(emitter=emitter),
-        *monitoring_activities(sessions=sessions, publisher=publisher),
+        *monitoring_activities(sessions=sessions, publisher=publisher, webhooks=emitter),
     ]
 
 

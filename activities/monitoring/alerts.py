@@ -1,8 +1,9 @@
 """The alert evaluation activity: one round in one transaction, then its transitions out.
 
-Transitions go out after the commit, on `cloudcore/alerts` (QoS 1) and as `alert` events
-on the bus (SSE, WebSocket). A publish that fails is logged, not retried: the store holds
-the alert either way, and a retry would evaluate again rather than resend.
+Transitions go out after the commit, on `cloudcore/alerts` (QoS 1), as `alert` events
+on the bus (SSE, WebSocket) and to the webhooks subscribed to `alert`. A publish or a
+webhook start that fails is logged, not retried: the store holds the alert either way,
+and a retry would evaluate again rather than resend.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
+from activities.webhooks.emitter import WebhookEmitter
 from adapters.mqtt.events import EventSink, event_payload
 from adapters.mqtt.publisher import MqttPublisher
 from store.models import utcnow
@@ -24,6 +26,7 @@ from workflows.contracts.monitoring import (
     EvaluateAlertsInput,
     MonitoringActivity,
 )
+from workflows.contracts.webhooks import WebhookEvent
 
 # The device views' rule: reported over the Edge API this recently means online.
 ONLINE_WINDOW = timedelta(minutes=2)
@@ -51,10 +54,12 @@ class AlertActivities:
         sessions: async_sessionmaker[AsyncSession],
         publisher: MqttPublisher,
         events: EventSink,
+        webhooks: WebhookEmitter | None = None,
     ) -> None:
         self._sessions = sessions
         self._publisher = publisher
         self._events = events
+        self._webhooks = webhooks
 
     @activity.defn(name=MonitoringActivity.EVALUATE_ALERTS)
     async def evaluate_alerts(self, inp: EvaluateAlertsInput) -> AlertRound:
@@ -75,4 +80,17 @@ class AlertActivities:
                 )
             except Exception:  # the store has it; subscribers miss this one message
                 activity.logger.exception("could not publish alert %d", transition.alert_id)
+            if self._webhooks is None:
+                continue
+            try:
+                await self._webhooks.emit(
+                    WebhookEvent.ALERT,
+                    key=f"{transition.alert_id}:{transition.state}",
+                    data=fields,
+                    at=transition.at,
+                )
+            except Exception:  # as above: the alert stays in the store and the API
+                activity.logger.exception(
+                    "could not send alert %d to webhooks", transition.alert_id
+                )
         return AlertRound(transitions=transitions)

@@ -24,7 +24,7 @@ class WebhookEvent(StrEnum):
     DEVICE_JOINED = "device_joined"
     DEVICE_LEFT = "device_left"
     DEVICE_PROVISIONED = "device_provisioned"
-    ALERT = "alert"  # nothing emits it yet: accepted so subscriptions outlive that gap
+    ALERT = "alert"
     COMMAND_RESULT = "command_result"
     BATCH_COMPLETED = "batch_completed"
     ROLLOUT_COMPLETED = "rollout_completed"

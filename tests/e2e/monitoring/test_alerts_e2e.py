@@ -1,5 +1,6 @@
 """End to end: a rule with for_seconds 0 fires on a hot sample and resolves on a cool one,
-published on cloudcore/alerts; the alert outlives the evaluation run that raised it."""
+published on cloudcore/alerts and sent to a webhook subscribed to `alert`; the alert
+outlives the evaluation run that raised it."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from store.models import utcnow
 from tests.e2e.command_stack import CommandStack, command_settings, running_command_stack
 from tests.support.helpers import eventually
 from tests.support.mqtt_fixtures import Broker
+from tests.support.webhook_receiver import Receiver, webhook_receiver
 from workflows.contracts.live import ALERTS_TOPIC
 from workflows.contracts.monitoring import ALERT_EVALUATION_WORKFLOW, AlertEvaluationInput
 
@@ -27,9 +29,15 @@ async def stack(
 ) -> AsyncIterator[CommandStack]:
     settings = command_settings(
         data_dir=tmp_path, temporal=dev_env.client, sandbox_url=kube_sandbox_url, broker=mqtt_broker
-    )
+    ).model_copy(update={"webhook_allow_private": True})  # the receiver is on loopback
     async with running_command_stack(settings, dev_env.client) as running:
         yield running
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    async with webhook_receiver() as listening:
+        yield listening
 
 
 async def alerts_topic(broker: Broker) -> tuple[AsyncMqttClient, list[dict[str, Any]]]:
@@ -57,7 +65,7 @@ async def start_evaluation(stack: CommandStack) -> Any:
 
 
 async def test_an_alert_fires_resolves_and_outlives_its_evaluation_run(
-    stack: CommandStack, mqtt_broker: Broker
+    stack: CommandStack, mqtt_broker: Broker, receiver: Receiver
 ) -> None:
     auth = stack.auth
     node = await stack.http.post("/api/v1/nodes", json={"name": "hot-node-1"}, headers=auth)
@@ -67,6 +75,12 @@ async def test_an_alert_fires_resolves_and_outlives_its_evaluation_run(
     put = await stack.http.put("/api/kubeedge/alerts/rules/very_hot", json=rule, headers=auth)
     assert put.status_code == 200, put.text
     subscriber, published = await alerts_topic(mqtt_broker)
+    hook = await stack.http.post(
+        "/api/kubeedge/webhooks",
+        json={"url": receiver.url, "events": ["alert"], "secret": "s" * 32},
+        headers=auth,
+    )
+    assert hook.status_code == 201, hook.text
     run = await start_evaluation(stack)
     try:
 
@@ -106,6 +120,12 @@ async def test_an_alert_fires_resolves_and_outlives_its_evaluation_run(
 
         assert await eventually(both_published) == ["firing", "resolved"]
         assert all(m["event"] == "alert" for m in published)
+        sent = [json.loads(call.body) for call in await receiver.called(2)]
+        assert sorted((m["event"], m["data"]["state"]) for m in sent) == [
+            ("alert", "firing"),
+            ("alert", "resolved"),
+        ]
+        assert {m["data"]["alert_id"] for m in sent} == {firing["id"]}
     finally:
         await run.terminate("test over")
         await subscriber.close()
