@@ -84,6 +84,7 @@ FREE_FORM = {
     "is no KubeEdge port",
     "cloudcore.nodeports": "as ports",
     "devices_by_type": "keyed by the fleet's own device types",
+    "nodes": "GET /api/v1/metrics: keyed by the fleet's own node IDs",
 }
 
 
