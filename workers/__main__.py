@@ -37,7 +37,7 @@ def worker_client_id() -> str:
     return f"edgewright-worker-{socket.gethostname()}-{os.getpid()}"
 
 
-def device_accounts(settings: Settings) -> DynsecClient | None:
+def device_accounts(settings: Settings, *, client_id: str | None = None) -> DynsecClient | None:
     """The broker's control topic, when an account for it is configured."""
     control = control_credentials(settings)
     if control is None:
@@ -50,7 +50,7 @@ def device_accounts(settings: Settings) -> DynsecClient | None:
         host=settings.mqtt_host,
         port=settings.mqtt_port,
         credentials=control,
-        client_id=f"edgewright-worker-control-{socket.gethostname()}-{os.getpid()}",
+        client_id=client_id or f"edgewright-worker-control-{socket.gethostname()}-{os.getpid()}",
     )
 
 

@@ -19,12 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.client import Client
 
-from adapters.webhooks.runs import delivery_retry, start_delivery
+from adapters.webhooks.runs import delivery_input, start_delivery
 from adapters.webhooks.signing import iso
 from store import webhooks
 from store.models import WebhookDelivery, utcnow
 from store.settings import Settings
-from workflows.contracts.webhooks import DeliveryInput, DeliveryStatus, WebhookEvent, delivery_id
+from workflows.contracts.webhooks import DeliveryStatus, WebhookEvent, delivery_id
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ class WebhookEmitter:
                     )
                     row = await webhooks.get_delivery(session, did)
                 if row is not None and _maybe_unstarted(row):
-                    due.append(self._input(row))
+                    due.append(delivery_input(self._settings, row))
         started = 0
         for inp in due:
             started += await start_delivery(
@@ -88,17 +88,6 @@ class WebhookEmitter:
     @property
     def sessions(self) -> async_sessionmaker[AsyncSession]:
         return self._sessions
-
-    def _input(self, row: WebhookDelivery) -> DeliveryInput:
-        return DeliveryInput(
-            delivery_id=row.delivery_id,
-            webhook_id=row.webhook_id,
-            event=WebhookEvent(row.event),
-            event_id=row.event_id,
-            occurred_at=row.occurred_at,
-            data=row.data,
-            retry=delivery_retry(self._settings),
-        )
 
     def _temporal(self) -> Client:
         return self._client if self._client is not None else activity.client()

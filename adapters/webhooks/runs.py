@@ -6,11 +6,13 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from store.models import WebhookDelivery
 from store.settings import Settings
 from workflows.contracts.webhooks import (
     WEBHOOK_DELIVERY_WORKFLOW,
     DeliveryInput,
     DeliveryRetry,
+    WebhookEvent,
     delivery_workflow_id,
 )
 
@@ -20,6 +22,19 @@ def delivery_retry(settings: Settings) -> DeliveryRetry:
         initial_seconds=settings.webhook_retry_initial_seconds,
         maximum_seconds=settings.webhook_retry_max_interval_seconds,
         give_up_after_seconds=settings.webhook_retry_window_seconds,
+    )
+
+
+def delivery_input(settings: Settings, row: WebhookDelivery) -> DeliveryInput:
+    """What a WebhookDelivery run is started with, from its delivery row."""
+    return DeliveryInput(
+        delivery_id=row.delivery_id,
+        webhook_id=row.webhook_id,
+        event=WebhookEvent(row.event),
+        event_id=row.event_id,
+        occurred_at=row.occurred_at,
+        data=row.data,
+        retry=delivery_retry(settings),
     )
 
 

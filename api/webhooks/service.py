@@ -13,7 +13,7 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
-from adapters.webhooks.runs import delivery_retry, start_delivery
+from adapters.webhooks.runs import delivery_input, start_delivery
 from adapters.webhooks.signing import iso
 from adapters.webhooks.targets import TargetRefused, checked_addresses
 from api.core.errors import ApiError
@@ -24,7 +24,6 @@ from store.models import Webhook, WebhookDelivery, utcnow
 from store.sealing import seal
 from store.settings import Settings
 from workflows.contracts.webhooks import (
-    DeliveryInput,
     DeliveryStatus,
     WebhookEvent,
     delivery_id,
@@ -67,18 +66,6 @@ def delivery_view(settings: Settings, row: WebhookDelivery) -> DeliveryOut:
     )
 
 
-def _input(settings: Settings, row: WebhookDelivery) -> DeliveryInput:
-    return DeliveryInput(
-        delivery_id=row.delivery_id,
-        webhook_id=row.webhook_id,
-        event=WebhookEvent(row.event),
-        event_id=row.event_id,
-        occurred_at=row.occurred_at,
-        data=row.data,
-        retry=delivery_retry(settings),
-    )
-
-
 async def ping(
     sessions: async_sessionmaker[AsyncSession], client: Client, settings: Settings, hook: Webhook
 ) -> WebhookDelivery:
@@ -97,7 +84,7 @@ async def ping(
         )
         row = await webhooks.get_delivery(session, did)
     assert row is not None
-    await start_delivery(client, _input(settings, row), task_queue=settings.task_queue)
+    await start_delivery(client, delivery_input(settings, row), task_queue=settings.task_queue)
     return row
 
 
@@ -123,7 +110,7 @@ async def redeliver(
             )
         await webhooks.restart_delivery(session, row)
     if not await start_delivery(
-        client, _input(settings, row), task_queue=settings.task_queue, again=True
+        client, delivery_input(settings, row), task_queue=settings.task_queue, again=True
     ):
         raise ApiError(409, f"Delivery {delivery} is already being delivered")
     return row

@@ -7,6 +7,7 @@ sandbox's own client, not one behind a fault proxy, so that counting is never fa
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from typing import Any
 
@@ -126,3 +127,24 @@ async def inventory_rows(stack: Stack, tag: str) -> Counter[str]:
     async with stack.sessions() as session:
         rows = (await session.scalars(select(Device.device_id))).all()
     return Counter(device for device in rows if tag in device)
+
+
+async def assert_each_joined_once(
+    stack: Stack, sandbox: k8s.ApiClient, tag: str, *, devices: int, secrets_before: int
+) -> None:
+    """Every device of the test joined exactly once: one ConfigMap, Device, Role and
+    RoleBinding, MQTT Secret, live token and inventory row each, and no other Secret."""
+    configmaps = await asyncio.to_thread(our_configmaps, sandbox, tag)
+    device_crs = await asyncio.to_thread(our_devices, sandbox, tag)
+    rbac = await asyncio.to_thread(our_rbac, sandbox, tag)
+    mqtt = await asyncio.to_thread(our_mqtt_secrets, sandbox, tag)
+    assert (len(configmaps), set(configmaps.values())) == (devices, {1})
+    assert (len(device_crs), set(device_crs.values())) == (devices, {1})
+    assert len(rbac) == 2 * devices  # a Role and a RoleBinding per node
+    assert (len(mqtt), set(mqtt.values())) == (devices, {1}), "one MQTT Secret per device"
+    assert await asyncio.to_thread(other_secrets, sandbox, tag) == secrets_before
+    tokens = await tokens_per_device(stack, tag)
+    assert (len(tokens), set(tokens.values())) == (devices, {1}), "one token per device"
+    assert await live_tokens(stack, tag) == devices
+    inventory = await inventory_rows(stack, tag)
+    assert (len(inventory), set(inventory.values())) == (devices, {1})

@@ -35,9 +35,10 @@ from store.db import create_engine, session_factory
 from store.devices import inventory as devices
 from store.migrate import upgrade_async
 from store.settings import Settings
-from tests.e2e.stack import ADMIN_PASSWORD, device_accounts, stack_settings
+from tests.e2e.stack import ADMIN_PASSWORD, stack_settings
 from tests.support.helpers import eventually, free_port
 from tests.support.mqtt_fixtures import Broker
+from workers.__main__ import device_accounts
 from workers.bridge.service import Bridge, running_bridge
 from workers.worker import activity_callables, build_worker
 
@@ -135,7 +136,7 @@ async def running_command_stack(
         credentials=service_credentials(settings),
     )
     await publisher.start()
-    broker = device_accounts(settings)
+    broker = device_accounts(settings, client_id=f"e2e-control-{uuid.uuid4().hex[:6]}")
     if broker is not None:
         await broker.start()
     activities = activity_callables(

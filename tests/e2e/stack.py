@@ -24,8 +24,7 @@ from temporalio.client import Client
 
 from activities.join.kubernetes import KubeActivities
 from adapters.kubernetes.client import KubeTarget, connect_kube
-from adapters.mqtt.credentials import control_credentials, service_credentials
-from adapters.mqtt.dynsec import DynsecClient
+from adapters.mqtt.credentials import service_credentials
 from adapters.mqtt.publisher import MqttPublisher
 from api.main import create_app
 from store.access.users import Role, create_user
@@ -33,6 +32,7 @@ from store.db import create_engine, session_factory
 from store.migrate import upgrade_async
 from store.settings import KubeMode, Settings
 from tests.support.mqtt_fixtures import Broker, broker_settings
+from workers.__main__ import device_accounts
 from workers.health import HealthReporter
 from workers.worker import activity_callables, build_worker
 
@@ -84,19 +84,6 @@ def settings_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def device_accounts(settings: Settings) -> DynsecClient | None:
-    """What the worker manages the devices' MQTT accounts with (workers.__main__)."""
-    control = control_credentials(settings)
-    if control is None:
-        return None
-    return DynsecClient(
-        host=settings.mqtt_host,
-        port=settings.mqtt_port,
-        credentials=control,
-        client_id=f"e2e-control-{uuid.uuid4().hex[:6]}",
-    )
-
-
 @asynccontextmanager
 async def running_stack(
     settings: Settings, temporal: Client, *, worker: bool = True, health: bool = False
@@ -117,7 +104,7 @@ async def running_stack(
         credentials=service_credentials(settings),
     )
     await publisher.start()
-    broker = device_accounts(settings)
+    broker = device_accounts(settings, client_id=f"e2e-control-{uuid.uuid4().hex[:6]}")
     if broker is not None:
         await broker.start()
     activities = activity_callables(

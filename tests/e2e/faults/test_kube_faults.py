@@ -16,13 +16,13 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from tests.e2e.batch_helpers import (
+    assert_each_joined_once,
     devices,
     inventory_rows,
     live_tokens,
     other_secrets,
     our_configmaps,
     our_devices,
-    our_mqtt_secrets,
     our_rbac,
     start_batch,
     tokens_per_device,
@@ -78,19 +78,7 @@ async def test_a_batch_joins_every_device_through_flaky_kubernetes(
 
     assert faults.injected_errors >= BATCH, "the proxy should have failed many calls"
     assert (report["status"], report["success"], report["failed"]) == ("completed", BATCH, 0)
-    configmaps = await asyncio.to_thread(our_configmaps, sandbox, tag)
-    device_crs = await asyncio.to_thread(our_devices, sandbox, tag)
-    rbac = await asyncio.to_thread(our_rbac, sandbox, tag)
-    assert (len(configmaps), set(configmaps.values())) == (BATCH, {1})
-    assert (len(device_crs), set(device_crs.values())) == (BATCH, {1})
-    assert len(rbac) == 2 * BATCH  # a Role and a RoleBinding per node
-    assert await asyncio.to_thread(other_secrets, sandbox, tag) == secrets_before
-    mqtt = await asyncio.to_thread(our_mqtt_secrets, sandbox, tag)
-    assert (len(mqtt), set(mqtt.values())) == (BATCH, {1}), "one MQTT Secret per device"
-    tokens = await tokens_per_device(stack, tag)
-    assert (len(tokens), set(tokens.values())) == (BATCH, {1}), "one token per device"
-    assert await live_tokens(stack, tag) == BATCH
-    assert len(await inventory_rows(stack, tag)) == BATCH
+    await assert_each_joined_once(stack, sandbox, tag, devices=BATCH, secrets_before=secrets_before)
 
 
 async def test_a_step_refused_for_good_undoes_the_steps_before_it(

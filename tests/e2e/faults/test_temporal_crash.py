@@ -10,16 +10,10 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.batch_helpers import (
+    assert_each_joined_once,
     devices,
-    inventory_rows,
-    live_tokens,
     other_secrets,
-    our_configmaps,
-    our_devices,
-    our_mqtt_secrets,
-    our_rbac,
     start_batch,
-    tokens_per_device,
     wait_done,
 )
 from tests.e2e.faults.restartable_temporal import RestartableTemporal, restartable_temporal
@@ -66,17 +60,6 @@ async def test_temporal_killed_mid_batch_joins_every_device_exactly_once(
 
         assert at_kill < BATCH  # the kill came mid-batch
         assert (report["status"], report["success"], report["failed"]) == ("completed", BATCH, 0)
-        configmaps = await asyncio.to_thread(our_configmaps, sandbox, tag)
-        device_crs = await asyncio.to_thread(our_devices, sandbox, tag)
-        rbac = await asyncio.to_thread(our_rbac, sandbox, tag)
-        assert (len(configmaps), set(configmaps.values())) == (BATCH, {1})
-        assert (len(device_crs), set(device_crs.values())) == (BATCH, {1})
-        assert len(rbac) == 2 * BATCH  # a Role and a RoleBinding per node
-        assert await asyncio.to_thread(other_secrets, sandbox, tag) == secrets_before
-        mqtt = await asyncio.to_thread(our_mqtt_secrets, sandbox, tag)
-        assert (len(mqtt), set(mqtt.values())) == (BATCH, {1}), "one MQTT Secret per device"
-        tokens = await tokens_per_device(stack, tag)
-        assert (len(tokens), set(tokens.values())) == (BATCH, {1}), "a device got a second token"
-        assert await live_tokens(stack, tag) == BATCH
-        inventory = await inventory_rows(stack, tag)
-        assert (len(inventory), set(inventory.values())) == (BATCH, {1})
+        await assert_each_joined_once(
+            stack, sandbox, tag, devices=BATCH, secrets_before=secrets_before
+        )
