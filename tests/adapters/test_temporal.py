@@ -38,6 +38,7 @@ async def test_connect_uses_the_settings_and_the_pydantic_converter(
         "data_converter": pydantic_data_converter,
         "tls": False,
         "api_key": None,
+        "runtime": None,  # the SDK's default; the worker passes its own for its metrics
     }
 
 
