@@ -107,7 +107,10 @@ async def test_join_provisions_waits_for_ready_and_completes(stack: Stack) -> No
     assert conflict.json()["code"] == "API-005"
 
     # The run is findable by its search attributes.
-    found = [wf async for wf in stack.temporal.list_workflows("DeviceId='edge-device-001'")]
+    # Within this stack's task queue: other tests on the shared server (the OpenAPI fuzz
+    # draws the schema's example device ID) may join the same device ID.
+    query = f"DeviceId='edge-device-001' AND TaskQueue='{stack.settings.task_queue}'"
+    found = [wf async for wf in stack.temporal.list_workflows(query)]
     assert [wf.id for wf in found] == ["device-join/edge-device-001"]
 
     # edgecore registers the node; the workflow notices on its own and completes.
