@@ -110,9 +110,14 @@ fmt: venv
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+# Two workers, each taking whole files (module fixtures stay together): most tests wait
+# on Temporal, the broker or the sandbox, so two share two cores well. TEST_WORKERS=0
+# runs the suite in one process.
+TEST_WORKERS ?= 2
+
 test: venv system-deps
 	$(MAKE) --no-print-directory lint
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile
 
 run: venv-runtime
 	@$(MAKE) --no-print-directory system-deps || echo "system-deps failed; going on without it"

@@ -28,7 +28,13 @@ from tests.workflows.join.fake_join_activities import FakeJoinActivities
 from workflows.contracts.join import JoinActivity
 from workflows.join.device_join import DeviceJoinWorkflow
 
-JOIN = {"node_name": "edge-node-001", "device_id": "edge-device-001", "cloud_ip": "192.0.2.10"}
+# IDs of its own: other tests on the shared dev server join the documents' edge-device-001.
+_TAG = uuid.uuid4().hex[:8]
+JOIN = {
+    "node_name": f"edge-node-{_TAG}",
+    "device_id": f"edge-device-{_TAG}",
+    "cloud_ip": "192.0.2.10",
+}
 
 
 @pytest.fixture
