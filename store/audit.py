@@ -54,8 +54,10 @@ class AuditOutcome(StrEnum):
 
 
 REDACTED = "[redacted]"
-# Detail keys that may never carry their value (substring match, case-insensitive).
-_SECRET_KEYS = ("password", "secret", "token", "api_key", "apikey", "authorization", "cookie")
+# Detail keys that may never carry their value (case-insensitive): anywhere in the name,
+# or at its end ("token", "x-api-key", but not "token_expiry_hours").
+_SECRET_WORDS = ("password", "passwd", "secret", "authorization", "cookie", "credential")
+_SECRET_ENDINGS = ("token", "key", "jwt", "bearer")
 # Keys that name a credential without holding it: ids and expiries are safe to keep.
 _SAFE_SUFFIXES = ("_id", "_ids", "_at", "_kind", "_type")
 MAX_TEXT = 300
@@ -80,7 +82,7 @@ def _is_secret_key(name: str) -> bool:
     lowered = name.lower()
     if lowered.endswith(_SAFE_SUFFIXES):
         return False
-    return any(word in lowered for word in _SECRET_KEYS)
+    return any(word in lowered for word in _SECRET_WORDS) or lowered.endswith(_SECRET_ENDINGS)
 
 
 def _scrub_value(value: Any, *, depth: int) -> Any:

@@ -78,6 +78,8 @@ async def test_details_never_keep_a_credential(sessions: Sessions) -> None:
                 "nested": {"webhook_secret": "s3cr3t", "Authorization": "Bearer abc"},
                 "token": "eyJhbGciOi",
                 "token_id": "jti-42",
+                "X-API-Key": "ewk_abc",
+                "changes": {"token_expiry_hours": 2},
                 "reason": "x" * 1000,
             },
         )
@@ -86,7 +88,9 @@ async def test_details_never_keep_a_credential(sessions: Sessions) -> None:
     assert row.details["password"] == REDACTED
     assert row.details["nested"] == {"webhook_secret": REDACTED, "Authorization": REDACTED}
     assert row.details["token"] == REDACTED
+    assert row.details["X-API-Key"] == REDACTED
     assert row.details["token_id"] == "jti-42"
+    assert row.details["changes"] == {"token_expiry_hours": 2}
     assert len(row.details["reason"]) == 300
     assert row.outcome == "failure"
 
