@@ -110,6 +110,13 @@ def defer_audit_event_once(
     )
 
 
+def name_caller(request: Request, name: str) -> None:
+    """The actor of this request's events from now on (a node token's `node:<id>`)."""
+    slot = audit_slot(request.scope)
+    if slot is not None:
+        slot.actor = name
+
+
 def note_caller(request: Request, principal: Principal) -> None:
     """The request is `principal`'s; a login token's first use per UTC day is recorded
     (a row per request would put a write on every request's path)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import jwt
 from fastapi import FastAPI
 
 from store.access.users import Role
@@ -70,3 +71,15 @@ async def test_a_flood_of_bad_tokens_is_one_row(
     assert body["count"] == 1
     assert body["logs"][0]["details"] == {"reason": "Invalid token", "path": "/api/auth/me"}
     assert body["logs"][0]["actor"] is None
+
+
+async def test_a_forged_node_token_is_refused_and_recorded(
+    client: httpx.AsyncClient, tokens: dict[Role, str]
+) -> None:
+    forged = jwt.encode({"kind": "node", "sub": "n1"}, "not-our-key-" * 4, algorithm="HS256")
+    answer = await client.get("/api/v1/nodes/n1", headers=bearer(forged))
+    assert answer.status_code == 401
+    body = await logs(client, tokens[Role.ADMIN], event="token_refused")
+    assert body["count"] == 1
+    assert body["logs"][0]["details"]["path"] == "/api/v1/nodes/n1"
+    assert forged not in str(body)
