@@ -44,7 +44,8 @@ def _instant(name: str, text: str | None, problems: dict[str, str]) -> datetime 
         return None
     try:
         value = datetime.fromisoformat(text)
-    except ValueError:
+        # 0001-01-01T00:00+01:00 is before year 1 in UTC: no datetime holds it.
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except (ValueError, OverflowError):
         problems[name] = "must be an ISO 8601 date-time, e.g. 2026-01-31T12:00:00Z"
         return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
