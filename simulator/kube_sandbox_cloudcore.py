@@ -146,7 +146,9 @@ def seed_cloudcore(emulator: kmock.KubernetesEmulator) -> None:
     _install_once(emulator)
 
 
-def new_cloudcore_certificate(*, cadata: bytes, cakeydata: bytes) -> tuple[bytes, bytes]:
+def new_cloudcore_certificate(
+    *, cadata: bytes, cakeydata: bytes, now: datetime | None = None
+) -> tuple[bytes, bytes]:
     """CloudCore's serving certificate signed by the CA: (certificate DER, SEC1 key DER)."""
     sans = x509.SubjectAlternativeName(
         [x509.IPAddress(ipaddress.ip_address(ADVERTISE_ADDRESS))]
@@ -157,7 +159,7 @@ def new_cloudcore_certificate(*, cadata: bytes, cakeydata: bytes) -> tuple[bytes
         ca_key_der=cakeydata,
         subject=cloudcore_subject(),
         sans=sans,
-        not_before=datetime.now(UTC),
+        not_before=now or datetime.now(UTC),
         lifetime=CLOUDCORE_LIFETIME,
     )
     return issued.cert_der, issued.key_der

@@ -10,9 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from workflows.contracts.certificates import RenewalProgress
 
-# A Secret's name (DNS-1123 subdomain) or our `api-tls`; anything else is unknown anyway.
+# A Secret's name (DNS-1123 subdomain) or our `api-tls`. pydantic's (Rust) regex `$` is the
+# very end: no trailing newline slips through.
 CertificateName = Annotated[
-    str, StringConstraints(pattern=r"\A[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?\Z")
+    str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 ]
 
 
