@@ -50,6 +50,10 @@ _ANSWERS = {
     WorkflowExecutionStatus.RUNNING: "in_progress",
     WorkflowExecutionStatus.COMPLETED: "success",
 }
+_AUTH = {
+    401: {"model": CloudCoreError, "description": "No valid token or API key"},
+    403: {"model": CloudCoreError, "description": "The caller's role may not do this"},
+}
 CA_REFUSED = (
     "Renewing CloudCore's CA is refused: every edge node trusts CloudCore through this CA "
     "(keadm stores its hash and the join token is signed with its key), so a new CA would "
@@ -74,7 +78,7 @@ def _answer(
     )
 
 
-@router.get("/certificates", response_model=CertificateList)
+@router.get("/certificates", response_model=CertificateList, responses={**_AUTH})
 async def list_certificates(
     _user: ViewerUser, session: SessionDep, settings: SettingsDep
 ) -> CertificateList:
@@ -95,6 +99,7 @@ async def list_certificates(
     response_model=RenewalAnswer,
     status_code=status.HTTP_202_ACCEPTED,
     responses={
+        **_AUTH,
         400: {"model": CloudCoreError, "description": "The CA (never renewed here), or a bad body"},
         404: {"model": CloudCoreError, "description": "No certificate of that name"},
         409: {"model": CloudCoreError, "description": "A renewal of it is running"},
@@ -141,6 +146,7 @@ async def renew_certificate(
     "/certificates/{name}/renewals/{run_id}",
     response_model=RenewalAnswer,
     responses={
+        **_AUTH,
         400: {"model": CloudCoreError, "description": "Not a run ID"},
         404: {"model": CloudCoreError, "description": "No such renewal run"},
         503: {
