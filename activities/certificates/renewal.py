@@ -20,6 +20,7 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
+from cryptography import x509
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -219,7 +220,7 @@ class CertificateActivities:
             )
 
 
-def _certificate(data: bytes) -> Any:
+def _certificate(data: bytes) -> x509.Certificate:
     try:
         return load_certificate(data)
     except NotACertificate:

@@ -50,7 +50,7 @@ _ANSWERS = {
     WorkflowExecutionStatus.RUNNING: "in_progress",
     WorkflowExecutionStatus.COMPLETED: "success",
 }
-_AUTH = {
+_AUTH: dict[int | str, dict[str, Any]] = {
     401: {"model": CloudCoreError, "description": "No valid token or API key"},
     403: {"model": CloudCoreError, "description": "The caller's role may not do this"},
 }

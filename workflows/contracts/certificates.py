@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import Field
 from temporalio import activity
@@ -98,7 +99,7 @@ class RenewalStatus(StrEnum):
 
 class CertificateRenewalInput(ContractModel):
     namespace: str
-    name: str = CLOUDCORE_SECRET
+    name: Literal["cloudcoresecret"] = "cloudcoresecret"  # the only one renewed (never the CA)
     requested_by: ShortText
     rollout_timeout_seconds: float = Field(gt=0)
     poll_seconds: float = Field(default=2.0, gt=0)
