@@ -20,6 +20,7 @@ from api.audit import routes as audit
 from api.backup import restore_routes as restores
 from api.backup import routes as backups
 from api.backup import schedule_routes as backup_schedules
+from api.certificates import routes as kubeedge_certificates
 from api.cloudcore import config_routes as kubeedge_config
 from api.cloudcore import routes as kubeedge_cloudcore
 from api.commands import connection_test_routes as device_tests
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(kubeedge_tokens.router, dependencies=[Depends(current_user)])
     app.include_router(kubeedge_cloudcore.router, dependencies=[Depends(current_user)])
     app.include_router(kubeedge_config.router, dependencies=[Depends(current_user)])
+    app.include_router(kubeedge_certificates.router, dependencies=[Depends(current_user)])
     app.include_router(edge_security.router, dependencies=[Depends(current_user)])
     # Node tokens reach these too: every route names its callers (api.devices.node_access).
     app.include_router(edge_nodes.router)

@@ -4,7 +4,12 @@ CloudCore creates, in namespace `kubeedge`, Secret `casecret` (a self-signed CA:
 is the certificate DER, `cakeydata` the SEC1 DER of its ECDSA P-256 key) and Secret
 `tokensecret` whose `tokendata` is the cluster-wide join token
 `hex(sha256(cadata)) + "." + JWT(HS256, key = raw cakeydata bytes, exp)`, re-minted every
-12 hours and valid for twice that (kubeedge `pkg/security/token/token.go`).
+12 hours and valid for twice that (kubeedge `pkg/security/token/token.go`), and Secret
+`cloudcoresecret`: its serving certificate signed by that CA (`cloudcoredata`, DER) and
+its key (`cloudcorekeydata`, SEC1 DER), made as `createCertsToSecret` in kubeedge
+`cloud/pkg/cloudhub/servers/httpserver/pre_server.go` makes it: subject CN=KubeEdge,
+O=KubeEdge, the advertised address as an IP SAN and the configured DNS names, 364 * 100
+days (adapters/certificates/issue.py).
 
 Its Deployment and Service (simulator/kube_sandbox_install.py) are installed once per state
 file, as a cluster set up with KubeEdge's chart has them; deleted later, they stay deleted
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,6 +32,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from adapters.certificates.issue import (
+    CLOUDCORE_LIFETIME,
+    cloudcore_subject,
+    issue_server_certificate,
+)
 from simulator import kube_sandbox_install as install
 
 logger = logging.getLogger(__name__)
@@ -35,6 +46,10 @@ KUBEEDGE_NAMESPACE = install.KUBEEDGE_NAMESPACE
 INSTALLED_ANNOTATION = "sandbox.edgewright.io/cloudcore-installed"
 # A token read at any moment stays valid for at least this long.
 TOKEN_REFRESH = timedelta(hours=12)
+# cloudcore.yaml's cloudHub.advertiseAddress and dnsNames in the sandbox: loopback (what
+# `make run` tells joining devices) and the Service's in-cluster names.
+ADVERTISE_ADDRESS = "127.0.0.1"
+DNS_NAMES = ("cloudcore.kubeedge.svc", "cloudcore.kubeedge.svc.cluster.local")
 # Parsed resources: `key in emulator.objects` compares keys as stored, so strings never match.
 NAMESPACES = kmock.resource("", "v1", "namespaces")
 SECRETS = kmock.resource("", "v1", "secrets")
@@ -118,7 +133,36 @@ def seed_cloudcore(emulator: kmock.KubernetesEmulator) -> None:
         emulator.objects[SECRETS, KUBEEDGE_NAMESPACE, "casecret"] = _secret("casecret", ca)
         logger.info("Sandbox: created a new CloudCore CA in Secret kubeedge/casecret")
     refresh_token(emulator, ca=ca)
+    cloudcore = secret_data(emulator, "cloudcoresecret")
+    if not {"cloudcoredata", "cloudcorekeydata"} <= set(cloudcore):
+        cert_der, key_der = new_cloudcore_certificate(
+            cadata=ca["cadata"], cakeydata=ca["cakeydata"]
+        )
+        cloudcore = {"cloudcoredata": cert_der, "cloudcorekeydata": key_der}
+        emulator.objects[SECRETS, KUBEEDGE_NAMESPACE, "cloudcoresecret"] = _secret(
+            "cloudcoresecret", cloudcore
+        )
+        logger.info("Sandbox: created CloudCore's certificate in Secret kubeedge/cloudcoresecret")
     _install_once(emulator)
+
+
+def new_cloudcore_certificate(
+    *, cadata: bytes, cakeydata: bytes, now: datetime | None = None
+) -> tuple[bytes, bytes]:
+    """CloudCore's serving certificate signed by the CA: (certificate DER, SEC1 key DER)."""
+    sans = x509.SubjectAlternativeName(
+        [x509.IPAddress(ipaddress.ip_address(ADVERTISE_ADDRESS))]
+        + [x509.DNSName(name) for name in DNS_NAMES]
+    )
+    issued = issue_server_certificate(
+        ca_cert_der=cadata,
+        ca_key_der=cakeydata,
+        subject=cloudcore_subject(),
+        sans=sans,
+        not_before=now or datetime.now(UTC),
+        lifetime=CLOUDCORE_LIFETIME,
+    )
+    return issued.cert_der, issued.key_der
 
 
 def _install_once(emulator: kmock.KubernetesEmulator) -> None:

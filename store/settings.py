@@ -121,6 +121,8 @@ class Settings(BaseSettings):
     cloudcore_rollout_timeout_seconds: float = Field(default=300.0, gt=0)
     # How long POST /cloudcore/deploy holds the request, all in: then 202 and a status URL.
     cloudcore_answer_timeout_seconds: float = Field(default=20.0, gt=0, le=300)
+    # A certificate this close to its end is listed as `expiring`.
+    certificate_expiry_warning_days: int = Field(default=30, ge=1, le=3650)
     cloudcore_image: str = Field(
         default="kubeedge/cloudcore", description="Image repository of CloudCore deploys"
     )

@@ -3,6 +3,8 @@
 CloudCore is read where it runs: its Deployment (available replicas), pods and Service in
 the KubeEdge namespace, as `GET /api/kubeedge/cloudcore/status` shows it; each report also
 records that snapshot for the status endpoint, so both are fresh from the worker's start.
+It also records the certificates CloudCore keeps in its Secrets (public facts only), for
+`GET /api/kubeedge/security/certificates`.
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from activities.certificates.observe import read_certificates
 from activities.devices.sync import read_cloudcore
 from activities.join.kubernetes import KubeActivities
 from adapters.kubernetes.client import KubeTarget
 from adapters.kubernetes.reads import KubeReader
 from adapters.mqtt.publisher import MqttPublisher
 from store import cloudcore as observed
+from store.certificates import save_certificates
 from store.health import record_health
 from store.models import utcnow
 
@@ -44,6 +48,7 @@ class HealthReporter:
         except Exception as err:  # any failure means "not reachable" for a health report
             kube_status, kube_detail = "disconnected", f"{target.description}; {err}"
         snapshot, cloudcore_detail = await self._read_cloudcore()
+        certificates = await self._read_certificates()
         cloudcore_status = str(snapshot["status"]) if snapshot else UNKNOWN
         mqtt_status = "connected" if self.publisher.connected else "disconnected"
         async with self.sessions() as session, session.begin():
@@ -64,6 +69,8 @@ class HealthReporter:
                 await observed.save_observed(
                     session, key=observed.CLOUDCORE, value=snapshot, observed_at=utcnow()
                 )
+            if certificates is not None:
+                await save_certificates(session, snapshot=certificates, observed_at=utcnow())
 
     async def _read_cloudcore(self) -> tuple[dict[str, Any] | None, str]:
         namespace = self.kubeedge_namespace
@@ -80,6 +87,17 @@ class HealthReporter:
             f"available, image {snapshot['image']}"
         )
         return snapshot, detail
+
+    async def _read_certificates(self) -> dict[str, Any] | None:
+        """None when the Secrets cannot be read now: the last snapshot stays."""
+        try:
+            reader = KubeReader(target=self.target)
+            return await asyncio.to_thread(
+                read_certificates, reader.core, namespace=self.kubeedge_namespace
+            )
+        except Exception as err:  # health reporting goes on; the list says when it last read
+            log.warning("could not read CloudCore's certificates: %s", err)
+            return None
 
     async def report_forever(self) -> None:
         while True:

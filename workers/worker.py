@@ -24,6 +24,7 @@ from adapters.mqtt.publisher import MqttPublisher
 from store.settings import Settings, package_version
 from workers.audit import AUDIT_WORKFLOWS, audit_activities
 from workers.backup import BACKUP_WORKFLOWS, backup_activities
+from workers.certificates import CERTIFICATE_WORKFLOWS, certificate_activities
 from workers.commands import COMMAND_WORKFLOWS, command_activities
 from workers.devices import INVENTORY_WORKFLOWS, inventory_activities
 from workers.join import BATCH_WORKFLOWS, batch_activities
@@ -44,6 +45,7 @@ WORKFLOWS: Sequence[type] = (
     *WEBHOOK_WORKFLOWS,
     *MONITORING_WORKFLOWS,
     *AUDIT_WORKFLOWS,
+    *CERTIFICATE_WORKFLOWS,
 )
 
 
@@ -115,6 +117,7 @@ def activity_callables(
         *webhook_activities(emitter=emitter),
         *monitoring_activities(sessions=sessions, publisher=publisher, webhooks=emitter),
         *audit_activities(sessions=sessions),
+        *certificate_activities(target=kube.target, sessions=sessions),
     ]
 
 

@@ -1,10 +1,11 @@
 """Record a stored history for every workflow type the other recorders leave out.
 
 `python -m tests.workflows.record_workflow_histories` runs BatchJoin, IssueToken,
-DeviceRemoval, SyncNodes, CloudCoreDeploy, CommandJob, BroadcastCommand, ConnectionTest,
-WorkloadRollout, WorkloadRemoval, MetricsCompaction, AlertEvaluation and AuditRetention on the
-time-skipping server with the stand-in activities of their tests: a successful run each,
-and a failing or compensating one where that path is cheap to drive. Each history goes to
+DeviceRemoval, SyncNodes, CloudCoreDeploy, CertificateRenewal, CommandJob,
+BroadcastCommand, ConnectionTest, WorkloadRollout, WorkloadRemoval, MetricsCompaction,
+AlertEvaluation and AuditRetention on the time-skipping server with the stand-in
+activities of their tests: a successful run each, and a failing or compensating one where
+that path is cheap to drive. Each history goes to
 tests/workflows/histories/<workflow>_<scenario>.json; test_stored_histories.py replays
 them. Re-record only on purpose: a history that no longer replays means the change would
 break runs already in flight.
@@ -35,6 +36,10 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from tests.support.helpers import eventually
+from tests.workflows.certificates.fake_certificate_activities import FakeCertificateActivities
+from tests.workflows.certificates.test_certificate_renewal import (
+    renewal_input as certificate_renewal_input,
+)
 from tests.workflows.cloudcore.test_cloudcore_deploy import deploy_input
 from tests.workflows.commands.fake_command_activities import FakeCommandActivities
 from tests.workflows.commands.test_command_job import job
@@ -45,6 +50,7 @@ from tests.workflows.join.test_batch_join import FakeBatchStore, batch_input
 from tests.workflows.workloads.test_workload_rollout import NODES, SPEC_V2
 from tests.workflows.workloads.test_workload_rollout import Fakes as WorkloadFakes
 from workflows.audit.retention import AuditRetentionWorkflow
+from workflows.certificates.renewal import CertificateRenewalWorkflow
 from workflows.cloudcore.deploy import CloudCoreDeployWorkflow
 from workflows.commands.broadcast import BroadcastCommandWorkflow
 from workflows.commands.command import CommandWorkflow
@@ -56,6 +62,7 @@ from workflows.contracts.audit import (
     AuditRetentionInput,
     AuditRetentionResult,
 )
+from workflows.contracts.certificates import CERTIFICATE_RENEWAL_WORKFLOW
 from workflows.contracts.cloudcore import CLOUDCORE_DEPLOY_WORKFLOW, CloudCoreActivity
 from workflows.contracts.commands import (
     BROADCAST_WORKFLOW,
@@ -235,6 +242,24 @@ async def record_cloudcore_deploy(client: Client) -> Histories:
             workflow=CLOUDCORE_DEPLOY_WORKFLOW,
             arg=deploy_input(),
             workflow_id=f"cloudcore-deploy/{name}",
+        )
+    return histories
+
+
+async def record_certificate_renewal(client: Client) -> Histories:
+    renewed = FakeCertificateActivities()
+    renewed.ready_after_polls = 2  # one sleep between two rollout polls
+    restored = FakeCertificateActivities()
+    restored.ready_after_polls = None
+    histories: Histories = {}
+    for name, fakes, timeout in (("succeeded", renewed, 300.0), ("restored", restored, 10.0)):
+        histories[f"certificate_renewal_{name}"] = await run_alone(
+            client,
+            workflows=[CertificateRenewalWorkflow],
+            activities=fakes.activities(),
+            workflow=CERTIFICATE_RENEWAL_WORKFLOW,
+            arg=certificate_renewal_input(timeout=timeout),
+            workflow_id=f"certificate-renewal/{name}",
         )
     return histories
 
@@ -564,6 +589,7 @@ RECORDERS: list[Callable[[Client], Awaitable[Histories]]] = [
     record_device_removal,
     record_sync_nodes,
     record_cloudcore_deploy,
+    record_certificate_renewal,
     record_command_job,
     record_broadcast,
     record_connection_test,

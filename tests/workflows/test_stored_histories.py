@@ -21,6 +21,7 @@ from tests.workflows.backup.record_backup_history import RUNS as BACKUP_RUNS
 from workflows.audit.retention import AuditRetentionWorkflow
 from workflows.backup.backup import BackupWorkflow
 from workflows.backup.restore import RestoreWorkflow
+from workflows.certificates.renewal import CertificateRenewalWorkflow
 from workflows.cloudcore.deploy import CloudCoreDeployWorkflow
 from workflows.commands.broadcast import BroadcastCommandWorkflow
 from workflows.commands.command import CommandWorkflow
@@ -28,6 +29,7 @@ from workflows.commands.command_job import CommandJobWorkflow
 from workflows.commands.connection_test import ConnectionTestWorkflow
 from workflows.contracts.audit import AUDIT_RETENTION_WORKFLOW
 from workflows.contracts.backup import BACKUP_WORKFLOW, RESTORE_WORKFLOW
+from workflows.contracts.certificates import CERTIFICATE_RENEWAL_WORKFLOW
 from workflows.contracts.cloudcore import CLOUDCORE_DEPLOY_WORKFLOW
 from workflows.contracts.commands import (
     BROADCAST_WORKFLOW,
@@ -66,6 +68,7 @@ WORKFLOWS: dict[str, type] = {
     DEVICE_REMOVAL_WORKFLOW: DeviceRemovalWorkflow,
     SYNC_NODES_WORKFLOW: SyncNodesWorkflow,
     CLOUDCORE_DEPLOY_WORKFLOW: CloudCoreDeployWorkflow,
+    CERTIFICATE_RENEWAL_WORKFLOW: CertificateRenewalWorkflow,
     COMMAND_WORKFLOW: CommandWorkflow,
     COMMAND_JOB_WORKFLOW: CommandJobWorkflow,
     BROADCAST_WORKFLOW: BroadcastCommandWorkflow,

@@ -225,6 +225,9 @@ REMOVAL_FAILED = "RemovalFailed"
 DEPLOY_FAILED = "CloudCoreDeployFailed"
 
 
+RENEWAL_FAILED = "CertificateRenewalFailed"
+
+
 # The label every edge node carries (KubeEdge's edge role); only such Nodes are ever deleted.
 EDGE_ROLE_LABEL = "node-role.kubernetes.io/edge"
 

@@ -73,6 +73,10 @@ def cloudcore_summary(namespace: str) -> str:
     return short(f"Deploy CloudCore in {namespace}")
 
 
+def certificate_renewal_summary(name: str, namespace: str) -> str:
+    return short(f"Renew certificate {name} in {namespace} and restart CloudCore")
+
+
 def node_sync_summary(namespace: str) -> str:
     return short(f"Sync Kubernetes nodes of {namespace} into the inventory")
 

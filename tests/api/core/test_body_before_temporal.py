@@ -88,6 +88,7 @@ STARTERS = [
     ("POST", "/api/v1/workloads/{workload_id}/deploy"),
     ("POST", "/api/kubeedge/backup"),
     ("POST", "/api/kubeedge/restore"),
+    ("POST", "/api/kubeedge/security/certificates/renew"),
 ]
 
 

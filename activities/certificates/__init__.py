@@ -1,0 +1,1 @@
+"""Certificates: what edgewright can see of CloudCore's, and renewing CloudCore's own."""

@@ -1,0 +1,1 @@
+"""Certificates edgewright can see (`/api/kubeedge/security/certificates`) and renewals."""

@@ -1,0 +1,1 @@
+"""Certificates: renewing CloudCore's serving certificate (CertificateRenewalWorkflow)."""
