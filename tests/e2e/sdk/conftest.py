@@ -27,6 +27,24 @@ async def stack(
         yield running
 
 
+@pytest.fixture(scope="module")
+async def module_stack(
+    dev_env: WorkflowEnvironment,
+    kube_sandbox_url: str,
+    mqtt_broker: Broker,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[CommandStack]:
+    """One stack for a module's tests (each has its own names)."""
+    settings = command_settings(
+        data_dir=tmp_path_factory.mktemp("sdk"),
+        temporal=dev_env.client,
+        sandbox_url=kube_sandbox_url,
+        broker=mqtt_broker,
+    ).model_copy(update={"webhook_allow_private": True})  # webhooks to a loopback address
+    async with running_command_stack(settings, dev_env.client) as running:
+        yield running
+
+
 async def new_api_key(stack: CommandStack, *, role: str = "operator") -> str:
     answer = await stack.http.post(
         "/api/auth/api-keys",
