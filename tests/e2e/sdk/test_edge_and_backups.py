@@ -7,8 +7,8 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-
 from kubeedge_cloudcore import ApiError, AsyncCloudCoreClient, AsyncEdgeClient, NotFound
+
 from tests.e2e.command_stack import CommandStack
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -71,9 +71,7 @@ async def test_backup_and_dry_run_restore_with_wait_helpers(
 
 
 async def test_webhooks_alerts_and_health(client: AsyncCloudCoreClient) -> None:
-    hook = await client.create_webhook(
-        "http://127.0.0.1:9/edgewright", ["device_joined"], "s" * 32
-    )
+    hook = await client.create_webhook("http://127.0.0.1:9/edgewright", ["device_joined"], "s" * 32)
     hook_id = hook["webhook"]["id"]
     assert hook_id in [item.id for item in await client.list_webhooks()]
     assert (await client.get_webhook(hook_id)).url.endswith("/edgewright")

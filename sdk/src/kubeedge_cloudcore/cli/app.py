@@ -58,10 +58,29 @@ def _refused(err: ApiError) -> int:
     return REFUSED if err.status < 500 else FAILED
 
 
+def hoist_output(argv: list[str]) -> list[str]:
+    """`-o FORMAT` anywhere on the line (`edgewright devices list -o json`) moves to the
+    front, where the root option reads it."""
+    rest: list[str] = []
+    front: list[str] = []
+    args = iter(argv)
+    for arg in args:
+        if arg in ("-o", "--output"):
+            front += [arg, next(args, "")]
+        elif arg.startswith("--output="):
+            front.append(arg)
+        elif arg == "--":
+            rest += [arg, *args]
+        else:
+            rest.append(arg)
+    return front + rest
+
+
 def main(argv: list[str] | None = None) -> None:
     command = typer.main.get_command(app)
+    args = hoist_output(sys.argv[1:] if argv is None else argv)
     try:
-        result = command.main(args=argv, prog_name="edgewright", standalone_mode=False)
+        result = command.main(args=args, prog_name="edgewright", standalone_mode=False)
     except typer.Abort:
         code = FAILED
     except typer.TyperException as err:
