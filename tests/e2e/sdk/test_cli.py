@@ -37,22 +37,22 @@ async def cli(stack: CommandStack, *args: str, **env: str) -> tuple[int, str, st
     return process.returncode, out.decode(), err.decode()
 
 
-async def test_exit_codes_and_output_formats(module_stack: CommandStack) -> None:
-    code, out, err = await cli(module_stack, "devices", "list", "-o", "json")
-    assert code == 0, err
-    assert isinstance(json.loads(out), list)
-    code, out, err = await cli(module_stack, "devices", "get", "no-such-device")
+async def test_refused_requests_exit_2_with_every_field_error(module_stack: CommandStack) -> None:
+    code, _out, err = await cli(module_stack, "devices", "get", "no-such-device")
     assert code == 2
     assert "404 API-004" in err
-    code, out, err = await cli(module_stack, "join", "Bad_Name", "ok-device")
+    code, _out, err = await cli(module_stack, "join", "Bad_Name", "ok-device")
     assert code == 2
     assert "node_name" in err  # every field error is printed
-    code, out, err = await cli(module_stack, "--url", "http://127.0.0.1:9", "devices", "list")
-    assert code == 3
-    assert "cannot connect" in err
-    code, out, err = await cli(module_stack, "alerts", "list", "-o", "yaml")
+
+
+async def test_yaml_output_and_an_unreachable_server(module_stack: CommandStack) -> None:
+    code, out, err = await cli(module_stack, "devices", "list", "-o", "yaml")
     assert code == 0, err
     assert isinstance(yaml.safe_load(out), list)
+    code, _out, err = await cli(module_stack, "--url", "http://127.0.0.1:9", "devices", "list")
+    assert code == 3
+    assert "cannot connect" in err
 
 
 async def test_commands_and_jobs_exit_by_outcome(
@@ -103,12 +103,10 @@ async def test_commands_and_jobs_exit_by_outcome(
         await fleet.stop()
 
 
-async def test_backup_create_list_and_dry_run_restore(module_stack: CommandStack) -> None:
+async def test_backup_create_and_dry_run_restore(module_stack: CommandStack) -> None:
     code, out, err = await cli(module_stack, "backup", "create", "--name", "cli", "-o", "json")
     assert code == 0, err
     backup_id = json.loads(out)["backup_id"]
-    code, out, err = await cli(module_stack, "backup", "list", "-o", "json")
-    assert backup_id in [item["backup_id"] for item in json.loads(out)]
     code, out, err = await cli(
         module_stack, "backup", "restore", backup_id, "--dry-run", "-o", "json"
     )
