@@ -16,7 +16,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 # back to amqtt (or skip, for redis-server) and report what they could not run.
 APT_PACKAGES := mosquitto postgresql redis-server
 
-.PHONY: help venv venv-runtime system-deps lock lint fmt test run bench clean
+.PHONY: help venv venv-runtime system-deps lock lint fmt test run bench clean sdk-models
 
 help:
 	@echo "make run           start the embedded stack (Temporal, MQTT broker, worker, API)"
@@ -27,6 +27,7 @@ help:
 	@echo "make venv-runtime  create .venv with what runs only (requirements.lock)"
 	@echo "make system-deps   install mosquitto, PostgreSQL and redis-server (as root, Debian)"
 	@echo "make lock          re-resolve both lock files from pyproject.toml"
+	@echo "make sdk-models    regenerate the SDK's models and sync clients from the served OpenAPI"
 	@echo "make clean         forget the installed stamp and tool caches (keeps data/)"
 
 # uv installs from the lock file against the default index (PyPI) unless UV_INDEX_URL or
@@ -44,11 +45,12 @@ venv: $(DEV_STAMP)
 venv-runtime: $(RUNTIME_STAMP)
 
 # Exactly the dev lock (sync removes what it does not list).
-$(DEV_STAMP): requirements-dev.lock pyproject.toml
+$(DEV_STAMP): requirements-dev.lock pyproject.toml sdk/pyproject.toml
 	$(bootstrap-uv)
 	$(UV) pip sync --python $(PY) requirements-dev.lock
-	# The project itself, editable, for the `edgewright` command (dependencies are above).
-	$(UV) pip install --python $(PY) --no-deps -e .
+	# The project itself and the SDK (with the `edgewright` command), editable; their
+	# dependencies are in the lock above.
+	$(UV) pip install --python $(PY) --no-deps -e . -e ./sdk
 	touch $@
 
 # The runtime pins, added without removing anything: after `make test` the dev tools
@@ -127,6 +129,19 @@ run: venv-runtime
 BENCH ?= $(patsubst bench/%.py,%,$(filter-out bench/_%,$(wildcard bench/*.py)))
 bench: venv system-deps
 	@set -e; for name in $(BENCH); do $(PY) -m bench.$$name; done
+
+# The SDK's typed models come from the OpenAPI the app serves (dumped without a server),
+# its sync clients from the async ones. Run after changing any route or schema.
+SDK := sdk/src/kubeedge_cloudcore
+sdk-models: venv
+	$(PY) sdk/tools/dump_openapi.py > sdk/openapi.json
+	$(VENV)/bin/datamodel-codegen --input sdk/openapi.json --input-file-type openapi \
+		--output $(SDK)/models.py --output-model-type pydantic_v2.BaseModel \
+		--base-class kubeedge_cloudcore._base.Model --disable-timestamp \
+		--target-python-version 3.11 --use-annotated --field-constraints \
+		--use-standard-collections --use-union-operator --enum-field-as-literal all \
+		--collapse-root-models --formatters ruff-format
+	$(PY) sdk/tools/unasync_clients.py
 
 clean:
 	rm -f $(RUNTIME_STAMP) $(DEV_STAMP)

@@ -1,9 +1,8 @@
-"""The `edgewright` command line against the API served over real HTTP."""
+"""The `edgewright` command line (the SDK's) joins batches against the API over real HTTP."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -13,6 +12,7 @@ import pytest
 import uvicorn
 from temporalio.testing import WorkflowEnvironment
 
+from tests.e2e.sdk.conftest import sdk_env
 from tests.e2e.stack import Stack, running_stack, stack_settings
 from tests.support.helpers import free_port, wait_for_port
 from tests.support.mqtt_fixtures import Broker
@@ -40,11 +40,11 @@ async def served(
 
 
 async def run_cli(url: str, token: str, *args: str) -> tuple[int, str]:
-    env = {**os.environ, "EDGEWRIGHT_URL": url, "EDGEWRIGHT_TOKEN": token, "COLUMNS": "200"}
+    env = sdk_env(EDGEWRIGHT_URL=url, EDGEWRIGHT_TOKEN=token, COLUMNS="200")
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "api.cli",
+        "kubeedge_cloudcore.cli",
         *args,
         env=env,
         stdout=asyncio.subprocess.PIPE,

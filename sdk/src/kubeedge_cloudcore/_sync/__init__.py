@@ -1,0 +1,1 @@
+"""Generated from `_async/` by sdk/tools/unasync_clients.py: edit those."""

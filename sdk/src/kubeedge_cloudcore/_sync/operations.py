@@ -1,0 +1,140 @@
+"""Alerts, webhooks, maintenance, configuration, health and apps (CloudCore contract)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from ..models import (
+    AlertList,
+    AlertView,
+    AppItem,
+    AppList,
+    CloudCoreHealth,
+    CloudCoreStatus,
+    ConfigAnswer,
+    ConfigUpdated,
+    Deleted,
+    DeliveryList,
+    DeliveryOut,
+    DeliveryStarted,
+    DeployApp,
+    Deployed,
+    FleetSummary,
+    RuleList,
+    RuleSpec,
+    RuleView,
+    WebhookAnswer,
+    WebhookCreate,
+    WebhookCreated,
+    WebhookList,
+    WebhookOut,
+    WebhookUpdate,
+)
+from .base import SyncBase, body_of
+
+MAINTENANCE = "/api/kubeedge/maintenance"
+
+
+class SyncOperations(SyncBase):
+    def iter_alerts(
+        self, *, state: str | None = None, device_id: str | None = None
+    ) -> Iterator[AlertView]:
+        params = {"state": state, "device_id": device_id}
+        for item in self._pages("/api/kubeedge/alerts", AlertList, "alerts", params):
+            yield item
+
+    def list_alerts(
+        self, *, state: str | None = None, device_id: str | None = None
+    ) -> list[AlertView]:
+        return [item for item in self.iter_alerts(state=state, device_id=device_id)]
+
+    def acknowledge_alert(self, alert_id: int | str) -> AlertView:
+        return self._t.send("POST", f"/api/kubeedge/alerts/{alert_id}/acknowledge", AlertView)
+
+    def list_alert_rules(self) -> list[RuleView]:
+        answer = self._t.send("GET", "/api/kubeedge/alerts/rules", RuleList)
+        return list(answer.rules)
+
+    def put_alert_rule(self, name: str, *, body: RuleSpec | None = None, **fields: Any) -> RuleView:
+        data = body_of(body, fields)
+        return self._t.send("PUT", f"/api/kubeedge/alerts/rules/{name}", RuleView, json=data)
+
+    def create_webhook(
+        self,
+        url: str,
+        events: list[str],
+        secret: str,
+        *,
+        body: WebhookCreate | None = None,
+        **fields: Any,
+    ) -> WebhookCreated:
+        data = body_of(body, {"url": url, "events": events, "secret": secret, **fields})
+        return self._t.send("POST", "/api/kubeedge/webhooks", WebhookCreated, json=data)
+
+    def list_webhooks(self) -> list[WebhookOut]:
+        return [item for item in self._pages("/api/kubeedge/webhooks", WebhookList, "webhooks")]
+
+    def get_webhook(self, webhook_id: str) -> WebhookOut:
+        return self._t.send("GET", f"/api/kubeedge/webhooks/{webhook_id}", WebhookOut)
+
+    def update_webhook(
+        self, webhook_id: str, *, body: WebhookUpdate | None = None, **fields: Any
+    ) -> WebhookAnswer:
+        data = body_of(body, fields)
+        return self._t.send("PUT", f"/api/kubeedge/webhooks/{webhook_id}", WebhookAnswer, json=data)
+
+    def delete_webhook(self, webhook_id: str) -> Deleted:
+        return self._t.send("DELETE", f"/api/kubeedge/webhooks/{webhook_id}", Deleted)
+
+    def test_webhook(self, webhook_id: str) -> DeliveryStarted:
+        return self._t.send("POST", f"/api/kubeedge/webhooks/{webhook_id}/test", DeliveryStarted)
+
+    def list_webhook_deliveries(self, webhook_id: str) -> list[DeliveryOut]:
+        path = f"/api/kubeedge/webhooks/{webhook_id}/deliveries"
+        return [item for item in self._pages(path, DeliveryList, "deliveries")]
+
+    def redeliver_webhook(self, webhook_id: str, delivery_id: str) -> DeliveryStarted:
+        path = f"/api/kubeedge/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver"
+        return self._t.send("POST", path, DeliveryStarted)
+
+    def start_maintenance(
+        self,
+        reason: str,
+        duration_minutes: int | None = None,
+        message: str | None = None,
+    ) -> dict[str, Any]:
+        data = body_of(
+            None, {"reason": reason, "duration_minutes": duration_minutes, "message": message}
+        )
+        return dict(self._t.send_json("POST", f"{MAINTENANCE}/start", json=data))
+
+    def stop_maintenance(self) -> dict[str, Any]:
+        return dict(self._t.send_json("POST", f"{MAINTENANCE}/stop"))
+
+    def maintenance_status(self) -> dict[str, Any]:
+        return dict(self._t.send_json("GET", f"{MAINTENANCE}/status"))
+
+    def get_config(self) -> ConfigAnswer:
+        return self._t.send("GET", "/api/kubeedge/config", ConfigAnswer)
+
+    def update_config(self, **fields: Any) -> ConfigUpdated:
+        return self._t.send(
+            "PUT", "/api/kubeedge/config", ConfigUpdated, json=body_of(None, fields)
+        )
+
+    def health(self) -> CloudCoreHealth:
+        return self._t.send("GET", "/api/health", CloudCoreHealth)
+
+    def cloudcore_status(self) -> CloudCoreStatus:
+        return self._t.send("GET", "/api/kubeedge/cloudcore/status", CloudCoreStatus)
+
+    def fleet_summary(self) -> FleetSummary:
+        return self._t.send("GET", "/api/kubeedge/metrics", FleetSummary)
+
+    def deploy_app(self, *, body: DeployApp | None = None, **fields: Any) -> Deployed:
+        data = body_of(body, fields)
+        return self._t.send("POST", "/api/kubeedge/apps/deploy", Deployed, json=data)
+
+    def list_apps(self) -> list[AppItem]:
+        return [item for item in self._pages("/api/kubeedge/apps", AppList, "apps")]

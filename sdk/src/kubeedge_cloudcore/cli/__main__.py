@@ -1,0 +1,3 @@
+from kubeedge_cloudcore.cli import main
+
+main()
