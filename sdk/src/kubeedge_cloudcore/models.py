@@ -73,6 +73,84 @@ class Application(Model):
     status: Annotated[str | None, Field(title="Status")]
 
 
+class AuditEvent(
+    RootModel[
+        Literal[
+            "login_succeeded",
+            "login_failed",
+            "logout",
+            "token_issued",
+            "token_revoked",
+            "token_used",
+            "token_refused",
+            "api_key_created",
+            "api_key_revoked",
+            "access_denied",
+            "user_created",
+            "user_changed",
+            "user_deleted",
+            "config_changed",
+            "restore_started",
+            "webhook_secret_rotated",
+            "maintenance_started",
+            "maintenance_stopped",
+            "certificate_renewal_started",
+            "certificate_renewed",
+        ]
+    ]
+):
+    root: Annotated[
+        Literal[
+            "login_succeeded",
+            "login_failed",
+            "logout",
+            "token_issued",
+            "token_revoked",
+            "token_used",
+            "token_refused",
+            "api_key_created",
+            "api_key_revoked",
+            "access_denied",
+            "user_created",
+            "user_changed",
+            "user_deleted",
+            "config_changed",
+            "restore_started",
+            "webhook_secret_rotated",
+            "maintenance_started",
+            "maintenance_stopped",
+            "certificate_renewal_started",
+            "certificate_renewed",
+        ],
+        Field(title="AuditEvent"),
+    ]
+
+
+class AuditEventOut(Model):
+    actor: Annotated[
+        str | None,
+        Field(
+            description="Who: a username, `api-key:<key_id>`, the name a failed login gave, or null when nobody authenticated",
+            title="Actor",
+        ),
+    ]
+    details: Annotated[
+        dict[str, Any], Field(description="Event-specific; never a credential", title="Details")
+    ]
+    event: Annotated[
+        str, Field(description="One of the event names the `event` filter accepts", title="Event")
+    ]
+    id: Annotated[int, Field(description="Increasing and never reused", title="Id")]
+    outcome: Annotated[str, Field(description="success, failure or denied", title="Outcome")]
+    source_ip: Annotated[
+        str | None, Field(description="The client address the API saw", title="Source Ip")
+    ]
+    target: Annotated[
+        str | None, Field(description="What it was about, e.g. `api_key:ewk_...`", title="Target")
+    ]
+    timestamp: Annotated[AwareDatetime, Field(title="Timestamp")]
+
+
 class BackupFigures(Model):
     age_seconds: Annotated[
         float | None, Field(description="None while no backup has completed", title="Age Seconds")
@@ -959,6 +1037,20 @@ class Registered(Model):
     status: Annotated[str, Field(title="Status")]
 
 
+class RenewRequest(Model):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    name: Annotated[
+        str,
+        Field(
+            examples=["cloudcoresecret"],
+            pattern="^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$",
+            title="Name",
+        ),
+    ]
+
+
 class RequestFigures(Model):
     error_rate: Annotated[
         float, Field(description="Share of 5xx answers in the window, 0..1", title="Error Rate")
@@ -1615,6 +1707,17 @@ class ApiKeyOut(Model):
     status: Annotated[Literal["active", "expired", "revoked"], Field(title="ApiKeyStatus")]
 
 
+class AuditLog(Model):
+    count: Annotated[
+        int,
+        Field(
+            description="Events in this answer; all that match is pagination.total", title="Count"
+        ),
+    ]
+    logs: Annotated[list[AuditEventOut], Field(title="Logs")]
+    pagination: ListPagination
+
+
 class BackupScheduleConfig(Model):
     model_config = ConfigDict(
         extra="forbid",
@@ -1684,6 +1787,51 @@ class BackupView(Model):
     status_url: Annotated[str, Field(title="Status Url")]
     temporal_ui_url: Annotated[str, Field(title="Temporal Ui Url")]
     workflow_id: Annotated[str, Field(title="Workflow Id")]
+
+
+class Certificate(Model):
+    days_left: Annotated[
+        int | None,
+        Field(description="Whole days until not_after; negative once past", title="Days Left"),
+    ]
+    issuer: Annotated[str | None, Field(title="Issuer")]
+    name: Annotated[str, Field(examples=["cloudcoresecret"], title="Name")]
+    not_after: Annotated[AwareDatetime | None, Field(title="Not After")]
+    not_before: Annotated[AwareDatetime | None, Field(title="Not Before")]
+    reason: Annotated[
+        str | None, Field(description="Why an absent certificate is absent", title="Reason")
+    ] = None
+    renewable: Annotated[
+        bool, Field(description="POST .../renew accepts this name", title="Renewable")
+    ]
+    sans: Annotated[
+        list[str], Field(examples=[["IP:127.0.0.1", "DNS:cloudcore.kubeedge.svc"]], title="Sans")
+    ]
+    secret: Annotated[
+        str | None,
+        Field(description="The Secret in the KubeEdge namespace that holds it", title="Secret"),
+    ]
+    serial: Annotated[
+        str | None, Field(description="Hexadecimal, as openssl prints it", title="Serial")
+    ]
+    status: Annotated[
+        Literal["ok", "expiring", "expired", "absent"], Field(title="CertificateStatus")
+    ]
+    subject: Annotated[str | None, Field(examples=["O=KubeEdge,CN=KubeEdge"], title="Subject")]
+
+
+class CertificateList(Model):
+    certificates: Annotated[list[Certificate], Field(title="Certificates")]
+    expiring_within_days: Annotated[
+        int, Field(description="The threshold of `expiring`", title="Expiring Within Days")
+    ]
+    observed_at: Annotated[
+        AwareDatetime | None,
+        Field(
+            description="When the worker last read CloudCore's Secrets; null: not yet",
+            title="Observed At",
+        ),
+    ]
 
 
 class CheckAnswer(Model):
@@ -2217,6 +2365,26 @@ class RemovalAnswer(Model):
     workflow_id: Annotated[str, Field(title="Workflow Id")]
 
 
+class RenewalProgress(Model):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    finished_at: Annotated[AwareDatetime | None, Field(title="Finished At")] = None
+    message: Annotated[str, Field(title="Message")]
+    name: Annotated[str, Field(title="Name")]
+    namespace: Annotated[str, Field(title="Namespace")]
+    not_after: Annotated[AwareDatetime | None, Field(title="Not After")] = None
+    previous_serial: Annotated[str | None, Field(title="Previous Serial")] = None
+    requested_by: Annotated[str, Field(title="Requested By")]
+    rollout: CloudCoreRolloutState | None = None
+    serial: Annotated[str | None, Field(title="Serial")] = None
+    started_at: Annotated[AwareDatetime | None, Field(title="Started At")] = None
+    status: Annotated[
+        Literal["issuing", "restarting", "succeeded", "restoring", "restored", "failed"],
+        Field(title="RenewalStatus"),
+    ]
+
+
 class RestorePlan(Model):
     model_config = ConfigDict(
         extra="forbid",
@@ -2634,6 +2802,28 @@ class CreateWorkload(Model):
     type: Annotated[Literal["deployment", "statefulset"] | None, Field(title="WorkloadKind")] = (
         "deployment"
     )
+
+
+class RenewalAnswer(Model):
+    message: Annotated[str, Field(title="Message")]
+    name: Annotated[str, Field(title="Name")]
+    renewal: Annotated[
+        RenewalProgress | None,
+        Field(description="What the run says: serials, not_after, rollout, renewal status"),
+    ]
+    run_id: Annotated[str, Field(title="Run Id")]
+    status: Annotated[
+        str,
+        Field(
+            description='"accepted" (202); on the status URL "in_progress", "success" or "failed"',
+            title="Status",
+        ),
+    ]
+    status_url: Annotated[
+        str, Field(description="Where this renewal tells how it goes", title="Status Url")
+    ]
+    temporal_ui_url: Annotated[str, Field(title="Temporal Ui Url")]
+    workflow_id: Annotated[str, Field(title="Workflow Id")]
 
 
 class ScheduleList(Model):
