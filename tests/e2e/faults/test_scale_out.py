@@ -23,7 +23,7 @@ DEVICES, COMMANDS, NODES = 100, 20, 10
 
 # Twelve processes start at once (each replica imports the whole app; on a loaded 2-core
 # machine one import took 47 s) and a killed worker's tasks wait for their timeouts.
-pytestmark = pytest.mark.timeout(1200)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 
 
 def _missing_servers() -> list[str]:
