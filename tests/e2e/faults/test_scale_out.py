@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import subprocess
 import sys
 from typing import Any
@@ -40,9 +41,16 @@ def _missing_servers() -> list[str]:
 def _scale_out() -> dict[str, Any]:
     command = [sys.executable, "-m", "bench.scale_out", "--no-baseline"]
     command += ["--devices", str(DEVICES), "--commands", str(COMMANDS), "--nodes", str(NODES)]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=1150, check=False)
-    assert done.returncode == 0, done.stderr[-5000:]
-    line: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    bench = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = bench.communicate(timeout=1100)
+    except subprocess.TimeoutExpired:
+        # SIGINT, not SIGKILL: the bench then stops the dozen servers it started.
+        bench.send_signal(signal.SIGINT)
+        out, err = bench.communicate(timeout=60)
+        pytest.fail(f"the bench did not finish in time: {err[-3000:]}")
+    assert bench.returncode == 0, err[-5000:]
+    line: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     return line
 
 
