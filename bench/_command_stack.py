@@ -24,6 +24,7 @@ import httpx
 from sqlalchemy import func, select
 
 from adapters.mqtt.credentials import MqttCredentials
+from bench._stack import STARTUP_SECONDS
 from store.db import create_engine, session_factory
 from store.devices import inventory
 from store.models import Device
@@ -46,9 +47,10 @@ class CommandBench:
     mqtt_port: int
     device_ids: list[str]
     credentials: MqttCredentials  # the services' MQTT account
+    pids: dict[str, int]  # for CPU per command, by process
 
 
-def _spawn(stack: ExitStack, command: list[str], *, env: dict[str, str], log: Path) -> None:
+def _spawn(stack: ExitStack, command: list[str], *, env: dict[str, str], log: Path) -> int:
     out = stack.enter_context(log.open("wb"))
     process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
 
@@ -61,6 +63,7 @@ def _spawn(stack: ExitStack, command: list[str], *, env: dict[str, str], log: Pa
             process.wait()
 
     stack.callback(stop)
+    return process.pid
 
 
 async def _add_devices(url: str, count: int) -> list[str]:
@@ -121,9 +124,9 @@ async def command_stack(*, devices: int, answer_delay: float) -> AsyncIterator[C
         temporal = temporal_dev_server_command(
             port=ports["temporal"], ui_port=ports["ui"], db_file=data / "temporal.db", headless=True
         )
-        _spawn(stack, temporal, env=env, log=data / "temporal.log")
+        temporal_pid = _spawn(stack, temporal, env=env, log=data / "temporal.log")
         broker = broker_command(port=ports["mqtt"], data_dir=data, accounts=accounts)
-        _spawn(stack, broker, env=env, log=data / "mqtt.log")
+        broker_pid = _spawn(stack, broker, env=env, log=data / "mqtt.log")
         sandbox = [sys.executable, "-m", "simulator.kube_sandbox", "--host", LOOPBACK]
         sandbox += ["--port", str(ports["kube"]), "--state", str(data / "sandbox-kube.json")]
         _spawn(stack, sandbox, env=env, log=data / "sandbox.log")
@@ -132,16 +135,24 @@ async def command_stack(*, devices: int, answer_delay: float) -> AsyncIterator[C
         url = f"sqlite+aiosqlite:///{(data / 'edgewright.db').as_posix()}"
         ids = await _add_devices(url, devices)
         for name in ("temporal", "mqtt", "kube"):
-            wait_for_port(LOOPBACK, ports[name], timeout=60)
-        _spawn(stack, [sys.executable, "-m", "workers"], env=env, log=data / "worker.log")
-        _spawn(stack, [sys.executable, "-m", "workers.bridge"], env=env, log=data / "bridge.log")
+            wait_for_port(LOOPBACK, ports[name], timeout=STARTUP_SECONDS)
+        pids = {
+            "temporal": temporal_pid,
+            "mqtt": broker_pid,
+            "worker": _spawn(
+                stack, [sys.executable, "-m", "workers"], env=env, log=data / "worker.log"
+            ),
+            "bridge": _spawn(
+                stack, [sys.executable, "-m", "workers.bridge"], env=env, log=data / "bridge.log"
+            ),
+        }
         api = [sys.executable, "-m", "uvicorn", "api.main:app", "--host", LOOPBACK]
         api += ["--port", str(ports["api"]), "--log-level", "warning", "--no-access-log"]
-        _spawn(stack, api, env=env, log=data / "api.log")
+        pids["api"] = _spawn(stack, api, env=env, log=data / "api.log")
         fleet = [sys.executable, "-m", "simulator", "--devices", str(devices), "--prefix", PREFIX]
         fleet += ["--heartbeat", "15", "--detections", "0", "--answer-delay", str(answer_delay)]
         _spawn(stack, fleet, env=env, log=data / "simulator.log")
-        wait_for_port(LOOPBACK, ports["api"], timeout=60)
+        wait_for_port(LOOPBACK, ports["api"], timeout=STARTUP_SECONDS)
         await _all_online(url, devices)
         base = f"http://{LOOPBACK}:{ports['api']}"
         limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
@@ -158,4 +169,5 @@ async def command_stack(*, devices: int, answer_delay: float) -> AsyncIterator[C
                 mqtt_port=ports["mqtt"],
                 device_ids=ids,
                 credentials=accounts.service,
+                pids=pids,
             )

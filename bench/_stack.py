@@ -31,6 +31,9 @@ from workers.processes import (
 )
 from workers.stack import mqtt_environment
 
+# A loaded 2-core machine took 47 s to import the API alone: room for the processes to start.
+STARTUP_SECONDS = 600.0
+
 
 @dataclass(frozen=True)
 class BenchStack:
@@ -124,14 +127,14 @@ async def bench_stack(*, extra_env: dict[str, str] | None = None) -> AsyncIterat
         bootstrap = [sys.executable, "-m", "store.bootstrap"]
         await asyncio.to_thread(subprocess.run, bootstrap, env=env, check=True)
         for name in ("temporal", "mqtt", "kube"):
-            wait_for_port(LOOPBACK, ports[name], timeout=60)
+            wait_for_port(LOOPBACK, ports[name], timeout=STARTUP_SECONDS)
         pids["worker"] = _spawn(
             stack, [sys.executable, "-m", "workers"], env=env, log=data / "worker.log"
         )
         api = [sys.executable, "-m", "uvicorn", "api.main:app", "--host", LOOPBACK]
         api += ["--port", str(ports["api"]), "--log-level", "warning", "--no-access-log"]
         pids["api"] = _spawn(stack, api, env=env, log=data / "api.log")
-        wait_for_port(LOOPBACK, ports["api"], timeout=60)
+        wait_for_port(LOOPBACK, ports["api"], timeout=STARTUP_SECONDS)
         base = f"http://{LOOPBACK}:{ports['api']}"
         limits = httpx.Limits(max_connections=500, max_keepalive_connections=500)
         async with httpx.AsyncClient(base_url=base, timeout=300, limits=limits) as client:

@@ -225,6 +225,9 @@ async def measure(
                 rate=0.0,
                 credentials=credentials,
             )
+            # This process is the bridge (the flood and the servers are others): its CPU
+            # over the sustained run, per heartbeat received, sizes bridges (docs/scaling.md).
+            cpu_before = time.process_time()
             sustained = await run_through(
                 bridge,
                 port=port,
@@ -233,6 +236,11 @@ async def measure(
                 rate=rate,
                 credentials=credentials,
             )
+            cpu = time.process_time() - cpu_before
+            if sustained["received"]:
+                sustained["bridge_cpu_ms_per_heartbeat"] = round(
+                    cpu / sustained["received"] * 1000, 3
+                )
         async with sessions() as session:
             online = await session.scalar(
                 select(func.count()).select_from(Device).where(Device.presence_online)

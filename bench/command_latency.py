@@ -26,6 +26,7 @@ import paho.mqtt.client as mqtt
 from adapters.mqtt.client import AsyncMqttClient, MiscTicker
 from adapters.mqtt.credentials import MqttCredentials
 from bench._command_stack import CommandBench, command_stack
+from bench._stack import cpu_seconds, cpu_split
 
 One = Callable[[int], Awaitable[None]]
 
@@ -154,7 +155,13 @@ async def main(samples: int, concurrency: int) -> dict[str, object]:
         for index in range(10):  # warm up: connections, caches, the first workflow tasks
             await one(index)
         api_1 = await sequential(samples, one)
+        before = {name: cpu_seconds(pid) for name, pid in stack.pids.items()}
         api_n = await concurrent(samples * 2, concurrency, one)
+        # CPU per command in each process, under the concurrent load (docs/scaling.md).
+        cpu_per_command_ms = {
+            name: round(seconds / (samples * 2) * 1000, 2)
+            for name, seconds in cpu_split(stack.pids, before).items()
+        }
         async with BareRequestReply(port=stack.mqtt_port, credentials=stack.credentials) as bare:
             for index in range(10):
                 await bare.one(index)
@@ -170,6 +177,7 @@ async def main(samples: int, concurrency: int) -> dict[str, object]:
         f"mqtt_{concurrency}": mqtt_n,
         "ratio_p50_1": round(api_1["p50_ms"] / mqtt_1["p50_ms"], 1),
         f"ratio_p50_{concurrency}": round(api_n["p50_ms"] / mqtt_n["p50_ms"], 1),
+        "cpu_ms_per_command": cpu_per_command_ms,
         "cpus": os.cpu_count(),
     }
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.models import RuntimeConfigRow, utcnow
-from store.settings import MIN_RATE_LIMIT_PER_MINUTE, Settings
+from store.settings import MAX_RATE_LIMIT_PER_MINUTE, MIN_RATE_LIMIT_PER_MINUTE, Settings
 from store.upsert import upsert
 
 _KEY = "runtime"
@@ -24,7 +24,7 @@ class RuntimeConfig(BaseModel):
 
     token_expiry_hours: float = Field(gt=0, le=24 * 30)
     max_devices: int | None = Field(default=None, ge=1, description="None: no limit")
-    rate_limit_per_minute: int = Field(ge=MIN_RATE_LIMIT_PER_MINUTE, le=100_000)
+    rate_limit_per_minute: int = Field(ge=MIN_RATE_LIMIT_PER_MINUTE, le=MAX_RATE_LIMIT_PER_MINUTE)
     require_tls: bool = False
 
 

@@ -21,6 +21,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # The rate limit applies to every caller, admins included: below this, a page load and a
 # retry could lock even the admin who set it out for a minute.
 MIN_RATE_LIMIT_PER_MINUTE = 10
+# The runtime configuration holds the limit within this too: a larger setting would be
+# accepted at start and then fail every counted request.
+MAX_RATE_LIMIT_PER_MINUTE = 100_000
 
 
 class KubeMode(StrEnum):
@@ -140,6 +143,7 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(
         default=600,
         ge=MIN_RATE_LIMIT_PER_MINUTE,
+        le=MAX_RATE_LIMIT_PER_MINUTE,
         description="Requests per minute per user or API key (default)",
     )
     rate_limit_storage: str = Field(

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from store.models import RuntimeConfigRow, utcnow
 from store.runtime_config import load_runtime_config, save_runtime_config
-from store.settings import MIN_RATE_LIMIT_PER_MINUTE, Settings
+from store.settings import MAX_RATE_LIMIT_PER_MINUTE, MIN_RATE_LIMIT_PER_MINUTE, Settings
 from store.upsert import upsert
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -70,3 +70,15 @@ async def test_a_rate_limit_below_the_floor_is_refused_and_a_stored_one_raised(
     assert config.rate_limit_per_minute == MIN_RATE_LIMIT_PER_MINUTE == 10
     with pytest.raises(ValidationError):
         Settings(rate_limit_per_minute=5)
+
+
+async def test_a_rate_limit_setting_above_the_runtime_ceiling_is_refused_at_start(
+    sessions: Sessions,
+) -> None:
+    # Accepted, it would become the runtime default and fail every counted request.
+    with pytest.raises(ValidationError):
+        Settings(rate_limit_per_minute=MAX_RATE_LIMIT_PER_MINUTE + 1)
+    settings = Settings(rate_limit_per_minute=MAX_RATE_LIMIT_PER_MINUTE)
+    async with sessions() as session:
+        config = await load_runtime_config(session, settings=settings)
+    assert config.rate_limit_per_minute == MAX_RATE_LIMIT_PER_MINUTE
