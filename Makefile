@@ -16,11 +16,12 @@ DEV_STAMP := $(VENV)/.installed-dev
 # back to amqtt (or skip, for redis-server) and report what they could not run.
 APT_PACKAGES := mosquitto postgresql redis-server
 
-.PHONY: help venv venv-runtime system-deps lock lint fmt test run bench clean sdk-models
+.PHONY: help venv venv-runtime system-deps lock lint fmt test test-scale run bench clean sdk-models
 
 help:
 	@echo "make run           start the embedded stack (Temporal, MQTT broker, worker, API)"
-	@echo "make test          lint, then every test"
+	@echo "make test          lint, then every test but the multi-replica proof"
+	@echo "make test-scale    the multi-replica proof (2 of each process, kills; minutes)"
 	@echo "make lint | fmt    check | rewrite formatting and imports"
 	@echo "make bench         run the benchmarks in bench/ (one JSON line each)"
 	@echo "make venv          create .venv with the test and lint tools (requirements-dev.lock)"
@@ -119,7 +120,12 @@ TEST_WORKERS ?= 2
 
 test: venv system-deps
 	$(MAKE) --no-print-directory lint
-	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile -m "not scale"
+
+# The multi-replica proof (tests/e2e/faults/test_scale_out.py): minutes of twelve
+# processes, so it runs apart from `make test`.
+test-scale: venv system-deps
+	$(VENV)/bin/pytest -m scale tests/e2e/faults/test_scale_out.py
 
 run: venv-runtime
 	@$(MAKE) --no-print-directory system-deps || echo "system-deps failed; going on without it"
