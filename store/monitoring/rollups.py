@@ -11,6 +11,9 @@ from store.models import METRICS, MetricRollup, MetricSample
 RAW = cast(Table, MetricSample.__table__)
 ROLLUPS = cast(Table, MetricRollup.__table__)
 WIDTHS = (60, 300, 3600)
+# The node of the fleet's own rollups: every node's sums and counts per bucket, so the
+# fleet's series reads one row a bucket. Node ids are UUIDs; this one is never a node's.
+FLEET = ""
 
 
 def bucket_of(column: ColumnElement[int], width: int) -> ColumnElement[int]:
