@@ -23,6 +23,7 @@ from store.monitoring.rollups import (
     WIDTHS,
     bucket_of,
     floor_to,
+    node_key,
     sum_columns,
 )
 from store.monitoring.samples import COMPACTION_ROW
@@ -109,13 +110,14 @@ async def _from_raw(session: AsyncSession, *, start: int, until: int) -> int:
         )
     )
     bucket = bucket_of(RAW.c.ts, 60)
+    node = node_key(RAW.c.node_id)
     sums = [
         agg for metric in METRICS for agg in (func.sum(RAW.c[metric]), func.count(RAW.c[metric]))
     ]
     rows = (
-        select(literal_column("60"), RAW.c.node_id, bucket, *sums)
+        select(literal_column("60"), node, bucket, *sums)
         .where(RAW.c.ts >= start, RAW.c.ts < until)
-        .group_by(RAW.c.node_id, bucket)
+        .group_by(node, bucket)
     )
     columns = ["width", "node_id", "bucket", *sum_columns()]
     written = _count(await session.execute(insert(ROLLUPS).from_select(columns, rows)))

@@ -24,7 +24,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.models import METRICS, MetricCompaction
-from store.monitoring.rollups import FLEET, RAW, ROLLUPS, WIDTHS, bucket_of, floor_to
+from store.monitoring.rollups import FLEET, RAW, ROLLUPS, WIDTHS, bucket_of, floor_to, node_key
 from store.monitoring.samples import COMPACTION_ROW
 from workflows.contracts.monitoring import MetricsRetention
 
@@ -97,7 +97,7 @@ async def fleet(
     rolled = _rolled(ROLLUPS.c.node_id, tiles(start, cut, widths=widths)).where(
         ROLLUPS.c.node_id != FLEET
     )
-    await _sum_into(session, per_node, rolled, _raw(RAW.c.node_id, cut))
+    await _sum_into(session, per_node, rolled, _raw(node_key(RAW.c.node_id), cut))
     return _series(per_bucket), {str(key): value for key, value in per_node.items()}
 
 
