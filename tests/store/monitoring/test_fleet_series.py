@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections import defaultdict
+from pathlib import Path
 
 import pytest
+from alembic import command
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from store.db import create_engine
+from store.migrate import alembic_config, upgrade_async
 from store.monitoring import compaction, series
 from store.monitoring.samples import Sample, record_samples
 from store.monitoring.values import MetricValues
@@ -101,3 +107,29 @@ def test_tiles_cover_the_window_with_the_coarsest_buckets() -> None:
     ]
     assert series.tiles(T0 + 60, T0 + 240, widths=widths) == [(60, T0 + 60, T0 + 240)]
     assert series.tiles(T0, T0, widths=widths) == []
+
+
+async def test_migration_adds_the_fleet_rollups_of_what_is_rolled_up(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
+    await asyncio.to_thread(command.upgrade, alembic_config(url), "0013_monitoring")
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO metric_rollups (width, node_id, bucket, cpu_usage_sum, "
+                    "cpu_usage_n) VALUES (60, 'n1', 0, 10, 1), (60, 'n2', 0, 30, 2), "
+                    "(300, 'n1', 0, 10, 1)"
+                )
+            )
+        await upgrade_async(url)
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                text(
+                    "SELECT width, bucket, cpu_usage_sum, cpu_usage_n FROM metric_rollups "
+                    "WHERE node_id = '' ORDER BY width"
+                )
+            )
+            assert [tuple(row) for row in rows] == [(60, 0, 40.0, 3), (300, 0, 10.0, 1)]
+    finally:
+        await engine.dispose()
