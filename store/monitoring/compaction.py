@@ -11,6 +11,7 @@ rollups an hour. All of it is INSERT ... SELECT: no rows cross the wire.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import String, delete, func, insert, literal, literal_column, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -114,7 +115,7 @@ async def _from_raw(session: AsyncSession, *, start: int, until: int) -> int:
     sums = [
         agg for metric in METRICS for agg in (func.sum(RAW.c[metric]), func.count(RAW.c[metric]))
     ]
-    rows = (
+    rows: Any = (
         select(literal_column("60"), node, bucket, *sums)
         .where(RAW.c.ts >= start, RAW.c.ts < until)
         .group_by(node, bucket)
