@@ -162,6 +162,11 @@ async def backfill(
                 session, now=now - hour * HOUR, retention=retention, settle_seconds=0
             )
         written += done.rollups_written[60]
+    if dialect == "postgresql":
+        # What autovacuum does on its own after a bulk load in a running server; without
+        # statistics the planner may take the (width, bucket) index for one node's series.
+        async with sessions() as session, session.begin():
+            await session.execute(text("ANALYZE metric_samples, metric_rollups"))
     return {
         "backfill_samples": len(nodes) * 1440,
         "backfill_insert_s": round(inserted, 2),
