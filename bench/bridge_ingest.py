@@ -1,7 +1,8 @@
 """Bridge ingest: status heartbeats per second through the bridge into the store.
 
 `python -m bench.bridge_ingest [--devices 10000] [--messages 100000] [--rate 3000]` starts
-a broker, a Temporal dev server (in memory) and a SQLite store holding `devices` devices,
+a broker, a Temporal dev server (in memory) and a SQLite store (or, with `--store
+postgresql`, a throwaway PostgreSQL server) holding `devices` devices,
 runs the bridge (workers.bridge.service, as `python -m workers.bridge` does) in this
 process, and sends it heartbeats from a separate process (bench._flood):
 - flat out: the most messages per second the bridge takes in (each parsed, coalesced
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import statistics
@@ -35,6 +37,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from adapters.mqtt.client import AsyncMqttClient, MiscTicker
 from adapters.mqtt.credentials import MqttCredentials, service_credentials
+from bench._postgres import throwaway_postgres
 from store.db import create_engine, session_factory
 from store.migrate import upgrade_async
 from store.models import Device, utcnow
@@ -259,8 +262,12 @@ async def measure(
     }
 
 
-def main(devices: int, messages: int, rate: float) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="edgewright-ingest-") as directory:
+def main(devices: int, messages: int, rate: float, store: str = "sqlite") -> dict[str, Any]:
+    with contextlib.ExitStack() as stack:
+        directory = stack.enter_context(tempfile.TemporaryDirectory(prefix="edgewright-ingest-"))
+        database = (
+            {"database_url": stack.enter_context(throwaway_postgres())} if store != "sqlite" else {}
+        )
         data = Path(directory)
         mqtt_port, temporal_port = free_port(), free_port()
         accounts = broker_accounts(data)
@@ -288,6 +295,7 @@ def main(devices: int, messages: int, rate: float) -> dict[str, Any]:
                     "temporal_address": f"{LOOPBACK}:{temporal_port}",
                     "bridge_client_id": "bench-bridge",
                     "bridge_share_group": "",
+                    **database,
                 }
             )
             figures = asyncio.run(measure(settings, devices=devices, messages=messages, rate=rate))
@@ -297,6 +305,7 @@ def main(devices: int, messages: int, rate: float) -> dict[str, Any]:
                 process.wait(15)
     return {
         "bench": "bridge_ingest",
+        "store": store,
         "devices": devices,
         **figures,
         "required_msgs_per_s": round(REQUIRED_PER_SECOND, 1),
@@ -310,7 +319,13 @@ if __name__ == "__main__":
     parser.add_argument("--devices", type=int, default=10_000)
     parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--rate", type=float, default=2000.0, help="sustained messages/s")
+    parser.add_argument(
+        "--store",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help="a SQLite file, or a throwaway PostgreSQL server started for the run",
+    )
     args = parser.parse_args()
-    print(json.dumps(main(args.devices, args.messages, args.rate)), flush=True)
+    print(json.dumps(main(args.devices, args.messages, args.rate, args.store)), flush=True)
     # temporalio can abort at interpreter exit after all work is done (sdk-python#300).
     os._exit(0)

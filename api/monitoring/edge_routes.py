@@ -93,10 +93,11 @@ async def fleet_metrics(
     resolution: Resolution = None,
 ) -> FleetMetrics:
     await require_user(caller, Role.VIEWER)
+    retention = metrics_retention(settings)
     asked = window(
         timeframe=timeframe,
         resolution=resolution,
-        retention=metrics_retention(settings),
+        retention=retention,
         now=int(utcnow().timestamp()),
     )
-    return await service.fleet_metrics(session, window=asked)
+    return await service.fleet_metrics(session, window=asked, retention=retention)

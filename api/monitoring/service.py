@@ -72,8 +72,12 @@ async def node_metrics(session: AsyncSession, *, node: Device, window: Window) -
     )
 
 
-async def fleet_metrics(session: AsyncSession, *, window: Window) -> FleetMetrics:
-    per_bucket, per_node = await series.fleet(session, width=window.width, start=window.start)
+async def fleet_metrics(
+    session: AsyncSession, *, window: Window, retention: MetricsRetention
+) -> FleetMetrics:
+    per_bucket, per_node = await series.fleet(
+        session, width=window.width, start=window.start, retention=retention
+    )
     names = await _names(session, node_ids=list(per_node))
     nodes: dict[str, NodeAverages] = {}
     for node_id in sorted(names):  # nodes removed since are left out

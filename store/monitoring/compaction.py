@@ -2,20 +2,31 @@
 
 Every run recomputes whole buckets from where the last run stopped (or from where a late
 sample asks), deleting and re-inserting them in one transaction, so a run repeated or
-cut short changes nothing. 1m rollups come from raw samples; 5m and 1h ones are summed
-from 1m rollups (sums and counts add up exactly), so raw samples need only outlive a run
-interval and 1m rollups an hour. All of it is INSERT ... SELECT: no rows cross the wire.
+cut short changes nothing. 1m rollups come from raw samples, and the fleet's 1m rollup
+(node FLEET) from those; 5m and 1h ones, the fleet's too, are summed from 1m rollups
+(sums and counts add up exactly), so raw samples need only outlive a run interval and 1m
+rollups an hour. All of it is INSERT ... SELECT: no rows cross the wire.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import delete, func, insert, literal_column, select, update
+from sqlalchemy import String, delete, func, insert, literal, literal_column, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.models import METRICS, MetricCompaction
-from store.monitoring.rollups import RAW, ROLLUPS, WIDTHS, bucket_of, floor_to, sum_columns
+from store.monitoring.rollups import (
+    FLEET,
+    RAW,
+    ROLLUPS,
+    WIDTHS,
+    bucket_of,
+    floor_to,
+    node_key,
+    sum_columns,
+)
 from store.monitoring.samples import COMPACTION_ROW
 from store.upsert import upsert
 from workflows.contracts.monitoring import MetricsRetention
@@ -100,16 +111,29 @@ async def _from_raw(session: AsyncSession, *, start: int, until: int) -> int:
         )
     )
     bucket = bucket_of(RAW.c.ts, 60)
+    node = node_key(RAW.c.node_id)
     sums = [
         agg for metric in METRICS for agg in (func.sum(RAW.c[metric]), func.count(RAW.c[metric]))
     ]
-    rows = (
-        select(literal_column("60"), RAW.c.node_id, bucket, *sums)
+    rows: Any = (
+        select(literal_column("60"), node, bucket, *sums)
         .where(RAW.c.ts >= start, RAW.c.ts < until)
-        .group_by(RAW.c.node_id, bucket)
+        .group_by(node, bucket)
     )
     columns = ["width", "node_id", "bucket", *sum_columns()]
-    return _count(await session.execute(insert(ROLLUPS).from_select(columns, rows)))
+    written = _count(await session.execute(insert(ROLLUPS).from_select(columns, rows)))
+    fleet = (
+        select(
+            literal_column("60"),
+            literal(FLEET, String),
+            ROLLUPS.c.bucket,
+            *(func.sum(ROLLUPS.c[name]) for name in sum_columns()),
+        )
+        .where(ROLLUPS.c.width == 60, ROLLUPS.c.bucket >= start, ROLLUPS.c.bucket < until)
+        .group_by(ROLLUPS.c.bucket)
+    )
+    await session.execute(insert(ROLLUPS).from_select(columns, fleet))
+    return written
 
 
 async def _from_minutes(session: AsyncSession, *, width: int, start: int, until: int) -> int:

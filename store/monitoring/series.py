@@ -4,6 +4,13 @@ Buckets before the rollups' horizon (`compacted_until`, or a late sample's
 `recompute_from` if older) come from the rollups; the rest is summed from raw samples at
 query time, so a sample is visible the moment it is stored. Both parts group by bucket in
 SQL and meet in disjoint buckets (the horizon is cut to the bucket width).
+
+The fleet's aggregate reads few rows: its per-bucket series from the fleet's own rollups
+(node FLEET, written by compaction), and each node's totals over the window from the
+coarsest rollups that tile it (a 1h@1m window is eleven 5m buckets and a few 1m ones per
+node, not sixty). Sums and counts add up exactly, so the figures are those of the 1m
+rollups; with 1,000 nodes this took the 1h@1m aggregate from four scans of 60,000 rows
+to 60 rows plus one scan of about 17,000 (bench.metrics).
 """
 
 from __future__ import annotations
@@ -13,12 +20,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.models import METRICS, MetricCompaction
-from store.monitoring.rollups import RAW, ROLLUPS, bucket_of, floor_to
+from store.monitoring.rollups import FLEET, RAW, ROLLUPS, WIDTHS, bucket_of, floor_to, node_key
 from store.monitoring.samples import COMPACTION_ROW
+from workflows.contracts.monitoring import MetricsRetention
 
 
 @dataclass
@@ -63,47 +71,83 @@ async def horizon(session: AsyncSession) -> int:
 
 
 async def node_series(session: AsyncSession, *, node_id: str, width: int, start: int) -> Series:
-    totals = await _gather(session, width=width, start=start, by_node=False, node_id=node_id)
+    cut = max(floor_to(await horizon(session), width), start)
+    totals: dict[Any, Totals] = defaultdict(Totals)
+    rolled = _rolled(ROLLUPS.c.bucket, [(width, start, cut)]).where(ROLLUPS.c.node_id == node_id)
+    raw = _raw(bucket_of(RAW.c.ts, width), cut).where(RAW.c.node_id == node_id)
+    await _sum_into(session, totals, rolled, raw)
     return _series(totals)
 
 
 async def fleet(
-    session: AsyncSession, *, width: int, start: int
+    session: AsyncSession, *, width: int, start: int, retention: MetricsRetention
 ) -> tuple[Series, dict[str, Totals]]:
-    """Fleet averages per bucket, and each node's totals over the whole window."""
-    per_bucket = await _gather(session, width=width, start=start, by_node=False, node_id=None)
-    per_node = await _gather(session, width=width, start=start, by_node=True, node_id=None)
+    """Fleet averages per bucket, and each node's totals over the whole window.
+
+    `retention` says which coarser rollups still hold the window: those kept at least
+    as long as the `width` ones (the caller checked the window against those).
+    """
+    cut = max(floor_to(await horizon(session), width), start)
+    per_bucket: dict[Any, Totals] = defaultdict(Totals)
+    rolled = _rolled(ROLLUPS.c.bucket, [(width, start, cut)]).where(ROLLUPS.c.node_id == FLEET)
+    await _sum_into(session, per_bucket, rolled, _raw(bucket_of(RAW.c.ts, width), cut))
+    per_node: dict[Any, Totals] = defaultdict(Totals)
+    kept = retention.of(width)
+    widths = [w for w in WIDTHS if w >= width and retention.of(w) >= kept]
+    rolled = _rolled(ROLLUPS.c.node_id, tiles(start, cut, widths=widths)).where(
+        ROLLUPS.c.node_id != FLEET
+    )
+    await _sum_into(session, per_node, rolled, _raw(node_key(RAW.c.node_id), cut))
     return _series(per_bucket), {str(key): value for key, value in per_node.items()}
 
 
-async def _gather(
-    session: AsyncSession, *, width: int, start: int, by_node: bool, node_id: str | None
-) -> dict[Any, Totals]:
-    cut = max(floor_to(await horizon(session), width), start)
-    totals: dict[Any, Totals] = defaultdict(Totals)
-    rolled_key = ROLLUPS.c.node_id if by_node else ROLLUPS.c.bucket
-    rolled_sums = [
+def tiles(start: int, end: int, *, widths: Sequence[int]) -> list[tuple[int, int, int]]:
+    """(width, first bucket, end) ranges that cover [start, end) exactly, coarsest first.
+
+    `start` and `end` are multiples of the finest width; each coarser width takes the
+    aligned middle and leaves both edges to the finer ones.
+    """
+    if start >= end:
+        return []
+    coarsest, *finer = sorted(widths, reverse=True)
+    if not finer:
+        return [(coarsest, start, end)]
+    low = -(-start // coarsest) * coarsest
+    high = floor_to(end, coarsest)
+    if low >= high:
+        return tiles(start, end, widths=finer)
+    return [
+        (coarsest, low, high),
+        *tiles(start, low, widths=finer),
+        *tiles(high, end, widths=finer),
+    ]
+
+
+def _rolled(key: ColumnElement[Any], ranges: Sequence[tuple[int, int, int]]) -> Any:
+    sums = [
         agg
         for metric in METRICS
         for agg in (func.sum(ROLLUPS.c[f"{metric}_sum"]), func.sum(ROLLUPS.c[f"{metric}_n"]))
     ]
-    rolled = (
-        select(rolled_key, *rolled_sums)
-        .where(ROLLUPS.c.width == width, ROLLUPS.c.bucket >= start, ROLLUPS.c.bucket < cut)
-        .group_by(rolled_key)
-    )
-    raw_key: ColumnElement[Any] = RAW.c.node_id if by_node else bucket_of(RAW.c.ts, width)
-    raw_sums = [
+    where = [
+        and_(ROLLUPS.c.width == width, ROLLUPS.c.bucket >= low, ROLLUPS.c.bucket < high)
+        for width, low, high in ranges
+    ]
+    # No range (the window starts at the horizon): a condition that matches nothing.
+    return select(key, *sums).where(or_(*where) if where else ROLLUPS.c.width < 0).group_by(key)
+
+
+def _raw(key: ColumnElement[Any], cut: int) -> Any:
+    sums = [
         agg for metric in METRICS for agg in (func.sum(RAW.c[metric]), func.count(RAW.c[metric]))
     ]
-    raw = select(raw_key, *raw_sums).where(RAW.c.ts >= cut).group_by(raw_key)
-    if node_id is not None:
-        rolled = rolled.where(ROLLUPS.c.node_id == node_id)
-        raw = raw.where(RAW.c.node_id == node_id)
-    for stmt in (rolled, raw):
+    return select(key, *sums).where(RAW.c.ts >= cut).group_by(key)
+
+
+async def _sum_into(session: AsyncSession, totals: dict[Any, Totals], *statements: Any) -> None:
+    for stmt in statements:
         for row in await session.execute(stmt):
             _add(totals[row[0]], row[1:])
-    return totals
 
 
 def _add(totals: Totals, values: Sequence[Any]) -> None:

@@ -11,6 +11,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from store.models import METRICS
@@ -57,16 +58,22 @@ def number(value: Any, *, metric: str = "") -> float | None:
         return None
     if isinstance(value, int | float):
         result = float(value)
-    elif isinstance(value, str) and len(value) <= 64:
-        match = _NUMBER.fullmatch(value)
-        if match is None:
-            return None
-        result = float(match.group(1))
-        unit = (match.group(2) or "").lower()
-        if unit in _TO_GB and metric in _GB_METRICS:
-            result *= _TO_GB[unit]
-    else:
+        return result if math.isfinite(result) and abs(result) <= LIMIT else None
+    if isinstance(value, str) and len(value) <= 64:
+        return _text(value, metric in _GB_METRICS)
+    return None
+
+
+# A fleet repeats the same few hundred readings ("42%", "1.9GB"): parsed once each.
+@lru_cache(maxsize=8192)
+def _text(value: str, in_gb: bool) -> float | None:
+    match = _NUMBER.fullmatch(value)
+    if match is None:
         return None
+    result = float(match.group(1))
+    unit = (match.group(2) or "").lower()
+    if unit in _TO_GB and in_gb:
+        result *= _TO_GB[unit]
     return result if math.isfinite(result) and abs(result) <= LIMIT else None
 
 

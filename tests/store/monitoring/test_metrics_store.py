@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from store.devices import inventory
+from store.devices.presence import Heartbeat
 from store.models import MetricRollup, MetricSample
 from store.monitoring import compaction, series
-from store.monitoring.samples import Sample, record_samples
+from store.monitoring.heartbeats import record_heartbeats
+from store.monitoring.samples import Sample, node_ids, record_samples
 from store.monitoring.values import MetricValues, from_heartbeat
 from workflows.contracts.monitoring import MetricsRetention
 
@@ -61,7 +66,7 @@ async def test_rollups_average_per_bucket_before_and_after_compaction(sessions: 
     assert await points(sessions, "n1", 3600, T0) == [(0, 40.0)]
     # Fleet: per-bucket averages over every sample, per-node averages over the window.
     async with sessions() as session:
-        per_bucket, per_node = await series.fleet(session, width=60, start=T0)
+        per_bucket, per_node = await series.fleet(session, width=60, start=T0, retention=RETENTION)
     first = per_bucket["cpu_usage"][0]
     assert (first.ts - T0, first.value) == (0, 80 / 3)
     assert per_node["n1"].average("cpu_usage") == 40.0
@@ -75,7 +80,8 @@ async def test_compaction_is_idempotent_and_takes_late_samples(sessions: Session
     await compact(sessions, now=T0 + 120)  # again: same rows, nothing doubled
     async with sessions() as session:
         rows = await session.scalar(select(func.count()).select_from(MetricRollup))
-    assert rows == 2 + 1 + 1  # two 1m buckets, one 5m, one 1h
+    # Two 1m buckets, one 5m, one 1h; and the same again for the fleet.
+    assert rows == 2 * (2 + 1 + 1)
     # A sample behind the horizon shows at once and is rolled up by the next run.
     async with sessions() as session, session.begin():
         await record_samples(session, samples=[cpu("n1", T0 + 6, 20)])
@@ -96,10 +102,11 @@ async def test_retention_prunes_raw_samples_and_each_rollup_width(sessions: Sess
     assert later.samples_pruned == 1
     assert await points(sessions, "n1", 60, T0) == [(0, 10.0)]
     # ...3.5 h: 1m rollups (3 h) gone, 5m still answer; 4.5 h: 5m (4 h) gone, 1h kept.
-    assert (await compact(sessions, now=T0 + 3 * HOUR + 1800)).rollups_pruned[60] == 1
+    # Each time n1's rollup and the fleet's.
+    assert (await compact(sessions, now=T0 + 3 * HOUR + 1800)).rollups_pruned[60] == 2
     assert await points(sessions, "n1", 60, T0) == []
     assert await points(sessions, "n1", 300, T0) == [(0, 10.0)]
-    assert (await compact(sessions, now=T0 + 4 * HOUR + 1800)).rollups_pruned[300] == 1
+    assert (await compact(sessions, now=T0 + 4 * HOUR + 1800)).rollups_pruned[300] == 2
     assert await points(sessions, "n1", 3600, T0) == [(0, 10.0)]
     async with sessions() as session:
         assert await session.scalar(select(func.count()).select_from(MetricSample)) == 0
@@ -124,3 +131,23 @@ def test_heartbeat_readings_in_the_documents_styles() -> None:
         "temperature": 65.0,
     }
     assert from_heartbeat({"memory": "512MB", "cpu": True}).values == {"memory_usage": 0.512}
+
+
+async def test_heartbeats_are_stored_under_their_devices_nodes(sessions: Sessions) -> None:
+    beat_at = datetime.fromtimestamp(T0 + 5, UTC)
+    usage = {"cpu": "45%", "memory": "2.3GB/8GB", "temperature": 65}
+    async with sessions() as session, session.begin():
+        await inventory.upsert_device(session, device_id="d1", node_name="n1", status="joined")
+        node = (await node_ids(session, device_ids=["d1"]))["d1"]
+        beats = [
+            Heartbeat(device_id="d1", at=beat_at, usage=usage),
+            Heartbeat(device_id="unknown", at=beat_at, usage=usage),  # not in the inventory
+            Heartbeat(device_id="d1", at=beat_at + timedelta(seconds=15), usage={"apps": []}),
+        ]
+        assert await record_heartbeats(session, beats=beats) == 1
+    async with sessions() as session:
+        rows = (await session.execute(select(MetricSample))).scalars().all()
+    assert [(r.node_id, r.ts, r.cpu_usage, r.memory_total, r.temperature) for r in rows] == [
+        (node, T0 + 5, 45.0, 8.0, 65.0)
+    ]
+    assert rows[0].containers is None
