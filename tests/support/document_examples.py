@@ -20,7 +20,6 @@ DATA = Path(__file__).with_name("document_examples.json")
 NOT_BUILT = {
     "/api/kubeedge/security/": "security certificates and logs",
     "/api/kubeedge/maintenance/": "maintenance",
-    "/api/kubeedge/postman.json": "Postman collection",
 }
 
 

@@ -31,6 +31,7 @@ PUBLIC = {
     "/api/auth/login",
     "/api/kubeedge/openapi.json",
     "/api/kubeedge/swagger-ui",
+    "/api/kubeedge/postman.json",
 }
 
 probe = APIRouter()
