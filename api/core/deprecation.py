@@ -15,7 +15,9 @@ headers documented (api.core.openapi).
 DEPRECATED is empty: neither document names a route of ours as deprecated (the
 CloudCore document shows the headers with a `/api/v2` successor, and there is no v2 of
 any route). A route is deprecated by adding an entry here, never on the route itself;
-`create_app` refuses an entry that names no route.
+`create_app` refuses an entry that names no route. The registry is the app's own
+(`create_app(deprecations=...)`): FastAPI's per-route `deprecated` flag is never set,
+since routers are shared by every app in the process.
 """
 
 from __future__ import annotations
@@ -64,7 +66,8 @@ Marked = tuple[tuple[APIRoute, Deprecation], ...]
 
 
 def mark_deprecated(app: FastAPI, registry: Iterable[Deprecation]) -> Marked:
-    """Flags each registered route as deprecated (FastAPI then says so in the OpenAPI)."""
+    """The app's routes each entry names. The routes themselves are left alone: routers are
+    module-level and shared by every app in the process (tests build many)."""
     marked: list[tuple[APIRoute, Deprecation]] = []
     for entry in registry:
         found = next(
@@ -79,7 +82,6 @@ def mark_deprecated(app: FastAPI, registry: Iterable[Deprecation]) -> Marked:
             raise ValueError(f"no route {entry.method} {entry.path} to deprecate")
         route = found.original_route
         assert isinstance(route, APIRoute)  # api_routes yields API routes only
-        route.deprecated = True
         marked.append((route, entry))
     return tuple(marked)
 

@@ -66,7 +66,12 @@ class Revoked(BaseModel):
     message: str
 
 
-@router.post("/tokens", response_model=Issued, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/tokens",
+    response_model=Issued,
+    status_code=status.HTTP_201_CREATED,
+    responses={404: {"description": "No such node"}},
+)
 async def issue(
     body: IssueRequest, user: AdminUser, session: SessionDep, settings: SettingsDep
 ) -> Issued:
@@ -106,7 +111,11 @@ async def validate(
     return Validation(valid=True, node_id=claims.node_id, expires_at=claims.expires_at)
 
 
-@router.post("/tokens/revoke", response_model=Revoked)
+@router.post(
+    "/tokens/revoke",
+    response_model=Revoked,
+    responses={404: {"description": "Not a node token issued here"}},
+)
 async def revoke(
     body: TokenBody, _user: AdminUser, session: SessionDep, settings: SettingsDep
 ) -> Revoked:
