@@ -16,6 +16,7 @@ from fastapi import Depends, FastAPI
 from api.access import api_key_routes as api_keys
 from api.access import login_routes as auth
 from api.access import user_routes as users
+from api.audit import routes as audit
 from api.backup import restore_routes as restores
 from api.backup import routes as backups
 from api.backup import schedule_routes as backup_schedules
@@ -25,6 +26,7 @@ from api.commands import connection_test_routes as device_tests
 from api.commands import job_routes as command_jobs
 from api.commands import routes as commands
 from api.core import health_routes as health
+from api.core.audit import AuditMiddleware
 from api.core.body_limit import BodyLimitMiddleware
 from api.core.compat import LenientJsonMiddleware
 from api.core.deprecation import (
@@ -100,6 +102,8 @@ def _add_middleware(app: EdgewrightAPI) -> None:
     app.add_middleware(LenientJsonMiddleware)
     install_error_handlers(app)
     app.add_middleware(RateLimitHeadersMiddleware)  # decorates error answers too
+    # Writes the deferred audit events and every 403 as the answer starts (api.core.audit).
+    app.add_middleware(AuditMiddleware)
     # An oversized body is refused before anything reads, parses or authenticates.
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(DeprecationHeadersMiddleware, marked=app.deprecations)
@@ -143,6 +147,7 @@ def _include_routes(app: FastAPI) -> None:
     app.include_router(webhooks.router, dependencies=[Depends(current_user)])
     app.include_router(kubeedge_metrics.router, dependencies=[Depends(current_user)])
     app.include_router(kubeedge_alerts.router, dependencies=[Depends(current_user)])
+    app.include_router(audit.router, dependencies=[Depends(current_user)])
     # These authenticate on their own: the live streams also take `?token=` (browsers
     # cannot send headers there), the join-token check takes the join token itself. The
     # live router's lifespan subscribes this replica to the event bus.

@@ -652,3 +652,35 @@ class AlertRow(Base):
     acknowledged_at: Mapped[datetime | None]
     acknowledged_by: Mapped[str | None] = mapped_column(String(100))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+# --- audit: the security audit log (store.audit) ----------------------------------------
+
+
+class AuditRow(Base):
+    """One security-relevant event, appended and never changed; pruned by age only.
+
+    `dedupe_key` (a sha256) makes events that must be recorded once per period (a token's
+    first use per day, a refused token per address per minute) idempotent across API
+    replicas: a second insert with the same key does nothing. NULL for every other event.
+    """
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_log_timestamp", "timestamp"),
+        Index("ix_audit_log_event", "event", "timestamp"),
+        Index("ix_audit_log_actor", "actor", "timestamp"),
+        Index("ux_audit_log_dedupe_key", "dedupe_key", unique=True),
+        # AUTOINCREMENT: ids are never reused, so an id names one event for ever.
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    timestamp: Mapped[datetime] = mapped_column(default=utcnow)
+    event: Mapped[str] = mapped_column(String(40))  # a store.audit.AuditEvent
+    actor: Mapped[str | None] = mapped_column(String(100))
+    source_ip: Mapped[str | None] = mapped_column(String(64))
+    target: Mapped[str | None] = mapped_column(String(300))
+    outcome: Mapped[str] = mapped_column(String(16))  # a store.audit.AuditOutcome
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    dedupe_key: Mapped[str | None] = mapped_column(String(64))

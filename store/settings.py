@@ -304,6 +304,19 @@ class Settings(BaseSettings):
         description="How often the MetricsCompaction schedule runs; queries read samples "
         "newer than the last run directly, so this trades their cost against the runs'",
     )
+    # The security audit log (README "Security audit log").
+    audit_retention_days: int = Field(
+        default=90,
+        ge=1,
+        le=3650,
+        description="Audit log events older than this are deleted by the audit-retention "
+        "schedule (hourly); nothing else ever deletes one",
+    )
+    audit_retention_schedule_id: str = Field(
+        default="audit-retention",
+        pattern=r"^[a-z0-9][a-z0-9-]{0,62}$",
+        description="ID of the Temporal Schedule that runs AuditRetentionWorkflow",
+    )
     alert_evaluation_interval_seconds: float = Field(
         default=15.0, ge=1, le=3600, description="How often the alert rules are evaluated"
     )

@@ -18,6 +18,7 @@ from adapters.prometheus.temporal import buffered_runtime
 from adapters.temporal import connect_temporal
 from store.db import create_engine, session_factory
 from store.settings import Settings
+from workers.audit import ensure_audit_retention_schedule
 from workers.devices import ensure_node_sync
 from workers.health import HealthReporter
 from workers.heartbeat import start_heartbeat
@@ -83,6 +84,10 @@ async def run(settings: Settings) -> None:
         await ensure_compaction_schedule(client, settings=settings)
     except Exception:  # metrics still answer from raw samples; the log says why
         log.exception("could not set up the metrics compaction schedule")
+    try:
+        await ensure_audit_retention_schedule(client, settings=settings)
+    except Exception:  # the log keeps growing past its retention; the log says why
+        log.exception("could not set up the audit retention schedule")
     try:
         await ensure_alert_evaluation(client, settings=settings)
     except Exception:  # the alerts stand still until a worker starts it

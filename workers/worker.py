@@ -22,6 +22,7 @@ from activities.webhooks.emitter import WebhookEmitter
 from adapters.mqtt.events import PublisherEvents
 from adapters.mqtt.publisher import MqttPublisher
 from store.settings import Settings, package_version
+from workers.audit import AUDIT_WORKFLOWS, audit_activities
 from workers.backup import BACKUP_WORKFLOWS, backup_activities
 from workers.commands import COMMAND_WORKFLOWS, command_activities
 from workers.devices import INVENTORY_WORKFLOWS, inventory_activities
@@ -42,6 +43,7 @@ WORKFLOWS: Sequence[type] = (
     *WORKLOAD_WORKFLOWS,
     *WEBHOOK_WORKFLOWS,
     *MONITORING_WORKFLOWS,
+    *AUDIT_WORKFLOWS,
 )
 
 
@@ -112,6 +114,7 @@ def activity_callables(
         *workload_activities(sessions=sessions, target=kube.target, webhooks=emitter),
         *webhook_activities(emitter=emitter),
         *monitoring_activities(sessions=sessions, publisher=publisher, webhooks=emitter),
+        *audit_activities(sessions=sessions),
     ]
 
 

@@ -10,10 +10,11 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, status
+from fastapi import APIRouter, Path, Request, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.core.audit import record_audit_event
 from api.core.deps import AdminUser, SessionDep
 from api.core.envelopes import CloudCoreError
 from api.core.errors import ApiError
@@ -28,6 +29,7 @@ from store.access.api_keys import (
     revoke_api_key,
 )
 from store.access.users import Role
+from store.audit import AuditEvent
 from store.models import MAX_ROW_ID, ApiKey, utcnow
 from workflows.contracts.common import PrintableText
 
@@ -125,11 +127,25 @@ class Revoked(BaseModel):
 
 
 @router.post("/api-keys", status_code=status.HTTP_201_CREATED, responses=_ERRORS)
-async def create(body: ApiKeyCreate, session: SessionDep, admin: AdminUser) -> ApiKeyCreated:
+async def create(
+    body: ApiKeyCreate, request: Request, session: SessionDep, admin: AdminUser
+) -> ApiKeyCreated:
     minted = await create_api_key(
         session, name=body.name, role=body.role, created_by=admin.username, expires_at=body.expiry()
     )
     logger.info("API key %s (%s) created by %s", minted.row.key_id, body.role, admin.username)
+    await record_audit_event(
+        request,
+        session,
+        event=AuditEvent.API_KEY_CREATED,
+        target=f"api_key:{minted.row.key_id}",
+        details={
+            "key_id": minted.row.key_id,
+            "name": minted.row.name,
+            "role": minted.row.role,
+            "expires_at": minted.row.expires_at,
+        },
+    )
     return ApiKeyCreated(
         message="API key created. Store it now: it cannot be shown again",
         key=minted.secret,
@@ -150,6 +166,7 @@ async def list_all(session: SessionDep, page: PageDep, _admin: AdminUser) -> Api
 @router.delete("/api-keys/{key}", responses=_ERRORS)
 async def revoke(
     key: Annotated[str, Path(max_length=64, description="The key's id, or its key_id")],
+    request: Request,
     session: SessionDep,
     admin: AdminUser,
 ) -> Revoked:
@@ -157,6 +174,13 @@ async def revoke(
     if not revoke_api_key(row):
         return Revoked(message=f"API key {row.key_id} was already revoked")
     logger.info("API key %s revoked by %s", row.key_id, admin.username)
+    await record_audit_event(
+        request,
+        session,
+        event=AuditEvent.API_KEY_REVOKED,
+        target=f"api_key:{row.key_id}",
+        details={"key_id": row.key_id, "name": row.name, "role": row.role},
+    )
     return Revoked(message=f"API key {row.key_id} revoked")
 
 

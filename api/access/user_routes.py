@@ -10,11 +10,12 @@ import logging
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, status
+from fastapi import APIRouter, Path, Request, status
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.core.audit import record_audit_event
 from api.core.deps import AdminUser, CurrentUser, SessionDep
 from api.core.envelopes import CloudCoreError
 from api.core.errors import ApiError
@@ -31,6 +32,7 @@ from store.access.users import (
     get_user,
     list_users,
 )
+from store.audit import AuditEvent
 from store.models import MAX_ROW_ID, User
 
 logger = logging.getLogger(__name__)
@@ -115,7 +117,9 @@ async def me(principal: CurrentUser) -> Me:
 
 
 @router.post("/users", status_code=status.HTTP_201_CREATED, responses=_ERRORS)
-async def create(body: UserCreate, session: SessionDep, admin: AdminUser) -> UserCreated:
+async def create(
+    body: UserCreate, request: Request, session: SessionDep, admin: AdminUser
+) -> UserCreated:
     if await find_user_by_name(session, username=body.username) is not None:
         raise ApiError(409, f"User {body.username!r} already exists")
     try:
@@ -128,6 +132,13 @@ async def create(body: UserCreate, session: SessionDep, admin: AdminUser) -> Use
     except IntegrityError as err:  # created by a concurrent request since the check
         raise ApiError(409, f"User {body.username!r} already exists") from err
     logger.info("user %s (%s) created by %s", user.username, user.role, admin.username)
+    await record_audit_event(
+        request,
+        session,
+        event=AuditEvent.USER_CREATED,
+        target=f"user:{user.username}",
+        details={"user_id": user.id, "role": user.role},
+    )
     return UserCreated(message=f"User {user.username} created", user=UserOut.of(user))
 
 
@@ -154,7 +165,9 @@ async def get_one(user_id: UserIdPath, session: SessionDep, principal: CurrentUs
 
 
 @router.delete("/users/{user_id}", responses=_ERRORS)
-async def delete(user_id: UserIdPath, session: SessionDep, admin: AdminUser) -> Done:
+async def delete(
+    user_id: UserIdPath, request: Request, session: SessionDep, admin: AdminUser
+) -> Done:
     user = await _existing(session, user_id)
     if admin.user_id == user_id:
         raise ApiError(409, "You cannot delete your own account")
@@ -163,6 +176,13 @@ async def delete(user_id: UserIdPath, session: SessionDep, admin: AdminUser) -> 
         raise ApiError(409, "This is the last admin; create another admin first")
     await delete_user(session, user=user)
     logger.info("user %s deleted by %s", user.username, admin.username)
+    await record_audit_event(
+        request,
+        session,
+        event=AuditEvent.USER_DELETED,
+        target=f"user:{user.username}",
+        details={"user_id": user_id, "role": user.role},
+    )
     return Done(message=f"User {user.username} deleted")
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, status
+from fastapi import APIRouter, Path, Request, status
 from fastapi.responses import JSONResponse
 
 from api.backup.request_schemas import (
@@ -28,6 +28,7 @@ from api.backup.service import (
     restore_progress,
     run_restore,
 )
+from api.core.audit import defer_audit_event
 from api.core.deps import (
     AdminUser,
     OptionalTemporalDep,
@@ -37,6 +38,7 @@ from api.core.deps import (
     require_temporal,
 )
 from api.core.errors import ApiError
+from store.audit import AuditEvent
 from store.backup import records as backups
 from workflows.contracts.backup import RestoreInput, RestoreStatus
 from workflows.contracts.common import BackupErrorType
@@ -55,6 +57,7 @@ router = APIRouter(prefix="/api/kubeedge", tags=["backup"])
 )
 async def create_restore(
     body: RestoreRequest,
+    request: Request,
     user: AdminUser,
     session: SessionDep,
     settings: SettingsDep,
@@ -85,6 +88,19 @@ async def create_restore(
         inp=inp,
         task_queue=settings.task_queue,
         wait=settings.backup_answer_timeout_seconds if wait else 0.05,
+    )
+    # Deferred: the run is started whatever this request answers (a failed restore's
+    # error rolls the request's transaction back).
+    defer_audit_event(
+        request,
+        event=AuditEvent.RESTORE_STARTED,
+        target=f"restore:{restore_id}",
+        details={
+            "restore_id": restore_id,
+            "backup_id": body.backup_id,
+            "dry_run": body.dry_run,
+            "mode": body.mode.value,
+        },
     )
     view = restore_from_run(
         run.progress, settings, status="success" if run.finished else "accepted"

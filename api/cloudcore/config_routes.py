@@ -16,11 +16,13 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.core.audit import record_audit_event
 from api.core.deps import AdminUser, SessionDep, SettingsDep, ViewerUser
 from api.core.errors import ApiError, describe_validation_errors
 from api.core.numbers import Number
 from api.core.state import app_state
 from store import cloudcore as observed
+from store.audit import AuditEvent
 from store.runtime_config import RuntimeConfig, load_runtime_config, save_runtime_config
 from store.settings import MIN_RATE_LIMIT_PER_MINUTE, Settings
 
@@ -149,6 +151,13 @@ async def put_config(
         raise ApiError(400, message, details=details) from err
     # This replica at once; the others within their cache's few seconds.
     app_state(request.app).config_cache.invalidate()
+    await record_audit_event(
+        request,
+        session,
+        event=AuditEvent.CONFIG_CHANGED,
+        target="runtime_config",
+        details={"changes": changes},
+    )
     return ConfigUpdated(**await _answer(session, settings=settings, config=config))
 
 

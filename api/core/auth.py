@@ -36,6 +36,7 @@ class TokenExpired(TokenError):
 @dataclass(frozen=True, kw_only=True)
 class IssuedToken:
     token: str
+    jti: str  # the token's id: safe to log, it grants nothing on its own
     expires_at: datetime
     expires_in: int  # seconds
 
@@ -51,6 +52,7 @@ class TokenClaims:
 
 def issue_token(*, settings: Settings, user: User, now: datetime | None = None) -> IssuedToken:
     issued_at = (now or datetime.now(UTC)).replace(microsecond=0)
+    jti = secrets.token_urlsafe(16)
     lifetime = timedelta(minutes=settings.jwt_ttl_minutes)
     expires_at = issued_at + lifetime
     claims = {
@@ -59,11 +61,13 @@ def issue_token(*, settings: Settings, user: User, now: datetime | None = None) 
         "role": user.role,
         "iat": issued_at,
         "exp": expires_at,
-        "jti": secrets.token_urlsafe(16),
+        "jti": jti,
         "iss": ISSUER,
     }
     token = jwt.encode(claims, settings.jwt_key, algorithm=ALGORITHM)
-    return IssuedToken(token=token, expires_at=expires_at, expires_in=int(lifetime.total_seconds()))
+    return IssuedToken(
+        token=token, jti=jti, expires_at=expires_at, expires_in=int(lifetime.total_seconds())
+    )
 
 
 def decode_token(*, settings: Settings, token: str) -> TokenClaims:

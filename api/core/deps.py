@@ -25,6 +25,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
+from api.core.audit import note_caller, note_refused
 from api.core.authn import authenticate
 from api.core.errors import ApiError
 from api.core.principal import Principal
@@ -107,12 +108,14 @@ async def current_user(
     api_key: Annotated[str | None, Depends(_api_key)],
 ) -> Principal:
     """The caller (a user by JWT or an API key), counted against its rate limit."""
-    principal = await authenticate(
-        session,
-        settings=settings,
-        bearer=credentials.credentials if credentials is not None else None,
-        api_key=api_key,
-    )
+    bearer = credentials.credentials if credentials is not None else None
+    try:
+        principal = await authenticate(session, settings=settings, bearer=bearer, api_key=api_key)
+    except ApiError as err:
+        if bearer is not None or api_key is not None:  # no credentials at all is no refusal
+            note_refused(request, reason=err.message)
+        raise
+    note_caller(request, principal)
     await enforce_rate_limit(
         request, session=session, settings=settings, scope="caller", key=principal.rate_limit_key
     )

@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.core.audit_slot import audit_slot
 from api.core.envelopes import error_response, status_phrase
 
 logger = logging.getLogger(__name__)
@@ -81,6 +82,9 @@ class RunStillRunning(ApiError, Generic[P]):
 
 async def api_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
+    slot = audit_slot(request.scope)
+    if slot is not None and exc.status_code == HTTPStatus.FORBIDDEN:
+        slot.denial = exc.message  # api.core.audit records the 403 with it
     return error_response(
         path=request.url.path,
         status_code=exc.status_code,

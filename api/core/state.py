@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
+from api.core.audit_memo import AuditMemo
 from api.core.config_cache import RuntimeConfigCache
 from api.core.rate_limit import RateLimiter
 from api.core.slots import Slots
@@ -32,6 +33,8 @@ class AppState:
     config_cache: RuntimeConfigCache = field(default_factory=RuntimeConfigCache)
     # Logins hashing a password at once (EDGEWRIGHT_LOGIN_MAX_CONCURRENT).
     login_slots: Slots = field(default_factory=lambda: Slots(size=4, wait_seconds=2.0))
+    # Once-per-period audit events this replica already wrote (api.core.audit).
+    audit_memo: AuditMemo = field(default_factory=AuditMemo)
 
 
 def set_app_state(app: Starlette, state: AppState | None) -> None:

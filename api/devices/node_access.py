@@ -16,6 +16,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from api.core.audit import name_caller, note_refused
 from api.core.deps import SessionDep, SettingsDep, current_user, require_role
 from api.core.errors import ApiError
 from api.core.principal import Principal
@@ -68,8 +69,10 @@ async def current_caller(
     try:
         claims, _ = await node_tokens.verify(session, settings=settings, token=bearer)
     except node_tokens.NodeTokenInvalid as err:
+        note_refused(request, reason=str(err))
         raise ApiError(401, str(err), headers=_INVALID) from err
     caller = NodeCaller(node_id=claims.node_id, token_id=claims.token_id)
+    name_caller(request, f"node:{claims.node_id}")
     await enforce_rate_limit(
         request, session=session, settings=settings, scope="caller", key=caller.rate_limit_key
     )

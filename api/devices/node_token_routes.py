@@ -11,12 +11,14 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from api.core.audit import record_audit_event
 from api.core.deps import AdminUser, SessionDep, SettingsDep, ViewerUser
 from api.core.errors import ApiError
 from api.devices import node_tokens
+from store.audit import AuditEvent
 from store.devices import inventory as devices
 from store.devices import node_tokens as token_store
 from store.models import utcnow
@@ -73,7 +75,11 @@ class Revoked(BaseModel):
     responses={404: {"description": "No such node"}},
 )
 async def issue(
-    body: IssueRequest, user: AdminUser, session: SessionDep, settings: SettingsDep
+    body: IssueRequest,
+    request: Request,
+    user: AdminUser,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> Issued:
     if await devices.get_by_node_id(session, node_id=body.node_id) is None:
         raise ApiError(404, f"No node {body.node_id}", details={"node_id": body.node_id})
@@ -96,6 +102,18 @@ async def issue(
         created_by=user.username,
         now=now,
     )
+    await record_audit_event(
+        request,
+        session,
+        event=AuditEvent.TOKEN_ISSUED,
+        target=f"node:{body.node_id}",
+        details={
+            "token_kind": "node",
+            "token_id": token_id,
+            "node_id": body.node_id,
+            "expires_at": expires_at,
+        },
+    )
     return Issued(token=token, expires_at=expires_at, token_id=token_id, node_id=body.node_id)
 
 
@@ -117,7 +135,11 @@ async def validate(
     responses={404: {"description": "Not a node token issued here"}},
 )
 async def revoke(
-    body: TokenBody, _user: AdminUser, session: SessionDep, settings: SettingsDep
+    body: TokenBody,
+    request: Request,
+    _user: AdminUser,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> Revoked:
     try:
         claims = node_tokens.decode(settings=settings, token=body.token, allow_expired=True)
@@ -127,4 +149,11 @@ async def revoke(
     if row is None or row.token_id != claims.token_id:
         raise ApiError(404, "Unknown token: not a node token issued here")
     await token_store.revoke_node_token(session, token_id=row.token_id, now=utcnow())
+    await record_audit_event(
+        request,
+        session,
+        event=AuditEvent.TOKEN_REVOKED,
+        target=f"node:{claims.node_id}",
+        details={"token_kind": "node", "token_id": row.token_id, "node_id": claims.node_id},
+    )
     return Revoked(message="Token successfully revoked")

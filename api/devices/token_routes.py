@@ -17,6 +17,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.service import RPCError
 
+from api.core.audit import defer_audit_event, record_audit_event
 from api.core.deps import (
     AdminUser,
     OptionalTemporalDep,
@@ -30,6 +31,7 @@ from api.core.links import temporal_ui_link
 from api.core.listing import LINK_HEADER, ListDep, ListPagination, list_response
 from api.core.runs import RunStart, answer_within, start_or_attach, unavailable
 from api.join.keadm import build_join_command, is_valid_host
+from store.audit import AuditEvent
 from store.devices import inventory as devices
 from store.devices import tokens
 from store.models import JoinToken, utcnow
@@ -109,6 +111,7 @@ class RevokeAnswer(BaseModel):
 @router.post("/token/generate", response_model=GenerateAnswer)
 async def generate(
     body: GenerateRequest,
+    request: Request,
     user: AdminUser,
     session: SessionDep,
     settings: SettingsDep,
@@ -127,6 +130,18 @@ async def generate(
     )
     client = require_temporal(temporal)  # not TemporalDep: a bad body is a 400 first
     issued = await _issue(client, inp=inp, settings=settings)
+    # Deferred: the worker stored the token already, whatever this request answers.
+    defer_audit_event(
+        request,
+        event=AuditEvent.TOKEN_ISSUED,
+        target=f"node:{body.node_name}",
+        details={
+            "token_kind": "join",
+            "token_id": token_id,
+            "node_name": body.node_name,
+            "expires_at": issued.expires_at,
+        },
+    )
     try:
         token = unseal(settings, issued.sealed_token)
     except SealError as err:
@@ -231,9 +246,19 @@ async def list_tokens(
 
 @router.delete("/token/{node_name}", response_model=RevokeAnswer)
 async def revoke(
-    node_name: Annotated[str, Path(max_length=253)], _user: AdminUser, session: SessionDep
+    node_name: Annotated[str, Path(max_length=253)],
+    request: Request,
+    _user: AdminUser,
+    session: SessionDep,
 ) -> RevokeAnswer:
     revoked = await tokens.revoke_active(session, now=utcnow(), node_name=node_name)
     if revoked == 0:
         raise ApiError(404, f"No active token for {node_name}", details={"node_name": node_name})
+    await record_audit_event(
+        request,
+        session,
+        event=AuditEvent.TOKEN_REVOKED,
+        target=f"node:{node_name}",
+        details={"token_kind": "join", "node_name": node_name, "revoked": revoked},
+    )
     return RevokeAnswer(message=f"Token revoked for {node_name}", revoked=revoked)

@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, status
 
+from api.core.audit import record_audit_event
 from api.core.deps import AdminUser, OperatorUser, SessionDep, SettingsDep, TemporalDep
 from api.core.envelopes import CloudCoreError
 from api.core.pagination import PageDep, pagination
@@ -26,6 +27,7 @@ from api.webhooks.schemas import (
     WebhookUpdate,
 )
 from store import webhooks
+from store.audit import AuditEvent
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/kubeedge/webhooks", tags=["webhooks"])
@@ -84,6 +86,7 @@ async def get_webhook(
 async def update_webhook(
     webhook_id: WebhookId,
     body: WebhookUpdate,
+    request: Request,
     session: SessionDep,
     settings: SettingsDep,
     admin: AdminUser,
@@ -99,6 +102,13 @@ async def update_webhook(
     if body.secret is not None:
         row.secret_sealed = service.sealed(settings, body.secret.get_secret_value())
         logger.info("webhook %s: secret rotated by %s", row.id, admin.username)
+        await record_audit_event(
+            request,
+            session,
+            event=AuditEvent.WEBHOOK_SECRET_ROTATED,
+            target=f"webhook:{row.id}",
+            details={"webhook_id": row.id, "url": row.url},
+        )
     if body.enabled is not None:
         row.enabled = body.enabled
         row.disabled_reason = None if body.enabled else f"disabled by {admin.username}"

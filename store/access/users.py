@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from dataclasses import dataclass
 from enum import StrEnum
 
 from pwdlib import PasswordHash
@@ -59,19 +60,31 @@ async def create_user(session: AsyncSession, *, username: str, password: str, ro
     return user
 
 
+@dataclass(frozen=True, kw_only=True)
+class LoginCheck:
+    user: User | None
+    # Why it failed, for the audit log only: the caller is told one message for all.
+    reason: str | None = None
+
+
 async def authenticate(session: AsyncSession, *, username: str, password: str) -> User | None:
+    return (await check_login(session, username=username, password=password)).user
+
+
+async def check_login(session: AsyncSession, *, username: str, password: str) -> LoginCheck:
     user = await session.scalar(select(User).where(User.username == username))
     if user is None or user.disabled:
+        # The same hashing work either way, so timing tells no name from another.
         await asyncio.to_thread(_hasher.verify, password, _DUMMY_HASH)
-        return None
+        return LoginCheck(user=None, reason="unknown user" if user is None else "account disabled")
     valid, new_hash = await asyncio.to_thread(
         _hasher.verify_and_update, password, user.password_hash
     )
     if not valid:
-        return None
+        return LoginCheck(user=None, reason="wrong password")
     if new_hash is not None:  # parameters got stronger since this hash was made
         user.password_hash = new_hash
-    return user
+    return LoginCheck(user=user)
 
 
 async def get_user(session: AsyncSession, *, user_id: int) -> User | None:

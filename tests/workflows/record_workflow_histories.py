@@ -2,7 +2,7 @@
 
 `python -m tests.workflows.record_workflow_histories` runs BatchJoin, IssueToken,
 DeviceRemoval, SyncNodes, CloudCoreDeploy, CommandJob, BroadcastCommand, ConnectionTest,
-WorkloadRollout, WorkloadRemoval, MetricsCompaction and AlertEvaluation on the
+WorkloadRollout, WorkloadRemoval, MetricsCompaction, AlertEvaluation and AuditRetention on the
 time-skipping server with the stand-in activities of their tests: a successful run each,
 and a failing or compensating one where that path is cheap to drive. Each history goes to
 tests/workflows/histories/<workflow>_<scenario>.json; test_stored_histories.py replays
@@ -44,11 +44,18 @@ from tests.workflows.join.stub_join import StubJoin
 from tests.workflows.join.test_batch_join import FakeBatchStore, batch_input
 from tests.workflows.workloads.test_workload_rollout import NODES, SPEC_V2
 from tests.workflows.workloads.test_workload_rollout import Fakes as WorkloadFakes
+from workflows.audit.retention import AuditRetentionWorkflow
 from workflows.cloudcore.deploy import CloudCoreDeployWorkflow
 from workflows.commands.broadcast import BroadcastCommandWorkflow
 from workflows.commands.command import CommandWorkflow
 from workflows.commands.command_job import CommandJobWorkflow
 from workflows.commands.connection_test import ConnectionTestWorkflow
+from workflows.contracts.audit import (
+    AUDIT_RETENTION_WORKFLOW,
+    AuditActivity,
+    AuditRetentionInput,
+    AuditRetentionResult,
+)
 from workflows.contracts.cloudcore import CLOUDCORE_DEPLOY_WORKFLOW, CloudCoreActivity
 from workflows.contracts.commands import (
     BROADCAST_WORKFLOW,
@@ -486,6 +493,26 @@ async def record_metrics_compaction(client: Client) -> Histories:
     return {"metrics_compaction_completed": text}
 
 
+# --- AuditRetentionWorkflow ------------------------------------------------------------------
+
+
+@activity.defn(name=AuditActivity.PRUNE_AUDIT_LOG)
+async def prune_audit_log(inp: AuditRetentionInput) -> AuditRetentionResult:
+    return AuditRetentionResult(cutoff=datetime(2030, 1, 1, tzinfo=UTC), deleted=3)
+
+
+async def record_audit_retention(client: Client) -> Histories:
+    text = await run_alone(
+        client,
+        workflows=[AuditRetentionWorkflow],
+        activities=[prune_audit_log],
+        workflow=AUDIT_RETENTION_WORKFLOW,
+        arg=AuditRetentionInput(retention_days=90),
+        workflow_id="record/audit-retention",
+    )
+    return {"audit_retention_completed": text}
+
+
 # --- AlertEvaluationWorkflow -----------------------------------------------------------------
 
 ROUNDS = iter(range(1_000_000))
@@ -530,6 +557,7 @@ async def record_alert_evaluation(client: Client) -> Histories:
 RECORDERS: list[Callable[[Client], Awaitable[Histories]]] = [
     record_metrics_compaction,
     record_alert_evaluation,
+    record_audit_retention,
     record_batch_join,
     record_cancelled_batch,
     record_issue_token,

@@ -18,6 +18,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from tests.workflows.backup.record_backup_history import RUNS as BACKUP_RUNS
+from workflows.audit.retention import AuditRetentionWorkflow
 from workflows.backup.backup import BackupWorkflow
 from workflows.backup.restore import RestoreWorkflow
 from workflows.cloudcore.deploy import CloudCoreDeployWorkflow
@@ -25,6 +26,7 @@ from workflows.commands.broadcast import BroadcastCommandWorkflow
 from workflows.commands.command import CommandWorkflow
 from workflows.commands.command_job import CommandJobWorkflow
 from workflows.commands.connection_test import ConnectionTestWorkflow
+from workflows.contracts.audit import AUDIT_RETENTION_WORKFLOW
 from workflows.contracts.backup import BACKUP_WORKFLOW, RESTORE_WORKFLOW
 from workflows.contracts.cloudcore import CLOUDCORE_DEPLOY_WORKFLOW
 from workflows.contracts.commands import (
@@ -75,6 +77,7 @@ WORKFLOWS: dict[str, type] = {
     WEBHOOK_DELIVERY_WORKFLOW: WebhookDeliveryWorkflow,
     METRICS_COMPACTION_WORKFLOW: MetricsCompactionWorkflow,
     ALERT_EVALUATION_WORKFLOW: AlertEvaluationWorkflow,
+    AUDIT_RETENTION_WORKFLOW: AuditRetentionWorkflow,
 }
 
 

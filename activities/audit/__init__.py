@@ -1,0 +1,1 @@
+"""Activities of the security audit log: its retention."""

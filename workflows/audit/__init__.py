@@ -1,0 +1,1 @@
+"""Workflows of the security audit log: its retention."""
