@@ -8,7 +8,7 @@ for tests, OpenAPI export or tooling needs no environment and touches nothing.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import Depends, FastAPI
@@ -30,6 +30,12 @@ from api.core import health_routes as health
 from api.core.audit import AuditMiddleware
 from api.core.body_limit import BodyLimitMiddleware
 from api.core.compat import LenientJsonMiddleware
+from api.core.deprecation import (
+    DEPRECATED,
+    Deprecation,
+    DeprecationHeadersMiddleware,
+    mark_deprecated,
+)
 from api.core.deps import current_user
 from api.core.errors import install_error_handlers
 from api.core.openapi import EdgewrightAPI, add_cloudcore_docs
@@ -39,6 +45,7 @@ from api.core.slots import Slots
 from api.core.state import AppState, set_app_state
 from api.core.temporal import TemporalConnector, connect_forever
 from api.core.throttle import RateLimitHeadersMiddleware
+from api.core.versioning import ApiVersionMiddleware
 from api.devices import node_routes as edge_nodes
 from api.devices import node_token_routes as edge_security
 from api.devices import routes as kubeedge_inventory
@@ -69,8 +76,11 @@ _DESCRIPTION = (
 )
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """The app; `settings` wins over the environment (tests inject theirs)."""
+def create_app(
+    settings: Settings | None = None, *, deprecations: Sequence[Deprecation] = DEPRECATED
+) -> FastAPI:
+    """The app; `settings` wins over the environment (tests inject theirs, and a registry
+    of deprecated routes of their own)."""
     app = EdgewrightAPI(
         title="edgewright",
         version=api_version(),
@@ -80,18 +90,33 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url="/openapi.json",
         redoc_url=None,
     )
+    _include_routes(app)
+    # Before any middleware: the registry names routes, and a wrong name fails here.
+    app.deprecations = mark_deprecated(app, deprecations)
+    _add_middleware(app)
+    return app
+
+
+def _add_middleware(app: EdgewrightAPI) -> None:
+    # The last added is the outermost.
     # Added first so it sits inside the error middleware that install_error_handlers adds.
     app.add_middleware(LenientJsonMiddleware)
     install_error_handlers(app)
     app.add_middleware(RateLimitHeadersMiddleware)  # decorates error answers too
     # Writes the deferred audit events and every 403 as the answer starts (api.core.audit).
     app.add_middleware(AuditMiddleware)
-    # Outermost: an oversized body is refused before anything reads, parses or authenticates.
+    # An oversized body is refused before anything reads, parses or authenticates.
     app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(DeprecationHeadersMiddleware, marked=app.deprecations)
+    # Outside the body limit: its 413 carries the version too, and a 406 reads no body.
+    app.add_middleware(ApiVersionMiddleware)
     # Outermost of all: every answer is counted, the 413s and 500s included.
     metrics = ApiMetrics()
     set_app_metrics(app, metrics)
     app.add_middleware(HttpMetricsMiddleware, metrics=metrics)
+
+
+def _include_routes(app: FastAPI) -> None:
     add_cloudcore_docs(app)
     app.include_router(health.router)
     app.include_router(auth.router)
@@ -133,7 +158,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(live.router)
     app.include_router(live.ws_router)
     app.include_router(edgecore.router)
-    return app
 
 
 def _lifespan(

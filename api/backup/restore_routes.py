@@ -46,7 +46,15 @@ from workflows.contracts.common import BackupErrorType
 router = APIRouter(prefix="/api/kubeedge", tags=["backup"])
 
 
-@router.post("/restore", response_model=RestoreView, responses={202: {"model": RestoreView}})
+@router.post(
+    "/restore",
+    response_model=RestoreView,
+    responses={
+        202: {"model": RestoreView},
+        404: {"description": "No such backup"},
+        409: {"description": "Another restore is running, or this one was cancelled"},
+    },
+)
 async def create_restore(
     body: RestoreRequest,
     request: Request,

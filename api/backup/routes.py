@@ -48,7 +48,14 @@ from workflows.contracts.backup import ALL_INCLUDES, BackupInput, BackupStatus
 router = APIRouter(prefix="/api/kubeedge", tags=["backup"])
 
 
-@router.post("/backup", response_model=BackupView, responses={202: {"model": BackupView}})
+@router.post(
+    "/backup",
+    response_model=BackupView,
+    responses={
+        202: {"model": BackupView},
+        409: {"description": "backup_id taken by another request, or that backup cancelled"},
+    },
+)
 async def create_backup(
     body: BackupRequest,
     user: OperatorUser,

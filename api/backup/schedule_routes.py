@@ -32,6 +32,7 @@ from api.core.deps import (
 )
 from api.core.envelopes import CloudCoreError
 from api.core.errors import ApiError
+from api.core.route_facts import CREATES_AT_PATH
 from workflows.contracts.backup import (
     BackupScheduleConfig,
     ScheduleId,
@@ -84,6 +85,7 @@ async def get_schedule(
 @router.put(
     "/{schedule_id}",
     response_model=ScheduleView,
+    openapi_extra=CREATES_AT_PATH,  # creates or replaces: never a 404
     responses={
         201: {"model": ScheduleView},
         400: {

@@ -132,7 +132,15 @@ def _check(outcome: CheckOutcome) -> CheckAnswer:
     )
 
 
-@router.post("/connection", response_model=TestResults, status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/connection",
+    response_model=TestResults,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={
+        404: {"description": "No such device"},
+        409: {"description": "test_id taken by another request"},
+    },
+)
 async def start_connection_test(
     body: ConnectionTestRequest,
     user: OperatorUser,

@@ -177,7 +177,12 @@ def _job_answer(
     )
 
 
-@router.post("/jobs", response_model=JobAnswer, status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/jobs",
+    response_model=JobAnswer,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={409: {"description": "job_id taken by another request"}},
+)
 async def start_job(
     body: JobRequest, user: OperatorUser, settings: SettingsDep, temporal: OptionalTemporalDep
 ) -> JobAnswer:
@@ -248,7 +253,11 @@ _SIGNALS = {
 }
 
 
-@router.post("/jobs/{job_id}/{action}", response_model=JobAnswer)
+@router.post(
+    "/jobs/{job_id}/{action}",
+    response_model=JobAnswer,
+    responses={409: {"description": "The job is already over"}},
+)
 async def steer_job(
     job_id: CommandId,
     action: JobAction,

@@ -29,6 +29,7 @@ from api.core.audit import note_caller, note_refused
 from api.core.authn import authenticate
 from api.core.errors import ApiError
 from api.core.principal import Principal
+from api.core.route_facts import may_answer
 from api.core.state import app_sessions, app_settings, app_state
 from api.core.throttle import enforce_rate_limit
 from store.access.users import Role
@@ -54,6 +55,8 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(_session, scope="function")]
 
 
+# Not marked: reads use it to answer from the store without Temporal; writes that call
+# require_temporal document 503 anyway (api.core.route_facts: maintenance).
 def _connected_temporal(request: Request) -> Client | None:
     return app_state(request.app).temporal.client
 
@@ -72,6 +75,7 @@ def require_temporal(client: Client | None) -> Client:
     return client
 
 
+@may_answer(503)
 def _temporal(client: OptionalTemporalDep) -> Client:
     return require_temporal(client)
 
@@ -95,6 +99,7 @@ BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bear
 ApiKeyHeaderValue = Annotated[str | None, Depends(_api_key)]
 
 
+@may_answer(401, 429)
 async def current_user(
     request: Request,
     session: SessionDep,
@@ -138,7 +143,7 @@ def require_role(role: Role) -> Callable[[Principal], Awaitable[Principal]]:
         return user
 
     dependency.__name__ = f"require_{role.value}"
-    return dependency
+    return may_answer(403)(dependency)
 
 
 ViewerUser = Annotated[Principal, Depends(require_role(Role.VIEWER))]

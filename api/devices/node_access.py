@@ -20,6 +20,7 @@ from api.core.audit import name_caller, note_refused
 from api.core.deps import SessionDep, SettingsDep, current_user, require_role
 from api.core.errors import ApiError
 from api.core.principal import Principal
+from api.core.route_facts import may_answer
 from api.core.throttle import enforce_rate_limit
 from api.devices import node_tokens
 from store.access.users import Role
@@ -48,6 +49,7 @@ class NodeCaller:
 Caller = Principal | NodeCaller
 
 
+@may_answer(401, 403, 429)
 async def current_caller(
     request: Request,
     session: SessionDep,
@@ -112,7 +114,7 @@ def user_with_role(role: Role) -> Callable[[Caller], Awaitable[Principal]]:
         return await require_user(caller, role)
 
     dependency.__name__ = f"user_with_{role.value}"
-    return dependency
+    return may_answer(403)(dependency)
 
 
 EdgeOperator = Annotated[Principal, Depends(user_with_role(Role.OPERATOR))]

@@ -107,7 +107,12 @@ async def _node(session: AsyncSession, node_id: str) -> Device:
     return row
 
 
-@router.post("/nodes", response_model=Registered, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/nodes",
+    response_model=Registered,
+    status_code=status.HTTP_201_CREATED,
+    responses={409: {"description": "Name or device taken, or the device maximum reached"}},
+)
 async def register(
     body: RegisterRequest, caller: CallerDep, session: SessionDep, settings: SettingsDep
 ) -> Registered:

@@ -68,7 +68,12 @@ class Revoked(BaseModel):
     message: str
 
 
-@router.post("/tokens", response_model=Issued, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/tokens",
+    response_model=Issued,
+    status_code=status.HTTP_201_CREATED,
+    responses={404: {"description": "No such node"}},
+)
 async def issue(
     body: IssueRequest,
     request: Request,
@@ -124,7 +129,11 @@ async def validate(
     return Validation(valid=True, node_id=claims.node_id, expires_at=claims.expires_at)
 
 
-@router.post("/tokens/revoke", response_model=Revoked)
+@router.post(
+    "/tokens/revoke",
+    response_model=Revoked,
+    responses={404: {"description": "Not a node token issued here"}},
+)
 async def revoke(
     body: TokenBody,
     request: Request,

@@ -75,6 +75,9 @@ async def _body_document(request: Request) -> dict[str, Any]:
     return parse_document(body=await request.body(), content_type=content_type)
 
 
+_NOT_RUNNING: dict[int | str, dict[str, Any]] = {409: {"description": "The batch is not running"}}
+
+
 @router.post(
     "/batch-join",
     status_code=200,
@@ -82,7 +85,9 @@ async def _body_document(request: Request) -> dict[str, Any]:
         202: {
             "description": 'Large or slow batches: status "accepted", total, batch_id and '
             "status_url to follow it"
-        }
+        },
+        400: {"description": "Not a valid batch, or invalid entries (each named in details)"},
+        409: {"description": "batch_id taken by another request with other devices or options"},
     },
 )
 async def batch_join(
@@ -184,16 +189,16 @@ async def _signal(client: Any, batch_id: str, signal: str) -> dict[str, str]:
     return {"status": "success", "batch_id": batch_id, "action": signal}
 
 
-@router.post("/batch-join/{batch_id}/pause")
+@router.post("/batch-join/{batch_id}/pause", responses=_NOT_RUNNING)
 async def pause(batch_id: str, _user: OperatorUser, client: TemporalDep) -> dict[str, str]:
     return await _signal(client, batch_id, BATCH_PAUSE_SIGNAL)
 
 
-@router.post("/batch-join/{batch_id}/resume")
+@router.post("/batch-join/{batch_id}/resume", responses=_NOT_RUNNING)
 async def resume(batch_id: str, _user: OperatorUser, client: TemporalDep) -> dict[str, str]:
     return await _signal(client, batch_id, BATCH_RESUME_SIGNAL)
 
 
-@router.post("/batch-join/{batch_id}/cancel")
+@router.post("/batch-join/{batch_id}/cancel", responses=_NOT_RUNNING)
 async def cancel(batch_id: str, _user: OperatorUser, client: TemporalDep) -> dict[str, str]:
     return await _signal(client, batch_id, BATCH_CANCEL_SIGNAL)

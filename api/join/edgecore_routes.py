@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict
 
 from api.core.deps import SessionDep
 from api.core.errors import ApiError
+from api.core.route_facts import may_answer
 from store.devices import tokens
 from workflows.contracts.common import NodeName
 
@@ -32,6 +33,7 @@ _join_token = HTTPBearer(
 _INVALID = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
 
 
+@may_answer(401)
 async def _presented_token(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_join_token)],
 ) -> str:

@@ -145,7 +145,11 @@ def _failure(progress: JoinProgress, settings: Settings) -> ApiError:
         202: {
             "model": JoinResponse,
             "description": 'Provisioning still running: status "accepted"; follow status_url',
-        }
+        },
+        409: {
+            "description": "device_id joined with another request, its node held by another "
+            "device, or the configured maximum of devices reached"
+        },
     },
 )
 async def join(
@@ -183,6 +187,7 @@ async def join(
     responses={
         202: {"model": JoinResponse, "description": 'Still provisioning: status "accepted"'},
         404: {"description": "No join of this device"},
+        409: {"description": "The join failed on a conflict (the failure's own answer)"},
     },
 )
 async def join_status(

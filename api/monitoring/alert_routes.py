@@ -14,6 +14,7 @@ from api.core.deps import OperatorUser, SessionDep, ViewerUser
 from api.core.envelopes import CloudCoreError
 from api.core.errors import ApiError
 from api.core.pagination import PageDep, pagination
+from api.core.route_facts import CREATES_AT_PATH
 from api.monitoring.alert_schemas import (
     AlertList,
     AlertView,
@@ -41,7 +42,7 @@ async def list_rules(_user: ViewerUser, session: SessionDep) -> RuleList:
     return RuleList(count=len(rules), rules=rules)
 
 
-@router.put("/rules/{name}", response_model=RuleView)
+@router.put("/rules/{name}", response_model=RuleView, openapi_extra=CREATES_AT_PATH)
 async def put_rule(
     name: Annotated[RuleName, Path(description="Lower-case letters, digits and _")],
     body: RuleSpec,

@@ -22,6 +22,7 @@ from api.core.deps import (
     current_user,
 )
 from api.core.envelopes import CloudCoreError
+from api.core.route_facts import may_answer
 from api.core.state import app_state
 from api.observability.metrics import app_metrics
 from api.observability.schemas import MetricsHealth
@@ -60,6 +61,7 @@ async def metrics_health(request: Request, session: SessionDep, _: CurrentUser) 
     )
 
 
+@may_answer(401, 429)
 async def _scraper(
     request: Request,
     settings: SettingsDep,

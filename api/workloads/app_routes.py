@@ -101,7 +101,11 @@ def _wait_seconds(body: DeployApp, settings: Settings) -> float:
 @router.post(
     "/apps/deploy",
     response_model=Deployed,
-    responses={202: {"model": Deployed, "description": 'Rollout still running: status "accepted"'}},
+    responses={
+        202: {"model": Deployed, "description": 'Rollout still running: status "accepted"'},
+        409: {"description": "The app's service ports clash with another app's"},
+        502: {"description": "The rollout ended failed or rolled back"},
+    },
 )
 async def deploy_app(
     body: DeployApp,

@@ -129,7 +129,12 @@ def _not_deleting(row: Workload) -> None:
         )
 
 
-@router.post("/workloads", response_model=Created, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/workloads",
+    response_model=Created,
+    status_code=status.HTTP_201_CREATED,
+    responses={409: {"description": "A workload of that name exists in the namespace"}},
+)
 async def create_workload(body: CreateWorkload, user: OperatorUser, session: SessionDep) -> Created:
     spec = body.spec()
     if await workloads.get_by_name(session, namespace=spec.namespace, name=spec.name):
@@ -186,7 +191,11 @@ async def get_workload(
     )
 
 
-@router.put("/workloads/{workload_id}", response_model=Updated)
+@router.put(
+    "/workloads/{workload_id}",
+    response_model=Updated,
+    responses={409: {"description": "The workload is being deleted"}},
+)
 async def update_workload(
     workload_id: WorkloadIdPath,
     body: UpdateWorkload,
@@ -270,7 +279,14 @@ def _updated(
     )
 
 
-@router.post("/workloads/{workload_id}/deploy", response_model=Deploying)
+@router.post(
+    "/workloads/{workload_id}/deploy",
+    response_model=Deploying,
+    responses={
+        409: {"description": "Being deleted, or this revision is already rolling out"},
+        502: {"description": "The rollout's run failed"},
+    },
+)
 async def deploy_workload(
     workload_id: WorkloadIdPath,
     request: Request,
@@ -363,7 +379,9 @@ async def _rollout(session: AsyncSession, workload_id: str, deployment_id: str) 
 
 
 @router.post(
-    "/workloads/{workload_id}/rollouts/{deployment_id}/{action}", response_model=RolloutView
+    "/workloads/{workload_id}/rollouts/{deployment_id}/{action}",
+    response_model=RolloutView,
+    responses={409: {"description": "Only a running rollout can be steered"}},
 )
 async def steer_rollout(
     workload_id: WorkloadIdPath,

@@ -2,7 +2,11 @@
 
 Cases are drawn in a thread (hypothesis is synchronous) with a fixed seed and a small
 budget per operation, then sent to the ASGI app in this process, which runs against the
-dev server, the sandbox and a broker like any end-to-end stack. No answer may be a 5xx.
+dev server, the sandbox and a broker like any end-to-end stack. No answer may be a 5xx,
+and every answer must conform to the document: a documented status, a documented media
+type, a body valid against that status's schema and the documented required headers.
+Every other case asks for the versioned media type (`Accept: application/vnd.kubeedge.v1+json`),
+so both labels of every JSON answer are checked.
 """
 
 from __future__ import annotations
@@ -17,6 +21,14 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from schemathesis import Case
+from schemathesis.checks import not_a_server_error
+from schemathesis.core.failures import Failure, FailureGroup
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 from temporalio.testing import WorkflowEnvironment
 
 from store.access.api_keys import create_api_key
@@ -29,6 +41,14 @@ SEED = 20261202
 # An answer that never ends (the SSE stream) is no answer to check here.
 STREAMS = "text/event-stream"
 ANSWER_WITHIN = 20.0  # seconds; longer is a hang, reported as such
+VERSIONED = "application/vnd.kubeedge.v1+json"
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    response_headers_conformance,
+]
 
 # Room for a loaded 2-core machine: the stack's first start in a session alone can take a
 # minute (temporalio hashes every loaded module for the worker's build ID).
@@ -109,14 +129,18 @@ async def admin_key(stack: Stack) -> str:
     return minted.secret
 
 
-async def send(http: httpx.AsyncClient, case: Case, key: str) -> httpx.Response:
+async def send(
+    http: httpx.AsyncClient, case: Case, key: str, *, accept: str | None = None
+) -> httpx.Response:
     kwargs = case.as_transport_kwargs(base_url=str(http.base_url).rstrip("/"))
     headers = {
         name: value
         for name, value in (kwargs.pop("headers", None) or {}).items()
-        if name.lower() not in ("authorization", "x-api-key", "cookie")
+        if name.lower() not in ("authorization", "x-api-key", "cookie", "accept")
     }
     headers["X-API-Key"] = key
+    if accept is not None:
+        headers["Accept"] = accept
     for unused in ("timeout", "cookies"):
         kwargs.pop(unused, None)
     if "data" in kwargs and not isinstance(kwargs["data"], dict):
@@ -124,7 +148,21 @@ async def send(http: httpx.AsyncClient, case: Case, key: str) -> httpx.Response:
     return await http.request(headers=headers, **kwargs)
 
 
-async def test_fuzzed_requests_never_get_a_server_error(fuzz_stack: Stack) -> None:
+def nonconformities(case: Case, answer: httpx.Response) -> list[str]:
+    """What the checks found wrong with this answer, one line each."""
+    try:
+        case.validate_response(answer, checks=CHECKS)
+    except FailureGroup as group:
+        failures: list[Failure] = list(group.exceptions)
+    except Failure as failure:
+        failures = [failure]
+    else:
+        return []
+    label = f"{case.operation.label} -> {answer.status_code}"
+    return [f"{label}: {type(f).__name__}: {str(f.message)[:300]}" for f in failures]
+
+
+async def test_fuzzed_answers_conform_to_the_openapi(fuzz_stack: Stack) -> None:
     stack = fuzz_stack
     served = await stack.http.get("/openapi.json")
     assert served.status_code == 200
@@ -136,18 +174,21 @@ async def test_fuzzed_requests_never_get_a_server_error(fuzz_stack: Stack) -> No
     assert len(operations) >= 50, "the schema should hold both contracts' operations"
 
     key = await admin_key(stack)
-    server_errors: list[str] = []
+    problems: list[str] = []
     statuses: dict[int, int] = {}
-    for case in cases:
+    versioned = 0
+    for index, case in enumerate(cases):
+        accept = VERSIONED if index % 2 else None
         try:
-            answer = await asyncio.wait_for(send(stack.http, case, key), ANSWER_WITHIN)
+            answer = await asyncio.wait_for(
+                send(stack.http, case, key, accept=accept), ANSWER_WITHIN
+            )
         except TimeoutError:
-            server_errors.append(f"{case.operation.label}: no answer in {ANSWER_WITHIN} s")
+            problems.append(f"{case.operation.label}: no answer in {ANSWER_WITHIN} s")
             continue
         statuses[answer.status_code] = statuses.get(answer.status_code, 0) + 1
-        if answer.status_code >= 500:
-            server_errors.append(
-                f"{case.operation.label}: {answer.status_code} {answer.text[:200]}"
-            )
-    assert server_errors == [], "\n".join(server_errors)
+        versioned += answer.headers.get("content-type", "").startswith(VERSIONED)
+        problems.extend(nonconformities(case, answer))
+    assert problems == [], f"{len(problems)} nonconforming answers:\n" + "\n".join(problems)
     assert sum(n for code, n in statuses.items() if code < 300) > 0, statuses
+    assert versioned > 0, "no answer was labelled with the versioned media type"
