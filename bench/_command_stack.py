@@ -46,9 +46,11 @@ class CommandBench:
     mqtt_port: int
     device_ids: list[str]
     credentials: MqttCredentials  # the services' MQTT account
+    temporal_address: str
+    pids: dict[str, int]  # of the worker, bridge and API: for memory figures and profiles
 
 
-def _spawn(stack: ExitStack, command: list[str], *, env: dict[str, str], log: Path) -> None:
+def _spawn(stack: ExitStack, command: list[str], *, env: dict[str, str], log: Path) -> int:
     out = stack.enter_context(log.open("wb"))
     process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
 
@@ -61,6 +63,7 @@ def _spawn(stack: ExitStack, command: list[str], *, env: dict[str, str], log: Pa
             process.wait()
 
     stack.callback(stop)
+    return process.pid
 
 
 async def _add_devices(url: str, count: int) -> list[str]:
@@ -133,11 +136,17 @@ async def command_stack(*, devices: int, answer_delay: float) -> AsyncIterator[C
         ids = await _add_devices(url, devices)
         for name in ("temporal", "mqtt", "kube"):
             wait_for_port(LOOPBACK, ports[name], timeout=60)
-        _spawn(stack, [sys.executable, "-m", "workers"], env=env, log=data / "worker.log")
-        _spawn(stack, [sys.executable, "-m", "workers.bridge"], env=env, log=data / "bridge.log")
+        pids = {
+            "worker": _spawn(
+                stack, [sys.executable, "-m", "workers"], env=env, log=data / "worker.log"
+            ),
+            "bridge": _spawn(
+                stack, [sys.executable, "-m", "workers.bridge"], env=env, log=data / "bridge.log"
+            ),
+        }
         api = [sys.executable, "-m", "uvicorn", "api.main:app", "--host", LOOPBACK]
         api += ["--port", str(ports["api"]), "--log-level", "warning", "--no-access-log"]
-        _spawn(stack, api, env=env, log=data / "api.log")
+        pids["api"] = _spawn(stack, api, env=env, log=data / "api.log")
         fleet = [sys.executable, "-m", "simulator", "--devices", str(devices), "--prefix", PREFIX]
         fleet += ["--heartbeat", "15", "--detections", "0", "--answer-delay", str(answer_delay)]
         _spawn(stack, fleet, env=env, log=data / "simulator.log")
@@ -158,4 +167,6 @@ async def command_stack(*, devices: int, answer_delay: float) -> AsyncIterator[C
                 mqtt_port=ports["mqtt"],
                 device_ids=ids,
                 credentials=accounts.service,
+                temporal_address=env["EDGEWRIGHT_TEMPORAL_ADDRESS"],
+                pids=pids,
             )
