@@ -150,7 +150,7 @@ async def command_stack(*, devices: int, answer_delay: float) -> AsyncIterator[C
         fleet = [sys.executable, "-m", "simulator", "--devices", str(devices), "--prefix", PREFIX]
         fleet += ["--heartbeat", "15", "--detections", "0", "--answer-delay", str(answer_delay)]
         _spawn(stack, fleet, env=env, log=data / "simulator.log")
-        wait_for_port(LOOPBACK, ports["api"], timeout=60)
+        wait_for_port(LOOPBACK, ports["api"], timeout=240)  # a loaded machine imports slowly
         await _all_online(url, devices)
         base = f"http://{LOOPBACK}:{ports['api']}"
         limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)

@@ -46,7 +46,7 @@ def profiled(pid: int, *, into: Path | None, name: str) -> Iterator[None]:
         yield
         return
     into.mkdir(parents=True, exist_ok=True)
-    command = [_py_spy(), "record", "--pid", str(pid), "--rate", "250", "--format", "raw"]
+    command = [_py_spy(), "record", "--pid", str(pid), "--rate", "100", "--format", "raw"]
     command += ["--output", str(into / f"{name}.txt"), "--nonblocking"]
     spy = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
