@@ -96,6 +96,9 @@ def serving(app: str, *, env: dict[str, str], log: Path) -> Iterator[tuple[str, 
     port = free_port()
     command = [sys.executable, "-m", "uvicorn", app, "--host", LOOPBACK, "--port", str(port)]
     command += ["--log-level", "warning", "--no-access-log"]
+    # Targets take turns, so a client's connections idle through the others' bursts:
+    # uvicorn's 5 s keep-alive would close them under the client's next request.
+    command += ["--timeout-keep-alive", "600"]
     with log.open("wb") as out:
         process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
         try:
