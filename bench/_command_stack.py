@@ -150,7 +150,11 @@ async def command_stack(*, devices: int, answer_delay: float) -> AsyncIterator[C
         fleet = [sys.executable, "-m", "simulator", "--devices", str(devices), "--prefix", PREFIX]
         fleet += ["--heartbeat", "15", "--detections", "0", "--answer-delay", str(answer_delay)]
         _spawn(stack, fleet, env=env, log=data / "simulator.log")
-        wait_for_port(LOOPBACK, ports["api"], timeout=240)  # a loaded machine imports slowly
+        try:
+            wait_for_port(LOOPBACK, ports["api"], timeout=240)  # a loaded machine is slow
+        except TimeoutError:
+            print((data / "api.log").read_text()[-3000:], file=sys.stderr)
+            raise
         await _all_online(url, devices)
         base = f"http://{LOOPBACK}:{ports['api']}"
         limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)

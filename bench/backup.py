@@ -48,6 +48,7 @@ from store.migrate import upgrade_async
 from store.settings import Settings
 from workers.backup import BACKUP_WORKFLOWS, backup_activities
 from workers.processes import LOOPBACK, free_port, temporal_dev_server_command, wait_for_port
+from workers.worker import SANDBOX
 from workflows.contracts.backup import (
     BACKUP_WORKFLOW,
     RESTORE_WORKFLOW,
@@ -200,6 +201,10 @@ async def run_workflows(
                 activities=activities,
                 activity_executor=executor,
                 max_concurrent_activities=16,
+                # As the production worker runs them (workers/worker.py): the contracts
+                # shared by runs, and a given build ID instead of hashing every module.
+                workflow_runner=SANDBOX,
+                build_id="edgewright-bench",
             ):
                 made, backup_s, backup_mem = await phase(
                     lambda: client.execute_workflow(
