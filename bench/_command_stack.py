@@ -47,7 +47,8 @@ class CommandBench:
     mqtt_port: int
     device_ids: list[str]
     credentials: MqttCredentials  # the services' MQTT account
-    pids: dict[str, int]  # for CPU per command, by process
+    temporal_address: str
+    pids: dict[str, int]  # by process: CPU per command, memory figures and profiles
 
 
 def _spawn(stack: ExitStack, command: list[str], *, env: dict[str, str], log: Path) -> int:
@@ -152,7 +153,11 @@ async def command_stack(*, devices: int, answer_delay: float) -> AsyncIterator[C
         fleet = [sys.executable, "-m", "simulator", "--devices", str(devices), "--prefix", PREFIX]
         fleet += ["--heartbeat", "15", "--detections", "0", "--answer-delay", str(answer_delay)]
         _spawn(stack, fleet, env=env, log=data / "simulator.log")
-        wait_for_port(LOOPBACK, ports["api"], timeout=STARTUP_SECONDS)
+        try:
+            wait_for_port(LOOPBACK, ports["api"], timeout=STARTUP_SECONDS)
+        except TimeoutError:
+            print((data / "api.log").read_text()[-3000:], file=sys.stderr)
+            raise
         await _all_online(url, devices)
         base = f"http://{LOOPBACK}:{ports['api']}"
         limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
@@ -169,5 +174,6 @@ async def command_stack(*, devices: int, answer_delay: float) -> AsyncIterator[C
                 mqtt_port=ports["mqtt"],
                 device_ids=ids,
                 credentials=accounts.service,
+                temporal_address=env["EDGEWRIGHT_TEMPORAL_ADDRESS"],
                 pids=pids,
             )

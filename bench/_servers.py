@@ -1,20 +1,22 @@
 """PostgreSQL and Redis servers of a benchmark's own, in its temporary directory.
 
-The scale-out benchmark runs its store on PostgreSQL (what several replicas share in a
-cluster) and its rate-limit counters in Redis. Both come from the system (`make
+The benches' `--store postgresql` runs their store on a PostgreSQL server of their own
+(what several replicas share in a cluster); the scale-out benchmark also keeps its
+rate-limit counters in Redis. Both come from the system (`make
 system-deps`); nothing is downloaded. PostgreSQL keeps its defaults (fsync on): the
 figures are those of a server that survives a power cut.
 """
 
 from __future__ import annotations
 
+import asyncio
 import glob
 import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 from workers.processes import LOOPBACK, free_port, wait_for_port
@@ -30,6 +32,14 @@ def pg_binary(name: str) -> str:
     if found is None:
         raise FileNotFoundError(f"PostgreSQL's {name} is missing (make system-deps)")
     return found
+
+
+def postgres_available() -> bool:
+    try:
+        pg_binary("initdb")
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def _as_postgres(command: list[str]) -> list[str]:
@@ -59,6 +69,17 @@ def postgres() -> Iterator[str]:
         stop = [pg_binary("pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]
         subprocess.run(_as_postgres(stop), check=False, capture_output=True)
         shutil.rmtree(root, ignore_errors=True)
+
+
+@asynccontextmanager
+async def postgres_database() -> AsyncIterator[str]:
+    """`postgres()` for async benches: the server starts and stops off the event loop."""
+    server = postgres()
+    url = await asyncio.to_thread(server.__enter__)
+    try:
+        yield url
+    finally:
+        await asyncio.to_thread(server.__exit__, None, None, None)
 
 
 @contextmanager

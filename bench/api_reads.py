@@ -1,12 +1,16 @@
 """API reads: GET /api/kubeedge/devices?limit=100 with 10,000 devices in the store, beside
 a bare FastAPI endpoint answering a page of the same shape from memory.
 
-`python -m bench.api_reads [--devices 10000] [--requests 4000] [--concurrency 16]` seeds a
-SQLite store in a temporary directory (devices with node facts, as the node sync writes
-them), serves the real app and then the bare one, each as one uvicorn process, and loads
-each over HTTP from this process with httpx. Also measured: the last page (`page=100`),
-where the store has to skip 9,900 rows, and the whole list (no `page` or `limit`: every
-device, streamed) beside a bare endpoint answering the same 10,000 items from memory.
+`python -m bench.api_reads [--devices 10000] [--requests 2000] [--concurrency 16]
+[--stores sqlite,postgresql] [--profile DIR]` seeds each store (a SQLite file in a temporary
+directory; a throwaway PostgreSQL server, bench/_servers.py) with devices with node facts,
+as the node sync writes them, serves the real app on it and then the bare one, each as one
+uvicorn process, and loads each over HTTP from this process with httpx. Both serve at once
+and take turns in short bursts, so each ratio compares figures taken moments apart.
+Also measured: the last page (`page=100`), where the store has to skip 9,900 rows, and
+the whole list (no `page` or `limit`: every device, streamed) beside a bare endpoint
+answering the same 10,000 items from memory.
+Memory: the API's resident and peak MB after the pages and after reading the whole list.
 Prints one JSON line.
 """
 
@@ -24,6 +28,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -32,6 +37,8 @@ import httpx
 from sqlalchemy import Table, insert
 
 from api.core.auth import issue_token
+from bench._servers import postgres_available, postgres_database
+from bench._profile import memory_mb, profiled
 from bench.join_latency import percentile
 from store.access.users import Role, create_user
 from store.db import create_engine, session_factory
@@ -83,54 +90,107 @@ async def seed(settings: Settings, *, count: int) -> str:
 
 
 @contextmanager
-def serving(app: str, *, env: dict[str, str], log: Path) -> Iterator[str]:
+def serving(app: str, *, env: dict[str, str], log: Path) -> Iterator[tuple[str, int]]:
+    """A uvicorn process serving `app`: its base URL and pid."""
     port = free_port()
     command = [sys.executable, "-m", "uvicorn", app, "--host", LOOPBACK, "--port", str(port)]
     command += ["--log-level", "warning", "--no-access-log"]
+    # Targets take turns, so a client's connections idle through the others' bursts:
+    # uvicorn's 5 s keep-alive would close them under the client's next request.
+    command += ["--timeout-keep-alive", "600"]
     with log.open("wb") as out:
         process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
         try:
-            wait_for_port(LOOPBACK, port, timeout=60)
-            yield f"http://{LOOPBACK}:{port}"
+            try:
+                # Generous: a loaded shared machine can take a minute to import the app.
+                wait_for_port(LOOPBACK, port, timeout=240)
+            except TimeoutError:
+                print(log.read_text()[-3000:], file=sys.stderr)
+                raise
+            yield f"http://{LOOPBACK}:{port}", process.pid
         finally:
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=30)
 
 
+@dataclass(frozen=True)
+class Target:
+    base: str
+    path: str
+    headers: dict[str, str]
+
+
+async def _burst(
+    http: httpx.AsyncClient, path: str, *, requests: int, concurrency: int
+) -> tuple[list[float], float, int]:
+    """`requests` GETs from `concurrency` clients: latencies (ms), seconds, failures."""
+    latencies: list[float] = []
+    failures = 0
+    left = requests
+
+    async def worker() -> None:
+        nonlocal failures, left
+        while left > 0:
+            left -= 1
+            start = time.perf_counter()
+            response = await http.get(path)
+            latencies.append((time.perf_counter() - start) * 1000)
+            failures += response.status_code != 200
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies, time.perf_counter() - started, failures
+
+
 async def load(
-    base: str, path: str, *, headers: dict[str, str], requests: int, concurrency: int
-) -> dict[str, float]:
+    targets: dict[str, Target], *, requests: int, concurrency: int, rounds: int = 4
+) -> dict[str, dict[str, float]]:
+    """Each target in turn, `rounds` times, `requests` in all per target.
+
+    Taking turns in short bursts means a noisy neighbour on the machine slows every target
+    alike, so their ratios hold even when the absolute figures wander."""
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits, timeout=60) as http:
-        for _ in range(min(200, requests)):  # warm up: connections, caches, JIT-free paths
-            (await http.get(path)).raise_for_status()
-        latencies: list[float] = []
-        failures = 0
-        queue: asyncio.Queue[None] = asyncio.Queue()
-        for _ in range(requests):
-            queue.put_nowait(None)
-
-        async def worker() -> None:
-            nonlocal failures
-            while not queue.empty():
-                queue.get_nowait()
-                start = time.perf_counter()
-                response = await http.get(path)
-                latencies.append((time.perf_counter() - start) * 1000)
-                failures += response.status_code != 200
-
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
+    clients = {
+        name: httpx.AsyncClient(
+            base_url=target.base, headers=target.headers, limits=limits, timeout=120
+        )
+        for name, target in targets.items()
+    }
+    latencies: dict[str, list[float]] = {name: [] for name in targets}
+    seconds = dict.fromkeys(targets, 0.0)
+    failures = dict.fromkeys(targets, 0)
+    try:
+        for name, target in targets.items():  # warm up: connections, caches
+            for _ in range(min(100, requests)):
+                (await clients[name].get(target.path)).raise_for_status()
+        per_round = max(1, requests // rounds)
+        for _ in range(rounds):
+            for name, target in targets.items():
+                got, took, failed = await _burst(
+                    clients[name], target.path, requests=per_round, concurrency=concurrency
+                )
+                latencies[name] += got
+                seconds[name] += took
+                failures[name] += failed
+    finally:
+        for http in clients.values():
+            await http.aclose()
     return {
-        "rps": round(requests / elapsed, 1),
-        "p50_ms": round(percentile(latencies, 0.5), 2),
-        "p99_ms": round(percentile(latencies, 0.99), 2),
-        "errors": failures,
+        name: {
+            "rps": round(len(latencies[name]) / seconds[name], 1),
+            "p50_ms": round(percentile(latencies[name], 0.5), 2),
+            "p99_ms": round(percentile(latencies[name], 0.99), 2),
+            "errors": failures[name],
+        }
+        for name in targets
     }
 
 
-async def main(*, devices: int, requests: int, concurrency: int) -> dict[str, Any]:
+async def measure_store(
+    store: str, *, url: str | None, devices: int, requests: int, concurrency: int,
+    profile: Path | None,
+) -> dict[str, Any]:  # fmt: skip
+    """The real API on one store, then the bare endpoint right after it (same load)."""
     with tempfile.TemporaryDirectory(prefix="edgewright-bench-") as tmp:
         data = Path(tmp)
         env = {
@@ -142,61 +202,110 @@ async def main(*, devices: int, requests: int, concurrency: int) -> dict[str, An
             # The most the runtime config allows; the load stays below it.
             "EDGEWRIGHT_RATE_LIMIT_PER_MINUTE": "100000",
         }
+        if url is not None:
+            env["EDGEWRIGHT_DATABASE_URL"] = url
         settings = Settings.model_validate(
-            {"data_dir": data, "secret_key": env["EDGEWRIGHT_SECRET_KEY"]}
+            {"data_dir": data, "secret_key": env["EDGEWRIGHT_SECRET_KEY"], "database_url": url}
         )
         token = await seed(settings, count=devices)
         auth = {"Authorization": f"Bearer {token}"}
         pages = max(1, devices // 100)
-        whole_requests = max(20, requests // 100)  # each answer is 100 pages' worth
-        with serving("api.main:app", env=env, log=data / "api.log") as base:
-            api = await load(
-                base, "/api/kubeedge/devices?limit=100", headers=auth,
-                requests=requests, concurrency=concurrency,
-            )  # fmt: skip
-            last = await load(
-                base, f"/api/kubeedge/devices?limit=100&page={pages}", headers=auth,
-                requests=requests // 4, concurrency=concurrency,
-            )  # fmt: skip
-            whole = await load(
-                base, "/api/kubeedge/devices", headers=auth,
-                requests=whole_requests, concurrency=4,
-            )  # fmt: skip
-        with serving("bench._bare_api:app", env=env, log=data / "bare.log") as base:
-            bare = await load(
-                base, "/bare/devices", headers={}, requests=requests, concurrency=concurrency
+        whole_requests = max(8, requests // 200)  # each answer is 100 pages' worth
+        with (
+            serving("api.main:app", env=env, log=data / "api.log") as (api_base, pid),
+            serving("bench._bare_api:app", env=env, log=data / "bare.log") as (bare_base, bare),
+        ):
+            page = "/api/kubeedge/devices?limit=100"
+            with profiled(pid, into=profile, name=f"api-{store}-page"):
+                pages_figures = await load(
+                    {
+                        "api": Target(api_base, page, auth),
+                        "api_last_page": Target(api_base, f"{page}&page={pages}", auth),
+                        "bare": Target(bare_base, "/bare/devices", {}),
+                    },
+                    requests=requests,
+                    concurrency=concurrency,
+                )
+            after_pages = memory_mb(pid)
+            whole_figures = await load(
+                {
+                    "api": Target(api_base, "/api/kubeedge/devices", auth),
+                    "bare": Target(bare_base, "/bare/devices/all", {}),
+                },
+                requests=whole_requests,
+                concurrency=4,
+                rounds=2,
             )
-            bare_whole = await load(
-                base, "/bare/devices/all", headers={}, requests=whole_requests, concurrency=4
-            )
+            # What the API holds once it has read every device (the whole list) a few times.
+            after_whole = memory_mb(pid)
+            bare_memory = memory_mb(bare)
+    api, last, bare_page = (pages_figures[k] for k in ("api", "api_last_page", "bare"))
+    whole, bare_whole = whole_figures["api"], whole_figures["bare"]
     return {
+        "api": api,
+        "api_last_page": last,
+        "bare": bare_page,
+        "ratio_rps_vs_bare": round(api["rps"] / bare_page["rps"], 3),
+        "ratio_p99_vs_bare": round(api["p99_ms"] / bare_page["p99_ms"], 2),
+        "api_whole_list": whole,
+        "bare_whole_list": bare_whole,
+        "ratio_whole_list_rps_vs_bare": round(whole["rps"] / bare_whole["rps"], 3),
+        "memory_mb": {
+            "api_after_pages": after_pages,
+            "api_after_whole_list": after_whole,
+            "bare_after_whole_list": bare_memory,
+        },
+    }
+
+
+async def main(
+    *, devices: int, requests: int, concurrency: int, stores: list[str], profile: Path | None
+) -> dict[str, Any]:
+    figures: dict[str, Any] = {
         "bench": "api_reads",
         "devices": devices,
         "page_size": 100,
         "requests": requests,
         "concurrency": concurrency,
-        "api": api,
-        "api_last_page": last,
-        "bare": bare,
-        "ratio_rps_vs_bare": round(api["rps"] / bare["rps"], 3),
-        "ratio_p99_vs_bare": round(api["p99_ms"] / bare["p99_ms"], 2),
-        "api_whole_list": whole,
-        "bare_whole_list": bare_whole,
-        "ratio_whole_list_rps_vs_bare": round(whole["rps"] / bare_whole["rps"], 3),
-        "store": "sqlite",
-        "cpus": os.cpu_count(),
-        # Other work on the machine skews both figures alike; the ratio is the robust one.
-        "load_avg_1m": round(os.getloadavg()[0], 2),
     }
+    for store in stores:
+        if store == "sqlite":
+            figures[store] = await measure_store(
+                store, url=None, devices=devices, requests=requests,
+                concurrency=concurrency, profile=profile,
+            )  # fmt: skip
+        elif not postgres_available():
+            figures[store] = {"skipped": "PostgreSQL is not installed (make system-deps)"}
+        else:
+            async with postgres_database() as url:
+                figures[store] = await measure_store(
+                    store, url=url, devices=devices, requests=requests,
+                    concurrency=concurrency, profile=profile,
+                )  # fmt: skip
+        for ratio in ("ratio_rps_vs_bare", "ratio_p99_vs_bare"):
+            if ratio in figures[store]:
+                figures[f"{ratio}_{store}"] = figures[store][ratio]
+    figures["cpus"] = os.cpu_count()
+    # Other work on the machine skews both figures alike; the ratio is the robust one.
+    figures["load_avg_1m"] = round(os.getloadavg()[0], 2)
+    return figures
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--devices", type=int, default=10_000)
-    parser.add_argument("--requests", type=int, default=4000)
+    parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--stores", default="sqlite,postgresql", help="comma-separated")
+    parser.add_argument("--profile", type=Path, default=None, help="py-spy profiles into DIR")
     args = parser.parse_args()
     figures = asyncio.run(
-        main(devices=args.devices, requests=args.requests, concurrency=args.concurrency)
+        main(
+            devices=args.devices,
+            requests=args.requests,
+            concurrency=args.concurrency,
+            stores=args.stores.split(","),
+            profile=args.profile,
+        )
     )
     print(json.dumps(figures), flush=True)

@@ -9,7 +9,9 @@ runs in this process a worker with the real backup activities and workflows:
   verify → safety backup → apply);
 - bare: the same tables dumped with sqlite3 to JSON lines, tar.gz at the same level and
   uploaded with boto3; then downloaded, unpacked and inserted, without any checks.
-Peak memory is this process's VmHWM (the worker runs here), reset before each phase.
+Peak memory is this process's VmHWM (the worker runs here: `backup.peak_rss_mb` and
+`restore.peak_rss_mb` are the worker's), reset before each phase; the baseline's likewise.
+`--profile DIR` records this process with py-spy during the backup and the restore.
 The sandbox holds none of these devices' Kubernetes objects: creating 400,000 objects in
 the emulator would measure the emulator. Prints one JSON line.
 """
@@ -39,12 +41,14 @@ from temporalio.worker import Worker
 
 from adapters.kubernetes.client import connect_kube
 from bench._backup_data import TABLES, bare_backup, bare_restore, empty_tables
+from bench._profile import profiled
 from bench._stack import _spawn
 from store.db import create_engine, session_factory
 from store.migrate import upgrade_async
 from store.settings import Settings
 from workers.backup import BACKUP_WORKFLOWS, backup_activities
 from workers.processes import LOOPBACK, free_port, temporal_dev_server_command, wait_for_port
+from workers.worker import SANDBOX
 from workflows.contracts.backup import (
     BACKUP_WORKFLOW,
     RESTORE_WORKFLOW,
@@ -74,17 +78,20 @@ def reset_peak() -> None:
     Path("/proc/self/clear_refs").write_text("5")  # VmHWM restarts from the current RSS
 
 
-async def phase(run: Callable[[], Awaitable[T]]) -> tuple[T, float, dict[str, float]]:
+async def phase(
+    run: Callable[[], Awaitable[T]], *, profile: Path | None = None, name: str = ""
+) -> tuple[T, float, dict[str, float]]:
     """Run one phase: its result, seconds, and memory (peak and at start, MB)."""
     reset_peak()
     start_rss = rss_mb("VmRSS")
     started = time.perf_counter()
-    result = await run()
+    with profiled(os.getpid(), into=profile, name=name):
+        result = await run()
     seconds = round(time.perf_counter() - started, 2)
     return result, seconds, {"peak_rss_mb": rss_mb("VmHWM"), "rss_at_start_mb": start_rss}
 
 
-async def main(devices: int) -> dict[str, Any]:
+async def main(devices: int, profile: Path | None = None) -> dict[str, Any]:
     os.environ.update(AWS)
     with ExitStack() as stack:
         data = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="edgewright-bench-")))
@@ -125,7 +132,7 @@ async def main(devices: int) -> dict[str, Any]:
                 "backup_multipart_chunk_bytes": 8 * MB,
             }
         )
-        figures = await run_workflows(settings, devices=devices)
+        figures = await run_workflows(settings, devices=devices, profile=profile)
         scratch = data / "bare"
         scratch.mkdir()
         key = "bare/bench.tar.gz"
@@ -172,7 +179,9 @@ async def main(devices: int) -> dict[str, Any]:
     }
 
 
-async def run_workflows(settings: Settings, *, devices: int) -> dict[str, Any]:
+async def run_workflows(
+    settings: Settings, *, devices: int, profile: Path | None
+) -> dict[str, Any]:
     """Backup, empty the tables, restore: through Temporal, with the production activities."""
     client = await Client.connect(settings.temporal_address, data_converter=pydantic_data_converter)
     engine = create_engine(settings.sqlalchemy_url)
@@ -192,6 +201,10 @@ async def run_workflows(settings: Settings, *, devices: int) -> dict[str, Any]:
                 activities=activities,
                 activity_executor=executor,
                 max_concurrent_activities=16,
+                # As the production worker runs them (workers/worker.py): the contracts
+                # shared by runs, and a given build ID instead of hashing every module.
+                workflow_runner=SANDBOX,
+                build_id="edgewright-bench",
             ):
                 made, backup_s, backup_mem = await phase(
                     lambda: client.execute_workflow(
@@ -200,7 +213,9 @@ async def run_workflows(settings: Settings, *, devices: int) -> dict[str, Any]:
                         id="backup/bench",
                         task_queue=settings.task_queue,
                         result_type=BackupProgress,
-                    )
+                    ),
+                    profile=profile,
+                    name="worker-backup",
                 )
                 await asyncio.to_thread(empty_tables, db)
                 restored, restore_s, restore_mem = await phase(
@@ -210,7 +225,9 @@ async def run_workflows(settings: Settings, *, devices: int) -> dict[str, Any]:
                         id="restore/bench",
                         task_queue=settings.task_queue,
                         result_type=RestoreProgress,
-                    )
+                    ),
+                    profile=profile,
+                    name="worker-restore",
                 )
     finally:
         await engine.dispose()
@@ -234,7 +251,8 @@ async def run_workflows(settings: Settings, *, devices: int) -> dict[str, Any]:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--devices", type=int, default=100_000)
+    parser.add_argument("--profile", type=Path, default=None, help="py-spy profiles into DIR")
     args = parser.parse_args()
-    print(json.dumps(asyncio.run(main(args.devices))), flush=True)
+    print(json.dumps(asyncio.run(main(args.devices, args.profile))), flush=True)
     # temporalio can abort at interpreter exit after all work is done (sdk-python#300).
     os._exit(0)

@@ -37,7 +37,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from adapters.mqtt.client import AsyncMqttClient, MiscTicker
 from adapters.mqtt.credentials import MqttCredentials, service_credentials
-from bench._postgres import throwaway_postgres
+from bench._servers import postgres
 from store.db import create_engine, session_factory
 from store.migrate import upgrade_async
 from store.models import Device, utcnow
@@ -266,7 +266,7 @@ def main(devices: int, messages: int, rate: float, store: str = "sqlite") -> dic
     with contextlib.ExitStack() as stack:
         directory = stack.enter_context(tempfile.TemporaryDirectory(prefix="edgewright-ingest-"))
         database = (
-            {"database_url": stack.enter_context(throwaway_postgres())} if store != "sqlite" else {}
+            {"database_url": stack.enter_context(postgres())} if store != "sqlite" else {}
         )
         data = Path(directory)
         mqtt_port, temporal_port = free_port(), free_port()

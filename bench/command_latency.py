@@ -1,13 +1,19 @@
-"""Command round trip through the API, beside a bare MQTT request/reply on the same broker.
+"""Command round trip through the API, beside a bare Temporal workflow and a bare MQTT
+request/reply, all on the same servers in the same run.
 
-`python -m bench.command_latency [--samples 200] [--concurrency 50]` brings up the stack
-with the bridge and a simulated fleet (bench._command_stack), then measures, for one
-command at a time and for `concurrency` at once:
+`python -m bench.command_latency [--samples 200] [--concurrency 50] [--profile DIR]` brings
+up the stack with the bridge and a simulated fleet (bench._command_stack), then measures,
+for one command at a time and for `concurrency` at once:
 - api: `POST /api/kubeedge/device/{id}/command?wait=true` → CommandWorkflow publishes →
   the simulated device answers → the bridge signals the run → the HTTP answer;
+- bare_workflow: a one-activity workflow (bench._bare) started and awaited by one client
+  on the same Temporal server, its worker in this process: what any workflow costs;
 - mqtt: a QoS 1 request on one topic answered by a QoS 1 reply on another, between two
   TCP_NODELAY clients on the same broker, with nothing in between.
-Prints one JSON line: p50/p99 in ms for each, commands/s at the concurrency, and ratios.
+Prints one JSON line: p50/p99 in ms for each, commands/s at the concurrency, ratios to the
+bare workflow (`ratio_*_vs_bare_workflow`) and to bare MQTT, and the peak memory of the
+worker, bridge and API processes. With `--profile DIR`, py-spy records the worker and the
+API during the api phases.
 """
 
 from __future__ import annotations
@@ -19,14 +25,20 @@ import os
 import statistics
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
 
 import paho.mqtt.client as mqtt
+from temporalio.client import Client
+from temporalio.worker import Worker
 
 from adapters.mqtt.client import AsyncMqttClient, MiscTicker
 from adapters.mqtt.credentials import MqttCredentials
+from bench._bare import BareWorkflow, noop
 from bench._command_stack import CommandBench, command_stack
 from bench._stack import cpu_seconds, cpu_split
+from bench._profile import profiled, status_mb
 
 One = Callable[[int], Awaitable[None]]
 
@@ -84,6 +96,28 @@ def api_command(stack: CommandBench) -> One:
             raise RuntimeError(f"command {index} answered {answer.status_code}: {answer.text}")
 
     return one
+
+
+@asynccontextmanager
+async def bare_workflow(address: str) -> AsyncIterator[One]:
+    """One bare workflow run per call: started and awaited by one client, one activity."""
+    client = await Client.connect(address)
+    queue = f"bare-{uuid.uuid4().hex[:6]}"
+
+    async def one(index: int) -> None:
+        await client.execute_workflow(
+            BareWorkflow.run, str(index), id=f"{queue}-{index}", task_queue=queue
+        )
+
+    async with Worker(
+        client,
+        task_queue=queue,
+        workflows=[BareWorkflow],
+        activities=[noop],
+        max_concurrent_workflow_tasks=200,
+        max_concurrent_activities=200,
+    ):
+        yield one
 
 
 # Under edgewright/, where the services' account may publish and subscribe.
@@ -149,36 +183,63 @@ class BareRequestReply:
             await future
 
 
-async def main(samples: int, concurrency: int) -> dict[str, object]:
+def _ratio(value: float, base: float, digits: int = 2) -> float:
+    return round(value / base, digits)
+
+
+async def main(samples: int, concurrency: int, profile: Path | None) -> dict[str, object]:
     async with command_stack(devices=concurrency, answer_delay=0.0) as stack:
         one = api_command(stack)
         for index in range(10):  # warm up: connections, caches, the first workflow tasks
             await one(index)
-        api_1 = await sequential(samples, one)
-        before = {name: cpu_seconds(pid) for name, pid in stack.pids.items()}
-        api_n = await concurrent(samples * 2, concurrency, one)
-        # CPU per command in each process, under the concurrent load (docs/scaling.md).
-        cpu_per_command_ms = {
-            name: round(seconds / (samples * 2) * 1000, 2)
-            for name, seconds in cpu_split(stack.pids, before).items()
-        }
+        async with AsyncExitStack() as spies:
+            for name in ("worker", "api"):
+                spies.enter_context(
+                    profiled(stack.pids[name], into=profile, name=f"{name}-commands")
+                )
+            api_1 = await sequential(samples, one)
+            before = {name: cpu_seconds(pid) for name, pid in stack.pids.items()}
+            api_n = await concurrent(samples * 2, concurrency, one)
+            # CPU per command in each process, under the concurrent load (docs/scaling.md).
+            cpu_per_command_ms = {
+                name: round(seconds / (samples * 2) * 1000, 2)
+                for name, seconds in cpu_split(stack.pids, before).items()
+            }
+        memory = {name: status_mb(pid, "VmHWM") for name, pid in stack.pids.items()}
+        async with bare_workflow(stack.temporal_address) as bare_one:
+            for index in range(10):
+                await bare_one(-1 - index)
+            wf_1 = await sequential(samples, bare_one)
+            wf_n = await concurrent(samples * 2, concurrency, lambda i: bare_one(samples + i))
         async with BareRequestReply(port=stack.mqtt_port, credentials=stack.credentials) as bare:
             for index in range(10):
                 await bare.one(index)
             mqtt_1 = await sequential(samples, bare.one)
             mqtt_n = await concurrent(samples * 2, concurrency, bare.one)
+    n = concurrency
     return {
         "bench": "command_latency",
         "samples": samples,
-        "concurrency": concurrency,
+        "concurrency": n,
         "api_1": api_1,
-        f"api_{concurrency}": api_n,
+        f"api_{n}": api_n,
+        "bare_workflow_1": wf_1,
+        f"bare_workflow_{n}": wf_n,
         "mqtt_1": mqtt_1,
-        f"mqtt_{concurrency}": mqtt_n,
+        f"mqtt_{n}": mqtt_n,
+        "ratio_p50_vs_bare_workflow": _ratio(api_1["p50_ms"], wf_1["p50_ms"]),
+        f"ratio_p50_{n}_vs_bare_workflow": _ratio(api_n["p50_ms"], wf_n["p50_ms"]),
+        f"ratio_p99_{n}_vs_bare_workflow": _ratio(api_n["p99_ms"], wf_n["p99_ms"]),
+        f"ratio_throughput_{n}_vs_bare_workflow": _ratio(
+            api_n["per_second"], wf_n["per_second"], 3
+        ),
         "ratio_p50_1": round(api_1["p50_ms"] / mqtt_1["p50_ms"], 1),
-        f"ratio_p50_{concurrency}": round(api_n["p50_ms"] / mqtt_n["p50_ms"], 1),
+        f"ratio_p50_{n}": round(api_n["p50_ms"] / mqtt_n["p50_ms"], 1),
         "cpu_ms_per_command": cpu_per_command_ms,
+        # VmHWM after the api phases: the most each process held while commands ran.
+        "peak_rss_mb": memory,
         "cpus": os.cpu_count(),
+        "load_avg_1m": round(os.getloadavg()[0], 2),
     }
 
 
@@ -186,7 +247,9 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--profile", type=Path, default=None, help="py-spy profiles into DIR")
     args = parser.parse_args()
-    print(json.dumps(asyncio.run(main(args.samples, args.concurrency))), flush=True)
+    figures = asyncio.run(main(args.samples, args.concurrency, args.profile))
+    print(json.dumps(figures), flush=True)
     # temporalio can abort at interpreter exit after all work is done (sdk-python#300).
     os._exit(0)

@@ -38,7 +38,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bench._postgres import throwaway_postgres
+from bench._servers import postgres
 from bench.join_latency import percentile
 from store.db import create_engine, session_factory
 from store.devices.presence import Heartbeat
@@ -276,7 +276,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     with contextlib.ExitStack() as stack:
         url = args.database_url
         if url is None and args.store == "postgresql":
-            url = stack.enter_context(throwaway_postgres())
+            url = stack.enter_context(postgres())
         elif url is None:
             scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-metrics-"))
             url = f"sqlite+aiosqlite:///{Path(scratch) / 'metrics.db'}"

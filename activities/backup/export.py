@@ -62,7 +62,7 @@ async def _export_table(
         source="table",
         table=part.spec.table,
         key=list(part.spec.key),
-        columns=bound.column_names,
+        columns=list(bound.column_names),
     )
     rows = 0
     async for batch in stream_rows(session, bound):

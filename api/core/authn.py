@@ -21,8 +21,7 @@ from store.access.api_keys import (
     looks_like_api_key,
     note_use,
 )
-from store.access.revoked_tokens import is_token_revoked
-from store.access.users import get_user_by_uid
+from store.access.revoked_tokens import token_holder
 from store.settings import Settings
 
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
@@ -51,9 +50,9 @@ async def _by_token(session: AsyncSession, *, settings: Settings, token: str) ->
         claims = decode_token(settings=settings, token=token)
     except TokenError as err:
         raise ApiError(401, str(err), headers=_INVALID) from err
-    if await is_token_revoked(session, jti=claims.jti):
+    user, revoked = await token_holder(session, uid=claims.user_uid, jti=claims.jti)
+    if revoked:
         raise ApiError(401, "Token has been revoked (logged out); log in again", headers=_INVALID)
-    user = await get_user_by_uid(session, uid=claims.user_uid)
     # The username must match too: the token was issued to that account under that name.
     if user is None or user.disabled or user.username != claims.username:
         raise ApiError(401, "The account behind this token is gone or disabled", headers=_INVALID)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, status
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from api.core.deps import OperatorUser, SessionDep, SettingsDep, TemporalDep, ViewerUser
@@ -45,7 +45,7 @@ class RemovalAnswer(BaseModel):
 @router.get("/devices", response_model=DeviceList, responses=LINK_HEADER)
 async def list_devices(
     request: Request, _user: ViewerUser, session: SessionDep, window: ListDep
-) -> StreamingResponse:
+) -> Response:
     rows, total = await devices.list_summaries(session, offset=window.offset, limit=window.limit)
     now = utcnow()
     return list_response(

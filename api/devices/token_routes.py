@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.service import RPCError
@@ -215,7 +215,7 @@ async def list_tokens(
     window: ListDep,
     status: Annotated[tokens.TokenStatus | None, Query(description="Only this status")] = None,
     node_name: Annotated[str | None, Query(max_length=253)] = None,
-) -> StreamingResponse:
+) -> Response:
     now = utcnow()
     rows, total = await tokens.list_tokens(
         session,

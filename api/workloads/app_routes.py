@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, status
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -297,7 +297,7 @@ async def list_apps(
     session: SessionDep,
     settings: SettingsDep,
     window: ListDep,
-) -> StreamingResponse:
+) -> Response:
     rows, total = await workloads.list_workloads(
         session, offset=window.offset, limit=window.limit, source=SOURCE
     )

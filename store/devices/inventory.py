@@ -183,9 +183,15 @@ async def list_summaries(
     session: AsyncSession, *, offset: int, limit: int
 ) -> tuple[Sequence[DeviceSummary], int]:
     """One page of summaries in device_id order, and the total."""
-    # Table columns, not ORM attributes: plain rows skip the ORM's per-row work.
+    # Table columns, not ORM attributes: plain rows skip the ORM's per-row work. The total
+    # rides along as an uncorrelated subquery (evaluated once) rather than a second
+    # statement: a round trip less per page, and page and total from one snapshot.
     table = cast(Table, Device.__table__)
     columns = [table.c[column.key] for column in _SUMMARY]
-    stmt = select(*columns).order_by(table.c.device_id).offset(offset).limit(limit)
-    rows = (await session.execute(stmt)).all()
-    return cast(Sequence[DeviceSummary], rows), await count_devices(session)
+    total = select(func.count()).select_from(table).scalar_subquery().label("total")
+    stmt = select(*columns, total).order_by(table.c.device_id).offset(offset).limit(limit)
+    # Core rows straight from the connection: the ORM's execute path adds nothing here.
+    rows = (await (await session.connection()).execute(stmt)).all()
+    if not rows:  # past the end (or no devices): the subquery had no row to ride on
+        return cast(Sequence[DeviceSummary], rows), await count_devices(session)
+    return cast(Sequence[DeviceSummary], rows), int(rows[0].total)

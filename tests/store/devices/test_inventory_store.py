@@ -75,6 +75,9 @@ async def test_page_and_total(sessions: Sessions) -> None:
     assert total == 5
     assert [r.device_id for r in rows] == ["dev-3", "dev-4"]
     assert len({r.node_id for r in rows}) == 2  # every row got its own opaque id
+    async with sessions() as session:
+        # Past the end the total still comes (the page query had no row to carry it).
+        assert await devices.list_summaries(session, offset=5, limit=2) == ([], 5)
 
 
 async def test_node_facts_overwrite_and_forget(sessions: Sessions) -> None:
