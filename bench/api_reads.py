@@ -37,8 +37,8 @@ import httpx
 from sqlalchemy import Table, insert
 
 from api.core.auth import issue_token
-from bench._servers import postgres_available, postgres_database
 from bench._profile import memory_mb, profiled
+from bench._servers import postgres_available, postgres_database
 from bench.join_latency import percentile
 from store.access.users import Role, create_user
 from store.db import create_engine, session_factory

@@ -265,9 +265,7 @@ async def measure(
 def main(devices: int, messages: int, rate: float, store: str = "sqlite") -> dict[str, Any]:
     with contextlib.ExitStack() as stack:
         directory = stack.enter_context(tempfile.TemporaryDirectory(prefix="edgewright-ingest-"))
-        database = (
-            {"database_url": stack.enter_context(postgres())} if store != "sqlite" else {}
-        )
+        database = {"database_url": stack.enter_context(postgres())} if store != "sqlite" else {}
         data = Path(directory)
         mqtt_port, temporal_port = free_port(), free_port()
         accounts = broker_accounts(data)

@@ -37,8 +37,8 @@ from adapters.mqtt.client import AsyncMqttClient, MiscTicker
 from adapters.mqtt.credentials import MqttCredentials
 from bench._bare import BareWorkflow, noop
 from bench._command_stack import CommandBench, command_stack
-from bench._stack import cpu_seconds, cpu_split
 from bench._profile import profiled, status_mb
+from bench._stack import cpu_seconds, cpu_split
 
 One = Callable[[int], Awaitable[None]]
 
