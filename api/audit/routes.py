@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Query, Request, Response
 
 from api.audit.schemas import AuditEventOut, AuditLog
 from api.audit.service import audit_filters
@@ -44,7 +43,7 @@ async def security_logs(
     until: Annotated[
         str | None, Query(max_length=64, description="ISO 8601; events at or before it")
     ] = None,
-) -> StreamingResponse:
+) -> Response:
     filters = audit_filters(event=event, actor=actor, since=since, until=until)
     rows, total = await list_audit_events(
         session,
