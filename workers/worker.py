@@ -26,6 +26,7 @@ from workers.backup import BACKUP_WORKFLOWS, backup_activities
 from workers.commands import COMMAND_WORKFLOWS, command_activities
 from workers.devices import INVENTORY_WORKFLOWS, inventory_activities
 from workers.join import BATCH_WORKFLOWS, batch_activities
+from workers.maintenance import MAINTENANCE_WORKFLOWS, maintenance_activities
 from workers.monitoring import MONITORING_WORKFLOWS, monitoring_activities
 from workers.webhooks import WEBHOOK_WORKFLOWS, webhook_activities
 from workers.workloads import WORKLOAD_WORKFLOWS, workload_activities
@@ -42,6 +43,7 @@ WORKFLOWS: Sequence[type] = (
     *WORKLOAD_WORKFLOWS,
     *WEBHOOK_WORKFLOWS,
     *MONITORING_WORKFLOWS,
+    *MAINTENANCE_WORKFLOWS,
 )
 
 
@@ -60,9 +62,8 @@ def activity_callables(
     accounts = MqttCredentialActivities(
         settings=settings, sessions=sessions, secrets=kube, broker=broker
     )
-    inventory = InventoryActivities(
-        sessions=sessions, events=PublisherEvents(publisher=publisher), webhooks=emitter
-    )
+    events = PublisherEvents(publisher=publisher)
+    inventory = InventoryActivities(sessions=sessions, events=events, webhooks=emitter)
     mqtt = NotifyActivities(publisher=publisher)
     provisioner = join_provisioner(
         tokens=tokens,
@@ -112,6 +113,9 @@ def activity_callables(
         *workload_activities(sessions=sessions, target=kube.target, webhooks=emitter),
         *webhook_activities(emitter=emitter),
         *monitoring_activities(sessions=sessions, publisher=publisher, webhooks=emitter),
+        *maintenance_activities(
+            settings=settings, sessions=sessions, events=events, webhooks=emitter
+        ),
     ]
 
 

@@ -9,6 +9,7 @@ CloudCore document promises it: /api/kubeedge/openapi.json and /api/kubeedge/swa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -24,11 +25,23 @@ CLOUDCORE_SWAGGER_URL = "/api/kubeedge/swagger-ui"
 _UNUSED = ("HTTPValidationError", "ValidationError")
 
 
+DocumentRewriter = Callable[[dict[str, Any]], dict[str, Any]]
+
+
 class EdgewrightAPI(FastAPI):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Answers a middleware adds to operations (the maintenance gate's 503), written
+        # into the document after the error envelopes. Each must be idempotent too.
+        self.document_rewriters: list[DocumentRewriter] = []
+
     def openapi(self) -> dict[str, Any]:
         # FastAPI caches the document and rebuilds it when routes change; the rewrite is
         # idempotent, so running it on a cached document is harmless.
-        return with_error_envelopes(super().openapi())
+        document = with_error_envelopes(super().openapi())
+        for rewrite in self.document_rewriters:
+            document = rewrite(document)
+        return document
 
 
 def with_error_envelopes(document: dict[str, Any]) -> dict[str, Any]:

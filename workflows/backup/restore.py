@@ -1,4 +1,9 @@
-"""RestoreWorkflow: verify → safety backup → apply [undo what it changed] → record.
+"""RestoreWorkflow: [enter maintenance] → verify → safety backup → apply [undo what it
+changed] → record → [leave maintenance].
+
+A restore that changes something runs inside a maintenance window: it opens one unless
+one is open already, and closes it at the end only if it opened it (activities in
+activities/maintenance/restore.py).
 
 Verification downloads the archive, checks its sha256, its manifest's format version and
 every part's sha256, and counts what would change; a refused archive changes nothing. A
@@ -52,9 +57,18 @@ from workflows.contracts.backup import (
     undo_restore,
 )
 from workflows.contracts.common import RESTORE_FAILED, STAGE
+from workflows.contracts.maintenance import (
+    LeaveInput,
+    RestoreWindow,
+    RestoreWindowInput,
+    enter_maintenance_for_restore,
+    leave_maintenance_after_restore,
+)
 
 # Runs that applied before this change wrote no journal: they keep the safety backup path.
 JOURNAL_PATCH = "restore-undo-journal"
+# Runs started before this change apply without a maintenance window of their own.
+MAINTENANCE_PATCH = "restore-maintenance-window"
 
 
 class _Refused(Exception):
@@ -89,6 +103,24 @@ class RestoreWorkflow:
     @workflow.run
     async def run(self, inp: RestoreInput) -> RestoreProgress:
         await self._record()
+        window: RestoreWindow | None = None
+        # Runs started before maintenance mode existed never entered it.
+        if not inp.dry_run and workflow.patched(MAINTENANCE_PATCH):
+            self._set_stage("maintenance")
+            window = await patiently(
+                enter_maintenance_for_restore,
+                RestoreWindowInput(restore_id=self._progress.restore_id, backup_id=inp.backup_id),
+            )
+        try:
+            return await self._restore(inp)
+        finally:
+            if window is not None and window.entered and window.run_id is not None:
+                await patiently(
+                    leave_maintenance_after_restore,
+                    LeaveInput(restore_id=self._progress.restore_id, run_id=window.run_id),
+                )
+
+    async def _restore(self, inp: RestoreInput) -> RestoreProgress:
         try:
             plan = await self._verify(inp)
             if inp.dry_run:
