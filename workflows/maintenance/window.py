@@ -37,7 +37,9 @@ from workflows.contracts.maintenance import (
     set_work_paused,
 )
 
-STEP_TIMEOUT = timedelta(minutes=1)
+# Finding and pausing ask every running batch, rollout and job in turn: minutes, not
+# seconds, for a large fleet.
+STEP_TIMEOUT = timedelta(minutes=5)
 # Every step is idempotent; keep trying: a window that cannot record its end would keep
 # refusing writes until its deadline (the gate honours ends_at on its own).
 RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30), maximum_attempts=0)
