@@ -78,4 +78,3 @@ class MaintenanceWindowActivities:
             )
             at = inp.started_at if started else inp.stopped_at
             await self._webhooks.emit(event, key=inp.run_id or "unknown", data=fields, at=at)
-
