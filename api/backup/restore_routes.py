@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, status
+from fastapi import APIRouter, Path, Request, status
 from fastapi.responses import JSONResponse
 
 from api.backup.request_schemas import (
@@ -37,6 +37,7 @@ from api.core.deps import (
     require_temporal,
 )
 from api.core.errors import ApiError
+from api.core.state import app_state
 from store.backup import records as backups
 from workflows.contracts.backup import RestoreInput, RestoreStatus
 from workflows.contracts.common import BackupErrorType
@@ -47,6 +48,7 @@ router = APIRouter(prefix="/api/kubeedge", tags=["backup"])
 @router.post("/restore", response_model=RestoreView, responses={202: {"model": RestoreView}})
 async def create_restore(
     body: RestoreRequest,
+    request: Request,
     user: AdminUser,
     session: SessionDep,
     settings: SettingsDep,
@@ -78,6 +80,9 @@ async def create_restore(
         task_queue=settings.task_queue,
         wait=settings.backup_answer_timeout_seconds if wait else 0.05,
     )
+    # The restore opened (and, if it finished, closed) a maintenance window meanwhile:
+    # this replica's next write must not be judged by a copy read before either.
+    app_state(request.app).maintenance.invalidate()
     view = restore_from_run(
         run.progress, settings, status="success" if run.finished else "accepted"
     )
