@@ -145,6 +145,10 @@ async def test_fuzzed_requests_never_get_a_server_error(fuzz_stack: Stack) -> No
             server_errors.append(f"{case.operation.label}: no answer in {ANSWER_WITHIN} s")
             continue
         statuses[answer.status_code] = statuses.get(answer.status_code, 0) + 1
+        if case.operation.label == "POST /api/kubeedge/maintenance/start" and answer.is_success:
+            # A window it opened would answer every later write 503 (documented, not an
+            # error) and leave them unfuzzed: end it at once.
+            await stack.http.post("/api/kubeedge/maintenance/stop", headers={"X-API-Key": key})
         if answer.status_code >= 500:
             server_errors.append(
                 f"{case.operation.label}: {answer.status_code} {answer.text[:200]}"
