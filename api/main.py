@@ -54,6 +54,9 @@ from api.join import batch_routes as batch_join
 from api.join import edgecore_routes as edgecore
 from api.join import routes as kubeedge_devices
 from api.live import routes as live
+from api.maintenance import routes as maintenance
+from api.maintenance.cache import MaintenanceCache
+from api.maintenance.gate import MaintenanceGate, document_refusals
 from api.monitoring import alert_routes as kubeedge_alerts
 from api.monitoring import edge_routes as edge_metrics
 from api.monitoring import routes as kubeedge_metrics
@@ -102,6 +105,10 @@ def _add_middleware(app: EdgewrightAPI) -> None:
     # Added first so it sits inside the error middleware that install_error_handlers adds.
     app.add_middleware(LenientJsonMiddleware)
     install_error_handlers(app)
+    # Refuses writes during maintenance before anything reads or authenticates them; its
+    # 503s still get the rate-limit headers and are counted (middleware added below).
+    app.add_middleware(MaintenanceGate)
+    app.document_rewriters.append(document_refusals)
     app.add_middleware(RateLimitHeadersMiddleware)  # decorates error answers too
     # Writes the deferred audit events and every 403 as the answer starts (api.core.audit).
     app.add_middleware(AuditMiddleware)
@@ -150,6 +157,7 @@ def _include_routes(app: FastAPI) -> None:
     app.include_router(kubeedge_metrics.router, dependencies=[Depends(current_user)])
     app.include_router(kubeedge_alerts.router, dependencies=[Depends(current_user)])
     app.include_router(audit.router, dependencies=[Depends(current_user)])
+    app.include_router(maintenance.router, dependencies=[Depends(current_user)])
     # These authenticate on their own: the live streams also take `?token=` (browsers
     # cannot send headers there), the join-token check takes the join token itself. The
     # live router's lifespan subscribes this replica to the event bus.
@@ -188,6 +196,9 @@ def _lifespan(
                     login_slots=Slots(
                         size=settings.login_max_concurrent,
                         wait_seconds=settings.login_queue_seconds,
+                    ),
+                    maintenance=MaintenanceCache(
+                        ttl_seconds=settings.maintenance_gate_cache_seconds
                     ),
                 ),
             )

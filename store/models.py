@@ -684,3 +684,32 @@ class AuditRow(Base):
     outcome: Mapped[str] = mapped_column(String(16))  # a store.audit.AuditOutcome
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     dedupe_key: Mapped[str | None] = mapped_column(String(64))
+
+
+# --- maintenance: the maintenance window (store.maintenance) ------------------------------
+
+
+class MaintenanceWindow(Base):
+    """The maintenance window, one row per deployment: the newest one, open or ended.
+
+    Written only by the MaintenanceWorkflow's activities; the API's write gate and its
+    status endpoint read it, so every replica sees the same window.
+    """
+
+    __tablename__ = "maintenance_window"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    active: Mapped[bool] = mapped_column(default=False)
+    reason: Mapped[str | None] = mapped_column(String(200))
+    message: Mapped[str | None] = mapped_column(String(500))
+    started_at: Mapped[datetime | None]
+    ends_at: Mapped[datetime | None]
+    started_by: Mapped[str | None] = mapped_column(String(200))
+    # What the window paused: [{"kind", "id", "run_id"}], so it can be shown and resumed.
+    paused: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    workflow_id: Mapped[str | None] = mapped_column(String(300))
+    run_id: Mapped[str | None] = mapped_column(String(64))
+    stopped_at: Mapped[datetime | None]
+    ended: Mapped[str | None] = mapped_column(String(16))
+    stopped_by: Mapped[str | None] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -371,6 +371,23 @@ class Settings(BaseSettings):
         gt=0,
         description="A webhook whose every attempt failed for this long is disabled",
     )
+    # Maintenance mode.
+    maintenance_restore_minutes: int = Field(
+        default=360,
+        ge=1,
+        le=7 * 24 * 60,
+        description="Longest maintenance window a restore opens; it closes it when done",
+    )
+    maintenance_gate_cache_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        le=30,
+        description="How long an API replica may answer writes from its last read of the "
+        "maintenance window",
+    )
+    maintenance_answer_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="How long start and stop wait for the window to answer"
+    )
     simulated_devices: int = Field(
         default=0,
         ge=0,

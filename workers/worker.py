@@ -28,6 +28,7 @@ from workers.certificates import CERTIFICATE_WORKFLOWS, certificate_activities
 from workers.commands import COMMAND_WORKFLOWS, command_activities
 from workers.devices import INVENTORY_WORKFLOWS, inventory_activities
 from workers.join import BATCH_WORKFLOWS, batch_activities
+from workers.maintenance import MAINTENANCE_WORKFLOWS, maintenance_activities
 from workers.monitoring import MONITORING_WORKFLOWS, monitoring_activities
 from workers.webhooks import WEBHOOK_WORKFLOWS, webhook_activities
 from workers.workloads import WORKLOAD_WORKFLOWS, workload_activities
@@ -46,6 +47,7 @@ WORKFLOWS: Sequence[type] = (
     *MONITORING_WORKFLOWS,
     *AUDIT_WORKFLOWS,
     *CERTIFICATE_WORKFLOWS,
+    *MAINTENANCE_WORKFLOWS,
 )
 
 
@@ -64,9 +66,8 @@ def activity_callables(
     accounts = MqttCredentialActivities(
         settings=settings, sessions=sessions, secrets=kube, broker=broker
     )
-    inventory = InventoryActivities(
-        sessions=sessions, events=PublisherEvents(publisher=publisher), webhooks=emitter
-    )
+    events = PublisherEvents(publisher=publisher)
+    inventory = InventoryActivities(sessions=sessions, events=events, webhooks=emitter)
     mqtt = NotifyActivities(publisher=publisher)
     provisioner = join_provisioner(
         tokens=tokens,
@@ -118,6 +119,9 @@ def activity_callables(
         *monitoring_activities(sessions=sessions, publisher=publisher, webhooks=emitter),
         *audit_activities(sessions=sessions),
         *certificate_activities(target=kube.target, sessions=sessions),
+        *maintenance_activities(
+            settings=settings, sessions=sessions, events=events, webhooks=emitter
+        ),
     ]
 
 

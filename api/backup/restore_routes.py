@@ -38,6 +38,7 @@ from api.core.deps import (
     require_temporal,
 )
 from api.core.errors import ApiError
+from api.core.state import app_state
 from store.audit import AuditEvent
 from store.backup import records as backups
 from workflows.contracts.backup import RestoreInput, RestoreStatus
@@ -102,6 +103,9 @@ async def create_restore(
             "mode": body.mode.value,
         },
     )
+    # The restore opened (and, if it finished, closed) a maintenance window meanwhile:
+    # this replica's next write must not be judged by a copy read before either.
+    app_state(request.app).maintenance.invalidate()
     view = restore_from_run(
         run.progress, settings, status="success" if run.finished else "accepted"
     )

@@ -16,7 +16,7 @@ collection made from it, /api/kubeedge/postman.json (api.core.postman).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -45,13 +45,24 @@ POSTMAN_URL = "/api/kubeedge/postman.json"
 _UNUSED = ("HTTPValidationError", "ValidationError")
 
 
+DocumentRewriter = Callable[[dict[str, Any]], dict[str, Any]]
+
+
 class EdgewrightAPI(FastAPI):
     deprecations: Marked = ()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Answers a middleware adds to operations (the maintenance gate's 503), written
+        # in before the route facts complete every error with its envelope and headers.
+        self.document_rewriters: list[DocumentRewriter] = []
 
     def openapi(self) -> dict[str, Any]:
         # FastAPI caches the document; every step below is idempotent, so running it on
         # a cached document is harmless.
         document = with_error_envelopes(super().openapi())
+        for rewrite in self.document_rewriters:
+            document = rewrite(document)
         return with_route_facts(document, self.routes, self.deprecations)
 
 

@@ -5,8 +5,8 @@ added later is covered without anyone listing its 401 or 503 by hand:
 
 - a dependency marked with `may_answer` (authentication: 401, 429; a role: 403;
   Temporal: 503) lends its statuses to every route that depends on it, however deep;
-- every write outside the auth, health and maintenance paths can be refused with 503
-  while maintenance mode is on;
+- (the maintenance gate's 503 on writes is written in by its own document rewriter,
+  api.maintenance.gate.document_refusals, from the gate's own exemption list);
 - a path parameter names something that may not exist: 404, unless the route creates
   what it names (`openapi_extra=CREATES_AT_PATH`, as PUT of a schedule does);
 - every request can be a 406 (api.core.versioning).
@@ -31,10 +31,6 @@ PATH_LOOKUP = "x-edgewright-path-lookup"
 # For routes whose path parameter names what they create (an upsert): no 404.
 CREATES_AT_PATH: dict[str, Any] = {PATH_LOOKUP: False}
 
-WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-# Maintenance mode refuses every write but these: logging in and out, health, and
-# switching maintenance itself off.
-MAINTENANCE_EXEMPT = ("/api/auth/", "/api/health", "/api/v1/health", "/api/kubeedge/maintenance")
 
 DESCRIPTIONS = {
     400: "Invalid request parameters, one entry per field in details",
@@ -72,8 +68,6 @@ def derived_statuses(route: RouteContext, method: str) -> set[int]:
     found: set[int] = {406}
     for call in _calls(route.dependant):
         found |= getattr(call, _MARK, frozenset())
-    if method in WRITE_METHODS and not (route.path_format or "").startswith(MAINTENANCE_EXEMPT):
-        found.add(503)
     if route.dependant.path_params and (route.openapi_extra or {}).get(PATH_LOOKUP, True):
         found.add(404)
     return found

@@ -17,6 +17,7 @@ from api.core.config_cache import RuntimeConfigCache
 from api.core.rate_limit import RateLimiter
 from api.core.slots import Slots
 from api.core.temporal import TemporalConnector
+from api.maintenance.cache import MaintenanceCache
 from store.settings import Settings
 
 _KEY = "edgewright"
@@ -31,6 +32,8 @@ class AppState:
     # Defaults count in this process only; the lifespan builds the configured storage.
     rate_limiter: RateLimiter = field(default_factory=RateLimiter)
     config_cache: RuntimeConfigCache = field(default_factory=RuntimeConfigCache)
+    # The maintenance window as last read (EDGEWRIGHT_MAINTENANCE_GATE_CACHE_SECONDS).
+    maintenance: MaintenanceCache = field(default_factory=MaintenanceCache)
     # Logins hashing a password at once (EDGEWRIGHT_LOGIN_MAX_CONCURRENT).
     login_slots: Slots = field(default_factory=lambda: Slots(size=4, wait_seconds=2.0))
     # Once-per-period audit events this replica already wrote (api.core.audit).

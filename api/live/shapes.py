@@ -3,7 +3,8 @@
 On the bus an event is `{"event": "<type>", "timestamp": ..., ...fields}`, which is the
 SSE shape already. The WebSocket names it `type` instead, and calls `node_joined`
 `device_joined`. WebSocket clients subscribe to topics: the seed's `device_status`,
-`detections` and `commands`, plus `alerts` and `all`, or to event types by name.
+`detections` and `commands`, plus `alerts`, `maintenance` and `all`, or to event types by
+name.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ TOPICS: dict[str, frozenset[str]] = {
     "detections": frozenset({EventType.DETECTION}),
     "commands": frozenset({EventType.COMMAND_SENT, EventType.COMMAND_RESULT}),
     "alerts": frozenset({EventType.ALERT}),
+    "maintenance": frozenset({EventType.MAINTENANCE_STARTED, EventType.MAINTENANCE_STOPPED}),
     "all": frozenset(EventType),
 }
 # Event types are topics of their own too, under either name.

@@ -16,15 +16,6 @@ from typing import Any
 
 DATA = Path(__file__).with_name("document_examples.json")
 
-# Documented endpoints other branches are building: no route here yet (path prefix: what).
-NOT_BUILT = {
-    "/api/kubeedge/maintenance/": "maintenance",
-}
-
-
-def not_built(path: str) -> str | None:
-    return next((what for prefix, what in NOT_BUILT.items() if path.startswith(prefix)), None)
-
 
 @dataclass(frozen=True)
 class Example:

@@ -43,6 +43,7 @@ from workflows.contracts.devices import (
     SYNC_NODES_WORKFLOW,
 )
 from workflows.contracts.join import BATCH_JOIN_WORKFLOW, DEVICE_JOIN_WORKFLOW
+from workflows.contracts.maintenance import MAINTENANCE_WORKFLOW
 from workflows.contracts.monitoring import ALERT_EVALUATION_WORKFLOW, METRICS_COMPACTION_WORKFLOW
 from workflows.contracts.webhooks import WEBHOOK_DELIVERY_WORKFLOW
 from workflows.contracts.workloads import WORKLOAD_REMOVAL_WORKFLOW, WORKLOAD_ROLLOUT_WORKFLOW
@@ -51,6 +52,7 @@ from workflows.devices.removal import DeviceRemovalWorkflow
 from workflows.devices.sync_nodes import SyncNodesWorkflow
 from workflows.join.batch_join import BatchJoinWorkflow
 from workflows.join.device_join import DeviceJoinWorkflow
+from workflows.maintenance.window import MaintenanceWorkflow
 from workflows.monitoring.alerts import AlertEvaluationWorkflow
 from workflows.monitoring.compaction import MetricsCompactionWorkflow
 from workflows.webhooks.delivery import WebhookDeliveryWorkflow
@@ -81,6 +83,7 @@ WORKFLOWS: dict[str, type] = {
     METRICS_COMPACTION_WORKFLOW: MetricsCompactionWorkflow,
     ALERT_EVALUATION_WORKFLOW: AlertEvaluationWorkflow,
     AUDIT_RETENTION_WORKFLOW: AuditRetentionWorkflow,
+    MAINTENANCE_WORKFLOW: MaintenanceWorkflow,
 }
 
 

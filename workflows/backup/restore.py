@@ -1,4 +1,9 @@
-"""RestoreWorkflow: verify → safety backup → apply [undo what it changed] → record.
+"""RestoreWorkflow: verify → [enter maintenance] → safety backup → apply [undo what it
+changed] → record → [leave maintenance].
+
+A restore about to change something (a verified archive, not a dry run) runs inside a
+maintenance window: it opens one unless one is open already, and closes it at the end
+only if it opened it (activities in activities/maintenance/restore.py).
 
 Verification downloads the archive, checks its sha256, its manifest's format version and
 every part's sha256, and counts what would change; a refused archive changes nothing. A
@@ -52,9 +57,18 @@ from workflows.contracts.backup import (
     undo_restore,
 )
 from workflows.contracts.common import RESTORE_FAILED, STAGE
+from workflows.contracts.maintenance import (
+    LeaveInput,
+    RestoreWindow,
+    RestoreWindowInput,
+    enter_maintenance_for_restore,
+    leave_maintenance_after_restore,
+)
 
 # Runs that applied before this change wrote no journal: they keep the safety backup path.
 JOURNAL_PATCH = "restore-undo-journal"
+# Runs started before this change apply without a maintenance window of their own.
+MAINTENANCE_PATCH = "restore-maintenance-window"
 
 
 class _Refused(Exception):
@@ -81,6 +95,8 @@ class RestoreWorkflow:
             workflow_id=info.workflow_id,
             started_at=workflow.now(),
         )
+        # The maintenance window this restore entered, once it has (see run).
+        self._window: RestoreWindow | None = None
 
     @workflow.query(name=RESTORE_PROGRESS_QUERY)
     def progress(self) -> RestoreProgress:
@@ -90,9 +106,30 @@ class RestoreWorkflow:
     async def run(self, inp: RestoreInput) -> RestoreProgress:
         await self._record()
         try:
+            return await self._restore(inp)
+        finally:
+            window = self._window
+            if window is not None and window.entered and window.run_id is not None:
+                await patiently(
+                    leave_maintenance_after_restore,
+                    LeaveInput(restore_id=self._progress.restore_id, run_id=window.run_id),
+                )
+
+    async def _restore(self, inp: RestoreInput) -> RestoreProgress:
+        try:
             plan = await self._verify(inp)
             if inp.dry_run:
                 return await self._finish(RestoreStatus.COMPLETED)
+            # A verified archive is about to change things: from here on inside maintenance
+            # (runs started before maintenance mode existed never enter it).
+            if workflow.patched(MAINTENANCE_PATCH):
+                self._set_stage("maintenance")
+                self._window = await patiently(
+                    enter_maintenance_for_restore,
+                    RestoreWindowInput(
+                        restore_id=self._progress.restore_id, backup_id=inp.backup_id
+                    ),
+                )
             safety = await self._safety_backup(inp, plan)
         except _Refused as refused:
             await self._finish(refused.status, error_type=refused.error_type, error=refused.message)

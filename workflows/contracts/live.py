@@ -46,3 +46,5 @@ class EventType(StrEnum):
     COMMAND_SENT = "command_sent"
     COMMAND_RESULT = "command_result"
     ALERT = "alert"
+    MAINTENANCE_STARTED = "maintenance_started"
+    MAINTENANCE_STOPPED = "maintenance_stopped"

@@ -32,8 +32,8 @@ class WebhookEvent(StrEnum):
     BACKUP_COMPLETED = "backup_completed"
     BACKUP_FAILED = "backup_failed"
     RESTORE_COMPLETED = "restore_completed"
-    MAINTENANCE_STARTED = "maintenance_started"  # nothing emits it yet
-    MAINTENANCE_STOPPED = "maintenance_stopped"  # nothing emits it yet
+    MAINTENANCE_STARTED = "maintenance_started"
+    MAINTENANCE_STOPPED = "maintenance_stopped"
     PING = "ping"
     WEBHOOK_DISABLED = "webhook_disabled"
 

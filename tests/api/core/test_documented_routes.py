@@ -1,9 +1,5 @@
-"""Every endpoint the two documents list has a route, or is named here as not built yet.
-
-The not-built ones are strict xfails: once the route exists the test passes, which
-strict turns into a failure, so whoever builds it un-marks it here and its examples join
-the replay in tests/e2e/contract/test_document_examples.py.
-"""
+"""Every endpoint the two documents list has a route (their examples are replayed in
+tests/e2e/contract/test_document_examples.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +11,7 @@ from starlette.routing import Match
 
 from api.main import create_app
 from tests.api.helpers import make_settings
-from tests.support.document_examples import endpoints, examples, not_built
+from tests.support.document_examples import endpoints, examples
 
 
 def documented() -> list[tuple[str, str]]:
@@ -25,17 +21,7 @@ def documented() -> list[tuple[str, str]]:
 
 
 def _params() -> list[Any]:
-    return [
-        pytest.param(
-            method,
-            path,
-            id=f"{method} {path}",
-            marks=[pytest.mark.xfail(strict=True, reason=f"not built yet: {not_built(path)}")]
-            if not_built(path)
-            else [],
-        )
-        for method, path in documented()
-    ]
+    return [pytest.param(method, path, id=f"{method} {path}") for method, path in documented()]
 
 
 @pytest.fixture(scope="module")

@@ -52,7 +52,7 @@ def test_topics_map_to_event_types() -> None:
     assert event_types(["commands"]) == {"command_sent", "command_result"}
     assert "node_joined" in event_types(["device_status"])
     assert event_types(["device_joined", "alert"]) == {"node_joined", "alert"}
-    assert len(event_types(["all"])) == 9
+    assert len(event_types(["all"])) == 11
     with pytest.raises(UnknownTopic):
         event_types(["nope"])
 

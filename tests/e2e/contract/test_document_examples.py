@@ -9,7 +9,7 @@ bodies and headers are the documents'; only IDs are ours (runs on the shared dev
 outlive a test, and the commands need devices that are online), and the `<token>`
 placeholder is a real login. Where we differ from a document on purpose, the exception
 is named here with its reason and written in docs/api-notes.md ("Where we differ from
-the documents"). Endpoints not built yet are strict xfails that fail once built.
+the documents").
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from temporalio.testing import WorkflowEnvironment
 from simulator.fleet import Fleet
 from tests.e2e.command_stack import CommandStack, command_settings, running_command_stack
 from tests.e2e.stack import ADMIN_PASSWORD
-from tests.support.document_examples import Example, examples, not_built
+from tests.support.document_examples import Example, examples
 from tests.support.json_shapes import shape_mismatches
 from tests.support.mqtt_fixtures import Broker
 
@@ -200,8 +200,6 @@ async def test_cloudcore_document_examples(stack: CommandStack, fleet_of: Any) -
     }  # fmt: skip
     replay = Replay(stack, ids)
     for example in examples("cloudcore"):
-        if not_built(example.path):
-            continue  # test_not_built_yet below
         if example.path == "/api/kubeedge/restore":
             replay.ids["backup_20240115"] = replay.ids["backup-20240115"]  # name is the id
         if (
@@ -233,8 +231,6 @@ async def test_edge_document_examples(stack: CommandStack, fleet_of: Any) -> Non
     # Deletions last: the document deletes a node and a workload before using them again.
     ordered = [e for e in edge if e.method != "DELETE"] + [e for e in edge if e.method == "DELETE"]
     for example in ordered:
-        if not_built(example.path):
-            continue
         body = await replay.check(example)
         if example.path == "/api/v1/nodes" and example.method == "POST":
             replay.ids["{node-id}"] = body.get("id", "")

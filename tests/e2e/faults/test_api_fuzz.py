@@ -187,6 +187,10 @@ async def test_fuzzed_answers_conform_to_the_openapi(fuzz_stack: Stack) -> None:
             problems.append(f"{case.operation.label}: no answer in {ANSWER_WITHIN} s")
             continue
         statuses[answer.status_code] = statuses.get(answer.status_code, 0) + 1
+        if case.operation.label == "POST /api/kubeedge/maintenance/start" and answer.is_success:
+            # A window it opened would answer every later write 503 (documented, not an
+            # error) and leave them unfuzzed: end it at once.
+            await stack.http.post("/api/kubeedge/maintenance/stop", headers={"X-API-Key": key})
         versioned += answer.headers.get("content-type", "").startswith(VERSIONED)
         problems.extend(nonconformities(case, answer))
     assert problems == [], f"{len(problems)} nonconforming answers:\n" + "\n".join(problems)

@@ -29,6 +29,12 @@ from workflows.contracts.backup import (
     RollbackReport,
     UndoInput,
 )
+from workflows.contracts.maintenance import (
+    LeaveInput,
+    MaintenanceActivity,
+    RestoreWindow,
+    RestoreWindowInput,
+)
 
 
 def final_error(name: str, error_type: str = "StorageRejected") -> ApplicationError:
@@ -50,6 +56,9 @@ class FakeBackupActivities:
         self.failures: dict[BackupActivity, Callable[[Any], None]] = {}
         self.pruned = ["old-1"]
         self.hang: set[BackupActivity] = set()  # run until cancelled
+        # The restore's maintenance window: "enter", "leave <run>" (apart from `calls`).
+        self.window_calls: list[str] = []
+        self.window_open_already = False  # an operator's window is open: do not enter
 
     def fail(self, name: BackupActivity, error_type: str = "StorageRejected") -> None:
         def raise_it(_: Any) -> None:
@@ -115,7 +124,30 @@ class FakeBackupActivities:
             await self._enter(BackupActivity.UNDO_RESTORE, inp)
             return self.rollback
 
-        return [create, verify, discard, record, prune, inspect, apply, record_restore, undo]
+        @activity.defn(name=MaintenanceActivity.ENTER_FOR_RESTORE)
+        async def enter(inp: RestoreWindowInput) -> RestoreWindow:
+            self.window_calls.append("enter")
+            if self.window_open_already:
+                return RestoreWindow(entered=False)
+            return RestoreWindow(entered=True, run_id=f"window-of-{inp.restore_id}")
+
+        @activity.defn(name=MaintenanceActivity.LEAVE_AFTER_RESTORE)
+        async def leave(inp: LeaveInput) -> None:
+            self.window_calls.append(f"leave {inp.run_id}")
+
+        return [
+            create,
+            verify,
+            discard,
+            record,
+            prune,
+            inspect,
+            apply,
+            record_restore,
+            undo,
+            enter,
+            leave,
+        ]
 
 
 def archive_info(backup_id: str) -> ArchiveInfo:

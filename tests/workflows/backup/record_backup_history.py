@@ -6,7 +6,8 @@ server with stand-in activities, and writes their histories to tests/workflows/h
 Re-record only on purpose: a history that no longer replays means a change would break
 runs in flight. `restore_rolled_back` was recorded before restores kept an undo journal
 (it rolled back by applying the safety backup): it is what keeps that path replayable,
-so it is never re-recorded unless named.
+so it is never re-recorded unless named; nor is `restore_undone`, which predates restores
+opening a maintenance window (`restore_in_maintenance` is the current path).
 """
 
 from __future__ import annotations
@@ -76,9 +77,11 @@ RUNS = {
     ),
     "restore_rolled_back": (RESTORE_WORKFLOW, "restore/r1", RestoreInput(backup_id="nightly")),
     "restore_undone": (RESTORE_WORKFLOW, "restore/r2", RestoreInput(backup_id="nightly")),
+    "restore_in_maintenance": (RESTORE_WORKFLOW, "restore/r3", RestoreInput(backup_id="nightly")),
 }
-# Recorded on code that no longer exists; re-recording would lose what it guards.
-LEGACY = {"restore_rolled_back"}
+# Recorded on code that no longer exists; re-recording would lose what it guards
+# (`restore_undone` is a restore from before restores opened a maintenance window).
+LEGACY = {"restore_rolled_back", "restore_undone"}
 
 
 async def main(names: list[str]) -> None:

@@ -1,0 +1,1 @@
+"""Maintenance mode (API): start, stop and status, and the gate refusing writes."""
