@@ -1311,6 +1311,30 @@ class SkippedPart(Model):
     reason: Annotated[str, Field(title="Reason")]
 
 
+class StartRequest(Model):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    duration_minutes: Annotated[
+        int,
+        Field(
+            description="The window ends by itself this many minutes after it starts",
+            ge=1,
+            le=10080,
+            title="Duration Minutes",
+        ),
+    ]
+    message: Annotated[
+        str | None,
+        Field(
+            description="Shown to every caller whose write is refused meanwhile",
+            max_length=500,
+            title="Message",
+        ),
+    ] = ""
+    reason: Annotated[str, Field(max_length=200, min_length=1, title="Reason")]
+
+
 class Resources2(RootModel[str]):
     root: Annotated[str, Field(max_length=253)]
 
@@ -2335,6 +2359,17 @@ class NodeMetrics(Model):
     timeframe: Annotated[str, Field(title="Timeframe")]
 
 
+class PausedItem(Model):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    id: Annotated[str, Field(title="Id")]
+    kind: Annotated[
+        Literal["batch_join", "rollout", "command_job", "schedule"], Field(title="PausedKind")
+    ]
+    run_id: Annotated[str | None, Field(title="Run Id")] = None
+
+
 class Placement(Model):
     model_config = ConfigDict(
         extra="forbid",
@@ -2802,6 +2837,36 @@ class CreateWorkload(Model):
     type: Annotated[Literal["deployment", "statefulset"] | None, Field(title="WorkloadKind")] = (
         "deployment"
     )
+
+
+class MaintenanceView(Model):
+    active: Annotated[
+        bool, Field(description="Writes are refused now (open and before ends_at)", title="Active")
+    ]
+    ended: Annotated[
+        Literal["stopped", "deadline"] | None, Field(description="How the last window ended")
+    ] = None
+    ends_at: Annotated[AwareDatetime | None, Field(title="Ends At")]
+    message: Annotated[str | None, Field(title="Message")]
+    paused: Annotated[
+        list[PausedItem],
+        Field(
+            description="What this window paused and resumes at its end: runs by workflow ID, backup schedules by schedule ID",
+            title="Paused",
+        ),
+    ]
+    reason: Annotated[str | None, Field(title="Reason")]
+    started_at: Annotated[AwareDatetime | None, Field(title="Started At")]
+    started_by: Annotated[
+        str | None, Field(description="The admin, or `restore:<restore_id>`", title="Started By")
+    ]
+    status: Annotated[
+        str, Field(description='"success"; "accepted" when a POST answers 202', title="Status")
+    ]
+    stopped_at: Annotated[AwareDatetime | None, Field(title="Stopped At")] = None
+    stopped_by: Annotated[str | None, Field(title="Stopped By")] = None
+    temporal_ui_url: Annotated[str | None, Field(title="Temporal Ui Url")] = None
+    workflow_id: Annotated[str | None, Field(title="Workflow Id")] = None
 
 
 class RenewalAnswer(Model):

@@ -7,7 +7,13 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from kubeedge_cloudcore import ApiError, AsyncCloudCoreClient, AsyncEdgeClient, NotFound
+from kubeedge_cloudcore import (
+    ApiError,
+    AsyncCloudCoreClient,
+    AsyncEdgeClient,
+    NotFound,
+    Unavailable,
+)
 
 from tests.e2e.command_stack import CommandStack
 
@@ -84,3 +90,21 @@ async def test_webhooks_alerts_and_health(client: AsyncCloudCoreClient) -> None:
         await client.acknowledge_alert(999_999)
     assert (await client.health())["status"]
     assert (await client.get_config()).to_dict()
+
+
+async def test_maintenance_window_refuses_writes_until_stopped(
+    client: AsyncCloudCoreClient,
+) -> None:
+    opened = await client.start_maintenance("sdk test", 30, message="back soon")
+    try:
+        assert opened.active is True
+        assert (await client.maintenance_status()).reason == "sdk test"
+        # Retry-After (the window's 30 minutes) is beyond the client's retry limit: at once.
+        with pytest.raises(Unavailable) as refused:
+            await client.edge.create_workload(f"w{_tag()}", "nginx:1.27", replicas=1)
+        assert refused.value.retry_after is not None
+        assert refused.value.retry_after > 60
+        assert "back soon" in str(refused.value)
+    finally:
+        stopped = await client.stop_maintenance()
+    assert (stopped.active, stopped.ended) == (False, "stopped")

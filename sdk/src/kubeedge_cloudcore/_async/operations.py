@@ -21,6 +21,7 @@ from ..models import (
     DeployApp,
     Deployed,
     FleetSummary,
+    MaintenanceView,
     RuleList,
     RuleSpec,
     RuleView,
@@ -107,21 +108,21 @@ class AsyncOperations(AsyncBase):
         return await self._t.send("POST", path, DeliveryStarted)
 
     async def start_maintenance(
-        self,
-        reason: str,
-        duration_minutes: int | None = None,
-        message: str | None = None,
-    ) -> dict[str, Any]:
+        self, reason: str, duration_minutes: int, message: str | None = None
+    ) -> MaintenanceView:
+        """Open a window: writes are refused (503) until it is stopped or ends by itself.
+
+        `status` is "accepted" when the window did not answer in time; it opens anyway."""
         data = body_of(
             None, {"reason": reason, "duration_minutes": duration_minutes, "message": message}
         )
-        return dict(await self._t.send_json("POST", f"{MAINTENANCE}/start", json=data))
+        return await self._t.send("POST", f"{MAINTENANCE}/start", MaintenanceView, json=data)
 
-    async def stop_maintenance(self) -> dict[str, Any]:
-        return dict(await self._t.send_json("POST", f"{MAINTENANCE}/stop"))
+    async def stop_maintenance(self) -> MaintenanceView:
+        return await self._t.send("POST", f"{MAINTENANCE}/stop", MaintenanceView)
 
-    async def maintenance_status(self) -> dict[str, Any]:
-        return dict(await self._t.send_json("GET", f"{MAINTENANCE}/status"))
+    async def maintenance_status(self) -> MaintenanceView:
+        return await self._t.send("GET", f"{MAINTENANCE}/status", MaintenanceView)
 
     async def get_config(self) -> ConfigAnswer:
         return await self._t.send("GET", "/api/kubeedge/config", ConfigAnswer)

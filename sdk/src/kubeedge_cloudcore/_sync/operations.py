@@ -21,6 +21,7 @@ from ..models import (
     DeployApp,
     Deployed,
     FleetSummary,
+    MaintenanceView,
     RuleList,
     RuleSpec,
     RuleView,
@@ -99,21 +100,21 @@ class SyncOperations(SyncBase):
         return self._t.send("POST", path, DeliveryStarted)
 
     def start_maintenance(
-        self,
-        reason: str,
-        duration_minutes: int | None = None,
-        message: str | None = None,
-    ) -> dict[str, Any]:
+        self, reason: str, duration_minutes: int, message: str | None = None
+    ) -> MaintenanceView:
+        """Open a window: writes are refused (503) until it is stopped or ends by itself.
+
+        `status` is "accepted" when the window did not answer in time; it opens anyway."""
         data = body_of(
             None, {"reason": reason, "duration_minutes": duration_minutes, "message": message}
         )
-        return dict(self._t.send_json("POST", f"{MAINTENANCE}/start", json=data))
+        return self._t.send("POST", f"{MAINTENANCE}/start", MaintenanceView, json=data)
 
-    def stop_maintenance(self) -> dict[str, Any]:
-        return dict(self._t.send_json("POST", f"{MAINTENANCE}/stop"))
+    def stop_maintenance(self) -> MaintenanceView:
+        return self._t.send("POST", f"{MAINTENANCE}/stop", MaintenanceView)
 
-    def maintenance_status(self) -> dict[str, Any]:
-        return dict(self._t.send_json("GET", f"{MAINTENANCE}/status"))
+    def maintenance_status(self) -> MaintenanceView:
+        return self._t.send("GET", f"{MAINTENANCE}/status", MaintenanceView)
 
     def get_config(self) -> ConfigAnswer:
         return self._t.send("GET", "/api/kubeedge/config", ConfigAnswer)

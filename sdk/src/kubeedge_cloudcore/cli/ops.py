@@ -152,7 +152,7 @@ def webhooks_deliveries(ctx: typer.Context, webhook_id: str) -> int:
 def maintenance_start(
     ctx: typer.Context,
     reason: Annotated[str, typer.Option(help="why; shown to other operators")],
-    duration_minutes: Annotated[int | None, typer.Option(help="ends by itself after")] = None,
+    duration_minutes: Annotated[int, typer.Option(help="ends by itself after (1 to 10080)")],
     message: Annotated[str | None, typer.Option(help="what callers are told")] = None,
 ) -> int:
     context = context_of(ctx)
