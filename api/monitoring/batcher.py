@@ -64,6 +64,7 @@ class SampleBatcher:
         """Refuse new samples, write those waiting, then end the writer."""
         self._closing = True
         self._arrived.set()
+        self._full.set()  # ends a batch's wait at once
         if self._task is not None:
             await self._task
             self._task = None
@@ -94,7 +95,7 @@ class SampleBatcher:
             self._pending = self._pending[self._max_batch :]
             if len(self._pending) < self._max_batch:
                 self._full.clear()
-            if not self._pending:
+            if not self._pending and not self._closing:  # closing: run on until drained
                 self._arrived.clear()
             if batch:
                 await self._write(batch)

@@ -75,6 +75,9 @@ async def record_node_metrics(
     )
     await _node(session, node_id)
     # Written by the app's batcher in a transaction of its own, shared with concurrent POSTs.
+    # End this request's transaction first: waiting while holding its pooled connection
+    # (and on SQLite any lock it took) would starve the batcher's write.
+    await session.commit()
     recorded_at = await service.record(app_batcher(request.app), node_id=node_id, body=body, ts=ts)
     return Recorded(success=True, recorded_at=recorded_at)
 
