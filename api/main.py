@@ -60,6 +60,7 @@ from api.maintenance.gate import MaintenanceGate, document_refusals
 from api.monitoring import alert_routes as kubeedge_alerts
 from api.monitoring import edge_routes as edge_metrics
 from api.monitoring import routes as kubeedge_metrics
+from api.monitoring.batcher import SampleBatcher, set_app_batcher
 from api.observability import routes as observability
 from api.observability.metrics import ApiMetrics, set_app_metrics
 from api.observability.middleware import HttpMetricsMiddleware
@@ -183,14 +184,18 @@ def _lifespan(
             )
         engine = create_engine(settings.sqlalchemy_url)
         temporal = TemporalConnector(connect=connect_forever(settings))
+        sessions = session_factory(engine)
+        batcher = SampleBatcher(sessions=sessions)
         try:
             await temporal.start()
+            batcher.start()
+            set_app_batcher(app, batcher)
             set_app_state(
                 app,
                 AppState(
                     settings=settings,
                     engine=engine,
-                    sessions=session_factory(engine),
+                    sessions=sessions,
                     temporal=temporal,
                     rate_limiter=RateLimiter(storage_uri=settings.rate_limit_storage),
                     login_slots=Slots(
@@ -206,6 +211,9 @@ def _lifespan(
             yield
         finally:
             set_app_state(app, None)
+            # Samples already accepted are written before the engine goes.
+            await batcher.stop()
+            set_app_batcher(app, None)
             await temporal.stop()
             await engine.dispose()
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 
 from api.core.deps import SessionDep, SettingsDep
 from api.core.envelopes import EdgeError
 from api.core.errors import ApiError
 from api.devices.node_access import CallerDep, require_node_or_role, require_user
 from api.monitoring import service
+from api.monitoring.batcher import app_batcher
 from api.monitoring.schemas import FleetMetrics, MetricsReport, NodeMetrics, Recorded
 from api.monitoring.windows import window
 from store.access.users import Role
@@ -36,6 +37,17 @@ _ERRORS: dict[int | str, dict[str, object]] = {
     403: {"model": EdgeError, "description": "Another node's token, or too low a role"},
     404: {"model": EdgeError, "description": "No such node"},
 }
+_POST_ERRORS: dict[int | str, dict[str, object]] = {
+    **_ERRORS,
+    503: {
+        "model": EdgeError,
+        "description": "The sample was not stored (store failed, or too many waiting); "
+        "retry after Retry-After",
+        "headers": {
+            "Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}
+        },
+    },
+}
 
 
 async def _node(session: SessionDep, node_id: str) -> Device:
@@ -45,8 +57,9 @@ async def _node(session: SessionDep, node_id: str) -> Device:
     return row
 
 
-@router.post("/metrics/nodes/{node_id}", response_model=Recorded, responses=_ERRORS)
+@router.post("/metrics/nodes/{node_id}", response_model=Recorded, responses=_POST_ERRORS)
 async def record_node_metrics(
+    request: Request,
     node_id: NodeIdPath,
     body: MetricsReport,
     caller: CallerDep,
@@ -61,7 +74,11 @@ async def record_node_metrics(
         max_future_seconds=settings.metrics_max_future_seconds,
     )
     await _node(session, node_id)
-    recorded_at = await service.record(session, node_id=node_id, body=body, ts=ts)
+    # Written by the app's batcher in a transaction of its own, shared with concurrent POSTs.
+    # End this request's transaction first: waiting while holding its pooled connection
+    # (and on SQLite any lock it took) would starve the batcher's write.
+    await session.commit()
+    recorded_at = await service.record(app_batcher(request.app), node_id=node_id, body=body, ts=ts)
     return Recorded(success=True, recorded_at=recorded_at)
 
 

@@ -8,11 +8,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.core.errors import ApiError
+from api.monitoring.batcher import SampleBatcher
 from api.monitoring.schemas import FleetMetrics, MetricsReport, NodeAverages, NodeMetrics, Point
 from api.monitoring.windows import Window
 from store.models import METRICS, Device
 from store.monitoring import series
-from store.monitoring.samples import Sample, record_samples
+from store.monitoring.samples import Sample
 from store.monitoring.values import MetricValues
 from workflows.contracts.monitoring import MetricsRetention
 
@@ -47,8 +48,9 @@ def sample_time(
     return int(moment.timestamp())
 
 
-async def record(session: AsyncSession, *, node_id: str, body: MetricsReport, ts: int) -> datetime:
-    await record_samples(session, samples=[Sample(node_id=node_id, ts=ts, values=_values(body))])
+async def record(batcher: SampleBatcher, *, node_id: str, body: MetricsReport, ts: int) -> datetime:
+    """Store one POSTed sample in the batcher's next transaction; returns once committed."""
+    await batcher.record(Sample(node_id=node_id, ts=ts, values=_values(body)))
     return datetime.fromtimestamp(ts, UTC)
 
 
