@@ -263,3 +263,26 @@ async def test_the_sync_websocket_helper(module_stack: CommandStack) -> None:
 
     kinds = await asyncio.wait_for(asyncio.to_thread(run), timeout=30)
     assert kinds[-1] == "subscribed"
+
+
+async def test_a_steered_rollout_is_followed_to_its_end(client: AsyncCloudCoreClient) -> None:
+    """A node that never reports its workload: the canary waits at its gate until aborted."""
+    edge = client.edge
+    node = await edge.register_node(f"n{_tag()}")
+    created = await edge.create_workload(f"w{_tag()}", "nginx:1.27", replicas=1)
+    try:
+        started = await edge.deploy_workload(created.id, nodes=[node.name])
+        rollout = started.deployment_id
+        assert (await edge.pause_rollout(created.id, rollout)).deployment_id == rollout
+        assert (await edge.resume_rollout(created.id, rollout)).deployment_id == rollout
+        await edge.abort_rollout(created.id, rollout)
+        seen: list[str] = []
+        final = await edge.wait_rollout(
+            created.id, rollout, timeout=60, poll=0.2, on_progress=lambda v: seen.append(v.state)
+        )
+        assert (final.state, final.error) == ("rolled_back", "aborted on request")
+        assert seen[-1] == "rolled_back"
+        assert final.target_nodes == [node.name]
+    finally:
+        await edge.delete_workload(created.id)
+        await edge.delete_node(node.id)
