@@ -83,21 +83,25 @@ async def cli_many(
 
 
 async def test_refused_requests_exit_2_with_every_field_error(module_stack: CommandStack) -> None:
-    code, _out, err = await cli(module_stack, "devices", "get", "no-such-device")
+    (code, _out, err), (join_code, _out, join_err) = await cli_many(
+        module_stack, ["devices", "get", "no-such-device"], ["join", "Bad_Name", "ok-device"]
+    )
     assert code == 2
     assert "404 API-004" in err
-    code, _out, err = await cli(module_stack, "join", "Bad_Name", "ok-device")
-    assert code == 2
-    assert "node_name" in err  # every field error is printed
+    assert join_code == 2
+    assert "node_name" in join_err  # every field error is printed
 
 
 async def test_yaml_output_and_an_unreachable_server(module_stack: CommandStack) -> None:
-    code, out, err = await cli(module_stack, "devices", "list", "-o", "yaml")
+    (code, out, err), (far_code, _out, far_err) = await cli_many(
+        module_stack,
+        ["devices", "list", "-o", "yaml"],
+        ["--url", "http://127.0.0.1:9", "devices", "list"],
+    )
     assert code == 0, err
     assert isinstance(yaml.safe_load(out), list)
-    code, _out, err = await cli(module_stack, "--url", "http://127.0.0.1:9", "devices", "list")
-    assert code == 3
-    assert "cannot connect" in err
+    assert far_code == 3
+    assert "cannot connect" in far_err
 
 
 async def test_commands_and_jobs_exit_by_outcome(
