@@ -40,7 +40,13 @@ async def module_stack(
         temporal=dev_env.client,
         sandbox_url=kube_sandbox_url,
         broker=mqtt_broker,
-    ).model_copy(update={"webhook_allow_private": True})  # webhooks to a loopback address
+    ).model_copy(
+        update={
+            "webhook_allow_private": True,  # webhooks to a loopback address
+            "live_recheck_seconds": 0.5,  # a revoked stream ends at once
+            "join_answer_timeout_seconds": 0.5,  # a batch answers 202: followed by polling
+        }
+    )
     async with running_command_stack(settings, dev_env.client) as running:
         yield running
 

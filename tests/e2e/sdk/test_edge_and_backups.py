@@ -3,19 +3,25 @@ restores with their wait helpers, webhooks and alerts, against one stack."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
+import httpx
 import pytest
 from kubeedge_cloudcore import (
     ApiError,
     AsyncCloudCoreClient,
     AsyncEdgeClient,
+    CloudCoreClient,
     NotFound,
+    StreamRevoked,
     Unavailable,
 )
 
 from tests.e2e.command_stack import CommandStack
+from tests.support.mqtt_fixtures import Broker
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -108,3 +114,175 @@ async def test_maintenance_window_refuses_writes_until_stopped(
     finally:
         stopped = await client.stop_maintenance()
     assert (stopped.active, stopped.ended) == (False, "stopped")
+
+
+async def test_batch_steering_and_wait_batch_polls(client: AsyncCloudCoreClient) -> None:
+    tag = _tag()
+    body = [
+        {"node_name": f"b{tag}-node-{n}", "device_id": f"b{tag}-dev-{n}", "device_type": "camera"}
+        for n in range(20)
+    ]
+    accepted = await client.batch_join(body, max_concurrency=1)
+    assert accepted["status"] == "accepted"  # the stack answers a batch after 0.5 s
+    batch_id = accepted["batch_id"]
+    assert (await client.pause_batch(batch_id))["action"] == "pause"
+    assert (await client.resume_batch(batch_id))["action"] == "resume"
+    assert (await client.cancel_batch(batch_id))["action"] == "cancel"
+    seen: list[str] = []
+    report = await client.wait_batch(
+        batch_id, timeout=60, poll=0.2, on_progress=lambda s: seen.append(s["status"])
+    )
+    assert report["status"] == "cancelled"
+    assert seen[-1] == "cancelled"
+    assert len(report["results"]) <= len(body)
+
+
+async def test_join_tokens_broadcast_schedules_apps_and_status(
+    client: AsyncCloudCoreClient,
+) -> None:
+    node = f"t{_tag()}-node"
+    generated = await client.generate_token(node)
+    assert generated.join_command
+    assert node in [item.node_name for item in await client.list_tokens(node_name=node)]
+    await client.revoke_token(node)
+    assert [t.status for t in await client.list_tokens(node_name=node)] == ["revoked"]
+    kind = f"kind{_tag()}"
+    nobody = await client.broadcast_command("ping", kind)  # no device of the type: sent to none
+    assert (nobody.device_type, nobody.command_status) == (kind, "sent")
+    assert nobody.status_url == f"/api/kubeedge/command/{nobody.command_id}/status"
+    for schedule in await client.list_backup_schedules():
+        assert (await client.get_backup_schedule(schedule.id)).id == schedule.id
+    with pytest.raises(NotFound):
+        await client.trigger_backup_schedule("no-such-schedule")
+    assert isinstance(await client.list_apps(), list)
+    with pytest.raises(ApiError) as refused:
+        await client.deploy_app(name=f"a{_tag()}", image="nginx:1.27", device_ids=["nowhere"])
+    assert refused.value.status in (400, 404, 409)
+    assert (await client.cloudcore_status()).status
+    assert (await client.fleet_summary()).summary is not None
+
+
+async def _first_event(events: AsyncIterator[dict[str, Any]]) -> dict[str, Any]:
+    async with asyncio.timeout(30):
+        async for event in events:
+            return event
+    raise AssertionError("the stream ended")
+
+
+async def test_a_revoked_key_ends_its_stream_with_stream_revoked(
+    module_stack: CommandStack, client: AsyncCloudCoreClient
+) -> None:
+    key = await client.create_api_key(f"k{_tag()}", role="viewer")
+    opened = asyncio.Event()
+
+    async def opens(response: httpx.Response) -> None:
+        if response.url.path.endswith("/monitor/stream"):
+            opened.set()
+
+    http = httpx.AsyncClient(base_url=module_stack.base_url, event_hooks={"response": [opens]})
+    async with AsyncCloudCoreClient(module_stack.base_url, api_key=key.key, http=http) as watcher:
+        watching = asyncio.create_task(_first_event(watcher.monitor_stream()))
+        async with asyncio.timeout(30):
+            await opened.wait()
+        await client.revoke_api_key(key.api_key.key_id)
+        with pytest.raises(StreamRevoked):
+            await watching
+
+
+class _CutAfterFirstEvent(httpx.AsyncByteStream):
+    """The server's stream, ended after its first event: a dropped connection."""
+
+    def __init__(self, inner: httpx.AsyncByteStream) -> None:
+        self._inner = inner
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._inner:
+            yield chunk
+            if b"\nid:" in chunk or chunk.startswith(b"id:"):
+                return
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class _DropFirstStream(httpx.AsyncHTTPTransport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.last_event_ids: list[str | None] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await super().handle_async_request(request)
+        if not request.url.path.endswith("/monitor/stream"):
+            return response
+        self.last_event_ids.append(request.headers.get("last-event-id"))
+        if len(self.last_event_ids) > 1:
+            return response
+        assert isinstance(response.stream, httpx.AsyncByteStream)
+        return httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            stream=_CutAfterFirstEvent(response.stream),
+            extensions=response.extensions,
+        )
+
+
+async def test_monitor_stream_reopens_a_dropped_stream_with_last_event_id(
+    module_stack: CommandStack, mqtt_broker: Broker
+) -> None:
+    fleet = await module_stack.devices(1, mqtt=mqtt_broker)
+    (device,) = list(fleet.devices)
+    transport = _DropFirstStream()
+    http = httpx.AsyncClient(base_url=module_stack.base_url, transport=transport)
+    try:
+        async with AsyncCloudCoreClient(
+            module_stack.base_url, token=module_stack.token, http=http
+        ) as sdk:
+            stream = sdk.monitor_stream(["heartbeat"], device_id=device)
+            first = await _first_event(stream)
+            second = await _first_event(stream)
+            await stream.aclose()
+        assert first["device_id"] == second["device_id"] == device
+        assert transport.last_event_ids[0] is None
+        assert transport.last_event_ids[1]  # the id of the event before the drop
+    finally:
+        await fleet.stop()
+
+
+async def test_the_sync_websocket_helper(module_stack: CommandStack) -> None:
+    def run() -> list[str]:
+        with (
+            CloudCoreClient(module_stack.base_url, token=module_stack.token) as sync,
+            sync.subscribe(["device_status"], include_control=True) as subscription,
+        ):
+            kinds: list[str] = []
+            for message in subscription:
+                kinds.append(message["type"])
+                if message["type"] == "subscribed":
+                    return kinds
+            return kinds
+
+    kinds = await asyncio.wait_for(asyncio.to_thread(run), timeout=30)
+    assert kinds[-1] == "subscribed"
+
+
+async def test_a_steered_rollout_is_followed_to_its_end(client: AsyncCloudCoreClient) -> None:
+    """A node that never reports its workload: the canary waits at its gate until aborted."""
+    edge = client.edge
+    node = await edge.register_node(f"n{_tag()}")
+    created = await edge.create_workload(f"w{_tag()}", "nginx:1.27", replicas=1)
+    try:
+        started = await edge.deploy_workload(created.id, nodes=[node.name])
+        rollout = started.deployment_id
+        assert (await edge.pause_rollout(created.id, rollout)).deployment_id == rollout
+        assert (await edge.resume_rollout(created.id, rollout)).deployment_id == rollout
+        await edge.abort_rollout(created.id, rollout)
+        seen: list[str] = []
+        final = await edge.wait_rollout(
+            created.id, rollout, timeout=60, poll=0.2, on_progress=lambda v: seen.append(v.state)
+        )
+        assert (final.state, final.error) == ("rolled_back", "aborted on request")
+        assert seen[-1] == "rolled_back"
+        assert final.target_nodes == [node.name]
+    finally:
+        await edge.delete_workload(created.id)
+        await edge.delete_node(node.id)
