@@ -40,6 +40,7 @@ from workflows.contracts.certificates import (
 )
 from workflows.contracts.cloudcore import CloudCoreRolloutState
 from workflows.contracts.common import RENEWAL_FAILED, STAGE
+from workflows.contracts.steps import failure_reason, run_step
 
 STEP_TIMEOUT = timedelta(seconds=30)
 FORWARD_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=10), maximum_attempts=5)
@@ -70,7 +71,9 @@ class CertificateRenewalWorkflow:
         try:
             issued: IssuedCertificate = await _run(issue_cloudcore_certificate, target)
         except ActivityError as err:  # nothing written: nothing to undo
-            self._finish(RenewalStatus.FAILED, f"could not issue a certificate: {_reason(err)}")
+            self._finish(
+                RenewalStatus.FAILED, f"could not issue a certificate: {failure_reason(err)}"
+            )
             await self._record(target)
             raise self._failure() from None
         self._update(
@@ -85,7 +88,7 @@ class CertificateRenewalWorkflow:
             await _run(restart_cloudcore, restart)
             rollout = await self._wait_for_rollout(inp, restart)
         except ActivityError as err:
-            reason = f"restarting failed: {_reason(err)}"
+            reason = f"restarting failed: {failure_reason(err)}"
         else:
             if rollout.complete:
                 await self._forget_previous(target)
@@ -131,7 +134,7 @@ class CertificateRenewalWorkflow:
                 retry_policy=RESTORE_RETRY,
             )
         except ActivityError as err:
-            self._finish(RenewalStatus.FAILED, f"{reason}; restoring failed: {_reason(err)}")
+            self._finish(RenewalStatus.FAILED, f"{reason}; restoring failed: {failure_reason(err)}")
             return
         status = RenewalStatus.RESTORED if outcome.restored else RenewalStatus.FAILED
         self._finish(status, f"{reason}; {outcome.message}")
@@ -141,7 +144,9 @@ class CertificateRenewalWorkflow:
         try:
             await _run(forget_previous_certificate, target)
         except ActivityError as err:
-            workflow.logger.warning("could not drop the previous certificate: %s", _reason(err))
+            workflow.logger.warning(
+                "could not drop the previous certificate: %s", failure_reason(err)
+            )
 
     async def _record(self, target: RenewalTarget) -> None:
         record = RenewalRecord(
@@ -150,7 +155,7 @@ class CertificateRenewalWorkflow:
         try:
             await _run(record_certificate_renewal, record)
         except ActivityError as err:
-            workflow.logger.warning("could not record the renewal: %s", _reason(err))
+            workflow.logger.warning("could not record the renewal: %s", failure_reason(err))
 
     def _failure(self) -> ApplicationError:
         return ApplicationError(
@@ -170,17 +175,4 @@ class CertificateRenewalWorkflow:
 
 
 async def _run(stub: Callable[[ArgT], Awaitable[ResultT]], arg: ArgT) -> ResultT:
-    return await workflow.execute_activity(
-        stub,
-        arg,
-        summary=summaries.activity_summary(stub, arg),
-        start_to_close_timeout=STEP_TIMEOUT,
-        retry_policy=FORWARD_RETRY,
-    )
-
-
-def _reason(err: ActivityError) -> str:
-    cause = err.cause or err
-    if isinstance(cause, ApplicationError):
-        return cause.message
-    return str(cause) or type(cause).__name__
+    return await run_step(stub, arg, step_timeout=STEP_TIMEOUT, retry=FORWARD_RETRY)

@@ -36,6 +36,7 @@ from workflows.contracts.cloudcore import (
     snapshot_cloudcore,
 )
 from workflows.contracts.common import DEPLOY_FAILED, STAGE
+from workflows.contracts.steps import failure_reason, run_step
 
 STEP_TIMEOUT = timedelta(seconds=30)
 FORWARD_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=10), maximum_attempts=5)
@@ -65,7 +66,7 @@ class CloudCoreDeployWorkflow:
         try:
             previous: CloudCoreState = await _run(read_cloudcore, inp.target)
         except ActivityError as err:  # nothing changed yet: nothing to roll back
-            self._finish(DeployStatus.FAILED, f"could not read CloudCore: {_reason(err)}")
+            self._finish(DeployStatus.FAILED, f"could not read CloudCore: {failure_reason(err)}")
             raise self._failure() from None
         self._update(created=not previous.deployment_existed)
         apply = CloudCoreApplyInput(target=inp.target, spec=inp.spec)
@@ -75,7 +76,7 @@ class CloudCoreDeployWorkflow:
             self._update(status=DeployStatus.ROLLING_OUT, message="waiting for the rollout")
             rollout = await self._wait_for_rollout(inp, apply)
         except ActivityError as err:
-            reason = f"applying failed: {_reason(err)}"
+            reason = f"applying failed: {failure_reason(err)}"
         else:
             if rollout.complete:
                 await self._snapshot(inp)
@@ -121,7 +122,7 @@ class CloudCoreDeployWorkflow:
                 retry_policy=ROLLBACK_RETRY,
             )
         except ActivityError as err:
-            self._finish(DeployStatus.FAILED, f"{reason}; rollback failed: {_reason(err)}")
+            self._finish(DeployStatus.FAILED, f"{reason}; rollback failed: {failure_reason(err)}")
             return
         await self._snapshot(inp)
         self._finish(DeployStatus.ROLLED_BACK, f"{reason}; rolled back")
@@ -131,7 +132,7 @@ class CloudCoreDeployWorkflow:
         try:
             await _run(snapshot_cloudcore, inp.target)
         except ActivityError as err:
-            workflow.logger.warning("could not record CloudCore's state: %s", _reason(err))
+            workflow.logger.warning("could not record CloudCore's state: %s", failure_reason(err))
 
     def _failure(self) -> ApplicationError:
         return ApplicationError(
@@ -151,17 +152,4 @@ class CloudCoreDeployWorkflow:
 
 
 async def _run(stub: Callable[[ArgT], Awaitable[ResultT]], arg: ArgT) -> ResultT:
-    return await workflow.execute_activity(
-        stub,
-        arg,
-        summary=summaries.activity_summary(stub, arg),
-        start_to_close_timeout=STEP_TIMEOUT,
-        retry_policy=FORWARD_RETRY,
-    )
-
-
-def _reason(err: ActivityError) -> str:
-    cause = err.cause or err
-    if isinstance(cause, ApplicationError):
-        return cause.message
-    return str(cause) or type(cause).__name__
+    return await run_step(stub, arg, step_timeout=STEP_TIMEOUT, retry=FORWARD_RETRY)
