@@ -7,7 +7,6 @@ and action with the configured ones (EDGEWRIGHT_AUDIT_RETENTION_DAYS).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any, Literal
@@ -17,25 +16,21 @@ from temporalio.client import (
     Client,
     Schedule,
     ScheduleActionStartWorkflow,
-    ScheduleAlreadyRunningError,
     ScheduleIntervalSpec,
     ScheduleOverlapPolicy,
     SchedulePolicy,
     ScheduleSpec,
-    ScheduleUpdate,
-    ScheduleUpdateInput,
 )
 
 from activities.audit.retention import AuditActivities
 from store.settings import Settings
+from workers.temporal_schedules import create_or_replace_schedule
 from workflows.audit.retention import AuditRetentionWorkflow
 from workflows.contracts.audit import (
     AUDIT_RETENTION_WORKFLOW,
     AuditRetentionInput,
     audit_retention_workflow_id,
 )
-
-log = logging.getLogger(__name__)
 
 AUDIT_WORKFLOWS: Sequence[type] = (AuditRetentionWorkflow,)
 # Retention is counted in days; an hourly run keeps the log within an hour of it and
@@ -65,17 +60,9 @@ def audit_retention_schedule(settings: Settings) -> Schedule:
 async def ensure_audit_retention_schedule(
     client: Client, *, settings: Settings
 ) -> Literal["created", "updated"]:
-    schedule = audit_retention_schedule(settings)
-    schedule_id = settings.audit_retention_schedule_id
-    try:
-        await client.create_schedule(schedule_id, schedule)
-        log.info("audit retention schedule %s created", schedule_id)
-        return "created"
-    except ScheduleAlreadyRunningError:
-        pass  # another replica, or an earlier start, made it
-
-    def replace(_: ScheduleUpdateInput) -> ScheduleUpdate:
-        return ScheduleUpdate(schedule=schedule)
-
-    await client.get_schedule_handle(schedule_id).update(replace)
-    return "updated"
+    return await create_or_replace_schedule(
+        client,
+        settings.audit_retention_schedule_id,
+        audit_retention_schedule(settings),
+        what="audit retention",
+    )

@@ -8,7 +8,6 @@ and action with the configured ones; disabled by configuration, it is paused.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any, Literal
@@ -18,14 +17,11 @@ from temporalio.client import (
     Client,
     Schedule,
     ScheduleActionStartWorkflow,
-    ScheduleAlreadyRunningError,
     ScheduleIntervalSpec,
     ScheduleOverlapPolicy,
     SchedulePolicy,
     ScheduleSpec,
     ScheduleState,
-    ScheduleUpdate,
-    ScheduleUpdateInput,
 )
 from temporalio.common import WorkflowIDConflictPolicy
 
@@ -36,6 +32,7 @@ from adapters.mqtt.events import PublisherEvents
 from adapters.mqtt.publisher import MqttPublisher
 from store.monitoring.config import metrics_retention
 from store.settings import Settings
+from workers.temporal_schedules import create_or_replace_schedule
 from workflows.contracts.monitoring import (
     ALERT_EVALUATION_WORKFLOW,
     ALERT_EVALUATION_WORKFLOW_ID,
@@ -46,8 +43,6 @@ from workflows.contracts.monitoring import (
 )
 from workflows.monitoring.alerts import AlertEvaluationWorkflow
 from workflows.monitoring.compaction import MetricsCompactionWorkflow
-
-log = logging.getLogger(__name__)
 
 MONITORING_WORKFLOWS: Sequence[type] = (MetricsCompactionWorkflow, AlertEvaluationWorkflow)
 DISABLED_NOTE = "paused: EDGEWRIGHT_METRICS_COMPACTION_ENABLED is false"
@@ -103,17 +98,9 @@ def compaction_schedule(settings: Settings) -> Schedule:
 async def ensure_compaction_schedule(
     client: Client, *, settings: Settings
 ) -> Literal["created", "updated"]:
-    schedule = compaction_schedule(settings)
-    schedule_id = settings.metrics_compaction_schedule_id
-    try:
-        await client.create_schedule(schedule_id, schedule)
-        log.info("metrics compaction schedule %s created", schedule_id)
-        return "created"
-    except ScheduleAlreadyRunningError:
-        pass  # another replica, or an earlier start, made it
-
-    def replace(_: ScheduleUpdateInput) -> ScheduleUpdate:
-        return ScheduleUpdate(schedule=schedule)
-
-    await client.get_schedule_handle(schedule_id).update(replace)
-    return "updated"
+    return await create_or_replace_schedule(
+        client,
+        settings.metrics_compaction_schedule_id,
+        compaction_schedule(settings),
+        what="metrics compaction",
+    )
