@@ -48,6 +48,12 @@ from workflows.contracts.backup import (
     RestoreStatus,
 )
 from workflows.contracts.common import RESTORE_FAILED
+from workflows.contracts.maintenance import (
+    LeaveInput,
+    MaintenanceActivity,
+    RestoreWindow,
+    RestoreWindowInput,
+)
 
 FORCED = "ForcedFailure"
 
@@ -96,7 +102,19 @@ def activities(rig: Rig, *, backup_id: str, prefix: str) -> list[Any]:
         await meanwhile(rig, prefix)
         raise ApplicationError("failed after applying", type=FORCED, non_retryable=True)
 
+    # The maintenance window a restore runs in is tested with it (tests/workflows/
+    # maintenance); here the restore runs inside one an operator opened.
+    @activity.defn(name=MaintenanceActivity.ENTER_FOR_RESTORE)
+    async def inside_an_open_window(inp: RestoreWindowInput) -> RestoreWindow:
+        return RestoreWindow(entered=False)
+
+    @activity.defn(name=MaintenanceActivity.LEAVE_AFTER_RESTORE)
+    async def leave_nothing(inp: LeaveInput) -> None:
+        raise AssertionError("a restore inside someone else's window never closes it")
+
     return [
+        inside_an_open_window,
+        leave_nothing,
         rig.backup.create_backup_archive,
         rig.backup.verify_backup_archive,
         rig.backup.discard_backup_archive,
