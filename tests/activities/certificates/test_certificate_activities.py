@@ -11,6 +11,7 @@ import base64
 import copy
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,6 +28,7 @@ from simulator import kube_sandbox_install as install
 from simulator.kube_sandbox_cloudcore import new_ca, new_cloudcore_certificate
 from store.audit import AuditEvent, list_audit_events
 from store.certificates import load_certificates
+from store.migrate import upgrade_async
 from store.settings import KubeMode, Settings
 from tests.support.helpers import eventually
 from tests.support.kube_fixtures import hold_rollouts
@@ -45,6 +47,15 @@ env = ActivityEnvironment()
 @pytest.fixture
 def target(kube_sandbox_url: str) -> KubeTarget:
     return connect_kube(Settings(kube_mode=KubeMode.SANDBOX, sandbox_url=kube_sandbox_url))
+
+
+@pytest.fixture
+async def database_url(tmp_path: Path) -> str:
+    """SQLite only: these tests are about Kubernetes. The audit log's store code runs on
+    both databases in tests/store/audit; the list is one observed-state row."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'edgewright.db'}"
+    await upgrade_async(url)
+    return url
 
 
 @pytest.fixture
