@@ -8,11 +8,27 @@ import asyncio
 import contextlib
 import re
 import sys
+from collections.abc import Iterator
+
+import pytest
+from temporalio.service import RPCError
+from temporalio.testing import WorkflowEnvironment
 
 from tests.e2e.command_stack import CommandStack
 from tests.e2e.sdk.conftest import new_api_key, sdk_env
+from tests.support.kube_fixtures import running_sandbox
 from tests.support.mqtt_fixtures import Broker
 from tests.support.sdk_example import substituted
+from workflows.contracts.join import device_join_workflow_id
+
+
+@pytest.fixture(scope="module")
+def kube_sandbox_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A sandbox of its own: the document's names are fixed, and other tests on the shared
+    sandbox join their own devices on edge-node-001 (its ConfigMap would not be ours)."""
+    state = tmp_path_factory.mktemp("sdk-example-sandbox") / "sandbox-kube.json"
+    with running_sandbox(state_path=state) as url:
+        yield url
 
 
 async def _line(stream: asyncio.StreamReader, seen: list[str], pattern: str) -> re.Match[str]:
@@ -25,8 +41,14 @@ async def _line(stream: asyncio.StreamReader, seen: list[str], pattern: str) -> 
 
 
 async def test_the_documents_sdk_example_runs_unchanged(
-    stack: CommandStack, mqtt_broker: Broker
+    stack: CommandStack, mqtt_broker: Broker, dev_env: WorkflowEnvironment
 ) -> None:
+    # The dev server is shared too: a join of camera-001 left by an earlier run must not
+    # answer this one.
+    with contextlib.suppress(RPCError):
+        await dev_env.client.get_workflow_handle(device_join_workflow_id("camera-001")).terminate(
+            "the document's example joins camera-001 afresh"
+        )
     key = await new_api_key(stack)
     script = substituted(url=stack.base_url, api_key=key)
     process = await asyncio.create_subprocess_exec(
