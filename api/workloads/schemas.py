@@ -32,8 +32,10 @@ class RolloutView(BaseModel):
 
 
 def rollout_view(settings: Settings, row: Rollout, progress: RolloutProgress | None) -> RolloutView:
-    # The run's live state wins over the row's while the activities catch up.
+    # The run's live state wins over the row's while the activities catch up, and its
+    # reason with it: a finished state must never show without the error that ended it.
     state = progress.state.value if progress is not None else row.state
+    error = (progress.error or progress.abort_reason or row.error) if progress else row.error
     return RolloutView(
         deployment_id=row.rollout_id,
         revision=row.revision,
@@ -41,7 +43,7 @@ def rollout_view(settings: Settings, row: Rollout, progress: RolloutProgress | N
         strategy=row.strategy,
         target_nodes=row.target_nodes,
         progress=progress,
-        error=row.error,
+        error=error,
         requested_by=row.requested_by,
         started_at=row.started_at,
         finished_at=row.finished_at,
