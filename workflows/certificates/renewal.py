@@ -11,15 +11,12 @@ nothing (no CA, no Secret) fails with nothing to undo.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
-from workflows.contracts import summaries
 from workflows.contracts.certificates import (
     CERTIFICATE_RENEWAL_WORKFLOW,
     RENEWAL_PROGRESS_QUERY,
@@ -40,16 +37,7 @@ from workflows.contracts.certificates import (
 )
 from workflows.contracts.cloudcore import CloudCoreRolloutState
 from workflows.contracts.common import RENEWAL_FAILED, STAGE
-from workflows.contracts.steps import failure_reason, run_step
-
-STEP_TIMEOUT = timedelta(seconds=30)
-FORWARD_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=10), maximum_attempts=5)
-# Putting the old certificate back must not give up after a few tries.
-RESTORE_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1), maximum_attempts=0)
-RESTORE_PATIENCE = timedelta(hours=1)
-
-ArgT = TypeVar("ArgT")
-ResultT = TypeVar("ResultT")
+from workflows.contracts.steps import failure_reason, run_put_back_step, run_step
 
 
 @workflow.defn(name=CERTIFICATE_RENEWAL_WORKFLOW)
@@ -69,7 +57,7 @@ class CertificateRenewalWorkflow:
     async def run(self, inp: CertificateRenewalInput) -> RenewalProgress:
         target = RenewalTarget(namespace=inp.namespace, renewal_id=workflow.info().run_id)
         try:
-            issued: IssuedCertificate = await _run(issue_cloudcore_certificate, target)
+            issued: IssuedCertificate = await run_step(issue_cloudcore_certificate, target)
         except ActivityError as err:  # nothing written: nothing to undo
             self._finish(
                 RenewalStatus.FAILED, f"could not issue a certificate: {failure_reason(err)}"
@@ -85,7 +73,7 @@ class CertificateRenewalWorkflow:
         )
         restart = RestartInput(namespace=inp.namespace, restarted_at=workflow.now().isoformat())
         try:
-            await _run(restart_cloudcore, restart)
+            await run_step(restart_cloudcore, restart)
             rollout = await self._wait_for_rollout(inp, restart)
         except ActivityError as err:
             reason = f"restarting failed: {failure_reason(err)}"
@@ -109,7 +97,7 @@ class CertificateRenewalWorkflow:
     ) -> CloudCoreRolloutState:
         deadline = workflow.now() + timedelta(seconds=inp.rollout_timeout_seconds)
         while True:
-            state: CloudCoreRolloutState = await _run(read_cloudcore_restart, restart)
+            state: CloudCoreRolloutState = await run_step(read_cloudcore_restart, restart)
             self._update(rollout=state, message=state.message)
             if state.complete or state.failed:
                 return state
@@ -125,14 +113,7 @@ class CertificateRenewalWorkflow:
     async def _restore(self, target: RenewalTarget, *, reason: str) -> None:
         self._update(status=RenewalStatus.RESTORING, message=f"{reason}; restoring")
         try:
-            outcome: RestoreOutcome = await workflow.execute_activity(
-                restore_cloudcore_certificate,
-                target,
-                summary=summaries.activity_summary(restore_cloudcore_certificate, target),
-                start_to_close_timeout=STEP_TIMEOUT,
-                schedule_to_close_timeout=RESTORE_PATIENCE,
-                retry_policy=RESTORE_RETRY,
-            )
+            outcome: RestoreOutcome = await run_put_back_step(restore_cloudcore_certificate, target)
         except ActivityError as err:
             self._finish(RenewalStatus.FAILED, f"{reason}; restoring failed: {failure_reason(err)}")
             return
@@ -142,7 +123,7 @@ class CertificateRenewalWorkflow:
     async def _forget_previous(self, target: RenewalTarget) -> None:
         # Only tidying: the renewal has succeeded whether or not the old key goes now.
         try:
-            await _run(forget_previous_certificate, target)
+            await run_step(forget_previous_certificate, target)
         except ActivityError as err:
             workflow.logger.warning(
                 "could not drop the previous certificate: %s", failure_reason(err)
@@ -153,7 +134,7 @@ class CertificateRenewalWorkflow:
             namespace=target.namespace, renewal_id=target.renewal_id, progress=self._progress
         )
         try:
-            await _run(record_certificate_renewal, record)
+            await run_step(record_certificate_renewal, record)
         except ActivityError as err:
             workflow.logger.warning("could not record the renewal: %s", failure_reason(err))
 
@@ -172,7 +153,3 @@ class CertificateRenewalWorkflow:
         if "status" in changes:
             workflow.upsert_search_attributes([STAGE.value_set(changes["status"].value)])
         self._progress = self._progress.model_copy(update=changes)
-
-
-async def _run(stub: Callable[[ArgT], Awaitable[ResultT]], arg: ArgT) -> ResultT:
-    return await run_step(stub, arg, step_timeout=STEP_TIMEOUT, retry=FORWARD_RETRY)

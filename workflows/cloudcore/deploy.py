@@ -10,15 +10,12 @@ and the run fails with status `rolled_back`.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
-from workflows.contracts import summaries
 from workflows.contracts.cloudcore import (
     CLOUDCORE_DEPLOY_WORKFLOW,
     DEPLOY_PROGRESS_QUERY,
@@ -36,16 +33,7 @@ from workflows.contracts.cloudcore import (
     snapshot_cloudcore,
 )
 from workflows.contracts.common import DEPLOY_FAILED, STAGE
-from workflows.contracts.steps import failure_reason, run_step
-
-STEP_TIMEOUT = timedelta(seconds=30)
-FORWARD_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=10), maximum_attempts=5)
-# Putting the old CloudCore back must not give up after a few tries.
-ROLLBACK_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1), maximum_attempts=0)
-ROLLBACK_PATIENCE = timedelta(hours=1)
-
-ArgT = TypeVar("ArgT")
-ResultT = TypeVar("ResultT")
+from workflows.contracts.steps import failure_reason, run_put_back_step, run_step
 
 
 @workflow.defn(name=CLOUDCORE_DEPLOY_WORKFLOW)
@@ -64,7 +52,7 @@ class CloudCoreDeployWorkflow:
     @workflow.run
     async def run(self, inp: CloudCoreDeployInput) -> CloudCoreDeployProgress:
         try:
-            previous: CloudCoreState = await _run(read_cloudcore, inp.target)
+            previous: CloudCoreState = await run_step(read_cloudcore, inp.target)
         except ActivityError as err:  # nothing changed yet: nothing to roll back
             self._finish(DeployStatus.FAILED, f"could not read CloudCore: {failure_reason(err)}")
             raise self._failure() from None
@@ -72,7 +60,7 @@ class CloudCoreDeployWorkflow:
         apply = CloudCoreApplyInput(target=inp.target, spec=inp.spec)
         try:
             self._update(message="applying the Deployment and Service")
-            await _run(apply_cloudcore, apply)
+            await run_step(apply_cloudcore, apply)
             self._update(status=DeployStatus.ROLLING_OUT, message="waiting for the rollout")
             rollout = await self._wait_for_rollout(inp, apply)
         except ActivityError as err:
@@ -95,7 +83,7 @@ class CloudCoreDeployWorkflow:
     ) -> CloudCoreRolloutState:
         deadline = workflow.now() + timedelta(seconds=inp.rollout_timeout_seconds)
         while True:
-            state: CloudCoreRolloutState = await _run(read_cloudcore_rollout, apply)
+            state: CloudCoreRolloutState = await run_step(read_cloudcore_rollout, apply)
             self._update(rollout=state, message=state.message)
             if state.complete or state.failed:
                 return state
@@ -113,14 +101,7 @@ class CloudCoreDeployWorkflow:
         self._update(status=DeployStatus.ROLLING_BACK, message=f"{reason}; rolling back")
         restore = CloudCoreRestoreInput(target=inp.target, previous=previous)
         try:
-            await workflow.execute_activity(
-                restore_cloudcore,
-                restore,
-                summary=summaries.activity_summary(restore_cloudcore, restore),
-                start_to_close_timeout=STEP_TIMEOUT,
-                schedule_to_close_timeout=ROLLBACK_PATIENCE,
-                retry_policy=ROLLBACK_RETRY,
-            )
+            await run_put_back_step(restore_cloudcore, restore)
         except ActivityError as err:
             self._finish(DeployStatus.FAILED, f"{reason}; rollback failed: {failure_reason(err)}")
             return
@@ -130,7 +111,7 @@ class CloudCoreDeployWorkflow:
     async def _snapshot(self, inp: CloudCoreDeployInput) -> None:
         # Only for the status endpoint; the next node sync records it anyway.
         try:
-            await _run(snapshot_cloudcore, inp.target)
+            await run_step(snapshot_cloudcore, inp.target)
         except ActivityError as err:
             workflow.logger.warning("could not record CloudCore's state: %s", failure_reason(err))
 
@@ -149,7 +130,3 @@ class CloudCoreDeployWorkflow:
         if "status" in changes:
             workflow.upsert_search_attributes([STAGE.value_set(changes["status"].value)])
         self._progress = self._progress.model_copy(update=changes)
-
-
-async def _run(stub: Callable[[ArgT], Awaitable[ResultT]], arg: ArgT) -> ResultT:
-    return await run_step(stub, arg, step_timeout=STEP_TIMEOUT, retry=FORWARD_RETRY)
