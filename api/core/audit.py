@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.core.audit_slot import AuditSlot, DeferredEvent, audit_slot, install_slot
@@ -59,7 +59,7 @@ async def record_audit_event(
 
 
 def defer_audit_event(
-    request: Request,
+    request: HTTPConnection,
     *,
     event: AuditEvent,
     outcome: AuditOutcome = AuditOutcome.SUCCESS,
@@ -85,7 +85,7 @@ def defer_audit_event(
 
 
 def defer_audit_event_once(
-    request: Request,
+    request: HTTPConnection,
     *,
     event: AuditEvent,
     once_per: tuple[str, ...],
@@ -137,7 +137,7 @@ def note_caller(request: Request, principal: Principal) -> None:
     )
 
 
-def note_refused(request: Request, *, reason: str) -> None:
+def note_refused(request: HTTPConnection, *, reason: str) -> None:
     """Credentials were refused: once per address and reason per minute, so a flood of
     bad tokens is a row a minute, not a write per request."""
     address = client_ip(request)
@@ -170,6 +170,9 @@ class AuditMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -178,6 +181,22 @@ class AuditMiddleware:
         async def send_recorded(message: Message) -> None:
             if message["type"] == "http.response.start":
                 await _write(scope, slot, status=int(message["status"]))
+            await send(message)
+
+        await self.app(scope, receive, send_recorded)
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A WebSocket's events are written when its handshake is answered: accepted, or
+        closed before it was (the client sees a 403; api.live.auth left the reason)."""
+        slot = install_slot(scope)
+        answered = False
+
+        async def send_recorded(message: Message) -> None:
+            nonlocal answered
+            if not answered and message["type"] in ("websocket.accept", "websocket.close"):
+                answered = True
+                refused = message["type"] == "websocket.close" and slot.denial is not None
+                await _write(scope, slot, status=403 if refused else 101)
             await send(message)
 
         await self.app(scope, receive, send_recorded)
@@ -192,7 +211,7 @@ async def _write(scope: Scope, slot: AuditSlot, *, status: int) -> None:
                 event=AuditEvent.ACCESS_DENIED.value,
                 outcome=AuditOutcome.DENIED.value,
                 actor=slot.actor,
-                target=f"{scope['method']} {scope['path']}",
+                target=f"{scope.get('method', 'WEBSOCKET')} {scope['path']}",
                 details={"reason": slot.denial} if slot.denial else {},
             )
         )

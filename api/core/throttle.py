@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import MutableHeaders
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.core.rate_limit import RateLimitStatus
@@ -73,7 +73,7 @@ async def enforce_rate_limit(
     return status
 
 
-def client_ip(request: Request) -> str:
+def client_ip(request: HTTPConnection) -> str:
     # Behind a proxy this is the proxy's address unless uvicorn runs with
     # --proxy-headers and --forwarded-allow-ips (README).
     return request.client.host if request.client else "unknown"

@@ -4,7 +4,8 @@ The CloudCore document versions its API by the Accept header. A client that asks
 version we serve gets JSON labelled with that media type; one that asks only for versions
 we do not serve gets a 406 naming the supported ones; everyone else (`application/json`,
 `*/*`, no Accept, any other type) is answered as before. Every HTTP answer, errors and
-the 406 included, carries `API-Version` and `Vary: Accept` (the label depends on Accept).
+the 406 included, carries `API-Version` and `Vary: Accept` (the label depends on Accept);
+a WebSocket's accepted handshake carries `API-Version`.
 
 We negotiate only our own vendor type, not media types in general: clients of both
 documents send whatever Accept their HTTP library sends, and were answered JSON before.
@@ -87,6 +88,9 @@ class ApiVersionMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self.app(scope, receive, _labelled_handshake(send))
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -118,3 +122,15 @@ class ApiVersionMiddleware:
             await response(scope, receive, labelled_send)
             return
         await self.app(scope, receive, labelled_send)
+
+
+def _labelled_handshake(send: Send) -> Send:
+    """A WebSocket's handshake answer carries `API-Version` too; its frames cannot."""
+
+    async def labelled(message: Message) -> None:
+        if message["type"] == "websocket.accept":
+            headers = [*message.get("headers", ()), (b"api-version", CURRENT_VERSION.encode())]
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return labelled

@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from starlette.applications import Starlette
 from starlette.requests import HTTPConnection
 
+from api.core.audit import note_refused
+from api.core.audit_slot import audit_slot
 from api.core.authn import authenticate
 from api.core.errors import ApiError
 from api.core.principal import Principal
@@ -77,5 +79,21 @@ async def _check(app: Starlette, *, bearer: str | None, api_key: str | None) -> 
 async def stream_guard(conn: HTTPConnection) -> StreamGuard:
     bearer = _bearer(conn.headers.get("authorization")) or conn.query_params.get("token")
     api_key = conn.headers.get("x-api-key") or conn.query_params.get("api_key")
-    principal = await _check(conn.app, bearer=bearer, api_key=api_key)
+    try:
+        principal = await _check(conn.app, bearer=bearer, api_key=api_key)
+    except ApiError as err:
+        _note_refusal(conn, err, presented=bearer is not None or api_key is not None)
+        raise
     return StreamGuard(app=conn.app, principal=principal, bearer=bearer, api_key=api_key)
+
+
+def _note_refusal(conn: HTTPConnection, err: ApiError, *, presented: bool) -> None:
+    """The audit log sees a refused stream as it sees a refused request: bad credentials
+    once per address and minute (none at all is no refusal), a role that may not watch
+    as a 403 (api.core.audit writes both when the answer or the handshake goes out)."""
+    if err.status_code == 403:
+        slot = audit_slot(conn.scope)
+        if slot is not None:
+            slot.denial = err.message
+    elif presented:
+        note_refused(conn, reason=err.message)

@@ -16,11 +16,14 @@ import pytest
 import uvicorn
 import websockets
 from fastapi import FastAPI
+from sqlalchemy import update
 
 from api.core.principal import Principal, PrincipalKind
 from api.live.auth import StreamGuard
 from api.main import create_app
 from store.access.users import Role
+from store.db import create_engine, session_factory
+from store.models import User
 from store.settings import Settings
 from tests.api.helpers import ApiUser, bearer, closed_port, make_settings
 from tests.support.helpers import wait_for_port
@@ -123,3 +126,76 @@ async def test_a_stream_ends_at_token_expiry(app: FastAPI, tokens: dict[Role, st
     assert guard(now + timedelta(seconds=0.05)).seconds_to_next_check() <= 0.05
     assert not await guard(now - timedelta(seconds=1)).still_allowed()
     assert await guard(now + timedelta(hours=1)).still_allowed()
+
+
+async def _refusals(http: httpx.AsyncClient, admin: str) -> list[dict[str, object]]:
+    answer = await http.get(
+        "/api/kubeedge/security/logs", params={"event": "token_refused"}, headers=bearer(admin)
+    )
+    assert answer.status_code == 200, answer.text
+    logs: list[dict[str, object]] = answer.json()["logs"]
+    return logs
+
+
+async def test_a_websocket_handshake_names_the_api_version(
+    base_url: str, tokens: dict[Role, str]
+) -> None:
+    ws_url = base_url.replace("http", "ws") + f"/ws?token={tokens[Role.VIEWER]}"
+    async with websockets.connect(ws_url, open_timeout=60) as ws:
+        assert ws.response is not None
+        assert ws.response.headers["API-Version"] == "v1"
+
+
+async def test_a_refused_websocket_credential_is_in_the_audit_log(
+    base_url: str, tokens: dict[Role, str]
+) -> None:
+    ws_url = base_url.replace("http", "ws") + "/ws?token=not-a-jwt"
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        async with websockets.connect(ws_url, open_timeout=60):
+            pass
+    assert refused.value.response.status_code == 403
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
+        logs = await _refusals(http, tokens[Role.ADMIN])
+
+    assert [row["details"] for row in logs] == [{"reason": "Invalid token", "path": "/ws"}]
+    assert logs[0]["source_ip"] == "127.0.0.1"
+
+
+async def test_a_refused_sse_credential_is_in_the_audit_log(
+    base_url: str, tokens: dict[Role, str]
+) -> None:
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
+        assert (await http.get(STREAM, params={"token": "not-a-jwt"})).status_code == 401
+        assert (await http.get(STREAM)).status_code == 401  # no credentials: no refusal
+        logs = await _refusals(http, tokens[Role.ADMIN])
+
+    # One row: refusals are recorded once per address, reason and minute.
+    assert [row["details"] for row in logs] == [{"reason": "Invalid token", "path": STREAM}]
+
+
+async def test_a_role_that_may_not_watch_is_denied_on_the_websocket(
+    settings: Settings, base_url: str, tokens: dict[Role, str], users: dict[Role, ApiUser]
+) -> None:
+    engine = create_engine(settings.sqlalchemy_url)
+    try:
+        async with session_factory(engine)() as session, session.begin():
+            await session.execute(
+                update(User)
+                .where(User.username == users[Role.VIEWER].username)
+                .values(role="retired-role")
+            )
+    finally:
+        await engine.dispose()
+    ws_url = base_url.replace("http", "ws") + f"/ws?token={tokens[Role.VIEWER]}"
+    with pytest.raises(websockets.InvalidStatus):
+        async with websockets.connect(ws_url, open_timeout=60):
+            pass
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
+        answer = await http.get(
+            "/api/kubeedge/security/logs",
+            params={"event": "access_denied"},
+            headers=bearer(tokens[Role.ADMIN]),
+        )
+    denied = answer.json()["logs"]
+    assert [row["target"] for row in denied] == ["WEBSOCKET /ws"]
+    assert "may not watch" in denied[0]["details"]["reason"]
