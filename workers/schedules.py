@@ -6,7 +6,8 @@ schedule, and every worker replica calls `ensure_backup_schedule` when it starts
 - a schedule made from this same configuration: left alone, so what operators changed
   through the API (a pause, another cron line) survives restarts;
 - a schedule made from an earlier configuration: brought to the current one, since a
-  changed configuration is the newer intent;
+  changed configuration is the newer intent (paused still if a maintenance window
+  paused it: the window's end resumes it);
 - disabled by configuration: the schedule, if there is one, is paused (and resumed when
   the configuration enables it again);
 - a configuration that runs backups closer than EDGEWRIGHT_BACKUP_SCHEDULE_MIN_INTERVAL_SECONDS
@@ -17,6 +18,7 @@ The schedule remembers which configuration it was made from in its action's memo
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 from typing import Literal
@@ -41,6 +43,7 @@ from workflows.contracts.backup import (
     backup_schedule_temporal_id,
     schedule_problems,
 )
+from workflows.contracts.maintenance import SCHEDULE_PAUSE_NOTE
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +122,12 @@ async def ensure_backup_schedule(client: Client, *, settings: Settings) -> Outco
         pass  # another replica, or an earlier start, made it
     description = await handle.describe()
     if applied_fingerprint(client, description) != fingerprint:
+        held = description.schedule.state
+        if held.paused and held.note == SCHEDULE_PAUSE_NOTE:
+            # A maintenance window holds it: the window's end resumes it, not this start.
+            schedule = dataclasses.replace(
+                schedule, state=dataclasses.replace(schedule.state, paused=True, note=held.note)
+            )
 
         def replace(_: ScheduleUpdateInput) -> ScheduleUpdate:
             return ScheduleUpdate(schedule=schedule)

@@ -101,6 +101,16 @@ async def test_a_backup_schedule_does_not_fire_during_maintenance(stack: Stack) 
 
     await eventually(fires_again, within=60)
 
+    # A worker that starts with a changed configuration during a window updates the
+    # schedule but leaves it paused; the window's end resumes it.
+    assert (await stack.http.post(START, json=WINDOW, headers=auth)).status_code == 200
+    changed = settings.model_copy(update={"backup_keep_last": 3})
+    assert await ensure_backup_schedule(stack.temporal, settings=changed) == "updated"
+    state = (await handle.describe()).schedule.state
+    assert (state.paused, state.note) == (True, SCHEDULE_PAUSE_NOTE)  # before: unpaused
+    assert (await stack.http.post(STOP, headers=auth)).status_code == 200
+    assert not (await handle.describe()).schedule.state.paused
+
     # A schedule the operator paused is neither paused nor unpaused by a window.
     await handle.pause(note="operator: hold backups")
     again = await stack.http.post(START, json=WINDOW, headers=auth)
