@@ -45,6 +45,7 @@ from api.core.slots import Slots
 from api.core.state import AppState, set_app_state
 from api.core.temporal import TemporalConnector, connect_forever
 from api.core.throttle import RateLimitHeadersMiddleware
+from api.core.unavailable import install_unavailable_handlers
 from api.core.versioning import ApiVersionMiddleware
 from api.devices import node_routes as edge_nodes
 from api.devices import node_token_routes as edge_security
@@ -67,7 +68,7 @@ from api.observability.middleware import HttpMetricsMiddleware
 from api.webhooks import routes as webhooks
 from api.workloads import app_routes as kubeedge_apps
 from api.workloads import routes as edge_workloads
-from store.db import create_engine, session_factory
+from store.db import engine_for, session_factory
 from store.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -106,6 +107,7 @@ def _add_middleware(app: EdgewrightAPI) -> None:
     # Added first so it sits inside the error middleware that install_error_handlers adds.
     app.add_middleware(LenientJsonMiddleware)
     install_error_handlers(app)
+    install_unavailable_handlers(app)
     # Refuses writes during maintenance before anything reads or authenticates them; its
     # 503s still get the rate-limit headers and are counted (middleware added below).
     app.add_middleware(MaintenanceGate)
@@ -182,7 +184,7 @@ def _lifespan(
                 "at least 32 characters, for example the output of "
                 "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`."
             )
-        engine = create_engine(settings.sqlalchemy_url)
+        engine = engine_for(settings)
         temporal = TemporalConnector(connect=connect_forever(settings))
         sessions = session_factory(engine)
         batcher = SampleBatcher(sessions=sessions)

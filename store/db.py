@@ -14,6 +14,27 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from store.files import private_sqlite_file
+from store.settings import Settings
+
+
+def engine_for(settings: Settings) -> AsyncEngine:
+    """The store of a process: its URL, with the pool the settings size.
+
+    `database_pool_size` connections stay open and as many again may open under load; a
+    caller that finds none free within `database_pool_timeout_seconds` gets
+    sqlalchemy.exc.TimeoutError (the API answers 503). An in-memory SQLite has one
+    connection and no pool to size.
+    """
+    url = settings.sqlalchemy_url
+    if make_url(url).database in (None, "", ":memory:"):
+        return create_engine(url)
+    size = settings.database_pool_size
+    return create_engine(
+        url,
+        pool_size=size,
+        max_overflow=size,
+        pool_timeout=settings.database_pool_timeout_seconds,
+    )
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:

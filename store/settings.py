@@ -45,6 +45,20 @@ class Settings(BaseSettings):
         description="SQLAlchemy async URL; default SQLite file in data_dir. "
         "PostgreSQL: postgresql+asyncpg://user:pass@host/db",
     )
+    database_pool_size: int = Field(
+        default=10,
+        ge=1,
+        le=1000,
+        description="Connections each process keeps open to the store; as many again may "
+        "open under load (PostgreSQL's max_connections must cover every replica's twice)",
+    )
+    database_pool_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="How long a request waits for a free store connection before it is "
+        "answered 503 with Retry-After",
+    )
     secret_key: SecretStr | None = Field(
         default=None,
         description="Root secret; JWT signing and token sealing keys are derived from it. "

@@ -16,7 +16,7 @@ from adapters.mqtt.dynsec import DynsecClient
 from adapters.mqtt.publisher import MqttPublisher
 from adapters.prometheus.temporal import buffered_runtime
 from adapters.temporal import connect_temporal
-from store.db import create_engine, session_factory
+from store.db import engine_for, session_factory
 from store.settings import Settings
 from workers.audit import ensure_audit_retention_schedule
 from workers.devices import ensure_node_sync
@@ -56,7 +56,7 @@ def device_accounts(settings: Settings, *, client_id: str | None = None) -> Dyns
 
 
 async def run(settings: Settings) -> None:
-    engine = create_engine(settings.sqlalchemy_url)
+    engine = engine_for(settings)
     sessions = session_factory(engine)
     target = connect_kube(settings)
     kube = KubeActivities(target=target)

@@ -145,6 +145,9 @@ async def send_command(
 ) -> Any:
     if await presence.presence_of(session, device_id=device_id) is None:
         raise ApiError(404, f"Device {device_id} not found", details={"device_id": device_id})
+    # Hand the store connection back: the wait below can take seconds, and a pool held by
+    # waiting commands would make every other request queue for a connection.
+    await session.commit()
     inp = _input(device_id, body, settings, user.username)
     longest = inp.connect_timeout_seconds + inp.timeout_seconds
     client = require_temporal(temporal)  # not TemporalDep: a bad body is a 400 first

@@ -43,11 +43,18 @@ def _settings(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(_settings)]
 
 
+@may_answer(503)
 async def _session(request: Request) -> AsyncIterator[AsyncSession]:
     # One transaction per request: committed when the route returns, rolled back when it
-    # raises (an ApiError included).
-    async with app_sessions(request.app)() as session, session.begin():
-        yield session
+    # raises (an ApiError included). A route about to wait on something slow may commit
+    # early to hand its connection back; the session begins again if used after.
+    async with app_sessions(request.app)() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        await session.commit()
 
 
 # scope="function" commits before the response is sent, so a client that reads right

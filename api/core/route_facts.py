@@ -4,7 +4,8 @@ The OpenAPI rewrite (api.core.openapi) documents these on every operation, so a 
 added later is covered without anyone listing its 401 or 503 by hand:
 
 - a dependency marked with `may_answer` (authentication: 401, 429; a role: 403;
-  Temporal: 503) lends its statuses to every route that depends on it, however deep;
+  Temporal and the store's session: 503) lends its statuses to every route that depends
+  on it, however deep;
 - (the maintenance gate's 503 on writes is written in by its own document rewriter,
   api.maintenance.gate.document_refusals, from the gate's own exemption list);
 - a path parameter names something that may not exist: 404, unless the route creates
@@ -41,8 +42,8 @@ DESCRIPTIONS = {
     409: "Conflicts with the current state",
     413: "Request body larger than the configured limit",
     429: "The caller's rate limit is spent; Retry-After says when to retry",
-    503: "Unavailable for now (Temporal not reachable, maintenance mode, or still running); "
-    "Retry-After says when to retry",
+    503: "Unavailable for now (the store or Temporal unreachable or busy, maintenance mode, "
+    "or still running); Retry-After says when to retry",
 }
 
 

@@ -16,7 +16,7 @@ import signal
 
 from adapters.prometheus.listener import serve_metrics
 from adapters.temporal import connect_temporal
-from store.db import create_engine, session_factory
+from store.db import engine_for, session_factory
 from store.settings import Settings
 from workers.bridge.service import running_bridge
 from workers.heartbeat import start_heartbeat
@@ -25,7 +25,7 @@ log = logging.getLogger("edgewright.bridge")
 
 
 async def run(settings: Settings) -> None:
-    engine = create_engine(settings.sqlalchemy_url)
+    engine = engine_for(settings)
     sessions = session_factory(engine)
     temporal = await connect_temporal(settings)
     stop = asyncio.Event()
