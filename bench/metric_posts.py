@@ -124,7 +124,12 @@ async def measure(*, posts: int, concurrency: int, directory: Path) -> dict[str,
         flushes = app_batcher(app).flushes
         # One sample per transaction, as before batching; posted to a second node's rows.
         await app_batcher(app).stop()
-        single = SampleBatcher(sessions=app_state(app).sessions, max_batch=1, max_wait_seconds=0)
+        single = SampleBatcher(
+            sessions=app_state(app).sessions,
+            max_batch=1,
+            max_wait_seconds=0,
+            max_pending=settings.metrics_post_max_waiting,
+        )
         single.start()
         set_app_batcher(app, single)
         other_id, other_headers = await _node(client, admin, name="bench-node-2")

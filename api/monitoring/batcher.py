@@ -42,9 +42,9 @@ class SampleBatcher:
         self,
         *,
         sessions: async_sessionmaker[AsyncSession],
-        max_batch: int = 500,
-        max_wait_seconds: float = 0.002,
-        max_pending: int = 10_000,
+        max_batch: int,
+        max_wait_seconds: float,
+        max_pending: int,
     ) -> None:
         self._sessions = sessions
         self._max_batch = max_batch
