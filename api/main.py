@@ -187,7 +187,12 @@ def _lifespan(
         engine = engine_for(settings)
         temporal = TemporalConnector(connect=connect_forever(settings))
         sessions = session_factory(engine)
-        batcher = SampleBatcher(sessions=sessions)
+        batcher = SampleBatcher(
+            sessions=sessions,
+            max_batch=settings.metrics_post_batch_samples,
+            max_wait_seconds=settings.metrics_post_batch_wait_seconds,
+            max_pending=settings.metrics_post_max_waiting,
+        )
         try:
             await temporal.start()
             batcher.start()

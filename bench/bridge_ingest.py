@@ -10,6 +10,10 @@ process, and sends it heartbeats from a separate process (bench._flood):
   subscriber cannot take, so `received` may be below `sent`;
 - sustained at `--rate` for 15 s: whether everything arrives, how long each store flush
   takes and how big it is, and how long after the last message the store has it all.
+Each phase also gives the store lag of its flushes, p50 and p99: the age of a flush's
+oldest heartbeat when the flush committed (what the bridge's
+`edgewright_bridge_store_lag_seconds` observes); with one flush a second, the p99 of a
+phase's dozen or so flushes is close to their worst.
 The baseline is a bare subscriber that only counts, fed the same flat-out flood.
 The requirement is 10,000 devices every 15 s: 667 messages/s. Prints one JSON line.
 """
@@ -62,6 +66,7 @@ class Flush:
     ended: float
     ms: float
     rows: int
+    lag_s: float  # age of its oldest heartbeat once stored
 
 
 async def flood(
@@ -126,11 +131,16 @@ def record_flushes(bridge: Bridge, into: list[Flush]) -> None:
 
     async def timed_flush() -> None:
         rows = bridge.batcher.pending
+        waited = bridge.batcher.lag_seconds()
         start = time.perf_counter()
         await original()
         if rows:
             ended = time.perf_counter()
-            into.append(Flush(ended=ended, ms=(ended - start) * 1000, rows=rows))
+            into.append(
+                Flush(
+                    ended=ended, ms=(ended - start) * 1000, rows=rows, lag_s=waited + ended - start
+                )
+            )
 
     bridge.batcher.flush = timed_flush  # type: ignore[method-assign]
 
@@ -157,6 +167,7 @@ async def run_through(
     await asyncio.sleep(2.0)  # at least one more flush after the last message
     stored = next((f.ended for f in flushes if f.ended >= last), None)
     durations = [f.ms for f in flushes]
+    lags = [f.lag_s for f in flushes]
     return {
         "sent": messages,
         "received": seen,
@@ -167,7 +178,15 @@ async def run_through(
         "flush_max_ms": round(max(durations), 1) if durations else None,
         "largest_flush_rows": max((f.rows for f in flushes), default=0),
         "store_lag_s": round(stored - last, 2) if stored is not None else None,
+        "store_lag_p50_s": round(statistics.median(lags), 2) if lags else None,
+        "store_lag_p99_s": _p99(lags),
     }
+
+
+def _p99(values: list[float]) -> float | None:
+    if len(values) < 2:
+        return round(values[0], 2) if values else None
+    return round(statistics.quantiles(values, n=100, method="inclusive")[98], 2)
 
 
 async def bare(

@@ -6,6 +6,10 @@ and posts `--posts` samples from `--concurrency` clients with one node token, tw
 the app's batcher as configured, then with a batcher of one sample per transaction (what
 the route did before batching). Baseline: the same number of samples written by one
 `record_samples` call in one transaction. Prints one JSON line.
+
+Beside the rates, each phase's CPU time per POST (this process's, which runs the app,
+the clients and SQLite: on a shared machine it moves far less with other load than the
+rates do) and the batched phase's SELECTs per POST (what the request path reads).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy import event
 
 from api.core.auth import issue_token
 from api.core.state import app_state
@@ -69,8 +74,9 @@ async def _node(
 
 async def _post_all(
     client: httpx.AsyncClient, node_id: str, headers: dict[str, str], *, posts: int, workers: int
-) -> float:
-    """Posts per second; each POST a distinct second, so every one is a new row."""
+) -> tuple[float, float]:
+    """Posts per second and CPU ms per POST; each POST a distinct second, so every one is
+    a new row."""
     start = utcnow().replace(microsecond=0) - timedelta(seconds=posts)
     queue = list(range(posts))
 
@@ -83,21 +89,33 @@ async def _post_all(
             )
             answer.raise_for_status()
 
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(worker() for _ in range(workers)))
-    return posts / (time.perf_counter() - began)
+    return posts / (time.perf_counter() - began), (time.process_time() - cpu) * 1000 / posts
 
 
-async def _bare(app: FastAPI, node_id: str, *, posts: int) -> float:
+def _count_selects(app: FastAPI) -> list[int]:
+    """A counter of the SELECTs the app's engine runs from now on."""
+    selects = [0]
+
+    def note(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.lstrip()[:6].upper() == "SELECT":
+            selects[0] += 1
+
+    event.listen(app_state(app).engine.sync_engine, "before_cursor_execute", note)
+    return selects
+
+
+async def _bare(app: FastAPI, node_id: str, *, posts: int) -> tuple[float, float]:
     now = int(utcnow().timestamp()) - 3 * posts  # clear of the POSTed seconds
     samples = [
         Sample(node_id=node_id, ts=now + i, values=MetricValues(values={"cpu_usage": 40.0}))
         for i in range(posts)
     ]
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     async with app_state(app).sessions() as session, session.begin():
         await record_samples(session, samples=samples)
-    return posts / (time.perf_counter() - began)
+    return posts / (time.perf_counter() - began), (time.process_time() - cpu) * 1000 / posts
 
 
 async def measure(*, posts: int, concurrency: int, directory: Path) -> dict[str, Any]:
@@ -120,28 +138,42 @@ async def measure(*, posts: int, concurrency: int, directory: Path) -> dict[str,
     ):
         admin = await _admin(app)
         node_id, headers = await _node(client, admin, name="bench-node-1")
-        batched = await _post_all(client, node_id, headers, posts=posts, workers=concurrency)
+        selects = _count_selects(app)
+        batched, batched_cpu = await _post_all(
+            client, node_id, headers, posts=posts, workers=concurrency
+        )
+        batched_selects = selects[0]
         flushes = app_batcher(app).flushes
         # One sample per transaction, as before batching; posted to a second node's rows.
         await app_batcher(app).stop()
-        single = SampleBatcher(sessions=app_state(app).sessions, max_batch=1, max_wait_seconds=0)
+        single = SampleBatcher(
+            sessions=app_state(app).sessions,
+            max_batch=1,
+            max_wait_seconds=0,
+            max_pending=settings.metrics_post_max_waiting,
+        )
         single.start()
         set_app_batcher(app, single)
         other_id, other_headers = await _node(client, admin, name="bench-node-2")
-        unbatched = await _post_all(
+        unbatched, unbatched_cpu = await _post_all(
             client, other_id, other_headers, posts=posts, workers=concurrency
         )
-        bare = await _bare(app, node_id, posts=posts)
+        bare, bare_cpu = await _bare(app, node_id, posts=posts)
     return {
         "backend": "sqlite",
         "posts": posts,
         "concurrency": concurrency,
         "batched_posts_per_s": round(batched),
         "batched_transactions": flushes,
+        "batched_selects_per_post": round(batched_selects / posts, 2),
+        "batched_cpu_ms_per_post": round(batched_cpu, 2),
         "unbatched_posts_per_s": round(unbatched),
+        "unbatched_cpu_ms_per_post": round(unbatched_cpu, 2),
         "bare_one_transaction_samples_per_s": round(bare),
+        "bare_cpu_ms_per_sample": round(bare_cpu, 3),
         "batched_ratio_to_unbatched": round(batched / unbatched, 2),
         "batched_ratio_to_bare": round(batched / bare, 4),
+        "batched_cpu_ratio_to_bare": round(batched_cpu / bare_cpu, 1),
     }
 
 

@@ -346,6 +346,25 @@ class Settings(BaseSettings):
         le=3600,
         description="How far ahead of the server's clock a posted sample's timestamp may be",
     )
+    # The API's metric POSTs are written in shared transactions (api.monitoring.batcher).
+    metrics_post_batch_samples: int = Field(
+        default=500,
+        ge=1,
+        le=10_000,
+        description="Samples of concurrent metric POSTs written in one transaction at most",
+    )
+    metrics_post_batch_wait_seconds: float = Field(
+        default=0.002,
+        gt=0,
+        le=1,
+        description="How long a batch of metric POSTs waits for more after its first sample",
+    )
+    metrics_post_max_waiting: int = Field(
+        default=10_000,
+        ge=1,
+        le=100_000,
+        description="Metric POSTs waiting to be written past which a POST is refused (503)",
+    )
     live_queue_size: int = Field(
         default=1000, ge=10, description="Events buffered per SSE/WebSocket client"
     )
@@ -425,6 +444,12 @@ class Settings(BaseSettings):
             raise ValueError(
                 "EDGEWRIGHT_METRICS_1M_RETENTION_HOURS must be at least an hour more than "
                 "EDGEWRIGHT_METRICS_RAW_RETENTION_HOURS"
+            )
+        if self.metrics_post_max_waiting < self.metrics_post_batch_samples:
+            # Fewer could never fill a batch: every batch would wait out its full time.
+            raise ValueError(
+                "EDGEWRIGHT_METRICS_POST_MAX_WAITING must be at least "
+                "EDGEWRIGHT_METRICS_POST_BATCH_SAMPLES"
             )
         if self.secret_key is not None and len(self.secret_key.get_secret_value()) < 32:
             raise ValueError("EDGEWRIGHT_SECRET_KEY must be at least 32 characters")

@@ -36,7 +36,8 @@ _INVALID = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
 
 @dataclass(frozen=True, kw_only=True)
 class NodeCaller:
-    """A request made with a node's security token."""
+    """A request made with a node's security token; made only once the token and its
+    node were both found in this request's transaction (node_tokens.verify)."""
 
     node_id: str
     token_id: str

@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 import jwt
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.devices import inventory as devices
 from store.devices import node_tokens
 from store.models import NodeToken
 from store.settings import Settings
@@ -106,13 +105,17 @@ def decode(*, settings: Settings, token: str, allow_expired: bool = False) -> No
 async def verify(
     session: AsyncSession, *, settings: Settings, token: str
 ) -> tuple[NodeTokenClaims, NodeToken]:
-    """Signature, expiry, the stored row (not revoked) and the node itself."""
+    """Signature, expiry, the stored row (not revoked) and the node itself (one read).
+
+    Whoever holds verified claims may rely on the node having existed in this session's
+    transaction: the metric POST reads it no second time."""
     claims = decode(settings=settings, token=token)
-    row = await node_tokens.find_node_token(session, token=token)
-    if row is None or row.token_id != claims.token_id:
+    found = await node_tokens.find_node_token_of_node(session, token=token, node_id=claims.node_id)
+    if found is None or found[0].token_id != claims.token_id:
         raise NodeTokenInvalid("Unknown node token")
+    row, node_exists = found
     if row.revoked_at is not None:
         raise NodeTokenInvalid("Node token has been revoked")
-    if await devices.get_by_node_id(session, node_id=claims.node_id) is None:
+    if not node_exists:
         raise NodeTokenInvalid("The node of this token no longer exists")
     return claims, row

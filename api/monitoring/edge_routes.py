@@ -14,7 +14,13 @@ from fastapi import APIRouter, Path, Query, Request
 from api.core.deps import SessionDep, SettingsDep
 from api.core.envelopes import EdgeError
 from api.core.errors import ApiError
-from api.devices.node_access import CallerDep, require_node_or_role, require_user
+from api.devices.node_access import (
+    Caller,
+    CallerDep,
+    NodeCaller,
+    require_node_or_role,
+    require_user,
+)
 from api.monitoring import service
 from api.monitoring.batcher import app_batcher
 from api.monitoring.schemas import FleetMetrics, MetricsReport, NodeMetrics, Recorded
@@ -57,6 +63,14 @@ async def _node(session: SessionDep, node_id: str) -> Device:
     return row
 
 
+async def _require_node(session: SessionDep, caller: Caller, node_id: str) -> None:
+    """The 404 for an unknown node. A node's own token was verified together with its
+    node (one read), so a node posting for itself costs no second read."""
+    if isinstance(caller, NodeCaller) and caller.node_id == node_id:
+        return
+    await _node(session, node_id)
+
+
 @router.post("/metrics/nodes/{node_id}", response_model=Recorded, responses=_POST_ERRORS)
 async def record_node_metrics(
     request: Request,
@@ -73,7 +87,7 @@ async def record_node_metrics(
         retention=metrics_retention(settings),
         max_future_seconds=settings.metrics_max_future_seconds,
     )
-    await _node(session, node_id)
+    await _require_node(session, caller, node_id)
     # Written by the app's batcher in a transaction of its own, shared with concurrent POSTs.
     # End this request's transaction first: waiting while holding its pooled connection
     # (and on SQLite any lock it took) would starve the batcher's write.

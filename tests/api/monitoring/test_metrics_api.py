@@ -8,9 +8,11 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import delete, event, func, select
 
+from api.core.state import app_sessions, app_state
 from store.access.users import Role
-from store.models import utcnow
+from store.models import Device, MetricSample, utcnow
 from tests.api.devices.test_edge_nodes_api import edge_error, node_token, register
 from tests.api.helpers import bearer
 from tests.api.inventory_helpers import add_devices
@@ -140,3 +142,68 @@ async def test_fleet_summary_has_the_seed_shape(
     assert summary["storage_used"].endswith(("KB", "MB"))
     assert body["devices_by_type"] == {"camera": 3, "unknown": 1}
     assert (await client.get("/api/kubeedge/metrics")).status_code == 401
+
+
+def _reads_of_auth_tables(app: FastAPI) -> list[str]:
+    """Every statement the app's engine runs that reads the token or inventory tables."""
+    seen: list[str] = []
+
+    def note(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and (
+            "node_tokens" in statement or "devices" in statement
+        ):
+            seen.append(statement)
+
+    event.listen(app_state(app).engine.sync_engine, "before_cursor_execute", note)
+    return seen
+
+
+async def test_a_node_posting_for_itself_reads_token_and_node_in_one_statement(
+    app: FastAPI, client: httpx.AsyncClient, tokens: dict[Role, str]
+) -> None:
+    admin = tokens[Role.ADMIN]
+    node_id = (await register(client, admin))["id"]
+    own = bearer(await node_token(client, admin, node_id))
+    series = f"/api/v1/metrics/nodes/{node_id}"
+    now = utcnow().replace(microsecond=0)
+    reads = _reads_of_auth_tables(app)
+    posted = await client.post(series, json=body_at(now - timedelta(seconds=1)), headers=own)
+    assert posted.status_code == 200, posted.text
+    assert len(reads) == 1, reads
+    assert "node_tokens" in reads[0]
+    assert "devices" in reads[0]
+    # A user is no node: the node is read for the 404 (and found here).
+    operator = bearer(tokens[Role.OPERATOR])
+    by_operator = await client.post(series, json=body_at(now), headers=operator)
+    assert by_operator.status_code == 200, by_operator.text
+
+
+async def test_revoked_and_orphaned_node_tokens_cannot_post(
+    app: FastAPI, client: httpx.AsyncClient, tokens: dict[Role, str]
+) -> None:
+    admin = tokens[Role.ADMIN]
+    node_id = (await register(client, admin))["id"]
+    series = f"/api/v1/metrics/nodes/{node_id}"
+    now = utcnow().replace(microsecond=0)
+    revoked = await node_token(client, admin, node_id)
+    answer = await client.post(
+        "/api/v1/security/tokens/revoke", json={"token": revoked}, headers=bearer(admin)
+    )
+    assert answer.status_code == 200, answer.text
+    refused = edge_error(
+        await client.post(series, json=body_at(now), headers=bearer(revoked)), 401, "UNAUTHORIZED"
+    )
+    assert refused["message"] == "Node token has been revoked"
+
+    orphaned = await node_token(client, admin, node_id)
+    async with app_sessions(app)() as session, session.begin():
+        await session.execute(delete(Device).where(Device.node_id == node_id))
+    gone = edge_error(
+        await client.post(series, json=body_at(now), headers=bearer(orphaned)), 401, "UNAUTHORIZED"
+    )
+    assert gone["message"] == "The node of this token no longer exists"
+    async with app_sessions(app)() as session:
+        stored = await session.scalar(
+            select(func.count()).select_from(MetricSample).where(MetricSample.node_id == node_id)
+        )
+    assert stored == 0

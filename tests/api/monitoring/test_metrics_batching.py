@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from pydantic import ValidationError
 from sqlalchemy import text
 
 from api.core.errors import ApiError
 from api.core.state import app_state
+from api.main import create_app
 from api.monitoring.batcher import SampleBatcher, app_batcher
 from store.access.users import Role
 from store.models import utcnow
 from store.monitoring.samples import Sample
 from store.monitoring.values import MetricValues
 from tests.api.devices.test_edge_nodes_api import edge_error, node_token, register
-from tests.api.helpers import bearer
+from tests.api.helpers import bearer, make_settings
 from tests.api.monitoring.test_metrics_api import body_at
 
 POSTS = 50
@@ -103,3 +106,42 @@ async def test_a_full_queue_refuses_at_once_and_stop_writes_what_waits(app: Fast
     assert await _stored(app, "metric_samples", "batcher-node") == 2
     with pytest.raises(ApiError):
         await batcher.record(samples[2])
+
+
+@pytest.mark.usefixtures("settings")  # copies the migrated store into tmp_path
+async def test_the_batch_settings_reach_the_app_s_batcher(
+    tmp_path: Path, tokens: dict[Role, str]
+) -> None:
+    # One sample per batch: every POST its own transaction, however many arrive together.
+    one_each = make_settings(tmp_path, metrics_post_batch_samples=1)
+    application = create_app(one_each)
+    transport = httpx.ASGITransport(app=application)
+    async with (
+        application.router.lifespan_context(application),
+        httpx.AsyncClient(transport=transport, base_url="http://testserver") as client,
+    ):
+        _, answers = await _post_many(client, tokens)
+        assert [a.status_code for a in answers] == [200] * POSTS, answers[0].text
+        batcher = app_batcher(application)
+        assert (batcher.flushes, batcher.written) == (POSTS, POSTS)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("METRICS_POST_BATCH_SAMPLES", "0"),
+        ("METRICS_POST_BATCH_SAMPLES", "10001"),
+        ("METRICS_POST_BATCH_WAIT_SECONDS", "0"),
+        ("METRICS_POST_BATCH_WAIT_SECONDS", "2"),
+        ("METRICS_POST_MAX_WAITING", "-1"),
+        ("METRICS_POST_MAX_WAITING", "499"),  # below a batch (500): no batch would fill
+    ],
+)
+async def test_a_bad_batch_setting_is_refused_at_start(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(f"EDGEWRIGHT_{name}", value)
+    application = create_app()  # settings from the environment, read by the lifespan
+    with pytest.raises(ValidationError, match=f"(?i){name}"):
+        async with application.router.lifespan_context(application):
+            pass
