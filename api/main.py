@@ -29,6 +29,7 @@ from api.commands import routes as commands
 from api.core import health_routes as health
 from api.core.audit import AuditMiddleware
 from api.core.body_limit import BodyLimitMiddleware
+from api.core.caller_cache import CallerCache
 from api.core.compat import LenientJsonMiddleware
 from api.core.deprecation import (
     DEPRECATED,
@@ -182,7 +183,9 @@ def _lifespan(
                 "at least 32 characters, for example the output of "
                 "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`."
             )
-        engine = create_engine(settings.sqlalchemy_url)
+        # Pooled past the concurrency it serves: a connection opened per request past the
+        # pool (SQLAlchemy's 5) cost a connect (and on SQLite a thread) every time.
+        engine = create_engine(settings.sqlalchemy_url, pool_size=settings.database_pool_size)
         temporal = TemporalConnector(connect=connect_forever(settings))
         sessions = session_factory(engine)
         batcher = SampleBatcher(sessions=sessions)
@@ -202,6 +205,7 @@ def _lifespan(
                         size=settings.login_max_concurrent,
                         wait_seconds=settings.login_queue_seconds,
                     ),
+                    callers=CallerCache(ttl_seconds=settings.auth_cache_seconds),
                     maintenance=MaintenanceCache(
                         ttl_seconds=settings.maintenance_gate_cache_seconds
                     ),

@@ -45,6 +45,13 @@ class Settings(BaseSettings):
         description="SQLAlchemy async URL; default SQLite file in data_dir. "
         "PostgreSQL: postgresql+asyncpg://user:pass@host/db",
     )
+    database_pool_size: int = Field(
+        default=20,
+        ge=1,
+        le=200,
+        description="Database connections an API process keeps open; a request holds one "
+        "while it runs. Past it, up to 10 more open and close after use",
+    )
     secret_key: SecretStr | None = Field(
         default=None,
         description="Root secret; JWT signing and token sealing keys are derived from it. "
@@ -384,6 +391,13 @@ class Settings(BaseSettings):
         le=30,
         description="How long an API replica may answer writes from its last read of the "
         "maintenance window",
+    )
+    auth_cache_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        le=30,
+        description="How long an API replica reuses its check of a login token against the "
+        "store; a logout or a disabled account elsewhere applies here within it (0: never)",
     )
     maintenance_answer_timeout_seconds: float = Field(
         default=30.0, gt=0, description="How long start and stop wait for the window to answer"
