@@ -15,7 +15,6 @@ from pydantic import BaseModel, Field
 from api.core.deps import OperatorUser, SessionDep, SettingsDep, TemporalDep, ViewerUser
 from api.core.errors import ApiError
 from api.core.listing import (
-    CHUNK_ITEMS,
     LINK_HEADER,
     EncodedItems,
     ListDep,
@@ -31,6 +30,10 @@ from store.monitoring.fleet import average_round_trip_ms
 from workflows.contracts.devices import RevokedTokens
 
 router = APIRouter(prefix="/api/kubeedge", tags=["devices"])
+
+# Rows per read of the whole list: few round trips (asyncpg's cursor fetches in two per
+# read; 200-row reads made the whole list three times slower), a couple of MB alive.
+WHOLE_LIST_ROWS = 1000
 
 DeviceIdPath = Annotated[str, Path(max_length=253, description="The device's device_id")]
 
@@ -68,16 +71,16 @@ async def list_devices(
         )
     # The whole list: each chunk of rows encoded before the next is read (memory).
     items = EncodedItems()
-    total: int | None = None
+    counted: int | None = None
     chunks = devices.summary_chunks(
-        session, offset=window.offset, limit=window.limit, size=CHUNK_ITEMS
+        session, offset=window.offset, limit=window.limit, size=WHOLE_LIST_ROWS
     )
     async for chunk, chunk_total in chunks:
         items.add([device_item(row, now=now) for row in chunk])
-        total = chunk_total
-    if total is None:  # no devices at all
-        total = await devices.count_devices(session)
-    return encoded_list_response(request, key="devices", items=items, window=window, total=total)
+        counted = chunk_total
+    if counted is None:  # no devices at all
+        counted = await devices.count_devices(session)
+    return encoded_list_response(request, key="devices", items=items, window=window, total=counted)
 
 
 @router.get("/device/{device_id}", response_model=DeviceDetail)
