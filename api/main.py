@@ -29,6 +29,7 @@ from api.commands import routes as commands
 from api.core import health_routes as health
 from api.core.audit import AuditMiddleware
 from api.core.body_limit import BodyLimitMiddleware
+from api.core.caller_cache import CallerCache
 from api.core.compat import LenientJsonMiddleware
 from api.core.deprecation import (
     DEPRECATED,
@@ -184,6 +185,8 @@ def _lifespan(
                 "at least 32 characters, for example the output of "
                 "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`."
             )
+        # Pooled past the concurrency it serves: a connection opened per request past the
+        # pool (SQLAlchemy's 5) cost a connect (and on SQLite a thread) every time.
         engine = engine_for(settings)
         temporal = TemporalConnector(connect=connect_forever(settings))
         sessions = session_factory(engine)
@@ -209,6 +212,7 @@ def _lifespan(
                         size=settings.login_max_concurrent,
                         wait_seconds=settings.login_queue_seconds,
                     ),
+                    callers=CallerCache(ttl_seconds=settings.auth_cache_seconds),
                     maintenance=MaintenanceCache(
                         ttl_seconds=settings.maintenance_gate_cache_seconds
                     ),

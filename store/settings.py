@@ -46,11 +46,11 @@ class Settings(BaseSettings):
         "PostgreSQL: postgresql+asyncpg://user:pass@host/db",
     )
     database_pool_size: int = Field(
-        default=10,
+        default=20,
         ge=1,
-        le=1000,
-        description="Connections each process keeps open to the store; as many again may "
-        "open under load (PostgreSQL's max_connections must cover every replica's twice)",
+        le=200,
+        description="Store connections each process keeps open; a request holds one while "
+        "it runs. Past it, up to 10 more open and close after use",
     )
     database_pool_timeout_seconds: float = Field(
         default=10.0,
@@ -417,6 +417,13 @@ class Settings(BaseSettings):
         le=30,
         description="How long an API replica may answer writes from its last read of the "
         "maintenance window",
+    )
+    auth_cache_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        le=30,
+        description="How long an API replica reuses its check of a login token against the "
+        "store; a logout or a disabled account elsewhere applies here within it (0: never)",
     )
     maintenance_answer_timeout_seconds: float = Field(
         default=30.0, gt=0, description="How long start and stop wait for the window to answer"

@@ -149,6 +149,7 @@ async def logout(principal: CurrentUser, session: SessionDep, request: Request) 
             "Logout ends a login token; revoke an API key with DELETE /api/auth/api-keys/{id}",
         )
     await revoke_token(session, jti=principal.token.jti, expires_at=principal.token.expires_at)
+    app_state(request.app).callers.clear()  # refused here at once, not after the cache TTL
     await record_audit_event(
         request,
         session,

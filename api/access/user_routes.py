@@ -21,6 +21,7 @@ from api.core.envelopes import CloudCoreError
 from api.core.errors import ApiError
 from api.core.pagination import PageDep, Pagination, pagination
 from api.core.principal import PrincipalKind
+from api.core.state import app_state
 from store.access.passwords import MAX_LENGTH, password_problem
 from store.access.users import (
     USERNAME_PATTERN,
@@ -175,6 +176,7 @@ async def delete(
     if active_admin and await count_active_admins(session) <= 1:
         raise ApiError(409, "This is the last admin; create another admin first")
     await delete_user(session, user=user)
+    app_state(request.app).callers.clear()  # its tokens refused here at once
     logger.info("user %s deleted by %s", user.username, admin.username)
     await record_audit_event(
         request,

@@ -4,14 +4,16 @@ Two kinds of credentials are accepted on every protected route: a login JWT
 (`Authorization: Bearer <jwt>`) and an API key (`X-API-Key: <key>`; also accepted as
 `Authorization: Bearer <key>`, for clients that only know bearer tokens). Every check
 re-reads the store, so a deleted user, a logged-out token or a revoked key stops working
-with the next request.
+with the next request; except that a caller may pass a CallerCache, which reuses a login
+token's store check for a couple of seconds (api.core.caller_cache says how stale it gets).
 """
 
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.core.auth import TokenError, decode_token
+from api.core.auth import TokenClaims, TokenError, decode_token
+from api.core.caller_cache import CallerCache
 from api.core.errors import ApiError
 from api.core.principal import Principal
 from store.access.api_keys import (
@@ -29,7 +31,12 @@ _INVALID = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
 
 
 async def authenticate(
-    session: AsyncSession, *, settings: Settings, bearer: str | None, api_key: str | None
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    bearer: str | None,
+    api_key: str | None,
+    callers: CallerCache | None = None,
 ) -> Principal:
     if bearer is not None and api_key is not None:
         # Two identities in one request: refuse rather than guess which role applies.
@@ -42,14 +49,29 @@ async def authenticate(
         raise ApiError(401, "Missing bearer token", headers=_CHALLENGE)
     if looks_like_api_key(bearer):
         return await _by_api_key(session, secret=bearer)
-    return await _by_token(session, settings=settings, token=bearer)
+    return await _by_token(session, settings=settings, token=bearer, callers=callers)
 
 
-async def _by_token(session: AsyncSession, *, settings: Settings, token: str) -> Principal:
+async def _by_token(
+    session: AsyncSession, *, settings: Settings, token: str, callers: CallerCache | None
+) -> Principal:
     try:
-        claims = decode_token(settings=settings, token=token)
+        claims = decode_token(settings=settings, token=token)  # signature and expiry, always
     except TokenError as err:
         raise ApiError(401, str(err), headers=_INVALID) from err
+    if callers is None:
+        return await _token_holder(session, claims=claims)
+    key = (claims.user_uid, claims.jti, claims.username)
+    cached = callers.get(key)
+    if cached is not None:
+        return cached
+    generation = callers.generation
+    principal = await _token_holder(session, claims=claims)
+    callers.put(key, principal, generation=generation)
+    return principal
+
+
+async def _token_holder(session: AsyncSession, *, claims: TokenClaims) -> Principal:
     user, revoked = await token_holder(session, uid=claims.user_uid, jti=claims.jti)
     if revoked:
         raise ApiError(401, "Token has been revoked (logged out); log in again", headers=_INVALID)

@@ -117,7 +117,13 @@ async def current_user(
     """The caller (a user by JWT or an API key), counted against its rate limit."""
     bearer = credentials.credentials if credentials is not None else None
     try:
-        principal = await authenticate(session, settings=settings, bearer=bearer, api_key=api_key)
+        principal = await authenticate(
+            session,
+            settings=settings,
+            bearer=bearer,
+            api_key=api_key,
+            callers=app_state(request.app).callers,
+        )
     except ApiError as err:
         if bearer is not None or api_key is not None:  # no credentials at all is no refusal
             note_refused(request, reason=err.message)

@@ -6,8 +6,10 @@ operator's change applies within seconds. Counting uses a moving window: no burs
 twice the limit across a window boundary, as a fixed window would allow.
 
 The counters live in `EDGEWRIGHT_RATE_LIMIT_STORAGE` (default `memory://`: this process
-only). With several API replicas each would count on its own, letting a caller make N
-times the limit; point all replicas at one shared storage such as `redis://host:6379`.
+only, counted by api.core.moving_window with the library's semantics and without its
+thread round trip per hit). With several API replicas each would count on its own,
+letting a caller make N times the limit; point all replicas at one shared storage such as
+`redis://host:6379`.
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 
 from api.core.errors import ApiError
+from api.core.moving_window import WINDOW_SECONDS as _WINDOW_SECONDS
+from api.core.moving_window import MovingWindows
 
-_WINDOW_SECONDS = 60
+_IN_PROCESS = ("memory://", "async+memory://")
 
 
 class _PerMinute(RateLimitItemPerMinute):
@@ -49,19 +53,29 @@ class RateLimitStatus:
 
 class RateLimiter:
     def __init__(self, *, storage_uri: str = "memory://") -> None:
-        self._storage = _async_storage(storage_uri)
-        self._strategy = MovingWindowRateLimiter(self._storage)
+        self._local: MovingWindows | None = None
+        self._storage: Storage | None = None
+        if storage_uri in _IN_PROCESS:
+            self._local = MovingWindows()
+        else:
+            self._storage = _async_storage(storage_uri)
+            self._strategy = MovingWindowRateLimiter(self._storage)
 
     async def hit(self, *, scope: str, key: str, limit: int) -> RateLimitStatus:
         """Count one request of `key`; raises the 429 ApiError when over `limit`."""
-        item = _PerMinute(limit)
-        allowed = await self._strategy.hit(item, scope, key)
-        stats = await self._strategy.get_window_stats(item, scope, key)
+        if self._local is not None:
+            counted = self._local.hit(f"{scope}/{key}", limit=limit)
+            allowed, remaining, reset_time = counted.allowed, counted.remaining, counted.reset_time
+        else:
+            item = _PerMinute(limit)
+            allowed = await self._strategy.hit(item, scope, key)
+            stats = await self._strategy.get_window_stats(item, scope, key)
+            remaining, reset_time = stats.remaining, stats.reset_time
         now = time.time()
-        reset_at = max(math.ceil(stats.reset_time), math.ceil(now))
-        status = RateLimitStatus(limit=limit, remaining=max(stats.remaining, 0), reset_at=reset_at)
+        reset_at = max(math.ceil(reset_time), math.ceil(now))
+        status = RateLimitStatus(limit=limit, remaining=max(remaining, 0), reset_at=reset_at)
         if not allowed:
-            retry_after = max(1, min(_WINDOW_SECONDS, math.ceil(stats.reset_time - now)))
+            retry_after = max(1, min(_WINDOW_SECONDS, math.ceil(reset_time - now)))
             raise ApiError(
                 429,
                 f"Rate limit of {limit} requests per minute exceeded; retry in {retry_after} s",
@@ -71,7 +85,10 @@ class RateLimiter:
         return status
 
     async def reset(self) -> None:
-        await self._storage.reset()
+        if self._local is not None:
+            self._local.clear()
+        if self._storage is not None:
+            await self._storage.reset()
 
 
 def _async_storage(uri: str) -> Storage:

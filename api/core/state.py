@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
 from api.core.audit_memo import AuditMemo
+from api.core.caller_cache import CallerCache
 from api.core.config_cache import RuntimeConfigCache
 from api.core.rate_limit import RateLimiter
 from api.core.slots import Slots
@@ -32,6 +33,8 @@ class AppState:
     # Defaults count in this process only; the lifespan builds the configured storage.
     rate_limiter: RateLimiter = field(default_factory=RateLimiter)
     config_cache: RuntimeConfigCache = field(default_factory=RuntimeConfigCache)
+    # Login tokens the store vouched for moments ago (EDGEWRIGHT_AUTH_CACHE_SECONDS).
+    callers: CallerCache = field(default_factory=CallerCache)
     # The maintenance window as last read (EDGEWRIGHT_MAINTENANCE_GATE_CACHE_SECONDS).
     maintenance: MaintenanceCache = field(default_factory=MaintenanceCache)
     # Logins hashing a password at once (EDGEWRIGHT_LOGIN_MAX_CONCURRENT).

@@ -16,6 +16,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.core.state import app_state
 from store.access.users import Role
+from store.db import MAX_OVERFLOW
 from store.settings import Settings
 from tests.api.helpers import ApiUser, bearer, make_settings
 
@@ -42,7 +43,7 @@ def extra_routers() -> Sequence[APIRouter]:
 @pytest.fixture
 def settings(tmp_path: Path, template_db: tuple[Path, list[ApiUser]]) -> Settings:
     shutil.copyfile(template_db[0], tmp_path / "edgewright.db")
-    # One connection (and one more under load), given up on after a fifth of a second.
+    # One connection (and MAX_OVERFLOW more under load), given up on after 0.2 s.
     return make_settings(tmp_path, database_pool_size=1, database_pool_timeout_seconds=0.2)
 
 
@@ -52,7 +53,7 @@ async def test_a_request_that_finds_no_free_store_connection_is_a_503(
     engine = app_state(app).engine  # type: ignore[arg-type]
     headers = bearer(tokens[Role.VIEWER])
     async with contextlib.AsyncExitStack() as held:
-        for _ in range(2):  # the pool's one and its one overflow
+        for _ in range(1 + MAX_OVERFLOW):  # the pool's one and every overflow
             await held.enter_async_context(engine.connect())
         answer = await client.get("/api/kubeedge/devices", headers=headers)
         assert answer.status_code == 503  # before: 500

@@ -80,6 +80,22 @@ async def test_page_and_total(sessions: Sessions) -> None:
         assert await devices.list_summaries(session, offset=5, limit=2) == ([], 5)
 
 
+async def test_summaries_in_chunks_each_with_the_total(sessions: Sessions) -> None:
+    async with sessions() as session, session.begin():
+        for i in range(5):
+            await devices.upsert_device(
+                session, device_id=f"dev-{i}", node_name=f"node-{i}", status="joined"
+            )
+    async with sessions() as session:
+        got = [
+            ([r.device_id for r in chunk], total)
+            async for chunk, total in devices.summary_chunks(session, offset=1, limit=4, size=2)
+        ]
+        past_end = [c async for c in devices.summary_chunks(session, offset=5, limit=2, size=2)]
+    assert got == [(["dev-1", "dev-2"], 5), (["dev-3", "dev-4"], 5)]
+    assert past_end == []
+
+
 async def test_node_facts_overwrite_and_forget(sessions: Sessions) -> None:
     async with sessions() as session, session.begin():
         await nodes.register_node(
