@@ -5,7 +5,6 @@ in memory.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import io
 import json
@@ -22,6 +21,7 @@ from adapters.archive.format import (
     PartEntry,
     part_file,
 )
+from store.backup.json_text import spliced
 from store.files import open_private_binary, private_dir
 from workflows.contracts.backup import (
     BACKUP_FORMAT,
@@ -30,9 +30,6 @@ from workflows.contracts.backup import (
     PartSummary,
     SkippedPart,
 )
-
-# One encoder for every row: json.dumps with options builds a new one per call.
-_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 class PartWriter:
@@ -48,10 +45,7 @@ class PartWriter:
     def write(self, rows: Iterable[dict[str, Any]], *, raw: Sequence[str] = ()) -> None:
         """Append rows. The fields named in `raw` hold JSON text (or None), copied into the
         line as it is: compact, one line, and valid (store.backup.table_dump.export_rows)."""
-        if raw:
-            lines = [_spliced(row, raw) for row in rows]
-        else:
-            lines = [_ENCODER.encode(row) for row in rows]
+        lines = [spliced(row, raw) for row in rows]
         if not lines:
             return
         data = ("\n".join(lines) + "\n").encode()
@@ -68,25 +62,6 @@ class PartWriter:
             "bytes": self.bytes,
             "sha256": self._hash.hexdigest(),
         }
-
-
-@functools.cache
-def _key(name: str) -> str:
-    return _ENCODER.encode(name) + ":"
-
-
-def _spliced(row: dict[str, Any], raw: Sequence[str]) -> str:
-    """The row (emptied of its `raw` fields) as one JSON object whose `raw` fields are
-    their JSON text, unparsed.
-
-    Readers see the same object as from a row encoded whole; only the order of the keys
-    differs (the raw fields come last), which JSON leaves open.
-    """
-    fields = [f"{_key(name)}{'null' if (text := row.pop(name)) is None else text}" for name in raw]
-    head = _ENCODER.encode(row)
-    if head == "{}":
-        return "{" + ",".join(fields) + "}"
-    return head[:-1] + "," + ",".join(fields) + "}"
 
 
 class ArchiveWriter:

@@ -195,7 +195,9 @@ async def upsert_rows(
     session: AsyncSession, bound: BoundTable, rows: Sequence[JsonRow], *, returning: bool = False
 ) -> list[JsonRow]:
     """Insert, or overwrite every archived column of the row with the same key. With
-    `returning`, the rows as written (JSON-ready, in no particular order); else []."""
+    `returning`, the rows as written (in no particular order); else []. They are JSON-ready
+    but for their JSON columns (`bound.json_columns`), which hold their compact JSON text,
+    as from export_rows."""
     if not rows:
         return []
     dialect = session.get_bind().dialect.name
@@ -222,8 +224,13 @@ async def upsert_rows(
     if not returning:
         await session.execute(stmt, values)
         return []
-    # RETURNING saves a read-back query per batch (measured: the journal's cost).
-    written = await session.execute(stmt.returning(*bound.columns), values)
+    # RETURNING saves a read-back query per batch (measured: the journal's cost). JSON
+    # columns come back as their text, which the journal copies without parsing it.
+    returned = [
+        _json_text(column, dialect) if column.name in bound.json_columns else column
+        for column in bound.columns
+    ]
+    written = await session.execute(stmt.returning(*returned), values)
     return [bound.to_json(row) for row in written]
 
 
