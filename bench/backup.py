@@ -6,7 +6,9 @@ and the Kubernetes sandbox as processes, fills a SQLite store (in a child proces
 runs in this process a worker with the real backup activities and workflows:
 - backup: BackupWorkflow (export → archive → multipart upload → read-back verify → record);
 - restore: the three tables emptied, then RestoreWorkflow in replace mode (download →
-  verify → safety backup → apply);
+  verify → maintenance window → safety backup → apply), with the maintenance window's
+  workflow and activities registered as the production worker has them (its live events
+  are dropped: no broker runs here);
 - bare: the same tables dumped with sqlite3 to JSON lines, tar.gz at the same level and
   uploaded with boto3; then downloaded, unpacked and inserted, without any checks.
 Peak memory is this process's VmHWM (the worker runs here: `backup.peak_rss_mb` and
@@ -28,7 +30,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
@@ -40,6 +42,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 from adapters.kubernetes.client import connect_kube
+from adapters.mqtt.events import EventSink
 from bench._backup_data import TABLES, bare_backup, bare_restore, empty_tables
 from bench._profile import profiled
 from bench._stack import _spawn
@@ -47,6 +50,7 @@ from store.db import create_engine, session_factory
 from store.migrate import upgrade_async
 from store.settings import Settings
 from workers.backup import BACKUP_WORKFLOWS, backup_activities
+from workers.maintenance import MAINTENANCE_WORKFLOWS, maintenance_activities
 from workers.processes import LOOPBACK, free_port, temporal_dev_server_command, wait_for_port
 from workers.worker import SANDBOX
 from workflows.contracts.backup import (
@@ -58,6 +62,7 @@ from workflows.contracts.backup import (
     RestoreMode,
     RestoreProgress,
 )
+from workflows.contracts.live import EventType
 
 T = TypeVar("T")
 MB = 1024 * 1024
@@ -66,6 +71,14 @@ AWS = {
     "AWS_SECRET_ACCESS_KEY": "bench",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
+
+
+class DroppedEvents(EventSink):
+    """The maintenance window's live events (QoS 0, a view, not a record) go nowhere: the
+    bench runs no broker, and measures the restore rather than publishing."""
+
+    def emit(self, event: EventType, fields: Mapping[str, Any]) -> None:
+        return None
 
 
 def rss_mb(field: str) -> float:
@@ -188,16 +201,21 @@ async def run_workflows(
     db = Path(settings.sqlalchemy_url.removeprefix("sqlite+aiosqlite:///"))
     try:
         with ThreadPoolExecutor(max_workers=16, thread_name_prefix="activity") as executor:
+            sessions = session_factory(engine)
             activities = backup_activities(
                 settings=settings,
-                sessions=session_factory(engine),
+                sessions=sessions,
                 target=connect_kube(settings),
                 executor=executor,
+            )
+            # A restore runs inside a maintenance window of its own: its workflow too.
+            activities += maintenance_activities(
+                settings=settings, sessions=sessions, events=DroppedEvents()
             )
             async with Worker(
                 client,
                 task_queue=settings.task_queue,
-                workflows=list(BACKUP_WORKFLOWS),
+                workflows=[*BACKUP_WORKFLOWS, *MAINTENANCE_WORKFLOWS],
                 activities=activities,
                 activity_executor=executor,
                 max_concurrent_activities=16,

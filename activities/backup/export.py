@@ -7,13 +7,16 @@ page at a time in the thread pool. Every batch heartbeats.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.backup.parts import KUBE_PARTS, TABLE_PARTS, KubePart, TablePart
 from activities.heartbeat import Heartbeat
 from adapters.archive.writer import ArchiveWriter, PartWriter
 from adapters.kubernetes.objects import KubeObjects
-from store.backup.table_dump import begin_snapshot, bind, stream_rows
+from store.backup.table_dump import BoundTable, begin_snapshot, bind, export_rows
 from store.settings import Settings
 from workflows.contracts.backup import BackupInclude, PartSummary, SkippedPart
 
@@ -65,12 +68,17 @@ async def _export_table(
         columns=list(bound.column_names),
     )
     rows = 0
-    async for batch in stream_rows(session, bound):
-        await heartbeat.run(out.write, batch)
+    async for batch in export_rows(session, bound):
+        # Made JSON-ready in the thread pool too: the event loop keeps serving heartbeats.
+        await heartbeat.run(_write_rows, out, bound, batch)
         rows += len(batch)
         heartbeat.beat(stage="export", part=part.name, rows=rows)
     summary: PartSummary = await heartbeat.run(writer.add, out)
     return summary
+
+
+def _write_rows(out: PartWriter, bound: BoundTable, batch: Sequence[Any]) -> None:
+    out.write([bound.to_json(row) for row in batch], raw=bound.json_columns)
 
 
 def _export_kube(

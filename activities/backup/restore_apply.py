@@ -180,7 +180,11 @@ async def _write(
     changes = []
     for row in written:
         key = bound.key_of(row)
-        changes.append(journal.Change(part=part, key=key, before=before.get(key), after=row))
+        changes.append(
+            journal.Change(
+                part=part, key=key, before=before.get(key), after=row, raw=bound.json_columns
+            )
+        )
     await journal.append(session, restore_id=restore_id, changes=changes)
 
 

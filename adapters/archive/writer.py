@@ -9,7 +9,7 @@ import hashlib
 import io
 import json
 import tarfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -21,6 +21,7 @@ from adapters.archive.format import (
     PartEntry,
     part_file,
 )
+from store.backup.json_text import spliced
 from store.files import open_private_binary, private_dir
 from workflows.contracts.backup import (
     BACKUP_FORMAT,
@@ -29,9 +30,6 @@ from workflows.contracts.backup import (
     PartSummary,
     SkippedPart,
 )
-
-# One encoder for every row: json.dumps with options builds a new one per call.
-_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 class PartWriter:
@@ -44,8 +42,10 @@ class PartWriter:
         self.count = 0
         self.bytes = 0
 
-    def write(self, rows: Iterable[dict[str, Any]]) -> None:
-        lines = [_ENCODER.encode(row) for row in rows]
+    def write(self, rows: Iterable[dict[str, Any]], *, raw: Sequence[str] = ()) -> None:
+        """Append rows. The fields named in `raw` hold JSON text (or None), copied into the
+        line as it is: compact, one line, and valid (store.backup.table_dump.export_rows)."""
+        lines = [spliced(row, raw) for row in rows]
         if not lines:
             return
         data = ("\n".join(lines) + "\n").encode()

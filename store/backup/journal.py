@@ -21,9 +21,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import JSON, Dialect, Table, TypeDecorator, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from store.backup.json_text import ENCODER, spliced
 from store.models import RestoreJournalRow, utcnow
 
 JsonRow = dict[str, Any]
@@ -41,9 +42,12 @@ class Change:
     key: tuple[Any, ...]
     before: JsonRow | None  # None: the restore created it
     after: JsonRow | None  # None: the restore deleted it
+    # Fields of `after` that hold their JSON text rather than its value (as upsert_rows
+    # returns JSON columns); stored as the value they encode.
+    raw: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Entry(Change):
     entry_id: int
 
@@ -65,17 +69,33 @@ async def append(session: AsyncSession, *, restore_id: str, changes: Sequence[Ch
         {
             "restore_id": restore_id,
             "part": change.part,
-            "key": list(change.key),
-            "before": change.before,
-            "after": change.after,
+            "key": ENCODER.encode(list(change.key)),
+            "before": "null" if change.before is None else ENCODER.encode(change.before),
+            "after": "null" if change.after is None else spliced(dict(change.after), change.raw),
             "outcome": None,
             "created_at": now,
         }
         for change in changes
     ]
     # The table, not the mapped class: an ORM bulk insert costs mapper work per row, and a
-    # restore journals every row it writes.
-    await session.execute(insert(cast(Table, RestoreJournalRow.__table__)), rows)
+    # restore journals every row it writes. The images go in as the JSON text made here.
+    await session.execute(_INSERT, rows)
+
+
+class _EncodedJson(TypeDecorator[str]):
+    """A JSON column's value given as its JSON text: bound as it is, not encoded again."""
+
+    impl = JSON
+    cache_ok = True
+
+    def bind_processor(self, dialect: Dialect) -> None:
+        return None
+
+
+_TABLE = cast(Table, RestoreJournalRow.__table__)
+_INSERT = insert(_TABLE).values(
+    {name: bindparam(name, type_=_EncodedJson()) for name in ("key", "before", "after")}
+)
 
 
 async def pending(session: AsyncSession, *, restore_id: str, limit: int) -> list[Entry]:

@@ -178,9 +178,12 @@ def tar_gz(members: list[tuple[str, bytes]]) -> bytes:
     return out.getvalue()
 
 
-def crafted_archive(name: str, **manifest_changes: Any) -> bytes:
-    """A well-formed archive of one config row, with manifest fields overridden."""
-    part = b'{"key":"runtime","updated_at":"2026-01-15T10:30:00+00:00","value":{}}\n'
+CONFIG_ROW = b'{"key":"runtime","updated_at":"2026-01-15T10:30:00+00:00","value":{}}\n'
+
+
+def crafted_archive(name: str, *, part: bytes = CONFIG_ROW, **manifest_changes: Any) -> bytes:
+    """A well-formed archive of config rows (one by default), with manifest fields
+    overridden."""
     manifest: dict[str, Any] = {
         "format": "edgewright-backup",
         "format_version": 1,
@@ -194,7 +197,7 @@ def crafted_archive(name: str, **manifest_changes: Any) -> bytes:
                 "include": "config",
                 "source": "table",
                 "file": "parts/config.jsonl",
-                "count": 1,
+                "count": part.count(b"\n"),
                 "bytes": len(part),
                 "sha256": hashlib.sha256(part).hexdigest(),
             }

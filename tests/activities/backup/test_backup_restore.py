@@ -26,7 +26,7 @@ from store.devices import inventory as devices
 from store.devices import tokens
 from store.devices.node_tokens import record_node_token, revoke_node_token
 from store.migrate import upgrade_async
-from store.models import JoinToken, NodeToken, utcnow
+from store.models import JoinToken, NodeToken, RuntimeConfigRow, utcnow
 from store.runtime_config import save_runtime_config
 from tests.activities.backup_helpers import Rig, backup_settings, crafted_archive, tar_gz
 from tests.support.backup_inventory import T0, device_names, kube_inputs, populate
@@ -397,3 +397,31 @@ async def test_restore_into_an_emptied_store(sqlite_rig: Rig) -> None:
     assert changes_by_part(plan.changes)["devices"] == (4, 0, 0, 0)
     await rig.apply(plan)
     assert await rig.picture() == before
+
+
+async def test_an_archive_of_the_earlier_writer_restores(sqlite_rig: Rig, tmp_path: Path) -> None:
+    # Archives made before JSON columns were copied as text encode each row whole, keys
+    # sorted at every depth; a current backup puts JSON columns last. Both read the same.
+    rig = sqlite_rig
+    value = {"b": [1, {"z": None, "a": "é\n"}], "a": {"nested": True}}
+    row = {"key": "earlier", "updated_at": "2026-01-15T10:30:00+00:00", "value": value}
+    part = json.dumps(row, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n"
+    rig.put_raw("earlier", crafted_archive("earlier", part=part.encode()), tmp_path)
+    plan = await rig.inspect("earlier", mode=RestoreMode.MERGE)
+    assert changes_by_part(plan.changes)["config"][0] == 1
+    await rig.apply(plan, mode=RestoreMode.MERGE)
+    async with rig.sessions() as session:
+        stored = await session.scalar(
+            select(RuntimeConfigRow.value).where(RuntimeConfigRow.key == "earlier")
+        )
+    assert stored == value
+    # And a backup made now of that row restores it the same.
+    await rig.make_backup("now")
+    async with rig.sessions() as session, session.begin():
+        await session.execute(text("DELETE FROM runtime_config WHERE key = 'earlier'"))
+    await rig.apply(await rig.inspect("now", mode=RestoreMode.MERGE), mode=RestoreMode.MERGE)
+    async with rig.sessions() as session:
+        again = await session.scalar(
+            select(RuntimeConfigRow.value).where(RuntimeConfigRow.key == "earlier")
+        )
+    assert again == value
