@@ -44,6 +44,7 @@ class Rotation:
         self._next = itertools.cycle(list(self.clients))
         self.served: Counter[str] = Counter()
         self.rerouted = 0
+        self.retried_unavailable = 0  # 503s with Retry-After, sent again as clients do
 
     async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         for _ in range(len(self.clients) * 20):
@@ -55,6 +56,12 @@ class Rotation:
                 await asyncio.sleep(0.05)
                 continue
             self.served[name] += 1
+            retry_after = answer.headers.get("retry-after")
+            if answer.status_code == 503 and retry_after and retry_after.isdigit():
+                # The store or Temporal was busy and nothing happened: send it again.
+                self.retried_unavailable += 1
+                await asyncio.sleep(min(int(retry_after), 5))
+                continue
             return answer
         raise RuntimeError(f"no API replica answered {method} {path}")
 

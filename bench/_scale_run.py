@@ -184,6 +184,11 @@ async def run(shape: Shape, size: Size, *, kill: bool) -> dict[str, Any]:
         kube = k8s.ApiClient(configuration)
         try:
             return await _run(stack, sessions, kube, size, fleet, nodes, tag=tag, kill=kill)
+        except Exception:
+            # The stack's logs go with its temporary directory: show the API's now.
+            for name in stack.api_urls:
+                print(f"--- {name}\n{stack.processes.log_tail(name)}", file=sys.stderr)
+            raise
         finally:
             kube.close()
             await engine.dispose()
@@ -289,6 +294,7 @@ async def _run(
         "rate_limit_logins": await login_limit(stack),
         "requests_per_replica": dict(api.served),
         "rerouted_requests": api.rerouted,
+        "retried_503": api.retried_unavailable,
         "seconds": {
             **{k: round(v, 1) for k, v in progress.seconds.items()},
             "total": round(total, 1),

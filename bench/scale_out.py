@@ -31,6 +31,7 @@ import asyncio
 import json
 import os
 import time
+from typing import Any
 
 from bench._scale_run import Size, run
 from bench._scale_stack import Shape
@@ -72,8 +73,13 @@ async def main(size: Size, *, baseline: bool) -> dict[str, object]:
         **scaled,
         "throughput": throughput(scaled, size),
     }
+    bare: dict[str, Any] | None = None
     if baseline:
-        bare = await run(BARE, size, kill=False)
+        try:
+            bare = await run(BARE, size, kill=False)
+        except Exception as err:  # the replicated figures still stand; say what failed
+            line["baseline"] = {"error": f"{type(err).__name__}: {err}"[:500]}
+    if bare is not None:
         bare_rates = throughput(bare, size)
         line["baseline"] = {
             "api_replicas": 1,
