@@ -16,9 +16,10 @@ to 60 rows plus one scan of about 17,000 (bench.metrics).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from operator import itemgetter
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, and_, case, func, literal_column, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -55,8 +56,9 @@ class Totals:
         return self.sums[metric] / count if count else None
 
 
-@dataclass(frozen=True, kw_only=True)
-class Point:
+class Point(NamedTuple):
+    # A tuple, not a frozen dataclass: a 24h@5m series builds 2,304 of them, a third the
+    # time each.
     ts: int
     value: float
 
@@ -89,9 +91,7 @@ async def node_series(session: AsyncSession, *, node_id: str, width: int, start:
     cut = _cut(width)
     rolled = _rows(ROLLUPS.c.node_id == node_id, width=width, start=start, cut=cut)
     raw = _raw(bucket_of(RAW.c.ts, width), start=start, cut=cut).where(RAW.c.node_id == node_id)
-    totals: dict[Any, Totals] = defaultdict(Totals)
-    await _sum_into(session, totals, union_all(rolled, raw))
-    return _series(totals)
+    return _series(await session.execute(union_all(rolled, raw)))
 
 
 async def fleet(
@@ -104,10 +104,9 @@ async def fleet(
     horizon is read first (the tiles depend on it), then one statement per result.
     """
     cut = max(floor_to(await horizon(session), width), start)
-    per_bucket: dict[Any, Totals] = defaultdict(Totals)
     rolled = _rows(ROLLUPS.c.node_id == FLEET, width=width, start=start, cut=cut)
     raw = _raw(bucket_of(RAW.c.ts, width), start=start, cut=cut)
-    await _sum_into(session, per_bucket, union_all(rolled, raw))
+    per_bucket = _series(await session.execute(union_all(rolled, raw)))
     per_node: dict[Any, Totals] = defaultdict(Totals)
     kept = retention.of(width)
     widths = [w for w in WIDTHS if w >= width and retention.of(w) >= kept]
@@ -116,7 +115,7 @@ async def fleet(
     )
     raw = _raw(node_key(RAW.c.node_id), start=start, cut=cut)
     await _sum_into(session, per_node, union_all(rolled, raw))
-    return _series(per_bucket), {str(key): value for key, value in per_node.items()}
+    return per_bucket, {str(key): value for key, value in per_node.items()}
 
 
 def tiles(start: int, end: int, *, widths: Sequence[int]) -> list[tuple[int, int, int]]:
@@ -192,11 +191,13 @@ def _add(totals: Totals, values: Sequence[Any]) -> None:
         totals.add(metric, values[2 * index], values[2 * index + 1])
 
 
-def _series(per_bucket: dict[Any, Totals]) -> Series:
+def _series(rows: Iterable[Sequence[Any]]) -> Series:
+    """Averages per bucket from rows of (bucket, sum, count, ...), one row a bucket: the
+    rollups' and the raw samples' buckets are disjoint (the horizon is cut to the width)."""
     series: Series = {metric: [] for metric in METRICS}
-    for bucket in sorted(per_bucket):
-        for metric in METRICS:
-            value = per_bucket[bucket].average(metric)
-            if value is not None:
-                series[metric].append(Point(ts=int(bucket), value=value))
+    for row in sorted(rows, key=itemgetter(0)):
+        bucket = int(row[0])
+        for index, metric in enumerate(METRICS):
+            if count := row[2 * index + 2]:
+                series[metric].append(Point(ts=bucket, value=float(row[2 * index + 1]) / count))
     return series
