@@ -194,10 +194,12 @@ def _add(totals: Totals, values: Sequence[Any]) -> None:
 def _series(rows: Iterable[Sequence[Any]]) -> Series:
     """Averages per bucket from rows of (bucket, sum, count, ...), one row a bucket: the
     rollups' and the raw samples' buckets are disjoint (the horizon is cut to the width)."""
-    series: Series = {metric: [] for metric in METRICS}
-    for row in sorted(rows, key=itemgetter(0)):
-        bucket = int(row[0])
-        for index, metric in enumerate(METRICS):
-            if count := row[2 * index + 2]:
-                series[metric].append(Point(ts=bucket, value=float(row[2 * index + 1]) / count))
-    return series
+    ordered = sorted(rows, key=itemgetter(0))
+    return {
+        metric: [
+            Point(int(row[0]), float(row[total]) / row[total + 1])
+            for row in ordered
+            if row[total + 1]
+        ]
+        for metric, total in zip(METRICS, range(1, 2 * len(METRICS), 2), strict=True)
+    }
