@@ -2,8 +2,9 @@
 
 Buckets before the rollups' horizon (`compacted_until`, or a late sample's
 `recompute_from` if older) come from the rollups; the rest is summed from raw samples at
-query time, so a sample is visible the moment it is stored. Both parts group by bucket in
-SQL and meet in disjoint buckets (the horizon is cut to the bucket width).
+query time, so a sample is visible the moment it is stored. The two parts meet in
+disjoint buckets (the horizon is cut to the bucket width), so a node's rollup rows need no
+grouping, and each series is one row a bucket from one `UNION ALL` statement.
 
 The fleet's aggregate reads few rows: its per-bucket series from the fleet's own rollups
 (node FLEET, written by compaction), and each node's totals over the window from the
@@ -84,9 +85,9 @@ async def horizon(session: AsyncSession) -> int:
 async def node_series(session: AsyncSession, *, node_id: str, width: int, start: int) -> Series:
     """One statement: the horizon is a subquery of it, not a round trip of its own.
 
-    Three round trips (horizon, rollups, raw) cost a node's 24h@5m series five to seven
-    times a bare SELECT of its rollup rows, while the database spent under a millisecond
-    on them (bench.metrics, EXPLAIN ANALYZE on PostgreSQL): the waiting was the trips.
+    Three round trips (horizon, rollups, raw) and a Totals per bucket made a node's
+    24h@5m series 3-4 times a bare SELECT of its rollup rows (bench.metrics p99), while
+    the database spent under a millisecond on them (EXPLAIN ANALYZE on PostgreSQL).
     """
     cut = _cut(width)
     rolled = _rows(ROLLUPS.c.node_id == node_id, width=width, start=start, cut=cut)
