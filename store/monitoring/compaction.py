@@ -6,6 +6,13 @@ cut short changes nothing. 1m rollups come from raw samples, and the fleet's 1m 
 (node FLEET) from those; 5m and 1h ones, the fleet's too, are summed from 1m rollups
 (sums and counts add up exactly), so raw samples need only outlive a run interval and 1m
 rollups an hour. All of it is INSERT ... SELECT: no rows cross the wire.
+
+Rollups are inserted in (bucket, node) order. SQLite keeps a table in insertion order
+and reads a window's rows through the (width, bucket) index: inserted node by node, a
+bucket's rows lie on as many pages as there are nodes, and the fleet's node totals and a
+bare SELECT of a 1h@1m window read scattered pages (bench.metrics' 24 h of 1,000 nodes,
+warm: that SELECT of 60,000 rows took 100-110 ms laid out by node, 14 ms by bucket; the
+node totals 34-48 ms, 22-24 ms; a node's 24h@5m rows 1.1 ms, 1.4 ms).
 """
 
 from __future__ import annotations
@@ -118,7 +125,8 @@ async def _from_raw(session: AsyncSession, *, start: int, until: int) -> int:
     rows: Any = (
         select(literal_column("60"), node, bucket, *sums)
         .where(RAW.c.ts >= start, RAW.c.ts < until)
-        .group_by(node, bucket)
+        .group_by(bucket, node)
+        .order_by(bucket, node)
     )
     columns = ["width", "node_id", "bucket", *sum_columns()]
     written = _count(await session.execute(insert(ROLLUPS).from_select(columns, rows)))
@@ -147,7 +155,8 @@ async def _from_minutes(session: AsyncSession, *, width: int, start: int, until:
     rows = (
         select(literal_column(str(width)), ROLLUPS.c.node_id, bucket, *sums)
         .where(ROLLUPS.c.width == 60, ROLLUPS.c.bucket >= start, ROLLUPS.c.bucket < until)
-        .group_by(ROLLUPS.c.node_id, bucket)
+        .group_by(bucket, ROLLUPS.c.node_id)
+        .order_by(bucket, ROLLUPS.c.node_id)
     )
     columns = ["width", "node_id", "bucket", *sum_columns()]
     return _count(await session.execute(insert(ROLLUPS).from_select(columns, rows)))

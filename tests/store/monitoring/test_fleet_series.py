@@ -1,4 +1,5 @@
-"""The fleet's aggregate from fleet rollups and tiled node totals equals the raw averages."""
+"""The fleet's aggregate (fleet rollups, tiled node totals) and a node's series (rollups and
+raw samples in one statement, the horizon read inside it) equal the raw averages."""
 
 from __future__ import annotations
 
@@ -95,6 +96,41 @@ async def test_fleet_aggregate_equals_raw_averages(sessions: Sessions) -> None:
         await record_samples(session, samples=[late])
     for width, start in windows:
         await check(sessions, [*stored, late], width=width, start=start)
+
+
+async def check_nodes(sessions: Sessions, stored: list[Sample], *, width: int, start: int) -> None:
+    for node in NODES:
+        async with sessions() as session:
+            found = await series.node_series(session, node_id=node, width=width, start=start)
+        mine = [sample for sample in stored if sample.node_id == node]
+        want, _ = expected(mine, width=width, start=start)
+        for metric in ("cpu_usage", "memory_usage"):
+            got = [(p.ts, p.value) for p in found[metric]]
+            assert [ts for ts, _ in got] == [ts for ts, _ in want[metric]]
+            assert [v for _, v in got] == pytest.approx([v for _, v in want[metric]])
+
+
+async def test_node_series_equals_raw_averages_across_the_horizon(sessions: Sessions) -> None:
+    rng = random.Random(9)
+    stored = samples(rng, T0, T0 + 2 * HOUR + 1234)
+    async with sessions() as session, session.begin():
+        await record_samples(session, samples=stored)
+    windows = [(60, T0 + 7 * 60), (300, T0 + 5 * 300), (3600, T0)]
+    for width, start in windows:  # no compaction yet: no horizon row, all raw
+        await check_nodes(sessions, stored, width=width, start=start)
+    # The horizon falls inside a 5m and a 1h bucket: those come whole from raw samples.
+    async with sessions() as session, session.begin():
+        await compaction.compact(
+            session, now=T0 + 2 * HOUR + 1000, retention=RETENTION, settle_seconds=0
+        )
+    for width, start in [*windows, (60, T0 + 2 * HOUR + 900)]:  # a window after the horizon
+        await check_nodes(sessions, stored, width=width, start=start)
+    # A late sample moves the horizon back to its minute until the next run.
+    late = Sample(node_id="n3", ts=T0 + 41 * 60 + 3, values=MetricValues(values={"cpu_usage": 7}))
+    async with sessions() as session, session.begin():
+        await record_samples(session, samples=[late])
+    for width, start in windows:
+        await check_nodes(sessions, [*stored, late], width=width, start=start)
 
 
 def test_tiles_cover_the_window_with_the_coarsest_buckets() -> None:
