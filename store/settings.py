@@ -82,6 +82,22 @@ class Settings(BaseSettings):
         description="This worker's build ID in Temporal (the image tag, say); default "
         "edgewright-VERSION",
     )
+    # Memory of one worker (docs/scaling.md, "Workers"): measured with bench.batch_join.
+    worker_max_cached_workflows: int = Field(
+        default=300,
+        ge=0,
+        le=10_000,
+        description="Workflow runs the worker keeps in memory between their tasks (the "
+        "SDK's sticky cache; 0: none, every task replays its history). Keep it above the "
+        "joins a batch runs at once (EDGEWRIGHT_BATCH_MAX_CONCURRENCY)",
+    )
+    worker_malloc_arena_max: int = Field(
+        default=2,
+        ge=0,
+        le=64,
+        description="glibc malloc arenas the worker's threads share (0: glibc's default, "
+        "8 per core, or MALLOC_ARENA_MAX)",
+    )
 
     mqtt_host: str = "127.0.0.1"
     mqtt_port: int = 1883

@@ -169,6 +169,10 @@ def build_worker(
         activities=activities,
         activity_executor=executor,
         max_concurrent_activities=executor._max_workers,
+        # Fewer than the SDK's 1,000: a batch join leaves thousands of joins waiting for
+        # their nodes, each cached run costs memory (docs/scaling.md, "Workers"), and a run
+        # evicted from the cache replays its short history at its next task.
+        max_cached_workflows=settings.worker_max_cached_workflows,
         workflow_runner=SANDBOX,
         # Given, not derived: temporalio's default hashes the code of every loaded module,
         # which took 5-30 s of each worker start (longer on a busy machine).
