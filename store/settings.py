@@ -82,14 +82,15 @@ class Settings(BaseSettings):
         description="This worker's build ID in Temporal (the image tag, say); default "
         "edgewright-VERSION",
     )
-    # Memory of one worker (docs/scaling.md, "Workers"): measured with bench.batch_join.
+    # Memory of one worker (docs/scaling.md, "Worker memory"), measured with bench.batch_join.
     worker_max_cached_workflows: int = Field(
-        default=300,
+        default=1000,
         ge=0,
         le=10_000,
         description="Workflow runs the worker keeps in memory between their tasks (the "
-        "SDK's sticky cache; 0: none, every task replays its history). Keep it above the "
-        "joins a batch runs at once (EDGEWRIGHT_BATCH_MAX_CONCURRENCY)",
+        "SDK's sticky cache, its default 1,000; 0: none, every task replays its history). "
+        "Fewer saves memory, but a batch join whose parent is evicted replays its whole "
+        'run (docs/scaling.md, "Worker memory")',
     )
     worker_malloc_arena_max: int = Field(
         default=2,

@@ -169,9 +169,9 @@ def build_worker(
         activities=activities,
         activity_executor=executor,
         max_concurrent_activities=executor._max_workers,
-        # Fewer than the SDK's 1,000: a batch join leaves thousands of joins waiting for
-        # their nodes, each cached run costs memory (docs/scaling.md, "Workers"), and a run
-        # evicted from the cache replays its short history at its next task.
+        # Memory against replays: each cached run costs memory, and an evicted run replays
+        # its history at its next task, a batch parent's up to thousands of events
+        # (docs/scaling.md, "Worker memory").
         max_cached_workflows=settings.worker_max_cached_workflows,
         workflow_runner=SANDBOX,
         # Given, not derived: temporalio's default hashes the code of every loaded module,
