@@ -93,7 +93,7 @@ class Settings(BaseSettings):
         'run (docs/scaling.md, "Worker memory")',
     )
     worker_malloc_arena_max: int = Field(
-        default=2,
+        default=0,
         ge=0,
         le=64,
         description="glibc malloc arenas the worker's threads share (0: glibc's default, "

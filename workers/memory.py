@@ -2,10 +2,11 @@
 
 glibc gives threads that allocate at the same time arenas of their own, up to 8 per
 core. The worker runs over a hundred threads under a batch join (64 activity threads,
-and the Temporal core's Rust threads, which come and go), and an arena keeps much of what
-it freed: 3,000 devices into a 10,000-device batch join, the extra arenas were 84 MB of
-the worker's 365 MB resident (/proc/PID/smaps, bench/batch_join.py). A couple of shared
-arenas cost little, since Python threads take turns on the GIL anyway.
+and the Temporal core's Rust threads, which come and go): 3,000 devices into a
+10,000-device batch join, the extra arenas were 84 MB of the worker's 365 MB resident
+(/proc/PID/smaps, bench/batch_join.py). Capped at 2, the same allocations went to the
+main heap instead, and the runs so far showed no lower peak: the cap is opt-in
+(EDGEWRIGHT_WORKER_MALLOC_ARENA_MAX, docs/scaling.md "Worker memory").
 """
 
 from __future__ import annotations
