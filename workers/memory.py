@@ -5,8 +5,8 @@ core. The worker runs over a hundred threads under a batch join (64 activity thr
 and the Temporal core's Rust threads, which come and go): 3,000 devices into a
 10,000-device batch join, the extra arenas were 84 MB of the worker's 365 MB resident
 (/proc/PID/smaps, bench/batch_join.py). Capped at 2, the same allocations went to the
-main heap instead, and the runs so far showed no lower peak: the cap is opt-in
-(EDGEWRIGHT_WORKER_MALLOC_ARENA_MAX, docs/scaling.md "Worker memory").
+main heap instead, and one pair of runs did not settle whether the peak is lower: the
+cap is opt-in (EDGEWRIGHT_WORKER_MALLOC_ARENA_MAX, docs/scaling.md "Worker memory").
 """
 
 from __future__ import annotations
