@@ -1,8 +1,9 @@
 """Bring the embedded stack up as real processes for a benchmark, in a temporary directory.
 
 The same processes `make run` starts (Temporal dev server with the WAL SQLite file,
-broker, Kubernetes sandbox, worker, uvicorn API), each on a free loopback port, and a
-logged-in HTTP client. Everything is stopped and removed on exit.
+broker, Kubernetes sandbox, worker, uvicorn API, and the MQTT bridge when asked), each on
+a free loopback port, and a logged-in HTTP client. Everything is stopped and removed on
+exit.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import httpx
 
 from workers.processes import (
     LOOPBACK,
+    bridge_command,
     broker_accounts,
     broker_command,
     free_port,
@@ -53,6 +55,12 @@ def peak_rss_mb(pid: int) -> float | None:
     except OSError:
         return None
     return None
+
+
+def peak_rss_split(pids: dict[str, int]) -> dict[str, float]:
+    """Peak resident memory of every process still running, in MB."""
+    peaks = {name: peak_rss_mb(pid) for name, pid in pids.items()}
+    return {name: peak for name, peak in peaks.items() if peak is not None}
 
 
 def cpu_seconds(pid: int) -> float | None:
@@ -92,10 +100,13 @@ def _spawn(stack: ExitStack, command: list[str], *, env: dict[str, str], log: Pa
 
 
 @asynccontextmanager
-async def bench_stack(*, extra_env: dict[str, str] | None = None) -> AsyncIterator[BenchStack]:
+async def bench_stack(
+    *, extra_env: dict[str, str] | None = None, bridge: bool = False
+) -> AsyncIterator[BenchStack]:
     with ExitStack() as stack:
         data = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="edgewright-bench-")))
-        ports = {name: free_port() for name in ("temporal", "ui", "mqtt", "kube", "api")}
+        names = ("temporal", "ui", "mqtt", "kube", "api", "bridge_metrics")
+        ports = {name: free_port() for name in names}
         password = secrets.token_urlsafe(16)
         env = {
             **os.environ,
@@ -108,6 +119,7 @@ async def bench_stack(*, extra_env: dict[str, str] | None = None) -> AsyncIterat
             "EDGEWRIGHT_SANDBOX_URL": f"http://{LOOPBACK}:{ports['kube']}",
             "EDGEWRIGHT_CLOUDCORE_ADDRESS": "192.0.2.10",
             "EDGEWRIGHT_API_PORT": str(ports["api"]),
+            "EDGEWRIGHT_BRIDGE_METRICS_PORT": str(ports["bridge_metrics"]),
             "EDGEWRIGHT_JOIN_ANSWER_TIMEOUT_SECONDS": "120",
             # Benchmarks measure throughput, not the per-user rate limit.
             "EDGEWRIGHT_RATE_LIMIT_PER_MINUTE": "100000",
@@ -118,9 +130,8 @@ async def bench_stack(*, extra_env: dict[str, str] | None = None) -> AsyncIterat
             port=ports["temporal"], ui_port=ports["ui"], db_file=data / "temporal.db", headless=True
         )
         pids = {"temporal": _spawn(stack, temporal, env=env, log=data / "temporal.log")}
-        pids["mqtt"] = _spawn(
-            stack, broker_command(port=ports["mqtt"], data_dir=data), env=env, log=data / "mqtt.log"
-        )
+        broker = broker_command(port=ports["mqtt"], data_dir=data)
+        pids["mqtt"] = _spawn(stack, broker, env=env, log=data / "mqtt.log")
         sandbox = [sys.executable, "-m", "simulator.kube_sandbox", "--host", LOOPBACK]
         sandbox += ["--port", str(ports["kube"]), "--state", str(data / "sandbox-kube.json")]
         pids["sandbox"] = _spawn(stack, sandbox, env=env, log=data / "sandbox.log")
@@ -134,6 +145,9 @@ async def bench_stack(*, extra_env: dict[str, str] | None = None) -> AsyncIterat
         api = [sys.executable, "-m", "uvicorn", "api.main:app", "--host", LOOPBACK]
         api += ["--port", str(ports["api"]), "--log-level", "warning", "--no-access-log"]
         pids["api"] = _spawn(stack, api, env=env, log=data / "api.log")
+        if bridge:
+            command = bridge_command(python=sys.executable, broker=Path(broker[0]).name)
+            pids["bridge"] = _spawn(stack, command, env=env, log=data / "bridge.log")
         wait_for_port(LOOPBACK, ports["api"], timeout=STARTUP_SECONDS)
         base = f"http://{LOOPBACK}:{ports['api']}"
         limits = httpx.Limits(max_connections=500, max_keepalive_connections=500)

@@ -1,11 +1,12 @@
 """Batch join end to end: devices provisioned per minute, beside bare workflows.
 
 `python -m bench.batch_join --devices 1000` brings the embedded stack up (real
-processes: dev server on the WAL SQLite file, broker, sandbox, worker, API), posts one
-batch and waits until every device is provisioned (join command issued), then runs the
-same number of bare one-activity workflows on the same server with the same
-concurrency. Prints one JSON line with both rates, their ratio and the worker's peak
-memory.
+processes: dev server on the WAL SQLite file, broker, sandbox, worker, API, MQTT bridge),
+posts one batch and waits until every device is provisioned (join command issued), then
+runs the same number of bare one-activity workflows on the same server with the same
+concurrency. Prints one JSON line with both rates, their ratio, the CPU each process
+spent on the batch and the peak memory of each process (`peak_rss_mb`, taken when the
+batch is done; the worker's again as `worker_peak_rss_mb`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from bench._bare import BareWorkflow, noop
-from bench._stack import bench_stack, cpu_seconds, cpu_split, peak_rss_mb
+from bench._stack import bench_stack, cpu_seconds, cpu_split, peak_rss_split
 
 
 async def bare_rate(address: str, *, count: int, concurrency: int) -> float:
@@ -42,7 +43,7 @@ async def bare_rate(address: str, *, count: int, concurrency: int) -> float:
 
 
 async def main(*, devices: int, concurrency: int) -> dict[str, object]:
-    async with bench_stack() as stack:
+    async with bench_stack(bridge=True) as stack:
         tag = uuid.uuid4().hex[:6]
         body = {
             "devices": [
@@ -63,7 +64,7 @@ async def main(*, devices: int, concurrency: int) -> dict[str, object]:
             await asyncio.sleep(0.5)
         elapsed = time.perf_counter() - start
         cpu = cpu_split(stack.pids, cpu_before)
-        worker_peak = peak_rss_mb(stack.pids["worker"])
+        peaks = peak_rss_split(stack.pids)
         join_rate = devices / elapsed * 60
         bare = await bare_rate(stack.temporal_address, count=devices, concurrency=concurrency)
     return {
@@ -76,7 +77,9 @@ async def main(*, devices: int, concurrency: int) -> dict[str, object]:
         "devices_per_min": round(join_rate, 1),
         "bare_workflows_per_min": round(bare, 1),
         "ratio_vs_bare": round(join_rate / bare, 3),
-        "worker_peak_rss_mb": worker_peak,
+        "worker_peak_rss_mb": peaks.get("worker"),
+        # Peak resident memory of every process (worker, api, bridge, ...), in MB.
+        "peak_rss_mb": peaks,
         # Where the time went: CPU seconds per process during the batch.
         "cpu_seconds": cpu,
         "cpus": os.cpu_count(),

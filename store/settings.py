@@ -96,6 +96,23 @@ class Settings(BaseSettings):
         description="This worker's build ID in Temporal (the image tag, say); default "
         "edgewright-VERSION",
     )
+    # Memory of one worker (docs/scaling.md, "Worker memory"), measured with bench.batch_join.
+    worker_max_cached_workflows: int = Field(
+        default=1000,
+        ge=0,
+        le=10_000,
+        description="Workflow runs the worker keeps in memory between their tasks (the "
+        "SDK's sticky cache, its default 1,000; 0: none, every task replays its history). "
+        "Fewer saves memory, but a batch join whose parent is evicted replays its whole "
+        'run (docs/scaling.md, "Worker memory")',
+    )
+    worker_malloc_arena_max: int = Field(
+        default=0,
+        ge=0,
+        le=64,
+        description="glibc malloc arenas the worker's threads share (0: glibc's default, "
+        "8 per core, or MALLOC_ARENA_MAX)",
+    )
 
     mqtt_host: str = "127.0.0.1"
     mqtt_port: int = 1883

@@ -22,6 +22,7 @@ from workers.audit import ensure_audit_retention_schedule
 from workers.devices import ensure_node_sync
 from workers.health import HealthReporter
 from workers.heartbeat import start_heartbeat
+from workers.memory import limit_malloc_arenas
 from workers.monitoring import ensure_alert_evaluation, ensure_compaction_schedule
 from workers.observability import serving_worker_metrics
 from workers.schedules import ensure_backup_schedule
@@ -56,6 +57,8 @@ def device_accounts(settings: Settings, *, client_id: str | None = None) -> Dyns
 
 
 async def run(settings: Settings) -> None:
+    # Before any thread starts (the Temporal runtime's, the activity threads).
+    limit_malloc_arenas(settings.worker_malloc_arena_max)
     engine = engine_for(settings)
     sessions = session_factory(engine)
     target = connect_kube(settings)

@@ -169,6 +169,10 @@ def build_worker(
         activities=activities,
         activity_executor=executor,
         max_concurrent_activities=executor._max_workers,
+        # Memory against replays: each cached run costs memory, and an evicted run replays
+        # its history at its next task, a batch parent's up to thousands of events
+        # (docs/scaling.md, "Worker memory").
+        max_cached_workflows=settings.worker_max_cached_workflows,
         workflow_runner=SANDBOX,
         # Given, not derived: temporalio's default hashes the code of every loaded module,
         # which took 5-30 s of each worker start (longer on a busy machine).
