@@ -15,12 +15,20 @@ from sqlalchemy.ext.asyncio import (
 
 from store.files import private_sqlite_file
 
+# SQLite file stores keep every pooled connection: SQLAlchemy's default (5, up to 15 with
+# overflow) closed each connection past the fifth when it came back, and every new one
+# cost a thread (aiosqlite), a file open and the pragmas below. Under 50 commands at once
+# that churn was a visible share of the worker's CPU (bench.command_latency with
+# --profile); the ceiling stays 15 connections, as before.
+SQLITE_POOL = {"pool_size": 15, "max_overflow": 0}
+
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if url.startswith("sqlite"):
         database = make_url(url).database
         if database and database != ":memory:" and not database.startswith("file:"):
             private_sqlite_file(Path(database))  # 0600, before SQLite creates it 0644
+            kwargs = {**SQLITE_POOL, **kwargs}
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
