@@ -12,8 +12,11 @@ for one command at a time and for `concurrency` at once:
   TCP_NODELAY clients on the same broker, with nothing in between.
 Prints one JSON line: p50/p99 in ms for each, commands/s at the concurrency, ratios to the
 bare workflow (`ratio_*_vs_bare_workflow`) and to bare MQTT, and the peak memory of the
-worker, bridge and API processes. With `--profile DIR`, py-spy records the worker and the
-API during the api phases.
+worker, bridge and API processes. CPU per command in each process under the concurrent
+load (`cpu_ms_per_command`), and per bare workflow (`cpu_ms_per_bare_workflow_N`: the
+Temporal server, and this process, which is the bare workflow's worker and client): on a
+busy machine the throughput ratio follows the ratio of the two totals. With
+`--profile DIR`, py-spy records the worker and the API during the api phases.
 """
 
 from __future__ import annotations
@@ -210,7 +213,15 @@ async def main(samples: int, concurrency: int, profile: Path | None) -> dict[str
             for index in range(10):
                 await bare_one(-1 - index)
             wf_1 = await sequential(samples, bare_one)
+            bare_pids = {"temporal": stack.pids["temporal"], "bench": os.getpid()}
+            before = {name: cpu_seconds(pid) for name, pid in bare_pids.items()}
             wf_n = await concurrent(samples * 2, concurrency, lambda i: bare_one(samples + i))
+            # The bare workflow's worker and client are this process: their CPU beside the
+            # server's is what a bare workflow costs, to set against cpu_ms_per_command.
+            cpu_per_bare_ms = {
+                name: round(seconds / (samples * 2) * 1000, 2)
+                for name, seconds in cpu_split(bare_pids, before).items()
+            }
         async with BareRequestReply(port=stack.mqtt_port, credentials=stack.credentials) as bare:
             for index in range(10):
                 await bare.one(index)
@@ -236,6 +247,7 @@ async def main(samples: int, concurrency: int, profile: Path | None) -> dict[str
         "ratio_p50_1": round(api_1["p50_ms"] / mqtt_1["p50_ms"], 1),
         f"ratio_p50_{n}": round(api_n["p50_ms"] / mqtt_n["p50_ms"], 1),
         "cpu_ms_per_command": cpu_per_command_ms,
+        f"cpu_ms_per_bare_workflow_{n}": cpu_per_bare_ms,
         # VmHWM after the api phases: the most each process held while commands ran.
         "peak_rss_mb": memory,
         "cpus": os.cpu_count(),

@@ -18,12 +18,19 @@ from sqlalchemy.ext.asyncio import (
 from store.files import private_sqlite_file
 from store.settings import Settings
 
+# SQLite file stores keep every pooled connection and open none past the pool:
+# SQLAlchemy's default (5, up to 15 with overflow) closed each connection past the fifth
+# when it came back, and every new one cost a thread (aiosqlite), a file open and the
+# pragmas below. Under 50 commands at once that churn was a visible share of the
+# worker's CPU (bench.command_latency with --profile).
+SQLITE_POOL_SIZE = 15
+
 
 def engine_for(settings: Settings) -> AsyncEngine:
     """The store of a process: its URL, with the pool the settings size.
 
-    `database_pool_size` connections stay open and up to MAX_OVERFLOW more open under
-    load; a caller that finds none free within `database_pool_timeout_seconds` gets
+    `database_pool_size` connections stay open (on PostgreSQL up to MAX_OVERFLOW more
+    open under load); a caller that finds none free within `database_pool_timeout_seconds` gets
     sqlalchemy.exc.TimeoutError (the API answers 503). An in-memory SQLite has one
     connection and no pool to size.
     """
@@ -44,21 +51,23 @@ MAX_OVERFLOW = 10
 
 
 def create_engine(url: str, *, pool_size: int | None = None, **kwargs: Any) -> AsyncEngine:
-    """The process's engine. `pool_size`: connections kept open (SQLAlchemy's 5 when None).
+    """The process's engine. `pool_size`: connections kept open (when None, SQLAlchemy's
+    5 on PostgreSQL and SQLITE_POOL_SIZE on a SQLite file).
 
     JSON columns decode with pydantic_core: a device list decodes two JSON columns per row,
     and the stdlib decoder was a tenth of a page's time on PostgreSQL (py-spy).
     """
     kwargs.setdefault("json_deserializer", from_json)
-    if pool_size is not None:
-        kwargs.update(pool_size=pool_size, max_overflow=MAX_OVERFLOW)
     if url.startswith("sqlite"):
         database = make_url(url).database
         if database and database != ":memory:" and not database.startswith("file:"):
             private_sqlite_file(Path(database))  # 0600, before SQLite creates it 0644
+            kwargs.update(pool_size=pool_size or SQLITE_POOL_SIZE, max_overflow=0)
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
+    if pool_size is not None:
+        kwargs.update(pool_size=pool_size, max_overflow=MAX_OVERFLOW)
     engine = create_async_engine(url, **kwargs)
     _check_on_checkout(engine)
     return engine

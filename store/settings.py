@@ -50,7 +50,7 @@ class Settings(BaseSettings):
         ge=1,
         le=200,
         description="Store connections each process keeps open; a request holds one while "
-        "it runs. Past it, up to 10 more open and close after use",
+        "it runs. On PostgreSQL up to 10 more open past it and close after use",
     )
     database_pool_timeout_seconds: float = Field(
         default=10.0,

@@ -94,15 +94,24 @@ class CommandActivities:
 
     @activity.defn(name=CommandActivity.RECORD_COMMAND)
     async def record_command(self, inp: CommandStatus) -> None:
-        saved = await self._save(inp)
-        if saved and inp.state.final:
-            self._events.emit(EventType.COMMAND_RESULT, result_event(inp))
-        if self._webhooks is not None and inp.state.final:
+        webhooks = self._webhooks if inp.state.final else None
+        # The row and its webhook deliveries in one transaction: one store round trip
+        # instead of two, and the deliveries exist exactly when the outcome does.
+        async with self._sessions() as session, session.begin():
+            saved = await self._save_in(session, inp)
             # Not only when `saved`: a retry of this activity, after the row was written,
             # must still start the deliveries the first try may not have.
-            await self._webhooks.emit(
-                WebhookEvent.COMMAND_RESULT, key=inp.command_id, data=result_event(inp)
+            due = (
+                await webhooks.record(
+                    session, WebhookEvent.COMMAND_RESULT, key=inp.command_id, data=result_event(inp)
+                )
+                if webhooks is not None
+                else []
             )
+        if saved and inp.state.final:
+            self._events.emit(EventType.COMMAND_RESULT, result_event(inp))
+        if webhooks is not None and due:
+            await webhooks.start(due)
 
     @activity.defn(name=CommandActivity.RECORD_LATE_RESULT)
     async def record_late_result(self, inp: LateResultInput) -> None:
@@ -175,9 +184,12 @@ class CommandActivities:
 
     async def _save(self, status: CommandStatus) -> bool:
         async with self._sessions() as session, session.begin():
-            return await commands.save_command(
-                session, status=status, workflow_id=activity.info().workflow_id or ""
-            )
+            return await self._save_in(session, status)
+
+    async def _save_in(self, session: AsyncSession, status: CommandStatus) -> bool:
+        return await commands.save_command(
+            session, status=status, workflow_id=activity.info().workflow_id or ""
+        )
 
 
 def result_event(status: CommandStatus) -> dict[str, Any]:

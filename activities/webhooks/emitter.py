@@ -11,7 +11,7 @@ webhook and the event's key) instead of making new ones.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -24,7 +24,7 @@ from adapters.webhooks.signing import iso
 from store import webhooks
 from store.models import WebhookDelivery, utcnow
 from store.settings import Settings
-from workflows.contracts.webhooks import DeliveryStatus, WebhookEvent, delivery_id
+from workflows.contracts.webhooks import DeliveryInput, DeliveryStatus, WebhookEvent, delivery_id
 
 logger = logging.getLogger(__name__)
 
@@ -51,34 +51,54 @@ class WebhookEmitter:
         at: datetime | None = None,
     ) -> int:
         """Start deliveries of the event named `key`; how many were started now."""
+        async with self._sessions() as session, session.begin():
+            due = await self.record(session, event, key=key, data=data, at=at)
+        return await self.start(due)
+
+    async def record(
+        self,
+        session: AsyncSession,
+        event: WebhookEvent,
+        *,
+        key: str,
+        data: Mapping[str, Any],
+        at: datetime | None = None,
+    ) -> list[DeliveryInput]:
+        """Write the deliveries in the caller's transaction; `start` them once it commits.
+
+        For a producer that writes its own row anyway: one transaction instead of two.
+        """
         event_id = f"{event.value}:{key}"
         occurred = at or utcnow()
         payload = {"timestamp": iso(occurred), **data}
-        async with self._sessions() as session, session.begin():
-            due = []
-            for hook in await webhooks.subscribers(session, event=event.value):
-                did = delivery_id(webhook_id=hook.id, event_id=event_id)
+        due = []
+        for hook in await webhooks.subscribers(session, event=event.value):
+            did = delivery_id(webhook_id=hook.id, event_id=event_id)
+            row = await webhooks.get_delivery(session, did)
+            if row is None:
+                await webhooks.add_delivery(
+                    session,
+                    delivery_id=did,
+                    webhook_id=hook.id,
+                    event=event.value,
+                    event_id=event_id,
+                    occurred_at=occurred,
+                    data=payload,
+                )
                 row = await webhooks.get_delivery(session, did)
-                if row is None:
-                    await webhooks.add_delivery(
-                        session,
-                        delivery_id=did,
-                        webhook_id=hook.id,
-                        event=event.value,
-                        event_id=event_id,
-                        occurred_at=occurred,
-                        data=payload,
-                    )
-                    row = await webhooks.get_delivery(session, did)
-                if row is not None and _maybe_unstarted(row):
-                    due.append(delivery_input(self._settings, row))
+            if row is not None and _maybe_unstarted(row):
+                due.append(delivery_input(self._settings, row))
+        return due
+
+    async def start(self, due: Sequence[DeliveryInput]) -> int:
+        """Start the runs of recorded deliveries; how many were started now."""
         started = 0
         for inp in due:
             started += await start_delivery(
                 self._temporal(), inp, task_queue=self._settings.task_queue
             )
         if started:
-            logger.info("%s %s: %d webhook deliveries started", event.value, key, started)
+            logger.info("%s: %d webhook deliveries started", due[0].event_id, started)
         return started
 
     @property

@@ -11,9 +11,11 @@ import uuid
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Path, Query, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client
 from temporalio.common import SearchAttributePair
 
 from api.commands.schemas import CommandAnswer, CommandStatusAnswer, command_answer, status_answer
@@ -29,6 +31,7 @@ from api.core.deps import (
 )
 from api.core.errors import ApiError, RunClosed, RunStillRunning
 from api.core.runs import request_fingerprint
+from api.core.state import app_sessions
 from store import commands
 from store.devices import presence
 from store.settings import Settings
@@ -133,6 +136,7 @@ def _respond(status_: CommandStatus, settings: Settings, *, waited: bool) -> Any
     },
 )
 async def send_command(
+    request: Request,
     device_id: Annotated[DeviceId, Path(description="The device's ID (DNS-1123 label)")],
     body: CommandRequest,
     user: OperatorUser,
@@ -145,12 +149,14 @@ async def send_command(
 ) -> Any:
     if await presence.presence_of(session, device_id=device_id) is None:
         raise ApiError(404, f"Device {device_id} not found", details={"device_id": device_id})
-    # Hand the store connection back: the wait below can take seconds, and a pool held by
-    # waiting commands would make every other request queue for a connection.
-    await session.commit()
     inp = _input(device_id, body, settings, user.username)
     longest = inp.connect_timeout_seconds + inp.timeout_seconds
     client = require_temporal(temporal)  # not TemporalDep: a bad body is a 400 first
+    # The run may take the whole command's time to answer. Holding the request's
+    # transaction meanwhile held a pooled connection per waiting POST: at 15 the pool was
+    # empty and further commands queued in the API, not in Temporal (bench.command_latency,
+    # 50 at once). Nothing was written so far; what is read later has a session of its own.
+    await session.commit()
     try:
         result = await start_command(
             client,
@@ -172,7 +178,8 @@ async def send_command(
             ],
         )
     except RunClosed:  # before RunConflict (409), which it is a kind of
-        result = await _finished(session, inp)
+        async with app_sessions(request.app)() as reading:
+            result = await _finished(reading, inp)
     except RunStillRunning as running:
         if running.progress is None:
             raise ApiError(503, "The command was not started; retry") from None
@@ -181,7 +188,7 @@ async def send_command(
     return _respond(result, settings, waited=wait)
 
 
-async def _finished(session: SessionDep, inp: CommandInput) -> CommandStatus:
+async def _finished(session: AsyncSession, inp: CommandInput) -> CommandStatus:
     """A repeated POST of a command that is over: its recorded outcome, if it matches."""
     row = await commands.get_command(session, command_id=inp.command_id)
     if row is None:
@@ -212,7 +219,7 @@ async def command_status(
     return status_answer(found, settings)
 
 
-async def _current(command_id: str, *, session: SessionDep, client: TemporalDep) -> CommandStatus:
+async def _current(command_id: str, *, session: AsyncSession, client: Client) -> CommandStatus:
     # A final row is the record; anything else is best asked of the run itself.
     row = await commands.get_command(session, command_id=command_id)
     if row is not None and CommandState(row.status).final:
@@ -231,6 +238,7 @@ async def _current(command_id: str, *, session: SessionDep, client: TemporalDep)
     responses={404: {"description": "No such command"}},
 )
 async def cancel_command(
+    request: Request,
     command_id: CommandId,
     _user: OperatorUser,
     settings: SettingsDep,
@@ -238,7 +246,9 @@ async def cancel_command(
     client: TemporalDep,
 ) -> CommandStatusAnswer:
     """Cancel a command still queued or sent; a command already over answers as it ended."""
+    await session.commit()  # not held while the run winds down (see send_command)
     cancelled = await cancel(client, command_id=command_id)
     if cancelled is None:
-        cancelled = await _current(command_id, session=session, client=client)
+        async with app_sessions(request.app)() as reading:
+            cancelled = await _current(command_id, session=reading, client=client)
     return status_answer(cancelled, settings)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -12,16 +13,19 @@ from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.testing import ActivityEnvironment
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from activities.commands.commands import CommandActivities
+from activities.webhooks.emitter import WebhookEmitter
 from adapters.mqtt.client import AsyncMqttClient, MiscTicker
 from adapters.mqtt.events import PublisherEvents
 from adapters.mqtt.publisher import MqttPublisher
-from store import commands
+from store import commands, webhooks
 from store.devices import inventory as devices
 from store.devices import presence
 from store.devices.presence import Heartbeat
+from store.sealing import seal
+from store.settings import Settings
 from tests.support.helpers import eventually
 from tests.support.mqtt_fixtures import Broker
 from workflows.contracts.commands import (
@@ -32,6 +36,7 @@ from workflows.contracts.commands import (
     JobPageInput,
 )
 from workflows.contracts.live import BROADCAST_TOPIC
+from workflows.contracts.webhooks import WebhookEvent, delivery_workflow_id
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -183,3 +188,61 @@ async def test_broadcasts_and_job_pages(
 
 async def _first(items: list[dict[str, Any]]) -> dict[str, Any] | None:
     return items[0] if items else None
+
+
+async def test_an_outcome_and_its_webhook_deliveries_are_recorded_once(
+    sessions: Sessions, mqtt_broker: Broker, dev_env: WorkflowEnvironment
+) -> None:
+    """record_command writes the row and the deliveries together and starts their runs;
+    run again (a retried activity), it keeps both and starts nothing twice."""
+    config = Settings(secret_key=secrets.token_urlsafe(48))
+    async with sessions() as session, session.begin():
+        hook = await webhooks.create_webhook(
+            session,
+            url="https://hooks.example.com/edgewright",
+            events=[WebhookEvent.COMMAND_RESULT.value],
+            secret_sealed=seal(config, "s" * 32),
+            description=None,
+            created_by="test",
+        )
+    publisher = MqttPublisher(
+        host=mqtt_broker.host,
+        port=mqtt_broker.port,
+        client_id=f"acts-{uuid.uuid4().hex[:8]}",
+        credentials=mqtt_broker.credentials,
+    )
+    await publisher.start()
+    emitter = WebhookEmitter(settings=config, sessions=sessions, client=dev_env.client)
+    acts = CommandActivities(
+        sessions=sessions,
+        publisher=publisher,
+        events=PublisherEvents(publisher=publisher),
+        webhooks=emitter,
+    )
+    try:
+        await add_device(sessions, "cam-hook", online=True)
+        sent = queued("cam-hook").model_copy(update={"state": CommandState.SENT})
+        await run(acts.record_command, sent)  # not final: no delivery
+        async with sessions() as session:
+            _, none_yet = await webhooks.list_deliveries(
+                session, webhook_id=hook.id, offset=0, limit=10
+            )
+        assert none_yet == 0
+        done = sent.model_copy(
+            update={"state": CommandState.COMPLETED, "completed_at": datetime.now(UTC)}
+        )
+        await run(acts.record_command, done)
+        await run(acts.record_command, done)
+    finally:
+        await publisher.stop()
+    async with sessions() as session:
+        row = await commands.get_command(session, command_id=done.command_id)
+        rows, total = await webhooks.list_deliveries(
+            session, webhook_id=hook.id, offset=0, limit=10
+        )
+    assert row is not None
+    assert row.status == "completed"
+    assert total == 1
+    assert rows[0].event_id == f"command_result:{done.command_id}"
+    started = dev_env.client.get_workflow_handle(delivery_workflow_id(rows[0].delivery_id))
+    assert (await started.describe()).id == delivery_workflow_id(rows[0].delivery_id)

@@ -3,6 +3,7 @@ Temporal is even needed), and only admins may start or stop maintenance."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -82,3 +83,32 @@ async def test_the_cache_rereads_after_its_ttl_or_an_invalidate() -> None:
     cache.invalidate()
     await cache.get(sessions)
     assert len(reads) == 3
+
+
+async def test_gate_cache_reads_once_for_writes_arriving_together() -> None:
+    """Writes that find the copy stale while a read is under way wait for that read."""
+    reads: list[int] = []
+    release = asyncio.Event()
+
+    class Sessions:
+        def __call__(self) -> Any:
+            return self
+
+        async def __aenter__(self) -> Any:
+            reads.append(1)
+            return self
+
+        async def __aexit__(self, *_: object) -> None:
+            return None
+
+        async def get(self, *_: object, **__: object) -> None:
+            await release.wait()  # the store is slow: the other writes arrive meanwhile
+
+    cache = MaintenanceCache(ttl_seconds=2.0, clock=lambda: 0.0)
+    sessions: Any = Sessions()
+    waiting = [asyncio.create_task(cache.get(sessions)) for _ in range(20)]
+    await asyncio.sleep(0)
+    release.set()
+    answers = await asyncio.gather(*waiting)
+    assert len(reads) == 1
+    assert all(answer.active is False for answer in answers)
