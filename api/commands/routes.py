@@ -11,7 +11,7 @@ import uuid
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, status
+from fastapi import APIRouter, Path, Query, status
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,7 +31,6 @@ from api.core.deps import (
 )
 from api.core.errors import ApiError, RunClosed, RunStillRunning
 from api.core.runs import request_fingerprint
-from api.core.state import app_sessions
 from store import commands
 from store.devices import presence
 from store.settings import Settings
@@ -136,7 +135,6 @@ def _respond(status_: CommandStatus, settings: Settings, *, waited: bool) -> Any
     },
 )
 async def send_command(
-    request: Request,
     device_id: Annotated[DeviceId, Path(description="The device's ID (DNS-1123 label)")],
     body: CommandRequest,
     user: OperatorUser,
@@ -155,7 +153,7 @@ async def send_command(
     # The run may take the whole command's time to answer. Holding the request's
     # transaction meanwhile held a pooled connection per waiting POST: at 15 the pool was
     # empty and further commands queued in the API, not in Temporal (bench.command_latency,
-    # 50 at once). Nothing was written so far; what is read later has a session of its own.
+    # 50 at once). Nothing was written so far; a read after the wait begins anew.
     await session.commit()
     try:
         result = await start_command(
@@ -178,8 +176,7 @@ async def send_command(
             ],
         )
     except RunClosed:  # before RunConflict (409), which it is a kind of
-        async with app_sessions(request.app)() as reading:
-            result = await _finished(reading, inp)
+        result = await _finished(session, inp)
     except RunStillRunning as running:
         if running.progress is None:
             raise ApiError(503, "The command was not started; retry") from None
@@ -238,7 +235,6 @@ async def _current(command_id: str, *, session: AsyncSession, client: Client) ->
     responses={404: {"description": "No such command"}},
 )
 async def cancel_command(
-    request: Request,
     command_id: CommandId,
     _user: OperatorUser,
     settings: SettingsDep,
@@ -249,6 +245,5 @@ async def cancel_command(
     await session.commit()  # not held while the run winds down (see send_command)
     cancelled = await cancel(client, command_id=command_id)
     if cancelled is None:
-        async with app_sessions(request.app)() as reading:
-            cancelled = await _current(command_id, session=reading, client=client)
+        cancelled = await _current(command_id, session=session, client=client)
     return status_answer(cancelled, settings)

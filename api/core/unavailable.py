@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI, Request
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.responses import Response
 from temporalio.service import RPCError, RPCStatusCode
@@ -46,20 +46,15 @@ async def store_busy(request: Request, exc: Exception) -> Response:
 
 
 async def store_unreachable(request: Request, exc: Exception) -> Response:
+    """DB-API's OperationalError and InterfaceError: the database's fault, not the
+    statement's (connection lost, server shutting down, SQLite's file locked past its
+    busy timeout). A statement the store refused (IntegrityError, ...) stays a 500."""
     assert isinstance(exc, DBAPIError)
-    if not exc.connection_invalidated and not _is_operational(exc):
-        raise exc  # a statement the store refused: a defect, answered 500
     # The driver's own message, not SQLAlchemy's: that one carries the statement's parameters.
     logger.warning("store unavailable for %s %s: %s", request.method, request.url.path, exc.orig)
     return _unavailable(
         request, "The store is unavailable; retry shortly", retry_after=UNREACHABLE_RETRY_SECONDS
     )
-
-
-def _is_operational(exc: DBAPIError) -> bool:
-    # DB-API's OperationalError: the database's fault, not the statement's (connection
-    # lost, server shutting down, SQLite's file locked past busy_timeout).
-    return type(exc).__name__ in ("OperationalError", "InterfaceError")
 
 
 async def temporal_busy(request: Request, exc: Exception) -> Response:
@@ -78,5 +73,6 @@ async def temporal_busy(request: Request, exc: Exception) -> Response:
 
 def install_unavailable_handlers(app: FastAPI) -> None:
     app.add_exception_handler(PoolTimeout, store_busy)
-    app.add_exception_handler(DBAPIError, store_unreachable)
+    app.add_exception_handler(OperationalError, store_unreachable)
+    app.add_exception_handler(InterfaceError, store_unreachable)
     app.add_exception_handler(RPCError, temporal_busy)
