@@ -169,6 +169,14 @@ async def restart_delivery(session: AsyncSession, row: WebhookDelivery) -> None:
     row.last_error = None
 
 
+async def undo_restart(session: AsyncSession, *, delivery_id: str, last_error: str | None) -> None:
+    """Dead again, as before `restart_delivery`, when no run could start."""
+    row = await session.get(WebhookDelivery, delivery_id)
+    if row is not None and row.status == DeliveryStatus.PENDING.value:
+        row.status = DeliveryStatus.DEAD.value
+        row.last_error = last_error
+
+
 async def note_success(session: AsyncSession, *, webhook_id: str) -> None:
     row = await session.get(Webhook, webhook_id)
     if row is not None and row.failing_since is not None:

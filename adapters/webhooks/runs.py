@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from temporalio.client import Client
+import asyncio
+
+from temporalio.client import Client, WorkflowFailureError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
@@ -61,3 +63,23 @@ async def start_delivery(
     except WorkflowAlreadyStartedError:
         return False
     return True
+
+
+async def start_redelivery(
+    client: Client, inp: DeliveryInput, *, task_queue: str, settle_seconds: float = 10.0
+) -> bool:
+    """Start a dead delivery's run again; False when a run is still going.
+
+    A run records its delivery dead in its last activity and closes just after, so a
+    redelivery can come while it closes: wait up to `settle_seconds` for it, then start.
+    """
+    if await start_delivery(client, inp, task_queue=task_queue, again=True):
+        return True
+    closing = client.get_workflow_handle(delivery_workflow_id(inp.delivery_id))
+    try:
+        await asyncio.wait_for(closing.result(follow_runs=False), settle_seconds)
+    except WorkflowFailureError:
+        pass  # closed all the same
+    except TimeoutError:
+        return False
+    return await start_delivery(client, inp, task_queue=task_queue, again=True)

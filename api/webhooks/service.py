@@ -13,7 +13,7 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
-from adapters.webhooks.runs import delivery_input, start_delivery
+from adapters.webhooks.runs import delivery_input, start_delivery, start_redelivery
 from adapters.webhooks.signing import iso
 from adapters.webhooks.targets import TargetRefused, checked_addresses
 from api.core.errors import ApiError
@@ -108,9 +108,13 @@ async def redeliver(
                 f"Delivery {delivery} is {row.status}; only a dead delivery is redelivered",
                 details={"status": row.status},
             )
+        last_error = row.last_error
         await webhooks.restart_delivery(session, row)
-    if not await start_delivery(
-        client, delivery_input(settings, row), task_queue=settings.task_queue, again=True
+    if not await start_redelivery(
+        client, delivery_input(settings, row), task_queue=settings.task_queue
     ):
+        # The store said dead but a run still goes: leave the row as that run will.
+        async with sessions() as session, session.begin():
+            await webhooks.undo_restart(session, delivery_id=delivery, last_error=last_error)
         raise ApiError(409, f"Delivery {delivery} is already being delivered")
     return row
