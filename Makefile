@@ -16,7 +16,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 # back to amqtt (or skip, for redis-server) and report what they could not run.
 APT_PACKAGES := mosquitto postgresql redis-server
 
-.PHONY: help venv venv-runtime system-deps lock lint fmt test test-scale run bench clean sdk-models
+.PHONY: help venv venv-runtime system-deps lock lint fmt test test-scale run bench bytecode clean sdk-models
 
 help:
 	@echo "make run           start the embedded stack (Temporal, MQTT broker, worker, API)"
@@ -48,7 +48,7 @@ venv-runtime: $(RUNTIME_STAMP)
 # Exactly the dev lock (sync removes what it does not list).
 $(DEV_STAMP): requirements-dev.lock pyproject.toml sdk/pyproject.toml
 	$(bootstrap-uv)
-	$(UV) pip sync --python $(PY) requirements-dev.lock
+	$(UV) pip sync --python $(PY) --compile-bytecode requirements-dev.lock
 	# The project itself and the SDK (with the `edgewright` command), editable; their
 	# dependencies are in the lock above.
 	$(UV) pip install --python $(PY) --no-deps -e . -e ./sdk
@@ -58,7 +58,7 @@ $(DEV_STAMP): requirements-dev.lock pyproject.toml sdk/pyproject.toml
 # stay, so switching between `make run` and `make test` installs nothing twice.
 $(RUNTIME_STAMP): requirements.lock pyproject.toml
 	$(bootstrap-uv)
-	$(UV) pip install --python $(PY) -r requirements.lock
+	$(UV) pip install --python $(PY) --compile-bytecode -r requirements.lock
 	$(UV) pip install --python $(PY) --no-deps -e .
 	touch $@
 
@@ -113,12 +113,20 @@ fmt: venv
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+# Bytecode for the project's own modules, as an installer writes it for the packages (uv
+# with --compile-bytecode): with PYTHONDONTWRITEBYTECODE set, as on some CI machines,
+# every process and every workflow sandbox would compile them from source again.
+# compileall skips what is up to date.
+SOURCES := workflows adapters activities api workers store simulator bench sdk/src tests
+bytecode:
+	@$(PY) -m compileall -q -j 0 $(SOURCES) >/dev/null
+
 # Two workers, each taking whole files (module fixtures stay together): most tests wait
 # on Temporal, the broker or the sandbox, so two share two cores well. TEST_WORKERS=0
 # runs the suite in one process.
 TEST_WORKERS ?= 2
 
-test: venv system-deps
+test: venv system-deps bytecode
 	$(MAKE) --no-print-directory lint
 	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile -m "not scale"
 
@@ -127,7 +135,7 @@ test: venv system-deps
 test-scale: venv system-deps
 	$(VENV)/bin/pytest -m scale tests/e2e/faults/test_scale_out.py
 
-run: venv-runtime
+run: venv-runtime bytecode
 	@$(MAKE) --no-print-directory system-deps || echo "system-deps failed; going on without it"
 	exec $(PY) -m workers.stack
 
