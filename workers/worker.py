@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import workflow
 from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
@@ -186,7 +188,25 @@ def build_worker(
 # pure declarations (pydantic models, names) but took ~100 ms to rebuild each time, which
 # made it most of a command's round trip (measured with bench.command_latency); shared
 # read-only between runs, it stays deterministic.
-SANDBOX = SandboxedWorkflowRunner(
+@dataclass(frozen=True)
+class ValidatedOnceSandbox(SandboxedWorkflowRunner):
+    """The SDK's sandbox, validating each workflow definition once per process.
+
+    Every Worker validates its workflows by importing each one in a fresh sandbox; a
+    definition cannot change while the process runs, so a process that builds workers
+    again (the tests build hundreds) validates nothing twice.
+    """
+
+    _validated: set[type] = field(default_factory=set, init=False, compare=False)
+
+    def prepare_workflow(self, defn: workflow._Definition) -> None:
+        if defn.cls in self._validated:
+            return
+        super().prepare_workflow(defn)
+        self._validated.add(defn.cls)
+
+
+SANDBOX = ValidatedOnceSandbox(
     restrictions=SandboxRestrictions.default.with_passthrough_modules(
         "workflows.contracts"  # and every module inside it
     )

@@ -30,14 +30,13 @@ from adapters.mqtt.publisher import MqttPublisher
 from api.main import create_app
 from simulator.device import Timing
 from simulator.fleet import Fleet, FleetConfig, device_specs
-from store.access.users import Role, create_user
 from store.db import create_engine, session_factory
 from store.devices import inventory as devices
-from store.migrate import upgrade_async
 from store.settings import Settings
-from tests.e2e.stack import ADMIN_PASSWORD, stack_settings
+from tests.e2e.stack import ADMIN_PASSWORD, add_admin, stack_settings
 from tests.support.helpers import eventually, free_port
 from tests.support.mqtt_fixtures import Broker
+from tests.support.store_fixtures import migrate
 from workers.__main__ import device_accounts
 from workers.bridge.service import Bridge, running_bridge
 from workers.worker import activity_callables, build_worker
@@ -123,11 +122,11 @@ def command_settings(
 async def running_command_stack(
     settings: Settings, temporal: Client
 ) -> AsyncIterator[CommandStack]:
-    await upgrade_async(settings.sqlalchemy_url)
+    await migrate(settings.sqlalchemy_url)
     engine = create_engine(settings.sqlalchemy_url)
     sessions = session_factory(engine)
     async with sessions() as session, session.begin():
-        await create_user(session, username="admin", password=ADMIN_PASSWORD, role=Role.ADMIN)
+        add_admin(session)
     kube = KubeActivities(target=connect_kube(settings))
     publisher = MqttPublisher(
         host=settings.mqtt_host,

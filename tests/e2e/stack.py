@@ -7,6 +7,7 @@ HTTP, the store a SQLite file. Only the API's HTTP transport is in-process (ASGI
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import secrets
 import uuid
@@ -27,16 +28,35 @@ from adapters.kubernetes.client import KubeTarget, connect_kube
 from adapters.mqtt.credentials import service_credentials
 from adapters.mqtt.publisher import MqttPublisher
 from api.main import create_app
-from store.access.users import Role, create_user
+from store.access.users import Role, hash_password
 from store.db import create_engine, session_factory
-from store.migrate import upgrade_async
+from store.models import User, new_user_uid
 from store.settings import KubeMode, Settings
 from tests.support.mqtt_fixtures import Broker, broker_settings
+from tests.support.store_fixtures import migrate
 from workers.__main__ import device_accounts
 from workers.health import HealthReporter
 from workers.worker import activity_callables, build_worker
 
 ADMIN_PASSWORD = secrets.token_urlsafe(16)
+
+
+@functools.cache
+def _admin_password_hash() -> str:
+    # Argon2 costs tens of milliseconds of CPU by design: every stack's admin shares one.
+    return hash_password(ADMIN_PASSWORD)
+
+
+def add_admin(session: AsyncSession) -> None:
+    """The admin every stack logs in as, with ADMIN_PASSWORD."""
+    session.add(
+        User(
+            uid=new_user_uid(),
+            username="admin",
+            password_hash=_admin_password_hash(),
+            role=Role.ADMIN.value,
+        )
+    )
 
 
 @dataclass
@@ -90,11 +110,11 @@ async def running_stack(
 ) -> AsyncIterator[Stack]:
     """API in process; the worker too unless `worker=False` (a test runs its own), and its
     health reports with `health=True` (the first one done before the stack is yielded)."""
-    await upgrade_async(settings.sqlalchemy_url)
+    await migrate(settings.sqlalchemy_url)
     engine = create_engine(settings.sqlalchemy_url)
     sessions = session_factory(engine)
     async with sessions() as session, session.begin():
-        await create_user(session, username="admin", password=ADMIN_PASSWORD, role=Role.ADMIN)
+        add_admin(session)
     target = connect_kube(settings)
     kube = KubeActivities(target=target)
     publisher = MqttPublisher(
