@@ -25,12 +25,12 @@ from store.db import create_engine, session_factory
 from store.devices import inventory as devices
 from store.devices import tokens
 from store.devices.node_tokens import record_node_token, revoke_node_token
-from store.migrate import upgrade_async
 from store.models import JoinToken, NodeToken, RuntimeConfigRow, utcnow
 from store.runtime_config import save_runtime_config
 from tests.activities.backup_helpers import Rig, backup_settings, crafted_archive, tar_gz
 from tests.support.backup_inventory import T0, device_names, kube_inputs, populate
 from tests.support.storage_fixtures import Target
+from tests.support.store_fixtures import migrate
 from workflows.contracts.backup import (
     ALL_INCLUDES,
     BACKUP_FORMAT_VERSION,
@@ -79,7 +79,7 @@ async def rig(
 async def sqlite_rig(backup_target: Target, tmp_path: Path, kube_sandbox_url: str) -> Rig:
     """SQLite only, for the refusals: what they check does not depend on the database."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'edgewright.db'}"
-    await upgrade_async(url)
+    await migrate(url)
     settings = backup_settings(
         backup_target, tmp_path=tmp_path, database_url=url, sandbox_url=kube_sandbox_url
     )
@@ -362,7 +362,7 @@ async def test_multipart_archive_round_trip(
 ) -> None:
     # Any archive is "large" with a 1-byte threshold: the whole backup path goes multipart.
     url = f"sqlite+aiosqlite:///{tmp_path / 'edgewright.db'}"
-    await upgrade_async(url)
+    await migrate(url)
     settings = backup_settings(
         backup_target,
         tmp_path=tmp_path,

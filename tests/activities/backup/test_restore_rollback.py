@@ -28,12 +28,12 @@ from store.backup.table_dump import bind
 from store.db import create_engine, session_factory
 from store.devices import inventory as devices
 from store.devices import tokens
-from store.migrate import upgrade_async
 from store.models import RestoreJournalRow
 from tests.activities.backup.test_backup_restore import mutate
 from tests.activities.backup_helpers import Rig, backup_settings
 from tests.support.backup_inventory import T0, device_names, populate
 from tests.support.storage_fixtures import Target
+from tests.support.store_fixtures import migrate
 from workflows.backup.backup import BackupWorkflow
 from workflows.backup.restore import RestoreWorkflow
 from workflows.contracts.backup import (
@@ -198,7 +198,7 @@ async def test_rollback_is_idempotent_across_retries_and_crashes(
     tmp_path: Path, kube_sandbox_url: str
 ) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'edgewright.db'}"
-    await upgrade_async(url)
+    await migrate(url)
     root = tmp_path / "backups"
     target = Target(kind="file", location=f"file://{root}", endpoint=None, root=root)
     settings = backup_settings(

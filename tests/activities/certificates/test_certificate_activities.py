@@ -28,10 +28,10 @@ from simulator import kube_sandbox_install as install
 from simulator.kube_sandbox_cloudcore import new_ca, new_cloudcore_certificate
 from store.audit import AuditEvent, list_audit_events
 from store.certificates import load_certificates
-from store.migrate import upgrade_async
 from store.settings import KubeMode, Settings
 from tests.support.helpers import eventually
 from tests.support.kube_fixtures import hold_rollouts
+from tests.support.store_fixtures import migrate
 from workflows.contracts.certificates import (
     RENEWAL_ANNOTATION,
     RenewalProgress,
@@ -54,7 +54,7 @@ async def database_url(tmp_path: Path) -> str:
     """SQLite only: these tests are about Kubernetes. The audit log's store code runs on
     both databases in tests/store/audit; the list is one observed-state row."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'edgewright.db'}"
-    await upgrade_async(url)
+    await migrate(url)
     return url
 
 

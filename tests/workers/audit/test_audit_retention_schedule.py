@@ -18,10 +18,10 @@ from temporalio.worker import Worker
 
 from store.audit import AuditEvent, append_audit_event
 from store.db import create_engine, session_factory
-from store.migrate import upgrade_async
 from store.models import AuditRow, utcnow
 from store.settings import Settings
 from tests.support.helpers import eventually
+from tests.support.store_fixtures import migrate
 from workers.audit import (
     AUDIT_WORKFLOWS,
     audit_activities,
@@ -41,7 +41,7 @@ async def test_schedule_is_made_once_and_its_runs_prune(
         audit_retention_schedule_id=f"audit-{tag}",
         audit_retention_days=30,
     )
-    await upgrade_async(settings.sqlalchemy_url)
+    await migrate(settings.sqlalchemy_url)
     engine = create_engine(settings.sqlalchemy_url)
     sessions = session_factory(engine)
     now = utcnow()

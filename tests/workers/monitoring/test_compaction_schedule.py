@@ -14,12 +14,12 @@ from temporalio.worker import Worker
 
 from activities.monitoring.compaction import MonitoringActivities
 from store.db import create_engine, session_factory
-from store.migrate import upgrade_async
 from store.monitoring import series
 from store.monitoring.samples import Sample, record_samples
 from store.monitoring.values import MetricValues
 from store.settings import Settings
 from tests.support.helpers import eventually
+from tests.support.store_fixtures import migrate
 from workers.monitoring import (
     MONITORING_WORKFLOWS,
     compaction_schedule,
@@ -37,7 +37,7 @@ async def test_schedule_is_made_once_and_its_runs_compact(
         task_queue=f"monitoring-{tag}",
         metrics_compaction_schedule_id=f"metrics-{tag}",
     )
-    await upgrade_async(settings.sqlalchemy_url)
+    await migrate(settings.sqlalchemy_url)
     engine = create_engine(settings.sqlalchemy_url)
     sessions = session_factory(engine)
     minute_ago = int(time.time()) - 120
