@@ -11,7 +11,13 @@ from __future__ import annotations
 
 import asyncio
 
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+    WorkflowUpdateStage,
+)
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -81,8 +87,13 @@ async def wait_opened(
             handle.execute_update(MAINTENANCE_OPENED_UPDATE, result_type=MaintenanceStatus),
             within,
         )
-    except TimeoutError:
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+        # wait_for cancels the update, and the SDK reports that cancellation as its own error.
         raise NotAnswered(await _query(handle)) from None
+
+
+# How long a stop may wait for the run to take it, however short the answer's wait.
+STOP_ACCEPTED_WITHIN = 10.0
 
 
 async def close_window(
@@ -101,15 +112,19 @@ async def close_window(
     if not await _running(handle):
         raise NotActive()
     try:
-        return await asyncio.wait_for(
-            handle.execute_update(
+        # The stop is the update itself: wait until the run has taken it (an update cut
+        # short before that may never arrive), then for its answer up to `within`.
+        stop = await asyncio.wait_for(
+            handle.start_update(
                 MAINTENANCE_STOP_UPDATE,
                 StopInput(stopped_by=stopped_by),
+                wait_for_stage=WorkflowUpdateStage.ACCEPTED,
                 result_type=MaintenanceStatus,
             ),
-            within,
+            max(within, STOP_ACCEPTED_WITHIN),
         )
-    except TimeoutError:
+        return await asyncio.wait_for(stop.result(), within)
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
         raise NotAnswered(await _query(handle)) from None
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:  # it ended between the check and the stop

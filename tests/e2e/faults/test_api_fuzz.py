@@ -66,10 +66,12 @@ async def fuzz_stack(
             "rate_limit_per_minute": 100_000,
             # Fuzzed joins, backups and commands answer 202 after these, instead of holding
             # the run for the usual half minute each.
-            "join_answer_timeout_seconds": 1.0,
-            "backup_answer_timeout_seconds": 1.0,
-            "command_answer_timeout_seconds": 1.0,
-            "command_wait_max_seconds": 1.0,
+            "join_answer_timeout_seconds": 0.2,
+            "backup_answer_timeout_seconds": 0.2,
+            "cloudcore_answer_timeout_seconds": 0.2,
+            "maintenance_answer_timeout_seconds": 0.2,
+            "command_answer_timeout_seconds": 0.2,
+            "command_wait_max_seconds": 0.2,
         }
     )
     async with running_stack(settings, dev_env.client) as stack:

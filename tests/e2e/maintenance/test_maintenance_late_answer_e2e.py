@@ -1,0 +1,52 @@
+"""A window that answers after the API stops waiting: 202 with what it says so far.
+
+The API waits on an update with asyncio's timeout; the SDK reports that cancelled update
+as an error of its own, which once answered 500.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from tests.e2e.stack import Stack, running_stack, stack_settings
+from tests.support.helpers import eventually
+from tests.support.mqtt_fixtures import Broker
+
+STATUS = "/api/kubeedge/maintenance/status"
+
+
+@pytest.fixture
+async def stack(
+    dev_env: WorkflowEnvironment, kube_sandbox_url: str, mqtt_broker: Broker, tmp_path: Path
+) -> AsyncIterator[Stack]:
+    settings = stack_settings(
+        data_dir=tmp_path, temporal=dev_env.client, sandbox_url=kube_sandbox_url, broker=mqtt_broker
+    ).model_copy(update={"maintenance_answer_timeout_seconds": 0.001})  # no run answers so fast
+    async with running_stack(settings, dev_env.client) as running:
+        yield running
+
+
+async def test_start_and_stop_answered_late_are_accepted(stack: Stack) -> None:
+    auth = await stack.login()
+    started = await stack.http.post(
+        "/api/kubeedge/maintenance/start",
+        json={"reason": "upgrade", "duration_minutes": 5},
+        headers=auth,
+    )
+    assert started.status_code == 202, started.text
+    assert started.json()["status"] == "accepted"
+
+    async def window(active: bool) -> dict[str, Any] | None:
+        body: dict[str, Any] = (await stack.http.get(STATUS, headers=auth)).json()
+        return body if body["active"] is active else None
+
+    assert (await eventually(lambda: window(True)))["reason"] == "upgrade"
+
+    stopped = await stack.http.post("/api/kubeedge/maintenance/stop", headers=auth)
+    assert stopped.status_code == 202, stopped.text
+    assert (await eventually(lambda: window(False)))["stopped_by"] == "admin"
