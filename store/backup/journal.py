@@ -45,6 +45,8 @@ class Change:
     # Fields of `after` that hold their JSON text rather than its value (as upsert_rows
     # returns JSON columns); stored as the value they encode.
     raw: tuple[str, ...] = ()
+    # `after` as JSON text already (an archive line stored as it reads): copied as it is.
+    after_text: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,7 +73,7 @@ async def append(session: AsyncSession, *, restore_id: str, changes: Sequence[Ch
             "part": change.part,
             "key": ENCODER.encode(list(change.key)),
             "before": "null" if change.before is None else ENCODER.encode(change.before),
-            "after": "null" if change.after is None else spliced(dict(change.after), change.raw),
+            "after": _after(change),
             "outcome": None,
             "created_at": now,
         }
@@ -80,6 +82,12 @@ async def append(session: AsyncSession, *, restore_id: str, changes: Sequence[Ch
     # The table, not the mapped class: an ORM bulk insert costs mapper work per row, and a
     # restore journals every row it writes. The images go in as the JSON text made here.
     await session.execute(_INSERT, rows)
+
+
+def _after(change: Change) -> str:
+    if change.after_text is not None:
+        return change.after_text
+    return "null" if change.after is None else spliced(dict(change.after), change.raw)
 
 
 class _EncodedJson(TypeDecorator[str]):
