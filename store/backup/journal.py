@@ -71,7 +71,9 @@ async def append(session: AsyncSession, *, restore_id: str, changes: Sequence[Ch
     if connection.dialect.name == "sqlite":
         # The driver's executemany of plain tuples: SQLAlchemy's work per row and column
         # was as much as SQLite's own in a restore into an emptied store (bench.backup).
-        created_at = _TABLE.c.created_at.type.bind_processor(connection.dialect)
+        # The dialect's own processor: the column's alone would hand sqlite3 a datetime.
+        dialect = connection.dialect
+        created_at = _TABLE.c.created_at.type.dialect_impl(dialect).bind_processor(dialect)
         stamp = created_at(now) if created_at is not None else now
         tuples = [
             (restore_id, change.part, _key(change), _before(change), _after(change), stamp)
