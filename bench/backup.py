@@ -14,6 +14,8 @@ runs in this process a worker with the real backup activities and workflows:
 Peak memory is this process's VmHWM (the worker runs here: `backup.peak_rss_mb` and
 `restore.peak_rss_mb` are the worker's), reset before each phase; the baseline's likewise.
 `--profile DIR` records this process with py-spy during the backup and the restore.
+`phases` are each run's steps in seconds, from its history (bench/_phases.py), and
+`safety_backup_phases` those of the restore's safety backup.
 The sandbox holds none of these devices' Kubernetes objects: creating 400,000 objects in
 the emulator would measure the emulator. Prints one JSON line.
 """
@@ -44,6 +46,7 @@ from temporalio.worker import Worker
 from adapters.kubernetes.client import connect_kube
 from adapters.mqtt.events import EventSink
 from bench._backup_data import TABLES, bare_backup, bare_restore, empty_tables
+from bench._phases import phase_seconds
 from bench._profile import profiled
 from bench._stack import _spawn
 from store.db import create_engine, session_factory
@@ -61,6 +64,7 @@ from workflows.contracts.backup import (
     RestoreInput,
     RestoreMode,
     RestoreProgress,
+    backup_workflow_id,
 )
 from workflows.contracts.live import EventType
 
@@ -173,12 +177,15 @@ async def main(devices: int, profile: Path | None = None) -> dict[str, Any]:
             "archive_mb_per_s": round(backup["archive_bytes"] / MB / backup["seconds"], 2),
             "raw_mb_per_s": round(backup["raw_bytes"] / MB / backup["seconds"], 2),
             **backup["memory"],
+            "phases": backup["phases"],
         },
         "restore": {
             "seconds": restore["seconds"],
             "archive_mb_per_s": round(backup["archive_bytes"] / MB / restore["seconds"], 2),
             "rows_restored": restore["rows"],
             **restore["memory"],
+            "phases": restore["phases"],
+            "safety_backup_phases": restore["safety_backup_phases"],
         },
         "bare_backup": {
             "seconds": bare_backup_s,
@@ -247,6 +254,13 @@ async def run_workflows(
                     profile=profile,
                     name="worker-restore",
                 )
+                phases = {
+                    "backup": await phase_seconds(client, "backup/bench"),
+                    "restore": await phase_seconds(client, "restore/bench"),
+                    "safety_backup": await phase_seconds(
+                        client, backup_workflow_id(restored.safety_backup_id or "")
+                    ),
+                }
     finally:
         await engine.dispose()
     archive = made.archive
@@ -261,8 +275,15 @@ async def run_workflows(
             "raw_bytes": sum(part.bytes for part in archive.parts),
             "multipart": archive.multipart,
             "memory": backup_mem,
+            "phases": phases["backup"],
         },
-        "restore": {"seconds": restore_s, "rows": sum(rows.values()), "memory": restore_mem},
+        "restore": {
+            "seconds": restore_s,
+            "rows": sum(rows.values()),
+            "memory": restore_mem,
+            "phases": phases["restore"],
+            "safety_backup_phases": phases["safety_backup"],
+        },
     }
 
 

@@ -55,13 +55,14 @@ class BackupActivities:
         kube_api: client.ApiClient | None,
         executor: Executor | None = None,
         webhooks: WebhookEmitter | None = None,
+        stores: StoreFactory | None = None,
     ) -> None:
         self._settings = settings
         self._webhooks = webhooks
         self._sessions = sessions
         self._kube = KubeObjects(api_client=kube_api) if kube_api is not None else None
         self._executor = executor
-        self._stores = StoreFactory(settings=settings)
+        self._stores = stores or StoreFactory(settings=settings)
         self.heartbeat_seconds = 1.0  # how often progress may heartbeat, at most
 
     def _heartbeat(self) -> Heartbeat:

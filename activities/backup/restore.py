@@ -56,13 +56,14 @@ class RestoreActivities:
         kube_api: client.ApiClient | None,
         executor: Executor | None = None,
         webhooks: WebhookEmitter | None = None,
+        stores: StoreFactory | None = None,
     ) -> None:
         self._settings = settings
         self._webhooks = webhooks
         self._sessions = sessions
         self._kube = KubeObjects(api_client=kube_api) if kube_api is not None else None
         self._executor = executor
-        self._stores = StoreFactory(settings=settings)
+        self._stores = stores or StoreFactory(settings=settings)
 
     @activity.defn(name=BackupActivity.INSPECT_BACKUP)
     async def inspect_backup(self, inp: InspectInput) -> RestorePlan:

@@ -43,6 +43,21 @@ class VerifiedArchive:
             for line in lines:
                 yield json.loads(line)
 
+    def rows_and_lines(self, part: PartEntry) -> Iterator[tuple[dict[str, Any], str]]:
+        """Each row with its line: the JSON text it was read from."""
+        with (self._root / part.file).open(encoding="utf-8", newline="\n") as lines:
+            for line in lines:
+                yield json.loads(line), line.rstrip("\n")
+
+    def count(self, part: PartEntry) -> int:
+        """The part's rows, counted without reading them."""
+        count, last = 0, b"\n"
+        with (self._root / part.file).open("rb") as lines:
+            while chunk := lines.read(CHUNK):
+                count += chunk.count(b"\n")
+                last = chunk[-1:]
+        return count if last == b"\n" else count + 1  # a last line without its newline
+
 
 def open_archive(*, path: Path, scratch: Path, backup_id: str, beat: Beat) -> VerifiedArchive:
     """Check and unpack the archive at `path` into `scratch`; raise ArchiveError if unusable."""

@@ -36,6 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from store.backup.stored_image import stored_forms
 from store.models import Base
 
 JsonRow = dict[str, Any]
@@ -86,12 +87,19 @@ class BoundTable:
     converted: dict[str, Callable[[str], Any]] = field(default_factory=dict)
     # JSON columns, which an export reads as their stored text (see export_rows).
     json_columns: tuple[str, ...] = ()
+    # How converted columns read back once stored (store/backup/stored_image.py); None
+    # when that is not worked out for one of them.
+    stored_forms: dict[str, Callable[[str], str]] | None = None
 
     @cached_property
     def column_names(self) -> tuple[str, ...]:
         # Cached: read for every row a backup exports or a restore writes, where building
         # it each time was a tenth of a restore's time (py-spy, bench.backup).
         return tuple(column.name for column in self.columns)
+
+    @cached_property
+    def column_set(self) -> frozenset[str]:
+        return frozenset(self.column_names)
 
     def key_of(self, row: JsonRow) -> Key:
         return tuple(row[name] for name in self.spec.key)
@@ -131,7 +139,12 @@ async def bind(session: AsyncSession, spec: TableSpec) -> BoundTable | str:
     converted = {column.name: parse for column in columns if (parse := _parser(column)) is not None}
     json_columns = tuple(column.name for column in columns if isinstance(column.type, JSON))
     return BoundTable(
-        spec=spec, table=table, columns=columns, converted=converted, json_columns=json_columns
+        spec=spec,
+        table=table,
+        columns=columns,
+        converted=converted,
+        json_columns=json_columns,
+        stored_forms=stored_forms(columns, converted),
     )
 
 

@@ -4,8 +4,10 @@ into a restore's journal, they read back as the documents that are stored."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 
+from sqlalchemy import Text, cast, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from store.backup import journal
@@ -18,6 +20,7 @@ from store.backup.table_dump import (
     export_rows,
     upsert_rows,
 )
+from store.models import RestoreJournalRow
 
 Sessions = async_sessionmaker[AsyncSession]
 T1 = datetime(2026, 1, 15, 10, 30, tzinfo=UTC)
@@ -87,6 +90,14 @@ async def test_journal_images_hold_the_documents_as_written(sessions: Sessions) 
     async with sessions() as session:
         current = (await existing_rows(session, bound, [("201",)]))[("201",)]
         (entry,) = await journal.pending(session, restore_id="r-json", limit=10)
+        stamp = await session.scalar(
+            select(cast(RestoreJournalRow.created_at, Text)).where(
+                RestoreJournalRow.restore_id == "r-json"
+            )
+        )
+        dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":  # written below SQLAlchemy there: stored as SQLAlchemy stores it
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}", str(stamp))
     assert entry.after == current
     assert entry.key == ("201",)
     assert entry.before is None
