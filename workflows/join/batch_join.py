@@ -8,6 +8,11 @@ reads the results of the joins in flight every `result_poll_seconds`, so it neve
 for nodes to turn Ready. The batch continues as new well before Temporal's history
 limits; children still in flight carry over by device ID.
 
+A worker replays a batch's run whenever the run left its cache or a task failed, under
+the SDK's 2-second limit per activation and the run's 30-s workflow task: so the batch
+starts its joins a round (START_ROUND) per workflow task, and a run starts at most
+`children_per_run` (200) joins, about 500 events (docs/scaling.md, "Worker memory").
+
 Runs started before results went through the store (no `batch-results-in-store` patch)
 replay as they ran: their children signal the batch, which writes the results in chunks.
 """
