@@ -6,7 +6,10 @@ posts one batch and waits until every device is provisioned (join command issued
 runs the same number of bare one-activity workflows on the same server with the same
 concurrency. Prints one JSON line with both rates, their ratio, the CPU each process
 spent on the batch and the peak memory of each process (`peak_rss_mb`, taken when the
-batch is done; the worker's again as `worker_peak_rss_mb`).
+batch is done; the worker's again as `worker_peak_rss_mb`), the events of each run of
+the batch's parent (`parent`) and each device's result in the store (`store_results`:
+none pending, as many successes as the batch counted). `--profile DIR` records the worker
+with py-spy during the batch.
 """
 
 from __future__ import annotations
@@ -17,11 +20,14 @@ import json
 import os
 import time
 import uuid
+from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 from bench._bare import BareWorkflow, noop
+from bench._batch_figures import parent_runs, store_results
+from bench._profile import profiled
 from bench._stack import bench_stack, cpu_seconds, cpu_split, peak_rss_split
 
 
@@ -42,7 +48,7 @@ async def bare_rate(address: str, *, count: int, concurrency: int) -> float:
         return count / (time.perf_counter() - start) * 60
 
 
-async def main(*, devices: int, concurrency: int) -> dict[str, object]:
+async def main(*, devices: int, concurrency: int, profile: Path | None = None) -> dict[str, object]:
     async with bench_stack(bridge=True) as stack:
         tag = uuid.uuid4().hex[:6]
         body = {
@@ -54,18 +60,22 @@ async def main(*, devices: int, concurrency: int) -> dict[str, object]:
         }
         cpu_before = {name: cpu_seconds(pid) for name, pid in stack.pids.items()}
         start = time.perf_counter()
-        answer = await stack.api.post("/api/kubeedge/batch-join", json=body)
-        answer.raise_for_status()
-        batch_id = answer.json()["batch_id"]
-        while True:
-            status = (await stack.api.get(f"/api/kubeedge/batch-join/{batch_id}")).json()
-            if status["status"] in ("completed", "cancelled"):
-                break
-            await asyncio.sleep(0.5)
+        with profiled(stack.pids["worker"], into=profile, name="worker-batch"):
+            answer = await stack.api.post("/api/kubeedge/batch-join", json=body)
+            answer.raise_for_status()
+            batch_id = answer.json()["batch_id"]
+            while True:
+                status = (await stack.api.get(f"/api/kubeedge/batch-join/{batch_id}")).json()
+                if status["status"] in ("completed", "cancelled"):
+                    break
+                await asyncio.sleep(0.5)
         elapsed = time.perf_counter() - start
         cpu = cpu_split(stack.pids, cpu_before)
         peaks = peak_rss_split(stack.pids)
+        load = os.getloadavg()
         join_rate = devices / elapsed * 60
+        parent = await parent_runs(stack.temporal_address, batch_id)
+        results = store_results(stack.data_dir, batch_id)
         bare = await bare_rate(stack.temporal_address, count=devices, concurrency=concurrency)
     return {
         "bench": "batch_join",
@@ -78,11 +88,16 @@ async def main(*, devices: int, concurrency: int) -> dict[str, object]:
         "bare_workflows_per_min": round(bare, 1),
         "ratio_vs_bare": round(join_rate / bare, 3),
         "worker_peak_rss_mb": peaks.get("worker"),
+        # The parent's runs: their events are what an evicted run replays.
+        "parent": parent,
+        "store_results": results,
         # Peak resident memory of every process (worker, api, bridge, ...), in MB.
         "peak_rss_mb": peaks,
         # Where the time went: CPU seconds per process during the batch.
         "cpu_seconds": cpu,
         "cpus": os.cpu_count(),
+        # Other work on the machine: 1, 5 and 15-minute load averages when the batch ended.
+        "load_average": [round(x, 2) for x in load],
     }
 
 
@@ -90,8 +105,11 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--devices", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=200)
+    parser.add_argument("--profile", type=Path, default=None, help="py-spy profile into DIR")
     args = parser.parse_args()
-    result = asyncio.run(main(devices=args.devices, concurrency=args.concurrency))
+    result = asyncio.run(
+        main(devices=args.devices, concurrency=args.concurrency, profile=args.profile)
+    )
     print(json.dumps(result), flush=True)
     # temporalio can abort at interpreter exit after all work is done (sdk-python#300).
     os._exit(0)

@@ -98,13 +98,22 @@ class Settings(BaseSettings):
     )
     # Memory of one worker (docs/scaling.md, "Worker memory"), measured with bench.batch_join.
     worker_max_cached_workflows: int = Field(
-        default=1000,
+        default=400,
         ge=0,
         le=10_000,
         description="Workflow runs the worker keeps in memory between their tasks (the "
-        "SDK's sticky cache, its default 1,000; 0: none, every task replays its history). "
-        "Fewer saves memory, but a batch join whose parent is evicted replays its whole "
-        'run (docs/scaling.md, "Worker memory")',
+        "SDK's sticky cache; 0: none, every task replays its history). Each costs about "
+        "100 kB; keep it above the joins in flight (batch max_concurrency), or their "
+        'tasks replay over and over (docs/scaling.md, "Worker memory")',
+    )
+    worker_max_concurrent_workflow_tasks: int = Field(
+        default=16,
+        ge=1,
+        le=500,
+        description="Workflow activations the worker runs at once, each on a thread of "
+        "its own (the SDK's default, 100 slots and up to 500 threads, let dozens of join "
+        "activations share the GIL while the SDK gives each 2 s: a batch's parent failed "
+        'as a deadlock; docs/scaling.md, "Worker memory")',
     )
     worker_malloc_arena_max: int = Field(
         default=0,

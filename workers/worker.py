@@ -175,6 +175,9 @@ def build_worker(
         # its history at its next task, a batch parent's up to thousands of events
         # (docs/scaling.md, "Worker memory").
         max_cached_workflows=settings.worker_max_cached_workflows,
+        # One thread per activation slot: the SDK's 2 s deadlock limit is wall-clock, so
+        # an activation must not wait for the GIL behind dozens of others.
+        max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
         workflow_runner=SANDBOX,
         # Given, not derived: temporalio's default hashes the code of every loaded module,
         # which took 5-30 s of each worker start (longer on a busy machine).

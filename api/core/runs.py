@@ -87,6 +87,8 @@ class RunStart(Generic[P]):
     id_reuse_policy: WorkflowIDReusePolicy = WorkflowIDReusePolicy.ALLOW_DUPLICATE
     search_attributes: Sequence[SearchAttributePair[Any]] = ()
     execution_timeout: timedelta | None = None
+    # None: Temporal's default (10 s) for each workflow task.
+    task_timeout: timedelta | None = None
 
     def _attributes(self) -> TypedSearchAttributes | None:
         return (
@@ -120,6 +122,7 @@ async def start_or_attach(client: Client, run: RunStart[P]) -> Started[P]:
             id_reuse_policy=run.id_reuse_policy,
             search_attributes=run._attributes(),
             execution_timeout=run.execution_timeout,
+            task_timeout=run.task_timeout,
             static_summary=run.summary,
         )
     except WorkflowAlreadyStartedError:
@@ -151,6 +154,7 @@ async def update_with_start(
         id_reuse_policy=run.id_reuse_policy,
         search_attributes=run._attributes(),
         execution_timeout=run.execution_timeout,
+        task_timeout=run.task_timeout,
         result_type=run.result_type,
         static_summary=run.summary,
     )

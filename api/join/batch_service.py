@@ -21,6 +21,7 @@ from workflows.contracts import summaries
 from workflows.contracts.common import BATCH_ID
 from workflows.contracts.join import (
     BATCH_JOIN_WORKFLOW,
+    BATCH_TASK_TIMEOUT,
     BatchJoinDefaults,
     BatchJoinInput,
     BatchProgress,
@@ -106,5 +107,6 @@ async def start_batch(
         # A finished batch is never run again: its devices were handled once.
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         search_attributes=[SearchAttributePair(BATCH_ID, batch_id)],
+        task_timeout=BATCH_TASK_TIMEOUT,
     )
     return (await start_or_attach(client, run)).handle

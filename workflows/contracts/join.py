@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated
 
@@ -276,6 +276,12 @@ def batch_join_workflow_id(batch_id: str) -> str:
     return f"batch-join/{batch_id}"
 
 
+# A batch run's workflow task may replay its whole run (after an eviction from the
+# worker's cache, or a failed task): room for that on a CPU-starved worker, where
+# Temporal's default of 10 s timed out attempt after attempt (docs/scaling.md).
+BATCH_TASK_TIMEOUT = timedelta(seconds=30)
+
+
 class BatchActivity(StrEnum):
     LOAD_BATCH_PAGE = "load_batch_page"
     RECORD_BATCH_RESULTS = "record_batch_results"
@@ -332,7 +338,10 @@ class BatchJoinInput(ContractModel):
     # Continue-as-new after starting this many joins. A join stays a pending child of the
     # run that started it until its node joins or its token expires, and Temporal fails
     # the workflow task of a run with 2,000 pending children (limit.numPendingChildExecutions).
-    children_per_run: int = Field(default=1000, ge=1, le=1900)
+    # Each start is two events of about 2 KB (the join's input) that a worker replays when
+    # the run left its cache: at 1,000 a run's replay outgrew its workflow task on a busy
+    # worker and the batch stalled; 200 keeps a run near 500 events (docs/scaling.md).
+    children_per_run: int = Field(default=200, ge=1, le=1900)
     # How often the batch reads its joins' results from the store while joins run.
     result_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     state: BatchState = Field(default_factory=BatchState)

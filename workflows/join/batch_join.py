@@ -8,6 +8,11 @@ reads the results of the joins in flight every `result_poll_seconds`, so it neve
 for nodes to turn Ready. The batch continues as new well before Temporal's history
 limits; children still in flight carry over by device ID.
 
+A worker replays a batch's run whenever the run left its cache or a task failed, under
+the SDK's 2-second limit per activation and the run's 30-s workflow task: so the batch
+starts its joins a round (START_ROUND) per workflow task, and a run starts at most
+`children_per_run` (200) joins, about 500 events (docs/scaling.md, "Worker memory").
+
 Runs started before results went through the store (no `batch-results-in-store` patch)
 replay as they ran: their children signal the batch, which writes the results in chunks.
 """
@@ -35,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
         BATCH_PAUSE_SIGNAL,
         BATCH_PROGRESS_QUERY,
         BATCH_RESUME_SIGNAL,
+        BATCH_TASK_TIMEOUT,
         DEVICE_JOIN_WORKFLOW,
         BatchDeviceResult,
         BatchDeviceSpec,
@@ -64,6 +70,12 @@ STORE_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
 CHILD_TASK_TIMEOUT = timedelta(seconds=30)
 # Results are written in chunks: one store round trip per this many devices.
 FLUSH_EVERY = 100
+# Joins started per workflow task. Each start builds the join's input and search
+# attributes in the activation: 200 at once took more than the SDK's 2-second deadlock
+# limit on a CPU-starved worker, and every retry replayed the run into the same wall.
+START_ROUND = 25
+# Runs without this marker started all of a round's joins in one workflow task.
+START_ROUNDS_PATCH = "batch-start-rounds"
 
 ArgT = TypeVar("ArgT")
 ResultT = TypeVar("ResultT")
@@ -88,11 +100,14 @@ class BatchJoinWorkflow:
         self._unrecorded: list[BatchDeviceResult] = []
         self._status = BatchStatus.RUNNING
         self._started_in_run = 0
+        self._start_round = 0  # set by run(): START_ROUND, or 0 for all at once
 
     @workflow.run
     async def run(self, inp: BatchJoinInput) -> BatchProgress:
         if self._started_at is None:
             self._started_at = workflow.now()
+        if workflow.patched(START_ROUNDS_PATCH):
+            self._start_round = START_ROUND
         workflow.upsert_search_attributes(
             [BATCH_ID.value_set(inp.batch_id), STAGE.value_set("joining")]
         )
@@ -112,7 +127,10 @@ class BatchJoinWorkflow:
             if self._run_is_full():
                 await self._flush()
                 await workflow.wait_condition(workflow.all_handlers_finished)
-                workflow.continue_as_new(inp.model_copy(update={"state": self._state()}))
+                workflow.continue_as_new(
+                    inp.model_copy(update={"state": self._state()}),
+                    task_timeout=BATCH_TASK_TIMEOUT,
+                )
         await self._flush()
         if self._cancel_requested:
             await self._cancel_joins()
@@ -232,8 +250,11 @@ class BatchJoinWorkflow:
             if not self._queue and not await self._load_page():
                 break
             starts.append(self._queue.pop(0))
-        # One workflow task issues every start command of this round at once.
-        await asyncio.gather(*(self._start_join(spec) for spec in starts))
+        # A workflow task issues up to a round of start commands at once; the next
+        # round goes out once the server has answered this one.
+        size = self._start_round or len(starts) or 1
+        for first in range(0, len(starts), size):
+            await asyncio.gather(*(self._start_join(spec) for spec in starts[first : first + size]))
 
     async def _load_page(self) -> bool:
         if self._cursor >= self._inp.total:

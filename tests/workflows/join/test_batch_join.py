@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 from temporalio import activity
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -34,6 +35,7 @@ from workflows.contracts.join import (
     ReadBatchResultsInput,
     RecordBatchResultsInput,
 )
+from workflows.join import batch_join
 from workflows.join.batch_join import BatchJoinWorkflow
 
 
@@ -135,6 +137,30 @@ async def test_window_joins_every_device_once_and_records_each_result(
     assert store.reads >= 1  # the joins wrote their results; the batch read them back
     assert set(STARTS) == set(ids)
     assert max(STARTS.values()) == 1
+
+
+async def test_starts_joins_a_round_per_workflow_task(
+    time_skipping_env: WorkflowEnvironment, queue: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each activation stays small however wide the window: 200 starts in one passed the
+    # SDK's deadlock limit on a busy worker.
+    monkeypatch.setattr(batch_join, "START_ROUND", 4)
+    ids = [f"dev-{uuid.uuid4().hex[:6]}-{i:04d}" for i in range(1, 11)]
+    store = FakeBatchStore(ids)
+    async with worker(time_skipping_env, queue, store):
+        handle = await start(time_skipping_env, queue, batch_input(len(ids), max_concurrency=10))
+        result = await handle.result()
+        history = await handle.fetch_history()
+    assert result.done == 10
+    rounds, starts = [], 0
+    for event in history.events:
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+            rounds.append(starts)
+            starts = 0
+        elif event.event_type == EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED:
+            starts += 1
+    rounds.append(starts)
+    assert [r for r in rounds if r] == [4, 4, 2]
 
 
 @pytest.mark.parametrize(
