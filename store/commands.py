@@ -7,10 +7,11 @@ that arrives out of order cannot turn `completed` back into `sent`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Insert, Table, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -62,20 +63,27 @@ async def save_command(session: AsyncSession, *, status: CommandStatus, workflow
         "created_at": now,
         "updated_at": now,
     }
-    dialect = session.get_bind().dialect.name
+    result = await session.execute(_upsert(session.get_bind().dialect.name), values)
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+@functools.cache
+def _upsert(dialect: str) -> Insert:
+    """The row's upsert, built once per dialect. Its values come as parameters, so it is
+    the same statement every time and its compiled form is cached: built with the values
+    at each write (two per command), it was 8 % of the worker's busy CPU under 50
+    commands at once (py-spy during bench.command_latency)."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table = cast(Table, CommandRow.__table__)
-    stmt = insert(table).values(**values)
+    stmt = insert(table)
     changes: dict[str, Any] = {name: stmt.excluded[name] for name in _MUTABLE}
     # A later write that does not know the node keeps the one already recorded.
     changes["node_name"] = func.coalesce(stmt.excluded.node_name, table.c.node_name)
-    stmt = stmt.on_conflict_do_update(
+    return stmt.on_conflict_do_update(
         index_elements=["command_id"],
         set_=changes,
         where=table.c.status.not_in(FINAL_STATES),
     )
-    result = await session.execute(stmt)
-    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def get_command(session: AsyncSession, *, command_id: str) -> CommandRow | None:

@@ -11,8 +11,11 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import APIRouter
+from google.protobuf.any_pb2 import Any as AnyProto
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from temporalio.api.common.v1 import GrpcStatus
+from temporalio.api.errordetails.v1 import MultiOperationExecutionFailure, WorkflowNotReadyFailure
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.core.state import app_state
@@ -27,6 +30,27 @@ PARAMETER = "a-secret-parameter-value"
 @probe.get("/api/v1/_probe/temporal/{status}")
 async def temporal_says(status: str) -> None:
     raise RPCError("the server said no", RPCStatusCode[status], b"")
+
+
+def _packed(message: object) -> AnyProto:
+    packed = AnyProto()
+    packed.Pack(message)  # type: ignore[arg-type]
+    return packed
+
+
+@probe.get("/api/v1/_probe/temporal-update/{ready}")
+async def update_refused(ready: str) -> None:
+    # As update-with-start reports a run whose workflow task is being retried: the update
+    # operation's status says the workflow is not ready (the start's is only aborted).
+    update = MultiOperationExecutionFailure.OperationStatus(
+        code=RPCStatusCode.FAILED_PRECONDITION, message="not now"
+    )
+    if ready == "no":
+        update.details.append(_packed(WorkflowNotReadyFailure()))
+    aborted = MultiOperationExecutionFailure.OperationStatus(code=RPCStatusCode.ABORTED)
+    multi = MultiOperationExecutionFailure(statuses=[aborted, update])
+    status = GrpcStatus(code=RPCStatusCode.FAILED_PRECONDITION, details=[_packed(multi)])
+    raise RPCError("not now", RPCStatusCode.FAILED_PRECONDITION, status.SerializeToString())
 
 
 @probe.get("/api/kubeedge/_probe/store/{kind}")
@@ -84,6 +108,16 @@ async def test_temporal_unreachable_or_overloaded_is_a_503(
 async def test_other_temporal_errors_stay_500(client: httpx.AsyncClient) -> None:
     answer = await client.get("/api/v1/_probe/temporal/INVALID_ARGUMENT")
     assert answer.status_code == 500
+    # A refused precondition is a defect unless the run's workflow task is being retried.
+    assert (await client.get("/api/v1/_probe/temporal-update/yes")).status_code == 500
+
+
+async def test_an_update_refused_while_the_workflow_task_is_retried_is_a_503(
+    client: httpx.AsyncClient,
+) -> None:
+    answer = await client.get("/api/v1/_probe/temporal-update/no")
+    assert answer.status_code == 503  # before: 500 (bench.command_latency, busy machine)
+    assert answer.headers["Retry-After"] == "5"
 
 
 async def test_a_lost_store_connection_is_a_503_and_logs_no_parameters(
