@@ -9,6 +9,7 @@ from typing import Any
 from pydantic_core import from_json
 from sqlalchemy import event, exc, make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -128,3 +129,17 @@ def _check_on_checkout(engine: AsyncEngine) -> None:
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def read_connection(session: AsyncSession) -> AsyncConnection:
+    """The session's connection, for one statement that reads and nothing after it writes.
+
+    On PostgreSQL, when nothing in the session began a transaction yet, the connection
+    autocommits: no BEGIN before the statement and no COMMIT after, two of a device page's
+    three round trips (one statement sees one snapshot anyway). The pool resets the
+    isolation level when the connection returns. On SQLite the driver begins no
+    transaction for a read, and switching the mode would cost two calls into its thread.
+    """
+    if session.in_transaction() or session.get_bind().dialect.name != "postgresql":
+        return await session.connection()
+    return await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
