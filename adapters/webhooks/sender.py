@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from adapters.webhooks.targets import PinnedResolver, checked_addresses, parse_url
+from adapters.webhooks.pinned import PinnedResolver
+from adapters.webhooks.targets import checked_addresses, parse_url
 
 MAX_ANSWER_BYTES = 1024
 

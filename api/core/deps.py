@@ -36,7 +36,10 @@ from store.access.users import Role
 from store.settings import Settings
 
 
-def _settings(request: Request) -> Settings:
+# The dependencies here are coroutines though they never wait: FastAPI runs a plain
+# function in its thread pool, a thread handoff per dependency per request (on a device
+# page, the pool's handoffs were about a tenth of the API's CPU under py-spy).
+async def _settings(request: Request) -> Settings:
     return app_settings(request.app)
 
 
@@ -64,7 +67,7 @@ SessionDep = Annotated[AsyncSession, Depends(_session, scope="function")]
 
 # Not marked: reads use it to answer from the store without Temporal; writes that call
 # require_temporal document 503 anyway (api.core.route_facts: maintenance).
-def _connected_temporal(request: Request) -> Client | None:
+async def _connected_temporal(request: Request) -> Client | None:
     return app_state(request.app).temporal.client
 
 
@@ -83,7 +86,7 @@ def require_temporal(client: Client | None) -> Client:
 
 
 @may_answer(503)
-def _temporal(client: OptionalTemporalDep) -> Client:
+async def _temporal(client: OptionalTemporalDep) -> Client:
     return require_temporal(client)
 
 

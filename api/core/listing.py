@@ -71,7 +71,7 @@ class ListPagination(Pagination):
     next: str | None = Field(description="The rest of the list (also the Link header)")
 
 
-def _window(
+async def _window(  # a coroutine: FastAPI runs a plain function in a thread (api.core.deps)
     request: Request,
     page: Annotated[
         int | None,

@@ -34,7 +34,7 @@ class Pagination(BaseModel):
     pages: int
 
 
-def _page_params(
+async def _page_params(  # a coroutine: FastAPI runs a plain function in a thread (api.core.deps)
     page: Annotated[
         int, Query(ge=1, le=MAX_PAGE, description=f"Page number, from 1 to {MAX_PAGE}")
     ] = 1,

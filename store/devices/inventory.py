@@ -9,6 +9,7 @@ from typing import Any, Protocol, cast
 from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from store.db import read_connection
 from store.models import Device, utcnow
 from store.upsert import upsert
 
@@ -195,7 +196,7 @@ async def list_summaries(
     """One page of summaries in device_id order, and the total."""
     # Core rows straight from the connection: the ORM's execute path adds nothing here.
     stmt = _summaries(offset=offset, limit=limit)
-    rows = (await (await session.connection()).execute(stmt)).all()
+    rows = (await (await read_connection(session)).execute(stmt)).all()
     if not rows:  # past the end (or no devices): the subquery had no row to ride on
         return cast(Sequence[DeviceSummary], rows), await count_devices(session)
     return cast(Sequence[DeviceSummary], rows), int(rows[0].total)
