@@ -18,6 +18,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from tests.workflows.backup.record_backup_history import RUNS as BACKUP_RUNS
+from workers.worker import SANDBOX
 from workflows.audit.retention import AuditRetentionWorkflow
 from workflows.backup.backup import BackupWorkflow
 from workflows.backup.restore import RestoreWorkflow
@@ -114,7 +115,11 @@ async def stored_histories() -> AsyncIterator[WorkflowHistory]:
 async def replay_failures() -> dict[str, Exception | None]:
     """Every stored history replayed by one Replayer, by workflow ID: each replay_workflow
     call starts a replay worker that validates all 14 workflows anew (seconds apiece)."""
-    replayer = Replayer(workflows=list(WORKFLOWS.values()), data_converter=pydantic_data_converter)
+    replayer = Replayer(
+        workflows=list(WORKFLOWS.values()),
+        data_converter=pydantic_data_converter,
+        workflow_runner=SANDBOX,  # the worker's own: what runs in flight replay on
+    )
     failures: dict[str, Exception | None] = {}
     async with replayer.workflow_replay_iterator(stored_histories()) as results:
         async for result in results:
