@@ -29,6 +29,7 @@ help:
 	@echo "make system-deps   install mosquitto, PostgreSQL and redis-server (as root, Debian)"
 	@echo "make lock          re-resolve both lock files from pyproject.toml"
 	@echo "make sdk-models    regenerate the SDK's models and sync clients from the served OpenAPI"
+	@echo "make bytecode      compile the project's modules (make test and make run do it first)"
 	@echo "make clean         forget the installed stamp and tool caches (keeps data/)"
 
 # uv installs from the lock file against the default index (PyPI) unless UV_INDEX_URL or

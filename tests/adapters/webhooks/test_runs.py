@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 from temporalio import workflow
+from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -49,15 +53,24 @@ def _input() -> DeliveryInput:
     )
 
 
+@asynccontextmanager
+async def open_delivery(
+    env: WorkflowEnvironment,
+) -> AsyncIterator[tuple[DeliveryInput, str, WorkflowHandle[Any, str]]]:
+    """A delivery whose run is open (on a queue of its own) until it is told to finish."""
+    queue = f"runs-{uuid.uuid4().hex}"
+    inp = _input()
+    async with Worker(env.client, task_queue=queue, workflows=[ClosingDelivery]):
+        handle = await env.client.start_workflow(
+            ClosingDelivery.run, inp, id=delivery_workflow_id(inp.delivery_id), task_queue=queue
+        )
+        yield inp, queue, handle
+
+
 async def test_a_closing_run_is_waited_for_then_started_again(
     dev_env: WorkflowEnvironment,
 ) -> None:
-    queue = f"runs-{uuid.uuid4().hex}"
-    inp = _input()
-    async with Worker(dev_env.client, task_queue=queue, workflows=[ClosingDelivery]):
-        closing = await dev_env.client.start_workflow(
-            ClosingDelivery.run, inp, id=delivery_workflow_id(inp.delivery_id), task_queue=queue
-        )
+    async with open_delivery(dev_env) as (inp, queue, closing):
         redelivery = asyncio.create_task(start_redelivery(dev_env.client, inp, task_queue=queue))
         await asyncio.sleep(0.3)  # it finds the run open and waits
         await closing.signal(ClosingDelivery.finish)
@@ -71,12 +84,7 @@ async def test_a_closing_run_is_waited_for_then_started_again(
 async def test_a_run_that_does_not_close_refuses_the_redelivery(
     dev_env: WorkflowEnvironment,
 ) -> None:
-    queue = f"runs-{uuid.uuid4().hex}"
-    inp = _input()
-    async with Worker(dev_env.client, task_queue=queue, workflows=[ClosingDelivery]):
-        going = await dev_env.client.start_workflow(
-            ClosingDelivery.run, inp, id=delivery_workflow_id(inp.delivery_id), task_queue=queue
-        )
+    async with open_delivery(dev_env) as (inp, queue, going):
         assert not await start_redelivery(dev_env.client, inp, task_queue=queue, settle_seconds=0.5)
         assert (await going.describe()).run_id == going.result_run_id  # untouched
         await going.signal(ClosingDelivery.finish)
