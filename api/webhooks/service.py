@@ -113,7 +113,7 @@ async def redeliver(
     if not await start_redelivery(
         client, delivery_input(settings, row), task_queue=settings.task_queue
     ):
-        # The store said dead but a run still goes: leave the row as that run will.
+        # A run is still going after all: the row goes back to dead, as that run left it.
         async with sessions() as session, session.begin():
             await webhooks.undo_restart(session, delivery_id=delivery, last_error=last_error)
         raise ApiError(409, f"Delivery {delivery} is already being delivered")

@@ -6,29 +6,19 @@ as an error of its own, which once answered 500.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from temporalio.testing import WorkflowEnvironment
 
-from tests.e2e.stack import Stack, running_stack, stack_settings
+from tests.e2e.stack import Stack
 from tests.support.helpers import eventually
-from tests.support.mqtt_fixtures import Broker
 
 STATUS = "/api/kubeedge/maintenance/status"
 
 
 @pytest.fixture
-async def stack(
-    dev_env: WorkflowEnvironment, kube_sandbox_url: str, mqtt_broker: Broker, tmp_path: Path
-) -> AsyncIterator[Stack]:
-    settings = stack_settings(
-        data_dir=tmp_path, temporal=dev_env.client, sandbox_url=kube_sandbox_url, broker=mqtt_broker
-    ).model_copy(update={"maintenance_answer_timeout_seconds": 0.001})  # no run answers so fast
-    async with running_stack(settings, dev_env.client) as running:
-        yield running
+def stack_overrides() -> dict[str, Any]:
+    return {"maintenance_answer_timeout_seconds": 0.001}  # no run answers so fast
 
 
 async def test_start_and_stop_answered_late_are_accepted(stack: Stack) -> None:
