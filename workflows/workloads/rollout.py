@@ -70,6 +70,9 @@ RECORD_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30), maximum_attem
 # most: a worker that dies mid-wave is noticed, and the wave retried, within 20 s.
 HEARTBEAT = timedelta(seconds=20)
 NO_MATCH = "no node matches the placement"
+# The final outcome is written to the store before the run reports it; runs started before
+# this patch report it first, then write it.
+RECORD_BEFORE_FINAL_PATCH = "rollout-records-before-final"
 
 ArgT = TypeVar("ArgT")
 ResultT = TypeVar("ResultT")
@@ -276,14 +279,21 @@ class WorkloadRolloutWorkflow:
 
     async def _finish(self, state: RolloutState, *, error: str | None = None) -> RolloutProgress:
         self._finishing = True
-        self._set(
-            state=state,
-            current_wave=None,
-            abort_reason=self._abort_reason,
-            error=error,
-            finished_at=workflow.now(),
-        )
-        await self._record()
+        final = {
+            "state": state,
+            "current_wave": None,
+            "abort_reason": self._abort_reason,
+            "error": error,
+            "finished_at": workflow.now(),
+        }
+        if workflow.patched(RECORD_BEFORE_FINAL_PATCH):
+            # A reader that sees the run final (its query) then finds the store final too:
+            # the workload's status and deployed revision are written by then.
+            await self._record(progress=self._progress.model_copy(update=final))
+            self._set(**final)
+        else:
+            self._set(**final)
+            await self._record()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._progress
 
@@ -353,11 +363,12 @@ class WorkloadRolloutWorkflow:
         strategy: bool = False,
         target_nodes: list[str] | None = None,
         nodes: list[NodeRecord] | None = None,
+        progress: RolloutProgress | None = None,
     ) -> None:
         inp = self._inp
         record = RecordRolloutInput(
             workflow_id=workflow.info().workflow_id,
-            progress=self._progress,
+            progress=progress or self._progress,
             strategy=inp.strategy if strategy else None,
             target_nodes=target_nodes,
             nodes=nodes or [],

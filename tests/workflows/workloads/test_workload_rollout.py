@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from temporalio import activity
-from temporalio.client import WorkflowHandle
+from temporalio.client import Client, WorkflowHandle
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -72,6 +72,8 @@ class Fakes:
         self.deleted_objects: list[str] = []
         self.deleted_records: list[str] = []
         self.running: list[str] = []
+        self.client: Client | None = None  # set: the final record asks the run its state
+        self.state_while_recorded_final: list[RolloutState] = []
 
     def all(self) -> list[Any]:
         @activity.defn(name=WorkloadActivity.DETECT_MODE)
@@ -120,6 +122,10 @@ class Fakes:
         @activity.defn(name=WorkloadActivity.RECORD_ROLLOUT)
         async def record_rollout(inp: RecordRolloutInput) -> None:
             self.records.append(inp)
+            if self.client is not None and inp.progress.state.final:
+                run = self.client.get_workflow_handle(activity.info().workflow_id)
+                seen = await run.query(ROLLOUT_PROGRESS_QUERY, result_type=RolloutProgress)
+                self.state_while_recorded_final.append(seen.state)
 
         @activity.defn(name=WorkloadActivity.RUNNING_ROLLOUTS)
         async def running_rollouts(ref: WorkloadRef) -> list[str]:
@@ -209,6 +215,18 @@ async def test_all_waves_complete(
     assert fakes.records[-1].progress.state is RolloutState.COMPLETED
     ready = {n.node_name for r in fakes.records for n in r.nodes if n.state is NodeOutcome.READY}
     assert ready == set(NODES)
+
+
+async def test_the_store_holds_the_outcome_before_the_run_reports_it(
+    time_skipping_env: WorkflowEnvironment, task_queue: str, fakes: Fakes
+) -> None:
+    # The API reads the store (workload status, deployed revision) once the run's query
+    # says final: the query must not say so before the final record is written.
+    fakes.client = time_skipping_env.client
+    done = await (await start(time_skipping_env, task_queue, rollout())).result()
+    assert done.state is RolloutState.COMPLETED
+    assert fakes.records[-1].progress.state is RolloutState.COMPLETED
+    assert fakes.state_while_recorded_final == [RolloutState.RUNNING]
 
 
 async def test_a_failed_gate_rolls_back_exactly_the_applied_waves_in_reverse(
