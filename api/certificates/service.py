@@ -27,6 +27,8 @@ from workflows.contracts.common import RENEWAL_FAILED
 
 # The rollout wait plus a restore with patient retries.
 SLACK = timedelta(hours=2)
+# A busy worker may not answer the progress query; the run's state is still worth answering.
+PROGRESS_QUERY_TIMEOUT = timedelta(seconds=5)
 
 
 class RenewalRunning(Exception):
@@ -64,7 +66,12 @@ async def start_renewal(client: Client, *, inp: CertificateRenewalInput, task_qu
 
 
 async def renewal_run(
-    client: Client, *, namespace: str, name: str, run_id: str
+    client: Client,
+    *,
+    namespace: str,
+    name: str,
+    run_id: str,
+    query_timeout: timedelta = PROGRESS_QUERY_TIMEOUT,
 ) -> tuple[WorkflowExecutionStatus | None, RenewalProgress | None]:
     """One renewal run's state and progress: (None, None) when there is no such run."""
     handle = client.get_workflow_handle(
@@ -85,7 +92,11 @@ async def renewal_run(
             return status, failure_of(err, RenewalProgress, type_=RENEWAL_FAILED)
     if status != WorkflowExecutionStatus.RUNNING:
         return status, None  # terminated, cancelled, timed out: nothing more to say
-    progress: RenewalProgress = await handle.query(
-        RENEWAL_PROGRESS_QUERY, result_type=RenewalProgress
-    )
+    try:
+        progress: RenewalProgress = await handle.query(
+            RENEWAL_PROGRESS_QUERY, result_type=RenewalProgress, rpc_timeout=query_timeout
+        )
+    except RPCError:
+        # Running is known; how far it got is not (a busy worker, or it closed meanwhile).
+        return status, None
     return status, progress

@@ -27,7 +27,11 @@ async def _listed(http: httpx.AsyncClient, auth: dict[str, str]) -> dict[str, An
 async def _ended(
     http: httpx.AsyncClient, auth: dict[str, str], status_url: str
 ) -> dict[str, Any] | None:
-    run: dict[str, Any] = (await http.get(status_url, headers=auth)).json()
+    answer = await http.get(status_url, headers=auth)
+    if answer.status_code == 503:  # a busy worker did not answer in time: ask again
+        return None
+    assert answer.status_code == 200, answer.text
+    run: dict[str, Any] = answer.json()
     return run if run["status"] != "in_progress" else None
 
 
