@@ -12,9 +12,6 @@ A worker replays a batch's run whenever the run left its cache or a task failed,
 the SDK's 2-second limit per activation and the run's 30-s workflow task: so the batch
 starts its joins a round (START_ROUND) per workflow task, and a run starts at most
 `children_per_run` (200) joins, about 500 events (docs/scaling.md, "Worker memory").
-
-Runs started before results went through the store (no `batch-results-in-store` patch)
-replay as they ran: their children signal the batch, which writes the results in chunks.
 """
 
 from __future__ import annotations
