@@ -21,7 +21,9 @@ import os
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
+import httpx
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -48,7 +50,29 @@ async def bare_rate(address: str, *, count: int, concurrency: int) -> float:
         return count / (time.perf_counter() - start) * 60
 
 
-async def main(*, devices: int, concurrency: int, profile: Path | None = None) -> dict[str, object]:
+async def until_finished(
+    api: httpx.AsyncClient, batch_id: str, *, stall_seconds: float
+) -> dict[str, Any]:
+    """The batch's final status; SystemExit when no device finishes for `stall_seconds`."""
+    done, moved_at = -1, time.monotonic()
+    while True:
+        answer = await api.get(f"/api/kubeedge/batch-join/{batch_id}")
+        answer.raise_for_status()
+        status: dict[str, Any] = answer.json()
+        if status["status"] in ("completed", "cancelled"):
+            return status
+        if status["success"] + status["failed"] != done:
+            done, moved_at = status["success"] + status["failed"], time.monotonic()
+        elif time.monotonic() - moved_at > stall_seconds:
+            raise SystemExit(
+                f"batch {batch_id} stalled: {done} devices finished, none in {stall_seconds:.0f} s"
+            )
+        await asyncio.sleep(0.5)
+
+
+async def main(
+    *, devices: int, concurrency: int, profile: Path | None = None, stall_seconds: float = 600
+) -> dict[str, object]:
     async with bench_stack(bridge=True) as stack:
         tag = uuid.uuid4().hex[:6]
         body = {
@@ -64,11 +88,7 @@ async def main(*, devices: int, concurrency: int, profile: Path | None = None) -
             answer = await stack.api.post("/api/kubeedge/batch-join", json=body)
             answer.raise_for_status()
             batch_id = answer.json()["batch_id"]
-            while True:
-                status = (await stack.api.get(f"/api/kubeedge/batch-join/{batch_id}")).json()
-                if status["status"] in ("completed", "cancelled"):
-                    break
-                await asyncio.sleep(0.5)
+            status = await until_finished(stack.api, batch_id, stall_seconds=stall_seconds)
         elapsed = time.perf_counter() - start
         cpu = cpu_split(stack.pids, cpu_before)
         peaks = peak_rss_split(stack.pids)
@@ -106,9 +126,20 @@ if __name__ == "__main__":
     parser.add_argument("--devices", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=200)
     parser.add_argument("--profile", type=Path, default=None, help="py-spy profile into DIR")
+    parser.add_argument(
+        "--stall-seconds",
+        type=float,
+        default=600,
+        help="give up when no device finishes for this long",
+    )
     args = parser.parse_args()
     result = asyncio.run(
-        main(devices=args.devices, concurrency=args.concurrency, profile=args.profile)
+        main(
+            devices=args.devices,
+            concurrency=args.concurrency,
+            profile=args.profile,
+            stall_seconds=args.stall_seconds,
+        )
     )
     print(json.dumps(result), flush=True)
     # temporalio can abort at interpreter exit after all work is done (sdk-python#300).
