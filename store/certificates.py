@@ -17,6 +17,7 @@ CERTIFICATES = "certificates"
 async def save_certificates(
     session: AsyncSession, *, snapshot: dict[str, Any], observed_at: datetime
 ) -> None:
+    """As `save_observed`: `observed_at` is when the read began; a later one is kept."""
     await save_observed(session, key=CERTIFICATES, value=snapshot, observed_at=observed_at)
 
 

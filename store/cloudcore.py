@@ -18,12 +18,20 @@ CLUSTER = "cluster"
 async def save_observed(
     session: AsyncSession, *, key: str, value: dict[str, Any], observed_at: datetime
 ) -> None:
+    """Keep `value` unless the stored snapshot was read later.
+
+    `observed_at` is when the read began. Writers race (the health report every 15 s, a
+    renewal's or deploy's own record, the node sync): each reads, then writes, so one
+    that read before a change could commit after the snapshot that shows it, and the
+    API would answer the old state until the next report.
+    """
     await upsert(
         session,
         model=ObservedState,
         values={"key": key, "value": value, "observed_at": observed_at},
         key="key",
         update=["value", "observed_at"],
+        unless_newer="observed_at",
     )
 
 

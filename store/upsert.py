@@ -19,22 +19,32 @@ async def upsert(
     values: dict[str, Any],
     key: str,
     update: list[str] | None = None,
+    unless_newer: str | None = None,
 ) -> None:
-    """Insert `values`; when `key` exists, update the `update` columns (or do nothing)."""
+    """Insert `values`; when `key` exists, update the `update` columns (or do nothing).
+
+    `unless_newer` names a column: the update is skipped when the stored row's value of it
+    is later than the new one (a read taken earlier, committed later, loses).
+    """
     dialect = session.get_bind().dialect.name
     table = cast(Table, model.__table__)
-    stmt = _upsert_statement(dialect, table, key, tuple(update or ()))
+    stmt = _upsert_statement(dialect, table, key, tuple(update or ()), unless_newer)
     await session.execute(stmt, values)
 
 
 @lru_cache(maxsize=128)
-def _upsert_statement(dialect: str, table: Table, key: str, update: tuple[str, ...]) -> Insert:
+def _upsert_statement(
+    dialect: str, table: Table, key: str, update: tuple[str, ...], unless_newer: str | None
+) -> Insert:
     # Built once per shape and run with the values as parameters: building it per call
     # (the `excluded` alias especially) was a visible share of a join's worker CPU.
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = insert(table)
     if update:
+        where = None
+        if unless_newer is not None:
+            where = table.c[unless_newer] <= stmt.excluded[unless_newer]
         return stmt.on_conflict_do_update(
-            index_elements=[key], set_={name: stmt.excluded[name] for name in update}
+            index_elements=[key], set_={name: stmt.excluded[name] for name in update}, where=where
         )
     return stmt.on_conflict_do_nothing(index_elements=[key])

@@ -42,6 +42,8 @@ class HealthReporter:
 
     async def report_once(self) -> None:
         target = self.target
+        # Before the reads: a snapshot read later (a renewal's record) is not overwritten.
+        observed_at = utcnow()
         try:
             version = await asyncio.to_thread(self.kube.ping)
             kube_status, kube_detail = "connected", f"{target.description}; server {version}"
@@ -67,10 +69,10 @@ class HealthReporter:
             )
             if snapshot is not None:
                 await observed.save_observed(
-                    session, key=observed.CLOUDCORE, value=snapshot, observed_at=utcnow()
+                    session, key=observed.CLOUDCORE, value=snapshot, observed_at=observed_at
                 )
             if certificates is not None:
-                await save_certificates(session, snapshot=certificates, observed_at=utcnow())
+                await save_certificates(session, snapshot=certificates, observed_at=observed_at)
 
     async def _read_cloudcore(self) -> tuple[dict[str, Any] | None, str]:
         namespace = self.kubeedge_namespace

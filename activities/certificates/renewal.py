@@ -180,10 +180,11 @@ class CertificateActivities:
     async def record_certificate_renewal(self, inp: RenewalRecord) -> None:
         """The one place a renewal is recorded: the certificates' snapshot for the list and
         the security audit log's entry (once per renewal, so a retried step adds none)."""
+        observed_at = utcnow()  # before the read: see store.cloudcore.save_observed
         snapshot = await asyncio.to_thread(self._read_all, inp.namespace)
         progress = inp.progress
         async with self._sessions() as session, session.begin():
-            await save_certificates(session, snapshot=snapshot, observed_at=utcnow())
+            await save_certificates(session, snapshot=snapshot, observed_at=observed_at)
             await append_audit_event(
                 session,
                 event=AuditEvent.CERTIFICATE_RENEWED,

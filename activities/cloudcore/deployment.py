@@ -124,10 +124,11 @@ class CloudCoreActivities:
     @activity.defn(name=CloudCoreActivity.SNAPSHOT_CLOUDCORE)
     async def snapshot_cloudcore(self, target: CloudCoreTarget) -> None:
         """Record what CloudCore looks like now, for GET /api/kubeedge/cloudcore/status."""
+        observed_at = utcnow()  # before the read: see store.cloudcore.save_observed
         snapshot = await asyncio.to_thread(read_cloudcore, self._reader, namespace=target.namespace)
         async with self._sessions() as session, session.begin():
             await observed.save_observed(
-                session, key=observed.CLOUDCORE, value=snapshot, observed_at=utcnow()
+                session, key=observed.CLOUDCORE, value=snapshot, observed_at=observed_at
             )
 
     def _patch(self, namespace: str, patch: dict[str, Any]) -> None:

@@ -19,7 +19,7 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributePair
 
 from api.commands.schemas import CommandAnswer, CommandStatusAnswer, command_answer, status_answer
-from api.commands.service import cancel, query_status, start_command
+from api.commands.service import cancel, live_status, start_command
 from api.core.deps import (
     OperatorUser,
     OptionalTemporalDep,
@@ -221,11 +221,9 @@ async def _current(command_id: str, *, session: AsyncSession, client: Client) ->
     row = await commands.get_command(session, command_id=command_id)
     if row is not None and CommandState(row.status).final:
         return commands.status_of(row)
-    running = await query_status(client, command_id=command_id)
+    running = await live_status(client, command_id=command_id, row=row)
     if running is not None:
         return running
-    if row is not None:
-        return commands.status_of(row)
     raise ApiError(404, f"Command {command_id} not found", details={"command_id": command_id})
 
 

@@ -17,12 +17,17 @@ from temporalio.common import SearchAttributePair, WorkflowIDConflictPolicy, Wor
 from temporalio.service import RPCError
 
 from api.core.runs import RunStart, is_not_found, query_progress, update_with_start
+from store import commands
+from store.models import CommandRow
 from workflows.contracts.commands import (
     COMMAND_CANCEL_UPDATE,
     COMMAND_STATUS_QUERY,
     CommandStatus,
     command_workflow_id,
 )
+
+# A busy worker may not answer a status query; the command's row answers then.
+QUERY_TIMEOUT = timedelta(seconds=5)
 
 
 async def start_command(
@@ -68,14 +73,38 @@ async def start_command(
     )
 
 
-async def query_status(client: Client, *, command_id: str) -> CommandStatus | None:
+async def query_status(
+    client: Client, *, command_id: str, query_timeout: timedelta | None = None
+) -> CommandStatus | None:
     """The run's own view (running or recently closed); None when there is no such run."""
     return await query_progress(
         client,
         command_workflow_id(command_id),
         query=COMMAND_STATUS_QUERY,
         result_type=CommandStatus,
+        rpc_timeout=query_timeout,
     )
+
+
+async def live_status(
+    client: Client,
+    *,
+    command_id: str,
+    row: CommandRow | None,
+    query_timeout: timedelta = QUERY_TIMEOUT,
+) -> CommandStatus | None:
+    """The run's view of a command whose row is not final; the row's when the run does not
+    answer in time (a busy worker: the row is the record, the query only makes it fresher).
+    None when there is neither a run nor a row."""
+    try:
+        running = await query_status(client, command_id=command_id, query_timeout=query_timeout)
+    except RPCError:
+        if row is None:
+            raise  # nothing else to answer from: a 503
+        return commands.status_of(row)
+    if running is None and row is not None:
+        return commands.status_of(row)
+    return running
 
 
 async def cancel(client: Client, *, command_id: str) -> CommandStatus | None:

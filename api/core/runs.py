@@ -209,12 +209,17 @@ async def progress_of(handle: WorkflowHandle[Any, P], run: RunStart[P]) -> P:
 
 
 async def query_progress(
-    client: Client, workflow_id: str, *, query: str, result_type: type[M]
+    client: Client,
+    workflow_id: str,
+    *,
+    query: str,
+    result_type: type[M],
+    rpc_timeout: timedelta | None = None,
 ) -> M | None:
     """What the newest run of `workflow_id` says; None when there is no such run."""
     handle = client.get_workflow_handle(workflow_id)
     try:
-        progress: M = await handle.query(query, result_type=result_type)
+        progress: M = await handle.query(query, result_type=result_type, rpc_timeout=rpc_timeout)
     except RPCError as err:
         if is_not_found(err):
             return None

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from store.models import Device, JoinToken
 from tests.e2e.stack import Stack
-from tests.support.helpers import eventually
+from tests.support.helpers import eventually, polled
 from workflows.contracts.common import MANAGED_BY, MANAGED_BY_LABEL
 
 KUBEEDGE_NAMESPACE = "kubeedge"
@@ -53,11 +53,18 @@ async def wait_done(
     stack: Stack, batch_id: str, auth: dict[str, str], *, within: float = 240
 ) -> dict[str, Any]:
     async def finished() -> dict[str, Any] | None:
-        answer = await stack.http.get(f"/api/kubeedge/batch-join/{batch_id}", headers=auth)
-        body: dict[str, Any] = answer.json()
-        return body if body["status"] in ("completed", "cancelled") else None
+        body = await batch_status(stack, batch_id, auth)
+        return body if body is not None and body["status"] in ("completed", "cancelled") else None
 
     return await eventually(finished, within=within)
+
+
+async def batch_status(stack: Stack, batch_id: str, auth: dict[str, str]) -> dict[str, Any] | None:
+    """The batch's report for a poll; None while the store or Temporal was busy (503)."""
+    body: dict[str, Any] | None = polled(
+        await stack.http.get(f"/api/kubeedge/batch-join/{batch_id}", headers=auth)
+    )
+    return body
 
 
 def our_configmaps(api: k8s.ApiClient, tag: str) -> Counter[str]:

@@ -162,6 +162,7 @@ async def running_command_stack(
             ):
                 async with asyncio.timeout(30):
                     await bridge.durable.subscribed.wait()  # results and last wills
+                    await bridge.subscribed.wait()  # heartbeats and events
                 serving = asyncio.create_task(server.serve())
                 try:
                     await eventually(lambda: _started(server))

@@ -79,10 +79,11 @@ async def cloud(mqtt_broker: Broker, device: SimulatedDevice) -> AsyncIterator[C
         target.append(json.loads(message.payload))
 
     client.on_message = keep
+    subscribed = asyncio.Event()
+    client.on_subscribed = subscribed.set
     await client.start()
     async with asyncio.timeout(10):
-        await client.connected.wait()
-    await asyncio.sleep(0.2)
+        await subscribed.wait()  # the SUBACK: the device's one heartbeat comes after it
     await device.start()
     await eventually(lambda: _truthy(side.statuses))  # online: the first heartbeat
     yield side

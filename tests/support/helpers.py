@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
+
+import httpx
 
 from workers.processes import free_port
 
-__all__ = ["eventually", "free_port", "wait_for_port"]
+__all__ = ["eventually", "free_port", "polled", "wait_for_port"]
 
 T = TypeVar("T")
 
@@ -37,3 +39,13 @@ async def eventually(check: Callable[[], Awaitable[T | None]], *, within: float 
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.1)
+
+
+def polled(answer: httpx.Response) -> Any:
+    """A poll's body: None for a 503 (Temporal, the worker behind a query or the store was
+    busy: ask again), the JSON of a 200; any other status fails the test. An error envelope
+    is never taken for the state it was polled for."""
+    if answer.status_code == 503:
+        return None
+    assert answer.status_code == 200, answer.text
+    return answer.json()

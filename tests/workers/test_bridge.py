@@ -80,9 +80,8 @@ async def bridge(
     )
     async with running_bridge(settings=settings, temporal=dev_env.client, sessions=sessions) as b:
         async with asyncio.timeout(10):
-            await b.mqtt.connected.wait()
+            await b.subscribed.wait()  # the live connection's SUBACK
             await b.durable.subscribed.wait()  # the only replica: it holds the lease
-        await asyncio.sleep(0.2)  # the live connection's SUBACK
         yield b
 
 

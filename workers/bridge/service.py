@@ -39,6 +39,9 @@ class Bridge:
     signals: WorkflowSignals
     events: BusEvents
     metrics: BridgeMetrics
+    # The live connection's SUBACK came (cleared while it is down): heartbeats and events
+    # published before it are not delivered to this replica.
+    subscribed: asyncio.Event
 
     def reading(self) -> BridgeReading:
         return BridgeReading(
@@ -111,6 +114,9 @@ async def running_bridge(
     topics = live_subscriptions(settings.bridge_share_group)
     mqtt.on_message = ingest.on_message
     mqtt.on_connect = lambda: mqtt.subscribe(topics)
+    subscribed = asyncio.Event()
+    mqtt.on_subscribed = subscribed.set
+    mqtt.on_disconnect = subscribed.clear
     durable = DurableSession(
         settings=settings,
         sessions=sessions,
@@ -126,6 +132,7 @@ async def running_bridge(
         signals=signals,
         events=events,
         metrics=metrics,
+        subscribed=subscribed,
     )
     metrics.watch(bridge.reading)
     await mqtt.start()

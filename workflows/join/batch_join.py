@@ -131,15 +131,18 @@ class BatchJoinWorkflow:
         await self._flush()
         if self._cancel_requested:
             await self._cancel_joins()
-        self._status = BatchStatus.CANCELLED if self._cancel_requested else BatchStatus.COMPLETED
-        workflow.upsert_search_attributes([STAGE.value_set(self._status.value)])
+        final = BatchStatus.CANCELLED if self._cancel_requested else BatchStatus.COMPLETED
+        workflow.upsert_search_attributes([STAGE.value_set(final.value)])
         finish = FinishBatchInput(
             batch_id=inp.batch_id,
-            status=self._status,
+            status=final,
             succeeded=self._succeeded,
             failed=self._failed,
         )
         await self._store(finish_batch, finish)
+        # Only now does the query say it ended: a reader that sees it final finds the
+        # store's batch row final too (its finished_at). Commands are as before.
+        self._status = final
         workflow.set_current_details(summaries.batch_details(self.progress()))
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.progress()

@@ -63,10 +63,11 @@ async def heard(mqtt_broker: Broker) -> AsyncIterator[Heard]:
     topics = [("cloudcore/device/+/command", 1), (BROADCAST_TOPIC, 1), ("edgewright/events/#", 0)]
     listener.on_connect = lambda: listener.subscribe(topics)
     listener.on_message = lambda m: seen.messages.append((m.topic, json.loads(m.payload)))
+    subscribed = asyncio.Event()
+    listener.on_subscribed = subscribed.set
     await listener.start()
     async with asyncio.timeout(10):
-        await listener.connected.wait()
-    await asyncio.sleep(0.2)  # the SUBACK
+        await subscribed.wait()  # the SUBACK: a publish before it would be lost
     yield seen
     await listener.close()
 

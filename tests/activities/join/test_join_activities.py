@@ -150,6 +150,8 @@ async def test_notify_reaches_subscribers(mqtt_broker: Broker) -> None:
     )
     listener.on_connect = lambda: listener.subscribe([(events_topic("#"), 1)])
     listener.on_message = lambda msg: received.put_nowait(json.loads(msg.payload))
+    subscribed = asyncio.Event()
+    listener.on_subscribed = subscribed.set
     await listener.start()
     publisher = MqttPublisher(
         host=mqtt_broker.host,
@@ -160,8 +162,7 @@ async def test_notify_reaches_subscribers(mqtt_broker: Broker) -> None:
     await publisher.start()
     try:
         async with asyncio.timeout(10):
-            await listener.connected.wait()
-        await asyncio.sleep(0.2)  # the SUBACK
+            await subscribed.wait()  # the SUBACK: a publish before it would be lost
         acts = NotifyActivities(publisher=publisher)
         ref = DeviceRef(device_id="camera-001", node_name="edge-node-001")
         # A sync activity: on a thread, as the worker runs it, publishing through the loop.

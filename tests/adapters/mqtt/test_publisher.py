@@ -30,10 +30,11 @@ async def heard(mqtt_broker: Broker) -> AsyncIterator[asyncio.Queue[dict[str, st
     )
     listener.on_connect = lambda: listener.subscribe([(events_topic("#"), 1)])
     listener.on_message = lambda msg: received.put_nowait(json.loads(msg.payload))
+    subscribed = asyncio.Event()
+    listener.on_subscribed = subscribed.set
     await listener.start()
     async with asyncio.timeout(10):
-        await listener.connected.wait()
-    await asyncio.sleep(0.2)  # the SUBACK
+        await subscribed.wait()  # the SUBACK: a publish before it would be lost
     yield received
     await listener.close()
 

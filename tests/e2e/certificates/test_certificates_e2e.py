@@ -12,7 +12,7 @@ import httpx
 from temporalio.testing import WorkflowEnvironment
 
 from tests.e2e.stack import running_stack, stack_settings
-from tests.support.helpers import eventually
+from tests.support.helpers import eventually, polled
 from tests.support.kube_fixtures import hold_rollouts
 from tests.support.mqtt_fixtures import Broker
 
@@ -20,19 +20,16 @@ CERTS = "/api/kubeedge/security/certificates"
 
 
 async def _listed(http: httpx.AsyncClient, auth: dict[str, str]) -> dict[str, Any]:
-    body = (await http.get(CERTS, headers=auth)).json()
-    return {item["name"]: item for item in body["certificates"]}
+    answer = await http.get(CERTS, headers=auth)
+    assert answer.status_code == 200, answer.text
+    return {item["name"]: item for item in answer.json()["certificates"]}
 
 
 async def _ended(
     http: httpx.AsyncClient, auth: dict[str, str], status_url: str
 ) -> dict[str, Any] | None:
-    answer = await http.get(status_url, headers=auth)
-    if answer.status_code == 503:  # a busy worker did not answer in time: ask again
-        return None
-    assert answer.status_code == 200, answer.text
-    run: dict[str, Any] = answer.json()
-    return run if run["status"] != "in_progress" else None
+    run: dict[str, Any] | None = polled(await http.get(status_url, headers=auth))
+    return run if run is not None and run["status"] != "in_progress" else None
 
 
 async def test_the_sandbox_certificate_is_listed_restored_when_not_ready_and_renewed(

@@ -16,7 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from tests.e2e.inventory_fixtures import exists
 from tests.e2e.stack import Stack, running_stack, stack_settings
-from tests.support.helpers import eventually
+from tests.support.helpers import eventually, polled
 from tests.support.kube_fixtures import hold_rollouts
 from tests.support.mqtt_fixtures import Broker
 
@@ -103,8 +103,10 @@ async def test_a_deploy_still_rolling_out_answers_202_and_its_status_url_tells_t
         assert body["deploy_status"] in (None, "applying", "rolling_out")
 
         async def ended() -> dict[str, Any] | None:
-            run: dict[str, Any] = (await stack.http.get(body["status_url"], headers=auth)).json()
-            return run if run["status"] != "in_progress" else None
+            run: dict[str, Any] | None = polled(
+                await stack.http.get(body["status_url"], headers=auth)
+            )
+            return run if run is not None and run["status"] != "in_progress" else None
 
         run = await eventually(ended)
         assert (run["status"], run["deploy_status"]) == ("failed", "rolled_back")

@@ -16,7 +16,7 @@ from simulator.fleet import Fleet
 from store import commands
 from tests.e2e.command_stack import CommandStack, command_settings, running_command_stack
 from tests.e2e.restartable_broker import RestartableBroker, restartable_broker
-from tests.support.helpers import eventually
+from tests.support.helpers import eventually, polled
 from tests.support.mqtt_fixtures import Broker
 
 __all__ = ["restartable_broker"]  # the fixture, used by name below
@@ -58,6 +58,13 @@ async def status_of(stack: CommandStack, command_id: str) -> dict[str, Any]:
     assert answer.status_code == 200, answer.text
     body: dict[str, Any] = answer.json()
     return body
+
+
+async def polled_status(stack: CommandStack, command_id: str) -> dict[str, Any]:
+    """The command's status for a poll: {} while the run's query went unanswered (503)."""
+    url = f"/api/kubeedge/command/{command_id}/status"
+    body: dict[str, Any] | None = polled(await stack.http.get(url, headers=stack.auth))
+    return body or {}
 
 
 async def test_a_command_completes(stack: CommandStack, fleet_of: Any) -> None:
@@ -162,8 +169,8 @@ async def test_a_silent_device_times_out_on_time_and_a_late_answer_is_kept(
     command_id = late.json()["command_id"]
 
     async def late_answer_kept() -> dict[str, Any] | None:
-        status = await status_of(stack, command_id)
-        return status if status["late_result"] else None
+        status = await polled_status(stack, command_id)
+        return status if status.get("late_result") else None
 
     status = await eventually(late_answer_kept)
     assert status["status"] == "timed_out"  # never flipped
@@ -195,8 +202,8 @@ async def test_an_offline_device_gets_its_command_when_it_comes_back(
     await fleet.come_back(device_id)
 
     async def completed() -> dict[str, Any] | None:
-        status = await status_of(stack, command_id)
-        return status if status["status"] == "completed" else None
+        status = await polled_status(stack, command_id)
+        return status if status.get("status") == "completed" else None
 
     status = await eventually(completed, within=60)
     assert status["result"]["success"] is True
@@ -245,8 +252,8 @@ async def test_a_broker_restart_mid_command_loses_nothing(
             await restartable_broker.restart()
 
             async def completed() -> dict[str, Any] | None:
-                status = await status_of(stack, sent.json()["command_id"])
-                return status if status["status"] == "completed" else None
+                status = await polled_status(stack, sent.json()["command_id"])
+                return status if status.get("status") == "completed" else None
 
             status = await eventually(completed, within=90)
             assert status["result"]["success"] is True
@@ -279,9 +286,9 @@ async def test_a_command_job_aborts_at_its_threshold(stack: CommandStack, fleet_
     assert answer.json()["state"] == "running"
 
     async def over() -> dict[str, Any] | None:
-        progress = await stack.http.get(f"/api/kubeedge/command/jobs/{job_id}", headers=stack.auth)
-        body: dict[str, Any] = progress.json()
-        return body if body["state"] in ("aborted", "completed") else None
+        url = f"/api/kubeedge/command/jobs/{job_id}"
+        body: dict[str, Any] | None = polled(await stack.http.get(url, headers=stack.auth))
+        return body if body is not None and body["state"] in ("aborted", "completed") else None
 
     done = await eventually(over, within=60)
     assert done["state"] == "aborted"
@@ -327,9 +334,9 @@ async def test_connection_tests_run_as_commands(stack: CommandStack, fleet_of: A
     assert started.json()["tests"] == ["ping", "port_check", "camera_test"]
 
     async def finished() -> dict[str, Any] | None:
-        answer = await stack.http.get(f"/api/kubeedge/test/results/{test_id}", headers=stack.auth)
-        body: dict[str, Any] = answer.json()
-        return body if body["state"] == "completed" else None
+        url = f"/api/kubeedge/test/results/{test_id}"
+        body: dict[str, Any] | None = polled(await stack.http.get(url, headers=stack.auth))
+        return body if body is not None and body["state"] == "completed" else None
 
     results = await eventually(finished)
     assert (results["passed"], results["failed"]) == (3, 0)

@@ -196,7 +196,10 @@ async def short_rollout_stack(
         mqtt_broker,
         tmp_path,
         kubeedge_namespace=f"kubeedge-{uuid.uuid4().hex[:8]}",
-        cloudcore_rollout_timeout_seconds=5,  # the sandbox rolls out in about 1 s
+        # The sandbox rolls out in about 1 s (0.5 s ticks); a good deploy under 2-core load
+        # needs room, and a held one's answer (this wait, then the restore) must still come
+        # well within the 20 s answer timeout.
+        cloudcore_rollout_timeout_seconds=8,
     ) as running:
         yield running
 

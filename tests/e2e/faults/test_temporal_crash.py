@@ -11,6 +11,7 @@ import pytest
 
 from tests.e2e.batch_helpers import (
     assert_each_joined_once,
+    batch_status,
     devices,
     other_secrets,
     start_batch,
@@ -49,8 +50,8 @@ async def test_temporal_killed_mid_batch_joins_every_device_exactly_once(
         batch_id = await start_batch(stack, auth, devices(BATCH, tag=tag), window=10)
 
         async def some_progress() -> int | None:
-            status = await stack.http.get(f"/api/kubeedge/batch-join/{batch_id}", headers=auth)
-            success = int(status.json()["success"])
+            status = await batch_status(stack, batch_id, auth)
+            success = int(status["success"]) if status is not None else 0
             return success if 5 <= success < BATCH else None
 
         at_kill = await eventually(some_progress, within=120)

@@ -14,6 +14,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from tests.e2e.batch_helpers import (
+    batch_status,
     devices,
     live_tokens,
     our_configmaps,
@@ -134,11 +135,12 @@ async def test_worker_killed_mid_batch_joins_every_device_exactly_once(
             json={"devices": devices(80, tag=tag), "max_concurrency": 20},
             headers=auth,
         )
+        assert answer.status_code == 202, answer.text
         batch_id = answer.json()["batch_id"]
 
         async def some_progress() -> bool:
-            status = await stack.http.get(f"/api/kubeedge/batch-join/{batch_id}", headers=auth)
-            return 10 <= status.json()["success"] < 80
+            status = await batch_status(stack, batch_id, auth)
+            return status is not None and 10 <= status["success"] < 80
 
         await eventually(some_progress, within=120)
         worker.send_signal(signal.SIGKILL)
@@ -164,8 +166,8 @@ async def test_cancelled_batch_undoes_every_join_it_started(stack: Stack) -> Non
     batch_id = await start_batch(stack, auth, devices(80, tag=tag), window=10)
 
     async def some_progress() -> bool:
-        status = await stack.http.get(f"/api/kubeedge/batch-join/{batch_id}", headers=auth)
-        return status.json()["success"] >= 10
+        status = await batch_status(stack, batch_id, auth)
+        return status is not None and status["success"] >= 10
 
     await eventually(some_progress, within=120)
     cancel = await stack.http.post(f"/api/kubeedge/batch-join/{batch_id}/cancel", headers=auth)

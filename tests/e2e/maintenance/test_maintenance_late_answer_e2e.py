@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.stack import Stack
-from tests.support.helpers import eventually
+from tests.support.helpers import eventually, polled
 
 STATUS = "/api/kubeedge/maintenance/status"
 
@@ -32,8 +32,8 @@ async def test_start_and_stop_answered_late_are_accepted(stack: Stack) -> None:
     assert started.json()["status"] == "accepted"
 
     async def window(active: bool) -> dict[str, Any] | None:
-        body: dict[str, Any] = (await stack.http.get(STATUS, headers=auth)).json()
-        return body if body["active"] is active else None
+        body: dict[str, Any] | None = polled(await stack.http.get(STATUS, headers=auth))
+        return body if body is not None and body["active"] is active else None
 
     assert (await eventually(lambda: window(True)))["reason"] == "upgrade"
 

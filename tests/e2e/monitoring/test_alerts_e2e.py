@@ -16,7 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 from adapters.mqtt.client import AsyncMqttClient, MiscTicker
 from store.models import utcnow
 from tests.e2e.command_stack import CommandStack, command_settings, running_command_stack
-from tests.support.helpers import eventually
+from tests.support.helpers import eventually, polled
 from tests.support.mqtt_fixtures import Broker
 from tests.support.webhook_receiver import Receiver, webhook_receiver
 from workflows.contracts.live import ALERTS_TOPIC
@@ -96,7 +96,8 @@ async def test_an_alert_fires_resolves_and_outlives_its_evaluation_run(
             answer = await stack.http.get(
                 f"/api/kubeedge/alerts?state={state}&device_id={device_id}", headers=auth
             )
-            found: list[dict[str, Any]] = answer.json()["alerts"]
+            listed = polled(answer)
+            found: list[dict[str, Any]] = listed["alerts"] if listed is not None else []
             return found or None
 
         await post(99)
@@ -133,4 +134,5 @@ async def test_an_alert_fires_resolves_and_outlives_its_evaluation_run(
 
 async def _value_is(stack: CommandStack, alert_id: int, value: float) -> bool:
     answer = await stack.http.get("/api/kubeedge/alerts?state=firing", headers=stack.auth)
-    return any(a["id"] == alert_id and a["value"] == value for a in answer.json()["alerts"])
+    listed = polled(answer) or {"alerts": []}
+    return any(a["id"] == alert_id and a["value"] == value for a in listed["alerts"])

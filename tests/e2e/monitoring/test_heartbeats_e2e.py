@@ -57,7 +57,9 @@ async def test_heartbeats_show_in_device_status_series_and_fleet(
             heard = status["last_heartbeat"]
             fresh = heard is not None and datetime.fromisoformat(heard) >= started
             counted = body["metrics"]["total_detections"] == 2
-            return body if fresh and counted else None
+            # From the command's row, which its run may write after answering the POST.
+            timed = body["metrics"]["average_latency"] is not None
+            return body if fresh and counted and timed else None
 
         detail = await eventually(reported)
         status = detail["device_status"]

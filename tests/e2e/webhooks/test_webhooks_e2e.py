@@ -16,7 +16,7 @@ from standardwebhooks import Webhook
 from temporalio.testing import WorkflowEnvironment
 
 from tests.e2e.stack import Stack, running_stack, stack_settings
-from tests.support.helpers import eventually
+from tests.support.helpers import eventually, polled
 from tests.support.mqtt_fixtures import Broker
 from tests.support.webhook_receiver import Call, Receiver, webhook_receiver
 
@@ -71,8 +71,8 @@ async def delivery(
     stack: Stack, auth: dict[str, str], webhook_id: str, status: str
 ) -> dict[str, Any]:
     async def check() -> dict[str, Any] | None:
-        answer = await stack.http.get(f"{PATH}/{webhook_id}/deliveries", headers=auth)
-        found = [d for d in answer.json()["deliveries"] if d["status"] == status]
+        listed = polled(await stack.http.get(f"{PATH}/{webhook_id}/deliveries", headers=auth))
+        found = [d for d in (listed or {}).get("deliveries", []) if d["status"] == status]
         return found[0] if found else None
 
     return await eventually(check, within=60)
@@ -126,8 +126,10 @@ async def test_dead_delivery_redelivered_and_410_disables(stack: Stack) -> None:
         assert (await stack.http.post(f"{PATH}/{webhook_id}/test", headers=auth)).status_code == 202
 
         async def disabled() -> dict[str, Any] | None:
-            hook = (await stack.http.get(f"{PATH}/{webhook_id}", headers=auth)).json()
-            return hook if not hook["enabled"] else None
+            hook: dict[str, Any] | None = polled(
+                await stack.http.get(f"{PATH}/{webhook_id}", headers=auth)
+            )
+            return hook if hook is not None and not hook["enabled"] else None
 
         assert "410" in (await eventually(disabled))["disabled_reason"]
         refused = await stack.http.post(f"{PATH}/{webhook_id}/test", headers=auth)

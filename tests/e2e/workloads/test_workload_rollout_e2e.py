@@ -31,7 +31,7 @@ from simulator.workloads import WorkloadReporter
 from store.devices import inventory as devices
 from tests.e2e.join.test_batch_join import start_worker
 from tests.e2e.stack import Stack, running_stack, stack_settings
-from tests.support.helpers import eventually
+from tests.support.helpers import eventually, polled
 from tests.support.kube_fixtures import MERGE_PATCH, sandbox_api_client
 from tests.support.mqtt_fixtures import Broker
 from workflows.contracts.workloads import (
@@ -174,15 +174,6 @@ async def deploy(stack: Stack, auth: dict[str, str], workload_id: str, **body: A
     return str(answer.json()["deployment_id"])
 
 
-async def rollout(
-    stack: Stack, auth: dict[str, str], workload_id: str, deployment_id: str
-) -> dict[str, Any]:
-    answer = await stack.http.get(f"{V1}/{workload_id}/rollouts/{deployment_id}", headers=auth)
-    assert answer.status_code == 200, answer.text
-    view: dict[str, Any] = answer.json()
-    return view
-
-
 async def until(
     stack: Stack,
     auth: dict[str, str],
@@ -192,9 +183,11 @@ async def until(
     *,
     within: float = 90,
 ) -> dict[str, Any]:
+    url = f"{V1}/{workload_id}/rollouts/{deployment_id}"
+
     async def reached() -> dict[str, Any] | None:
-        view = await rollout(stack, auth, workload_id, deployment_id)
-        return view if check(view) else None
+        view: dict[str, Any] | None = polled(await stack.http.get(url, headers=auth))
+        return view if view is not None and check(view) else None
 
     return await eventually(reached, within=within)
 

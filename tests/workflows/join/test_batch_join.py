@@ -7,7 +7,7 @@ import uuid
 import pytest
 from temporalio import activity
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import WorkflowHandle
+from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -49,6 +49,8 @@ class FakeBatchStore:
         self.finished: FinishBatchInput | None = None
         self.cancelled: list[str] = []
         self.reads = 0
+        self.client: Client | None = None  # set: the finish asks the run its status
+        self.status_while_finishing: list[BatchStatus] = []
 
     def activities(self) -> list[object]:
         @activity.defn(name=BatchActivity.LOAD_BATCH_PAGE)
@@ -71,6 +73,10 @@ class FakeBatchStore:
         @activity.defn(name=BatchActivity.FINISH_BATCH)
         async def finish(inp: FinishBatchInput) -> None:
             self.finished = inp
+            if self.client is not None:
+                run = self.client.get_workflow_handle(activity.info().workflow_id)
+                seen = await run.query(BATCH_PROGRESS_QUERY, result_type=BatchProgress)
+                self.status_while_finishing.append(seen.status)
 
         @activity.defn(name=BatchActivity.CANCEL_BATCH_JOINS)
         async def cancel(inp: CancelBatchJoinsInput) -> int:
@@ -137,6 +143,21 @@ async def test_window_joins_every_device_once_and_records_each_result(
     assert store.reads >= 1  # the joins wrote their results; the batch read them back
     assert set(STARTS) == set(ids)
     assert max(STARTS.values()) == 1
+
+
+async def test_the_store_holds_the_end_before_the_run_reports_it(
+    time_skipping_env: WorkflowEnvironment, queue: str
+) -> None:
+    # The API answers from the store once the run's query says the batch ended: the query
+    # must not say so before the batch's row is finished.
+    store = FakeBatchStore([f"dev-{uuid.uuid4().hex[:6]}-{i}" for i in range(3)])
+    store.client = time_skipping_env.client
+    async with worker(time_skipping_env, queue, store):
+        result = await (await start(time_skipping_env, queue, batch_input(3))).result()
+    assert result.status == BatchStatus.COMPLETED
+    assert store.finished is not None
+    assert store.finished.status == BatchStatus.COMPLETED
+    assert store.status_while_finishing == [BatchStatus.RUNNING]
 
 
 async def test_starts_joins_a_round_per_workflow_task(
