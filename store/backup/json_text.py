@@ -1,8 +1,8 @@
 """JSON text of rows whose JSON columns are already text, without parsing them.
 
-The database hands a JSON column's document over as compact text (table_dump.export_rows,
-and upsert_rows' RETURNING); decoding it only to encode it again cost a quarter of a
-backup and a good part of a restore's journal (py-spy, bench.backup). `spliced` copies
+The database hands a JSON column's document over as compact text (table_dump.export_rows);
+decoding it only to encode it again cost a quarter of a backup (py-spy, bench.backup).
+`spliced` copies
 that text into the row's JSON as it is. A reader sees the same object as from a row
 encoded whole; only the order of keys differs (the copied ones come last), which JSON
 leaves open.
