@@ -45,8 +45,8 @@ def _date(value: Any) -> Any:
 
 def _json(none_as_null: bool) -> Convert:
     def convert(value: Any) -> Any:
-        if value is None and none_as_null:
-            return None
+        if value is None:  # most documents of a row are absent: no call for them
+            return None if none_as_null else "null"
         return json.dumps(value)  # SQLAlchemy's serializer (store/db.py sets none)
 
     return convert
