@@ -13,6 +13,9 @@ runs in this process a worker with the real backup activities and workflows:
   uploaded with boto3; then downloaded, unpacked and inserted, without any checks.
 Peak memory is this process's VmHWM (the worker runs here: `backup.peak_rss_mb` and
 `restore.peak_rss_mb` are the worker's), reset before each phase; the baseline's likewise.
+`cpu_seconds` is this process's CPU time in each phase (the worker's, or the baseline's,
+every thread; the servers' processes not counted), and the `ratio_*_cpu_vs_bare` figures
+compare those: steadier than wall time on a shared, loaded machine.
 `--profile DIR` records this process with py-spy during the backup and the restore.
 `phases` are each run's steps in seconds, from its history (bench/_phases.py), and
 `safety_backup_phases` those of the restore's safety backup.
@@ -98,14 +101,20 @@ def reset_peak() -> None:
 async def phase(
     run: Callable[[], Awaitable[T]], *, profile: Path | None = None, name: str = ""
 ) -> tuple[T, float, dict[str, float]]:
-    """Run one phase: its result, seconds, and memory (peak and at start, MB)."""
+    """Run one phase: its result, seconds, and memory (peak and at start, MB) and CPU
+    seconds of this process."""
     reset_peak()
     start_rss = rss_mb("VmRSS")
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     with profiled(os.getpid(), into=profile, name=name):
         result = await run()
     seconds = round(time.perf_counter() - started, 2)
-    return result, seconds, {"peak_rss_mb": rss_mb("VmHWM"), "rss_at_start_mb": start_rss}
+    figures = {
+        "peak_rss_mb": rss_mb("VmHWM"),
+        "rss_at_start_mb": start_rss,
+        "cpu_seconds": round(time.process_time() - cpu, 2),
+    }
+    return result, seconds, figures
 
 
 async def main(devices: int, profile: Path | None = None) -> dict[str, Any]:
@@ -195,8 +204,14 @@ async def main(devices: int, profile: Path | None = None) -> dict[str, Any]:
         "bare_restore": {"seconds": bare_restore_s, **bare_restore_mem},
         "ratio_backup_vs_bare": round(backup["seconds"] / bare_backup_s, 2),
         "ratio_restore_vs_bare": round(restore["seconds"] / bare_restore_s, 2),
+        "ratio_backup_cpu_vs_bare": _cpu_ratio(backup["memory"], bare_backup_mem),
+        "ratio_restore_cpu_vs_bare": _cpu_ratio(restore["memory"], bare_restore_mem),
         "cpus": os.cpu_count(),
     }
+
+
+def _cpu_ratio(ours: Mapping[str, float], bare: Mapping[str, float]) -> float:
+    return round(ours["cpu_seconds"] / max(bare["cpu_seconds"], 0.01), 2)
 
 
 async def run_workflows(

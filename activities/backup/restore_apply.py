@@ -24,7 +24,6 @@ from activities.heartbeat import Heartbeat
 from adapters.archive.format import ArchiveError, PartEntry
 from adapters.archive.reader import VerifiedArchive
 from store.backup import journal
-from store.backup.stored_image import stored_as_archived, stored_image
 from store.backup.table_dump import (
     BATCH,
     BoundTable,
@@ -37,6 +36,7 @@ from store.backup.table_dump import (
     stored_keys,
     upsert_rows,
 )
+from store.backup.written_rows import journal_written
 from workflows.contracts.backup import (
     ALL_INCLUDES,
     BackupInclude,
@@ -134,7 +134,7 @@ async def table_changes(
             rows = await heartbeat.run(archive.count, entry)
             changes.append(change.model_copy(update={"create": rows}))
             continue
-        async for batch, lines in _batches(archive, entry, heartbeat):
+        async for batch in _batches(archive, entry, heartbeat):
             fresh: list[JsonRow]
             stale: list[tuple[JsonRow, JsonRow]]
             if entry.name in empty:
@@ -147,7 +147,6 @@ async def table_changes(
                     bound,
                     fresh,
                     stale,
-                    lines=lines,
                     restore_id=restore_id,
                     part=entry.name,
                 )
@@ -165,15 +164,14 @@ async def table_changes(
 
 async def _batches(
     archive: VerifiedArchive, entry: PartEntry, heartbeat: Heartbeat
-) -> AsyncIterator[tuple[list[JsonRow], dict[int, str]]]:
-    """The part's rows, `BATCH` at a time, with each row's line by the row's id()."""
-    rows = archive.rows_and_lines(entry)
+) -> AsyncIterator[list[JsonRow]]:
+    """The part's rows, `BATCH` at a time."""
+    rows = archive.rows(entry)
     while True:
-        batch: list[tuple[JsonRow, str]]
-        batch = await heartbeat.run(list, itertools.islice(rows, BATCH))
+        batch: list[JsonRow] = await heartbeat.run(list, itertools.islice(rows, BATCH))
         if not batch:
             return
-        yield [row for row, _ in batch], {id(row): line for row, line in batch}
+        yield batch
 
 
 async def _write(
@@ -182,48 +180,23 @@ async def _write(
     fresh: list[JsonRow],
     stale: list[tuple[JsonRow, JsonRow]],
     *,
-    lines: dict[int, str],
     restore_id: str | None,
     part: str,
 ) -> None:
-    """Write the rows; with a restore ID, journal them under it and the part's name.
-    `lines`: each archived row's line, by the row's id()."""
+    """Write the rows; with a restore ID, journal them under it and the part's name."""
+    await upsert_rows(session, bound, [*fresh, *(row for _, row in stale)])
     if restore_id is None:
-        await upsert_rows(session, bound, [*fresh, *(row for _, row in stale)])
         return
     # The rows as written, not as archived: exactly what a rollback finds if nobody else
-    # writes them meanwhile (defaults, latest_wins and type round trips included). A
-    # created row that carries every column is known beforehand (stored_image); the
-    # others, and every overwritten row (latest_wins is the database's to decide), are
-    # read back from the upsert.
-    changes: list[journal.Change] = []
-    created: list[JsonRow] = []
-    unknown: list[JsonRow] = []
-    for row in fresh:
-        key = bound.key_of(row)
-        if stored_as_archived(bound, row):
-            after = journal.Change(
-                part=part, key=key, before=None, after=row, after_text=lines[id(row)]
-            )
-        elif (image := stored_image(bound, row)) is not None:
-            after = journal.Change(part=part, key=key, before=None, after=image)
-        else:
-            unknown.append(row)
-            continue
-        created.append(row)
-        changes.append(after)
-    await upsert_rows(session, bound, created)
-    unknown.extend(row for _, row in stale)
-    written = await upsert_rows(session, bound, unknown, returning=True)
-    before = {bound.key_of(row): current for current, row in stale}
-    for row in written:
-        key = bound.key_of(row)
-        changes.append(
-            journal.Change(
-                part=part, key=key, before=before.get(key), after=row, raw=bound.json_columns
-            )
-        )
-    await journal.append(session, restore_id=restore_id, changes=changes)
+    # writes them meanwhile (defaults, latest_wins and type round trips included).
+    await journal_written(
+        session,
+        bound,
+        restore_id=restore_id,
+        part=part,
+        created=[bound.key_of(row) for row in fresh],
+        overwritten=[(bound.key_of(row), current) for current, row in stale],
+    )
 
 
 async def _delete(
@@ -286,7 +259,7 @@ async def _absent_keys(
     heartbeat: Heartbeat,
 ) -> list[Key]:
     archived: set[Key] = set()
-    async for batch, _ in _batches(archive, entry, heartbeat):
+    async for batch in _batches(archive, entry, heartbeat):
         archived.update(bound.key_of(row) for row in batch)
     absent: list[Key] = []
     async for keys in stored_keys(session, bound):

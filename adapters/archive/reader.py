@@ -43,12 +43,6 @@ class VerifiedArchive:
             for line in lines:
                 yield json.loads(line)
 
-    def rows_and_lines(self, part: PartEntry) -> Iterator[tuple[dict[str, Any], str]]:
-        """Each row with its line: the JSON text it was read from."""
-        with (self._root / part.file).open(encoding="utf-8", newline="\n") as lines:
-            for line in lines:
-                yield json.loads(line), line.rstrip("\n")
-
     def count(self, part: PartEntry) -> int:
         """The part's rows, counted without reading them."""
         count, last = 0, b"\n"

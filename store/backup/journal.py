@@ -24,7 +24,7 @@ from typing import Any, cast
 from sqlalchemy import JSON, Dialect, Table, TypeDecorator, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.backup.json_text import ENCODER, spliced
+from store.backup.json_text import ENCODER
 from store.models import RestoreJournalRow, utcnow
 
 JsonRow = dict[str, Any]
@@ -42,11 +42,6 @@ class Change:
     key: tuple[Any, ...]
     before: JsonRow | None  # None: the restore created it
     after: JsonRow | None  # None: the restore deleted it
-    # Fields of `after` that hold their JSON text rather than its value (as upsert_rows
-    # returns JSON columns); stored as the value they encode.
-    raw: tuple[str, ...] = ()
-    # `after` as JSON text already (an archive line stored as it reads): copied as it is.
-    after_text: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,7 +71,14 @@ async def append(session: AsyncSession, *, restore_id: str, changes: Sequence[Ch
         created_at = _TABLE.c.created_at.type.dialect_impl(dialect).bind_processor(dialect)
         stamp = created_at(now) if created_at is not None else now
         tuples = [
-            (restore_id, change.part, _key(change), _before(change), _after(change), stamp)
+            (
+                restore_id,
+                change.part,
+                _key(change),
+                image_text(change.before),
+                image_text(change.after),
+                stamp,
+            )
             for change in changes
         ]
         await connection.exec_driver_sql(_SQLITE_INSERT, tuples)
@@ -86,8 +88,8 @@ async def append(session: AsyncSession, *, restore_id: str, changes: Sequence[Ch
             "restore_id": restore_id,
             "part": change.part,
             "key": _key(change),
-            "before": _before(change),
-            "after": _after(change),
+            "before": image_text(change.before),
+            "after": image_text(change.after),
             "outcome": None,
             "created_at": now,
         }
@@ -102,17 +104,11 @@ def _key(change: Change) -> str:
     return ENCODER.encode(list(change.key))
 
 
-def _before(change: Change) -> str:
-    return "null" if change.before is None else ENCODER.encode(change.before)
+def image_text(image: JsonRow | None) -> str:
+    return "null" if image is None else ENCODER.encode(image)
 
 
-def _after(change: Change) -> str:
-    if change.after_text is not None:
-        return change.after_text
-    return "null" if change.after is None else spliced(dict(change.after), change.raw)
-
-
-class _EncodedJson(TypeDecorator[str]):
+class EncodedJson(TypeDecorator[str]):
     """A JSON column's value given as its JSON text: bound as it is, not encoded again."""
 
     impl = JSON
@@ -124,7 +120,7 @@ class _EncodedJson(TypeDecorator[str]):
 
 _TABLE = cast(Table, RestoreJournalRow.__table__)
 _INSERT = insert(_TABLE).values(
-    {name: bindparam(name, type_=_EncodedJson()) for name in ("key", "before", "after")}
+    {name: bindparam(name, type_=EncodedJson()) for name in ("key", "before", "after")}
 )
 _SQLITE_INSERT = (
     f"INSERT INTO {_TABLE.name} (restore_id, part, key, before, after, outcome, created_at) "  # noqa: S608

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Column,
+    Dialect,
     Table,
     Text,
     TypeDecorator,
@@ -36,7 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.backup.stored_image import stored_forms
+from store.backup import sqlite_rows
 from store.models import Base
 
 JsonRow = dict[str, Any]
@@ -87,9 +88,6 @@ class BoundTable:
     converted: dict[str, Callable[[str], Any]] = field(default_factory=dict)
     # JSON columns, which an export reads as their stored text (see export_rows).
     json_columns: tuple[str, ...] = ()
-    # How converted columns read back once stored (store/backup/stored_image.py); None
-    # when that is not worked out for one of them.
-    stored_forms: dict[str, Callable[[str], str]] | None = None
 
     @cached_property
     def column_names(self) -> tuple[str, ...]:
@@ -144,7 +142,6 @@ async def bind(session: AsyncSession, spec: TableSpec) -> BoundTable | str:
         columns=columns,
         converted=converted,
         json_columns=json_columns,
-        stored_forms=stored_forms(columns, converted),
     )
 
 
@@ -182,7 +179,7 @@ async def existing_rows(
     ends, nobody else changes them (PostgreSQL; SQLite has one writer at a time anyway)."""
     if not keys:
         return {}
-    stmt = select(*bound.columns).where(_key_in(bound, keys))
+    stmt = select(*bound.columns).where(key_in(bound, keys))
     if lock:
         stmt = stmt.with_for_update()
     rows = await session.execute(stmt)
@@ -204,21 +201,44 @@ async def stored_keys(
         yield [tuple(row) for row in partition]
 
 
-async def upsert_rows(
-    session: AsyncSession, bound: BoundTable, rows: Sequence[JsonRow], *, returning: bool = False
-) -> list[JsonRow]:
-    """Insert, or overwrite every archived column of the row with the same key. With
-    `returning`, the rows as written (in no particular order); else []. They are JSON-ready
-    but for their JSON columns (`bound.json_columns`), which hold their compact JSON text,
-    as from export_rows."""
+async def upsert_rows(session: AsyncSession, bound: BoundTable, rows: Sequence[JsonRow]) -> None:
+    """Insert, or overwrite every archived column of the row with the same key: one
+    executemany of one prepared statement per set of columns the rows carry."""
     if not rows:
-        return []
-    dialect = session.get_bind().dialect.name
+        return
+    connection = await session.connection()
+    dialect = connection.dialect
+    convert = sqlite_rows.converters(bound.columns, dialect) if dialect.name == "sqlite" else None
+    for names, group in _by_columns(bound, rows).items():
+        stmt = _upsert_statement(bound, dialect.name, names)
+        if convert is None:
+            await session.execute(stmt, [bound.from_json(row) for row in group])
+            continue
+        compiled = _compiled(stmt, dialect, bound.spec.table, names)
+        await connection.exec_driver_sql(
+            compiled.string, sqlite_rows.tuples(group, compiled.order, convert)
+        )
+
+
+def _by_columns(bound: BoundTable, rows: Sequence[JsonRow]) -> dict[tuple[str, ...], list[JsonRow]]:
+    """The rows by the columns of this schema they carry (an earlier schema's rows lack
+    some: the store fills in their defaults)."""
+    groups: dict[tuple[str, ...], list[JsonRow]] = {}
+    known: dict[tuple[str, ...], tuple[str, ...]] = {}  # by the row's own keys
+    for row in rows:
+        keys = tuple(row)
+        names = known.get(keys)
+        if names is None:
+            names = known[keys] = tuple(name for name in bound.column_names if name in row)
+        groups.setdefault(names, []).append(row)
+    return groups
+
+
+def _upsert_statement(bound: BoundTable, dialect: str, names: tuple[str, ...]) -> Any:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    values = [bound.from_json(row) for row in rows]
     stmt = insert(bound.table)
     changing: dict[str, Any] = {
-        name: stmt.excluded[name] for name in values[0] if name not in bound.spec.key
+        name: stmt.excluded[name] for name in names if name not in bound.spec.key
     }
     for name in bound.spec.latest_wins:
         if name in changing:
@@ -231,29 +251,38 @@ async def upsert_rows(
                 else_=stored,
             )
     if changing:
-        stmt = stmt.on_conflict_do_update(index_elements=list(bound.spec.key), set_=changing)
-    else:
-        stmt = stmt.on_conflict_do_nothing(index_elements=list(bound.spec.key))
-    if not returning:
-        await session.execute(stmt, values)
-        return []
-    # RETURNING saves a read-back query per batch (measured: the journal's cost). JSON
-    # columns come back as their text, which the journal copies without parsing it.
-    returned = [
-        _json_text(column, dialect) if column.name in bound.json_columns else column
-        for column in bound.columns
-    ]
-    written = await session.execute(stmt.returning(*returned), values)
-    return [bound.to_json(row) for row in written]
+        return stmt.on_conflict_do_update(index_elements=list(bound.spec.key), set_=changing)
+    return stmt.on_conflict_do_nothing(index_elements=list(bound.spec.key))
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    string: str
+    order: tuple[str, ...]  # the column of each positional parameter
+
+
+_COMPILED: dict[tuple[str, tuple[str, ...]], _Compiled] = {}
+
+
+def _compiled(stmt: Any, dialect: Dialect, table: str, names: tuple[str, ...]) -> _Compiled:
+    """The statement as the driver takes it, compiled once per table and set of columns."""
+    found = _COMPILED.get((table, names))
+    if found is None:
+        compiled = stmt.compile(dialect=dialect, column_keys=list(names))
+        order = tuple(compiled.positiontup or ())
+        if sorted(order) != sorted(names):  # one parameter per column, nothing else
+            raise RuntimeError(f"unexpected parameters in the upsert of {table}: {order}")
+        found = _COMPILED[(table, names)] = _Compiled(string=compiled.string, order=order)
+    return found
 
 
 async def delete_keys(session: AsyncSession, bound: BoundTable, keys: Sequence[Key]) -> None:
     for start in range(0, len(keys), BATCH):
         chunk = keys[start : start + BATCH]
-        await session.execute(delete(bound.table).where(_key_in(bound, chunk)))
+        await session.execute(delete(bound.table).where(key_in(bound, chunk)))
 
 
-def _key_in(bound: BoundTable, keys: Iterable[Key]) -> Any:
+def key_in(bound: BoundTable, keys: Iterable[Key]) -> Any:
     columns = [bound.table.c[name] for name in bound.spec.key]
     if len(columns) == 1:
         return columns[0].in_([key[0] for key in keys])

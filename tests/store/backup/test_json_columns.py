@@ -20,6 +20,7 @@ from store.backup.table_dump import (
     export_rows,
     upsert_rows,
 )
+from store.backup.written_rows import canonical, journal_written
 from store.models import RestoreJournalRow
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -72,34 +73,29 @@ async def test_journal_images_hold_the_documents_as_written(sessions: Sessions) 
     async with sessions() as session, session.begin():
         bound = await bind(session, DEVICES)
         assert isinstance(bound, BoundTable)
-        written = await upsert_rows(session, bound, [archived("201")], returning=True)
-        await journal.append(
-            session,
-            restore_id="r-json",
-            changes=[
-                journal.Change(
-                    part="devices",
-                    key=("201",),
-                    before=None,
-                    after=row,
-                    raw=bound.json_columns,
-                )
-                for row in written
-            ],
+        await upsert_rows(session, bound, [archived("201")])
+        await journal_written(
+            session, bound, restore_id="r-json", part="devices", created=[("201",)], overwritten=[]
         )
+        # A deletion's entry, journaled from Python (on SQLite below SQLAlchemy).
+        gone = journal.Change(part="devices", key=("202",), before=archived("202"), after=None)
+        await journal.append(session, restore_id="r-json", changes=[gone])
     async with sessions() as session:
         current = (await existing_rows(session, bound, [("201",)]))[("201",)]
-        (entry,) = await journal.pending(session, restore_id="r-json", limit=10)
-        stamp = await session.scalar(
-            select(cast(RestoreJournalRow.created_at, Text)).where(
-                RestoreJournalRow.restore_id == "r-json"
+        _, entry = await journal.pending(session, restore_id="r-json", limit=10)
+        stamps = list(
+            await session.scalars(
+                select(cast(RestoreJournalRow.created_at, Text)).where(
+                    RestoreJournalRow.restore_id == "r-json"
+                )
             )
         )
         dialect = session.get_bind().dialect.name
-    if dialect == "sqlite":  # written below SQLAlchemy there: stored as SQLAlchemy stores it
-        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}", str(stamp))
-    assert entry.after == current
+    if dialect == "sqlite":  # stored as SQLAlchemy stores it
+        for stamp in stamps:
+            assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}", str(stamp))
+    assert entry.after is not None
+    assert {name: entry.after[name] for name in DOCUMENTS} == DOCUMENTS
+    assert canonical(bound, entry.after) == current
     assert entry.key == ("201",)
     assert entry.before is None
-    # As the restore left it: a rollback would take it out again.
-    assert journal.decide(current, entry) is None
