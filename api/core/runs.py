@@ -219,13 +219,21 @@ async def _update_with_start_once(
         result_type=run.result_type,
         static_summary=run.summary,
     )
-    return await client.execute_update_with_start_workflow(
-        update,
-        fingerprint,
-        start_workflow_operation=start,
-        id=update_id,
-        result_type=run.result_type,
-    )
+    try:
+        return await client.execute_update_with_start_workflow(
+            update,
+            fingerprint,
+            start_workflow_operation=start,
+            id=update_id,
+            result_type=run.result_type,
+        )
+    except BaseException:
+        # The SDK also hands a failed start to the operation's own future, which nobody
+        # awaits: taken here, or asyncio logs it with a traceback as never retrieved.
+        handle = start._workflow_handle
+        if handle.done() and not handle.cancelled():
+            handle.exception()
+        raise
 
 
 async def answer_within(handle: WorkflowHandle[Any, M], *, seconds: float) -> M:
