@@ -220,7 +220,7 @@ async def _update_with_start_once(
         static_summary=run.summary,
     )
     try:
-        return await client.execute_update_with_start_workflow(
+        answer: P = await client.execute_update_with_start_workflow(
             update,
             fingerprint,
             start_workflow_operation=start,
@@ -234,6 +234,7 @@ async def _update_with_start_once(
         if handle.done() and not handle.cancelled():
             handle.exception()
         raise
+    return answer
 
 
 async def answer_within(handle: WorkflowHandle[Any, M], *, seconds: float) -> M:
