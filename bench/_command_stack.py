@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -67,6 +68,12 @@ def _spawn(stack: ExitStack, command: list[str], *, env: dict[str, str], log: Pa
     return process.pid
 
 
+def _copy_logs(data: Path, into: Path) -> None:
+    into.mkdir(parents=True, exist_ok=True)
+    for log in data.glob("*.log"):
+        shutil.copy2(log, into / log.name)
+
+
 async def _add_devices(url: str, count: int) -> list[str]:
     engine = create_engine(url)
     ids = [f"{PREFIX}{n:04d}" for n in range(1, count + 1)]
@@ -102,9 +109,16 @@ async def _all_online(url: str, count: int) -> None:
 
 
 @asynccontextmanager
-async def command_stack(*, devices: int, answer_delay: float) -> AsyncIterator[CommandBench]:
+async def command_stack(
+    *, devices: int, answer_delay: float, logs: Path | None = None
+) -> AsyncIterator[CommandBench]:
+    """`logs`: a directory the processes' logs are copied into once they have stopped."""
     with ExitStack() as stack:
         data = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="edgewright-cmd-")))
+        if logs is not None:
+            # Registered first, so it runs last: after every process stopped, before the
+            # temporary directory goes.
+            stack.callback(_copy_logs, data, logs)
         ports = {name: free_port() for name in ("temporal", "ui", "mqtt", "kube", "api")}
         accounts = broker_accounts(data)
         password = secrets.token_urlsafe(16)

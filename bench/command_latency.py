@@ -18,7 +18,8 @@ worker, bridge and API processes. CPU per command in each process under the conc
 load (`cpu_ms_per_command`), and per bare workflow (`cpu_ms_per_bare_workflow_N`: the
 Temporal server, and this process, which is the bare workflow's worker and client): on a
 busy machine the throughput ratio follows the ratio of the two totals. With
-`--profile DIR`, py-spy records the worker and the API during the api phases.
+`--profile DIR`, py-spy records the worker, the API and the bridge during the api phases;
+with `--logs DIR`, the processes' logs are kept there (an unexpected answer aborts the run).
 """
 
 from __future__ import annotations
@@ -207,14 +208,16 @@ def _ratio(value: float, base: float, digits: int = 2) -> float:
     return round(value / base, digits)
 
 
-async def main(samples: int, concurrency: int, profile: Path | None) -> dict[str, object]:
-    async with command_stack(devices=concurrency, answer_delay=0.0) as stack:
+async def main(
+    samples: int, concurrency: int, profile: Path | None, logs: Path | None = None
+) -> dict[str, object]:
+    async with command_stack(devices=concurrency, answer_delay=0.0, logs=logs) as stack:
         retried: list[str] = []
         one = api_command(stack, retried)
         for index in range(10):  # warm up: connections, caches, the first workflow tasks
             await one(index)
         async with AsyncExitStack() as spies:
-            for name in ("worker", "api"):
+            for name in ("worker", "api", "bridge"):
                 spies.enter_context(
                     profiled(stack.pids[name], into=profile, name=f"{name}-commands")
                 )
@@ -279,8 +282,9 @@ if __name__ == "__main__":
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--profile", type=Path, default=None, help="py-spy profiles into DIR")
+    parser.add_argument("--logs", type=Path, default=None, help="keep the processes' logs in DIR")
     args = parser.parse_args()
-    figures = asyncio.run(main(args.samples, args.concurrency, args.profile))
+    figures = asyncio.run(main(args.samples, args.concurrency, args.profile, args.logs))
     print(json.dumps(figures), flush=True)
     # temporalio can abort at interpreter exit after all work is done (sdk-python#300).
     os._exit(0)

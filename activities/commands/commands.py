@@ -54,15 +54,29 @@ class CommandActivities:
         """Publish if the device is known and online; otherwise record it as queued."""
         status = inp.status
         assert status.device_id is not None
-        async with self._sessions() as session:
+        # The presence read and the row's write share one session: a second session cost
+        # a pool checkout and a reset on return, each a call into the driver's thread. On
+        # SQLite the read runs before the transaction begins (the driver begins one only
+        # for a write), so it holds no lock and never fails the write's upgrade.
+        async with self._sessions() as session, session.begin():
             found = await presence.presence_of(session, device_id=status.device_id)
-        if found is None:
-            return DispatchOutcome(known=False, online=False)
-        if not found.online:
-            waiting = status.model_copy(update={"waiting_for_device": True})
-            await self._save(waiting)
-            return DispatchOutcome(known=True, online=False, node_name=found.node_name)
-        sent_at = datetime.now(UTC)
+            if found is None:
+                return DispatchOutcome(known=False, online=False)
+            if not found.online:
+                waiting = status.model_copy(update={"waiting_for_device": True})
+                await self._save_in(session, waiting)
+                return DispatchOutcome(known=True, online=False, node_name=found.node_name)
+            sent_at = datetime.now(UTC)
+            sent = status.model_copy(
+                update={
+                    "state": CommandState.SENT,
+                    "sent_at": sent_at,
+                    "node_name": found.node_name,
+                }
+            )
+            # Recorded (committed when the block ends) before it goes out: the bridge takes
+            # an answer only for a command it finds recorded for the answering device.
+            await self._save_in(session, sent)
         message = {
             "command_id": status.command_id,
             "command": status.command,
@@ -70,12 +84,6 @@ class CommandActivities:
             "timeout": status.timeout_seconds,
             "sent_at": timestamp(sent_at),
         }
-        sent = status.model_copy(
-            update={"state": CommandState.SENT, "sent_at": sent_at, "node_name": found.node_name}
-        )
-        # Recorded before it goes out: the bridge takes an answer only for a command it
-        # finds recorded for the answering device.
-        await self._save(sent)
         # QoS 1 to the device's persistent session: the broker keeps it across a brief
         # disconnect.
         topic = device_topic(status.device_id, DeviceTopic.COMMAND)

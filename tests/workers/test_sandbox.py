@@ -44,7 +44,9 @@ def test_shared_workflow_modules_hold_no_mutable_state() -> None:
 async def test_commands_run_one_after_another_in_the_workers_sandbox(
     time_skipping_env: WorkflowEnvironment,
 ) -> None:
-    # Two runs on the module imported once: the second starts from its own state.
+    # Two runs on the module imported once (the worker's runner: CommandWorkflow runs
+    # outside the sandbox, the job and connection-test workflows import its module inside
+    # it): the second starts from its own state.
     fakes = FakeCommandActivities(time_skipping_env.client)
     queue = f"sandbox-{uuid.uuid4()}"
     async with Worker(

@@ -53,7 +53,12 @@ ArgT = TypeVar("ArgT")
 ResultT = TypeVar("ResultT")
 
 
-@workflow.defn(name=COMMAND_WORKFLOW)
+# Outside the sandbox, like DeviceJoinWorkflow: in the sandbox, every activation and every
+# payload the SDK encodes or decodes for a run (three passes over each completion) went
+# through it, a fifth of the worker's busy CPU under 50 commands at once (py-spy during
+# bench.command_latency). Determinism is kept by the import rules (.importlinter) and
+# checked by replaying stored histories (tests/workflows/test_stored_histories.py).
+@workflow.defn(name=COMMAND_WORKFLOW, sandboxed=False)
 class CommandWorkflow:
     @workflow.init
     def __init__(self, inp: CommandInput) -> None:
