@@ -230,8 +230,8 @@ async def _update_with_start_once(
     except BaseException:
         # The SDK also hands a failed start to the operation's own future, which nobody
         # awaits: taken here, or asyncio logs it with a traceback as never retrieved.
-        handle = start._workflow_handle
-        if handle.done() and not handle.cancelled():
+        handle = getattr(start, "_workflow_handle", None)  # the SDK keeps it private
+        if isinstance(handle, asyncio.Future) and handle.done() and not handle.cancelled():
             handle.exception()
         raise
     return answer
