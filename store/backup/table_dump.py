@@ -33,11 +33,11 @@ from sqlalchemy import (
     select,
     tuple_,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.backup.stored_image import stored_forms
 from store.models import Base
+from store.upsert import insert_for
 
 JsonRow = dict[str, Any]
 Key = tuple[Any, ...]
@@ -171,7 +171,9 @@ def _json_text(column: Column[Any], dialect: str) -> Any:
     """The column's document as one line of JSON text: normalised by the database, which
     also refuses a malformed one, as decoding it would have."""
     if dialect == "postgresql":
-        return cast(cast(column, postgresql.JSONB), Text).label(column.name)
+        from sqlalchemy.dialects.postgresql import JSONB  # only there (store.upsert.insert_for)
+
+        return cast(cast(column, JSONB), Text).label(column.name)
     return func.json(column, type_=Text).label(column.name)
 
 
@@ -214,7 +216,7 @@ async def upsert_rows(
     if not rows:
         return []
     dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = insert_for(dialect)
     values = [bound.from_json(row) for row in rows]
     stmt = insert(bound.table)
     changing: dict[str, Any] = {
