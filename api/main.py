@@ -76,9 +76,12 @@ logger = logging.getLogger(__name__)
 
 # Each pooled SQLite connection's page cache. SQLite's default, 2 MiB, filled on each of the
 # pool's connections by whole-list reads: reading the 10,000-device list on 15 connections
-# at once grew the process by 47 MB, 19 MB at this size. The OS caches the file anyway, and
+# at once grew the process by 47 MB, 19 MB at 256 KiB. The OS caches the file anyway, and
 # under WAL a connection's cache is emptied whenever another connection has written.
-API_SQLITE_CACHE_KIB = 256
+# Halved again to 128 KiB: the pool hands out its connections in turn, so the bench's 16
+# whole-list reads filled about every connection's cache; 2 MB less after them (a page
+# touches a few dozen pages; a whole list or a far page overflows either size).
+API_SQLITE_CACHE_KIB = 128
 
 _DESCRIPTION = (
     "Provisioning control plane for KubeEdge edge fleets. Serves the CloudCore management "

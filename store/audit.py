@@ -16,10 +16,10 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ColumnElement, delete, func, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.models import AuditRow, utcnow
+from store.upsert import insert_for
 
 
 class AuditEvent(StrEnum):
@@ -134,10 +134,9 @@ async def append_audit_event(
     if dedupe is None:
         await session.execute(insert(AuditRow), values)
         return
-    dialect_insert = (
-        postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    stmt = insert_for(session.get_bind().dialect.name)(AuditRow).on_conflict_do_nothing(
+        index_elements=["dedupe_key"]
     )
-    stmt = dialect_insert(AuditRow).on_conflict_do_nothing(index_elements=["dedupe_key"])
     await session.execute(stmt, values)
 
 

@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from sqlalchemy import Insert, Table, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.models import CommandRow, Device, utcnow
+from store.upsert import insert_for
 from workflows.contracts.commands import CommandState, CommandStatus, DeviceResult
 
 FINAL_STATES = tuple(state.value for state in CommandState if state.final)
@@ -73,9 +73,8 @@ def _upsert(dialect: str) -> Insert:
     the same statement every time and its compiled form is cached: built with the values
     at each write (two per command), it was 8 % of the worker's busy CPU under 50
     commands at once (py-spy during bench.command_latency)."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table = cast(Table, CommandRow.__table__)
-    stmt = insert(table)
+    stmt = insert_for(dialect)(table)
     changes: dict[str, Any] = {name: stmt.excluded[name] for name in _MUTABLE}
     # A later write that does not know the node keeps the one already recorded.
     changes["node_name"] = func.coalesce(stmt.excluded.node_name, table.c.node_name)

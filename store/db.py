@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from store import sqlite_driver
 from store.files import private_sqlite_file
 from store.settings import Settings
 
@@ -68,6 +69,8 @@ def create_engine(
         if database and database != ":memory:" and not database.startswith("file:"):
             private_sqlite_file(Path(database))  # 0600, before SQLite creates it 0644
             kwargs.update(pool_size=pool_size or SQLITE_POOL_SIZE, max_overflow=0)
+        if make_url(url).drivername == "sqlite+aiosqlite":
+            kwargs.setdefault("module", sqlite_driver.DBAPI)  # fewer thread handoffs
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         if sqlite_cache_kib is not None:

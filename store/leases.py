@@ -12,10 +12,10 @@ from datetime import datetime, timedelta
 from typing import cast
 
 from sqlalchemy import Table, delete
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.models import Lease
+from store.upsert import insert_for
 
 
 async def take(
@@ -24,8 +24,9 @@ async def take(
     """Take or renew the lease `name` for `holder` until now + ttl; False when another
     holder's lease is still running."""
     table = cast(Table, Lease.__table__)
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(table).values(name=name, holder=holder, expires_at=now + ttl)
+    stmt = insert_for(session.get_bind().dialect.name)(table).values(
+        name=name, holder=holder, expires_at=now + ttl
+    )
     stmt = stmt.on_conflict_do_update(
         index_elements=["name"],
         set_={"holder": stmt.excluded.holder, "expires_at": stmt.excluded.expires_at},

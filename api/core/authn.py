@@ -56,7 +56,7 @@ async def _by_token(
     session: AsyncSession, *, settings: Settings, token: str, callers: CallerCache | None
 ) -> Principal:
     try:
-        claims = decode_token(settings=settings, token=token)  # signature and expiry, always
+        claims = decode_token(settings=settings, token=token)  # expiry always (api.core.auth)
     except TokenError as err:
         raise ApiError(401, str(err), headers=_INVALID) from err
     if callers is None:

@@ -3,8 +3,9 @@
 Checking a bearer token costs a statement (api.core.authn: the account and the token's
 revocation), on every request: a device page's auth was a third of its store round trips.
 Here a token that passed that check is taken at its word for `ttl_seconds`
-(EDGEWRIGHT_AUTH_CACHE_SECONDS, 2 s by default; 0 turns it off). Its signature and expiry
-are still checked on every request, so only the store's verdict is reused.
+(EDGEWRIGHT_AUTH_CACHE_SECONDS, 2 s by default; 0 turns it off). Its expiry is still
+checked on every request (its signature once per process: api.core.auth), so only the
+store's verdict is reused.
 
 The price is staleness, bounded by the TTL: a logout, a deleted or disabled account or a
 changed role is refused by every replica within `ttl_seconds`. Logging out or deleting a

@@ -58,9 +58,7 @@ async def list_devices(
 ) -> Response:
     now = utcnow()
     if window.paged:  # at most MAX_LIMIT rows: one statement, one buffer
-        rows, total = await devices.list_summaries(
-            session, offset=window.offset, limit=window.limit
-        )
+        rows, total = await devices.list_page(session, offset=window.offset, limit=window.limit)
         return list_response(
             request,
             key="devices",
@@ -72,7 +70,7 @@ async def list_devices(
     # The whole list: each chunk of rows encoded before the next is read (memory).
     items = EncodedItems()
     counted: int | None = None
-    chunks = devices.summary_chunks(
+    chunks = devices.list_chunks(
         session, offset=window.offset, limit=window.limit, size=WHOLE_LIST_ROWS
     )
     async for chunk, chunk_total in chunks:

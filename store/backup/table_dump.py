@@ -34,11 +34,11 @@ from sqlalchemy import (
     select,
     tuple_,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.backup import sqlite_rows
 from store.models import Base
+from store.upsert import insert_for
 
 JsonRow = dict[str, Any]
 Key = tuple[Any, ...]
@@ -168,7 +168,9 @@ def _json_text(column: Column[Any], dialect: str) -> Any:
     """The column's document as one line of JSON text: normalised by the database, which
     also refuses a malformed one, as decoding it would have."""
     if dialect == "postgresql":
-        return cast(cast(column, postgresql.JSONB), Text).label(column.name)
+        from sqlalchemy.dialects.postgresql import JSONB  # only there (store.upsert.insert_for)
+
+        return cast(cast(column, JSONB), Text).label(column.name)
     return func.json(column, type_=Text).label(column.name)
 
 
@@ -235,7 +237,7 @@ def _by_columns(bound: BoundTable, rows: Sequence[JsonRow]) -> dict[tuple[str, .
 
 
 def _upsert_statement(bound: BoundTable, dialect: str, names: tuple[str, ...]) -> Any:
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = insert_for(dialect)
     stmt = insert(bound.table)
     changing: dict[str, Any] = {
         name: stmt.excluded[name] for name in names if name not in bound.spec.key

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
-from typing import Any, Protocol, cast
+from typing import Any, NamedTuple, Protocol, cast
 
-from sqlalchemy import Table, delete, func, select, update
+from sqlalchemy import Table, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.db import read_connection
@@ -202,20 +202,80 @@ async def list_summaries(
     return cast(Sequence[DeviceSummary], rows), int(rows[0].total)
 
 
-async def summary_chunks(
+# --- the device list (CloudCore GET /devices) ---------------------------------------
+
+
+class DeviceListRow(NamedTuple):
+    """What one item of the device list shows, in this order. The list reads rows as plain
+    tuples and renders them by position: 14 columns rather than the 20 of DeviceSummary
+    (each datetime column costs a conversion per row), and no attribute lookup by name
+    (about a microsecond each on SQLAlchemy's rows: 16 per item were most of its render).
+    """
+
+    device_id: str
+    node_name: str
+    node_id: str
+    status: str
+    device_type: str | None
+    location: str | None
+    created_at: datetime
+    node_ready: bool | None
+    node_roles: list[str] | None
+    node_version: str | None
+    node_addresses: list[dict[str, str]] | None
+    node_pods: int | None
+    node_created_at: datetime | None
+    node_synced_at: datetime | None
+
+
+def _device_list() -> Any:
+    # Built once with bound offset and limit: building the statement per request was a
+    # twentieth of a device page's time (py-spy). The total rides as the last column.
+    table = cast(Table, Device.__table__)
+    columns = [table.c[name] for name in DeviceListRow._fields]
+    total = select(func.count()).select_from(table).scalar_subquery().label("total")
+    return (
+        select(*columns, total)
+        .order_by(table.c.device_id)
+        .offset(bindparam("offset"))
+        .limit(bindparam("limit"))
+    )
+
+
+_DEVICE_LIST = _device_list()
+_WIDTH = len(DeviceListRow._fields)
+
+
+async def list_page(
+    session: AsyncSession, *, offset: int, limit: int
+) -> tuple[list[DeviceListRow], int]:
+    """One page of the device list in device_id order, and the total."""
+    connection = await read_connection(session)
+    result = await connection.execute(_DEVICE_LIST, {"offset": offset, "limit": limit})
+    rows = result.all()
+    if not rows:  # past the end (or no devices): the subquery had no row to ride on
+        return [], await count_devices(session)
+    return [_list_row(row) for row in rows], int(rows[0][_WIDTH])
+
+
+async def list_chunks(
     session: AsyncSession, *, offset: int, limit: int, size: int
-) -> AsyncIterator[tuple[Sequence[DeviceSummary], int]]:
-    """`list_summaries` for long lists: `size` rows at a time from a server-side cursor,
-    each with the total (nothing at all past the end).
+) -> AsyncIterator[tuple[list[DeviceListRow], int]]:
+    """`list_page` for long lists: `size` rows at a time from a server-side cursor, each
+    with the total (nothing at all past the end).
 
     The whole list (10,000 rows) fetched at once held every row, decoded, until the answer
     was written: about 2 KB a row. A caller that encodes each chunk before asking for the
     next holds one chunk of rows at a time.
     """
     connection = await session.connection()
-    result = await connection.stream(_summaries(offset=offset, limit=limit))
+    result = await connection.stream(_DEVICE_LIST, {"offset": offset, "limit": limit})
     try:
         async for chunk in result.partitions(size):
-            yield cast(Sequence[DeviceSummary], chunk), int(chunk[0].total)
+            yield [_list_row(row) for row in chunk], int(chunk[0][_WIDTH])
     finally:
         await result.close()
+
+
+def _list_row(row: Any) -> DeviceListRow:
+    return DeviceListRow._make(row[:_WIDTH])

@@ -8,11 +8,11 @@ from functools import lru_cache
 from typing import cast
 
 from sqlalchemy import Table, delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Insert
 
 from store.models import DetectionCount
+from store.upsert import insert_for
 
 
 def day_of(moment: datetime) -> str:
@@ -31,8 +31,7 @@ async def add_detections(session: AsyncSession, *, day: str, counts: Mapping[str
 @lru_cache(maxsize=4)
 def _increment(dialect: str) -> Insert:
     table = cast(Table, DetectionCount.__table__)
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(table)
+    stmt = insert_for(dialect)(table)
     return stmt.on_conflict_do_update(
         index_elements=["device_id", "day"],
         set_={"count": table.c["count"] + stmt.excluded["count"]},

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+import subprocess
+import sys
 from collections.abc import Awaitable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -179,3 +181,10 @@ async def test_temporal_dep_gives_the_client_once_connected(
     finally:
         await connector.stop()
         set_app_state(app, state)
+
+
+def test_the_api_on_sqlite_imports_no_postgresql_dialect() -> None:
+    # 2 MB of the API's memory budget (store.upsert.insert_for imports it when used).
+    check = "import sys, api.main; print('sqlalchemy.dialects.postgresql' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)
+    assert out.stdout.strip() == "False", out.stderr[-2000:]

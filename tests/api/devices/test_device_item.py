@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
 
 from pydantic_core import to_json
 
 from api.devices.schemas import DeviceItem, device_item
+from store.devices.inventory import DeviceListRow
 
 NOW = datetime(2026, 1, 15, 10, 30, tzinfo=UTC)
 
 
-def _row(**changes: object) -> SimpleNamespace:
+def _row(**changes: object) -> DeviceListRow:
     row = {
         "device_id": "cam-1",
         "node_name": "edge-1",
@@ -30,7 +30,7 @@ def _row(**changes: object) -> SimpleNamespace:
         "node_created_at": NOW - timedelta(days=2),
         "node_synced_at": NOW - timedelta(seconds=7, microseconds=250),
     }
-    return SimpleNamespace(**{**row, **changes})
+    return DeviceListRow(**{**row, **changes})  # type: ignore[arg-type]
 
 
 def test_a_rendered_item_is_a_device_item_field_for_field() -> None:
@@ -39,7 +39,7 @@ def test_a_rendered_item_is_a_device_item_field_for_field() -> None:
         _row(node_ready=None, node_roles=None, node_addresses=None, node_pods=None),
         _row(node_created_at=None, node_synced_at=None, location=None, device_type=None),
     ):
-        item = device_item(row, now=NOW)  # type: ignore[arg-type]
+        item = device_item(row, now=NOW)
         model = DeviceItem.model_validate(item)
         assert list(item) == list(DeviceItem.model_fields)
         assert json.loads(to_json(item)) == json.loads(model.model_dump_json())
@@ -47,6 +47,6 @@ def test_a_rendered_item_is_a_device_item_field_for_field() -> None:
 
 def test_a_rendered_item_keeps_only_the_address_fields() -> None:
     extra = [{"type": "Hostname", "address": "edge-1", "note": "not in the contract"}]
-    item = device_item(_row(node_addresses=extra), now=NOW)  # type: ignore[arg-type]
+    item = device_item(_row(node_addresses=extra), now=NOW)
     assert item["addresses"] == [{"type": "Hostname", "address": "edge-1"}]
     assert (item["status"], item["age"], item["pods_count"]) == ("Ready", "2d", 2)

@@ -80,6 +80,26 @@ async def test_page_and_total(sessions: Sessions) -> None:
         assert await devices.list_summaries(session, offset=5, limit=2) == ([], 5)
 
 
+async def test_device_list_page_and_total(sessions: Sessions) -> None:
+    async with sessions() as session, session.begin():
+        for i in range(5):
+            await devices.upsert_device(
+                session, device_id=f"dev-{i}", node_name=f"node-{i}", status="joined"
+            )
+    async with sessions() as session:
+        rows, total = await devices.list_page(session, offset=3, limit=2)
+        summaries, _ = await devices.list_summaries(session, offset=3, limit=2)
+        past_end = await devices.list_page(session, offset=5, limit=2)
+    assert total == 5
+    # The list's rows hold the same values as the summaries, field for field.
+    assert [row._asdict() for row in rows] == [
+        {name: getattr(summary, name) for name in devices.DeviceListRow._fields}
+        for summary in summaries
+    ]
+    assert rows[0].created_at.tzinfo is not None  # aware UTC, as every stored time
+    assert past_end == ([], 5)
+
+
 async def test_summaries_in_chunks_each_with_the_total(sessions: Sessions) -> None:
     async with sessions() as session, session.begin():
         for i in range(5):
@@ -89,9 +109,9 @@ async def test_summaries_in_chunks_each_with_the_total(sessions: Sessions) -> No
     async with sessions() as session:
         got = [
             ([r.device_id for r in chunk], total)
-            async for chunk, total in devices.summary_chunks(session, offset=1, limit=4, size=2)
+            async for chunk, total in devices.list_chunks(session, offset=1, limit=4, size=2)
         ]
-        past_end = [c async for c in devices.summary_chunks(session, offset=5, limit=2, size=2)]
+        past_end = [c async for c in devices.list_chunks(session, offset=5, limit=2, size=2)]
     assert got == [(["dev-1", "dev-2"], 5), (["dev-3", "dev-4"], 5)]
     assert past_end == []
 
