@@ -21,6 +21,15 @@ from tests.support.store_fixtures import fresh_postgres_url
 Sessions = async_sessionmaker[AsyncSession]
 
 
+async def five_devices(sessions: Sessions) -> None:
+    """dev-0 .. dev-4 on node-0 .. node-4, joined."""
+    async with sessions() as session, session.begin():
+        for i in range(5):
+            await devices.upsert_device(
+                session, device_id=f"dev-{i}", node_name=f"node-{i}", status="joined"
+            )
+
+
 async def test_token_status_filters_and_revocation(sessions: Sessions) -> None:
     now = utcnow()
     async with sessions() as session, session.begin():
@@ -65,11 +74,7 @@ async def test_token_status_filters_and_revocation(sessions: Sessions) -> None:
 
 
 async def test_page_and_total(sessions: Sessions) -> None:
-    async with sessions() as session, session.begin():
-        for i in range(5):
-            await devices.upsert_device(
-                session, device_id=f"dev-{i}", node_name=f"node-{i}", status="joined"
-            )
+    await five_devices(sessions)
     async with sessions() as session:
         rows, total = await devices.list_summaries(session, offset=3, limit=2)
     assert total == 5
@@ -81,11 +86,7 @@ async def test_page_and_total(sessions: Sessions) -> None:
 
 
 async def test_device_list_page_and_total(sessions: Sessions) -> None:
-    async with sessions() as session, session.begin():
-        for i in range(5):
-            await devices.upsert_device(
-                session, device_id=f"dev-{i}", node_name=f"node-{i}", status="joined"
-            )
+    await five_devices(sessions)
     async with sessions() as session:
         rows, total = await devices.list_page(session, offset=3, limit=2)
         summaries, _ = await devices.list_summaries(session, offset=3, limit=2)
@@ -101,11 +102,7 @@ async def test_device_list_page_and_total(sessions: Sessions) -> None:
 
 
 async def test_summaries_in_chunks_each_with_the_total(sessions: Sessions) -> None:
-    async with sessions() as session, session.begin():
-        for i in range(5):
-            await devices.upsert_device(
-                session, device_id=f"dev-{i}", node_name=f"node-{i}", status="joined"
-            )
+    await five_devices(sessions)
     async with sessions() as session:
         got = [
             ([r.device_id for r in chunk], total)
