@@ -14,7 +14,13 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureEr
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.service import RPCError
 
-from api.core.runs import RunStart, failure_of, is_not_found, start_or_attach
+from api.core.runs import (
+    PROGRESS_QUERY_TIMEOUT,
+    RunStart,
+    failure_of,
+    is_not_found,
+    start_or_attach,
+)
 from workflows.contracts import summaries
 from workflows.contracts.certificates import (
     CERTIFICATE_RENEWAL_WORKFLOW,
@@ -27,8 +33,6 @@ from workflows.contracts.common import RENEWAL_FAILED
 
 # The rollout wait plus a restore with patient retries.
 SLACK = timedelta(hours=2)
-# A busy worker may not answer the progress query; the run's state is still worth answering.
-PROGRESS_QUERY_TIMEOUT = timedelta(seconds=5)
 
 
 class RenewalRunning(Exception):

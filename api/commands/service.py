@@ -16,7 +16,13 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributePair, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.service import RPCError
 
-from api.core.runs import RunStart, is_not_found, query_progress, update_with_start
+from api.core.runs import (
+    PROGRESS_QUERY_TIMEOUT,
+    RunStart,
+    is_not_found,
+    query_progress,
+    update_with_start,
+)
 from store import commands
 from store.models import CommandRow
 from workflows.contracts.commands import (
@@ -25,9 +31,6 @@ from workflows.contracts.commands import (
     CommandStatus,
     command_workflow_id,
 )
-
-# A busy worker may not answer a status query; the command's row answers then.
-QUERY_TIMEOUT = timedelta(seconds=5)
 
 
 async def start_command(
@@ -91,7 +94,7 @@ async def live_status(
     *,
     command_id: str,
     row: CommandRow | None,
-    query_timeout: timedelta = QUERY_TIMEOUT,
+    query_timeout: timedelta = PROGRESS_QUERY_TIMEOUT,
 ) -> CommandStatus | None:
     """The run's view of a command whose row is not final; the row's when the run does not
     answer in time (a busy worker: the row is the record, the query only makes it fresher).

@@ -50,6 +50,9 @@ P = TypeVar("P", bound=BaseModel)
 # An update call Temporal gave up on is tried again while more than this is left of the wait.
 RETRY_MARGIN_SECONDS = 0.5
 RETRY_PAUSE_SECONDS = 0.2
+# How long a read waits for a run's query: a busy worker may not answer, and the store
+# (or the run's known state) answers then.
+PROGRESS_QUERY_TIMEOUT = timedelta(seconds=5)
 
 
 def request_fingerprint(request: Any) -> str:

@@ -7,7 +7,6 @@ the inventory, so the batch need not stay open while nodes register.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,12 +15,10 @@ from temporalio.service import RPCError
 
 from api.core.errors import ApiError
 from api.core.pagination import PageParams, pagination
+from api.core.runs import PROGRESS_QUERY_TIMEOUT
 from store import join as batches
 from store.models import BatchDevice
 from workflows.contracts.join import BATCH_PROGRESS_QUERY, BatchProgress, batch_join_workflow_id
-
-# A busy or restarting worker may not answer the query; the store's counts answer then.
-QUERY_TIMEOUT = timedelta(seconds=5)
 
 
 def _join_state(inventory_status: str | None) -> str:
@@ -55,7 +52,7 @@ async def _live_progress(client: Client, batch_id: str) -> BatchProgress | None:
     handle = client.get_workflow_handle(batch_join_workflow_id(batch_id))
     try:
         progress: BatchProgress = await handle.query(
-            BATCH_PROGRESS_QUERY, result_type=BatchProgress, rpc_timeout=QUERY_TIMEOUT
+            BATCH_PROGRESS_QUERY, result_type=BatchProgress, rpc_timeout=PROGRESS_QUERY_TIMEOUT
         )
     except RPCError:
         return None  # not started yet, gone from the server, or unanswered: the store answers

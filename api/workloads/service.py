@@ -22,7 +22,14 @@ from temporalio.service import RPCError
 
 from api.core.errors import ApiError, RunConflict, RunStillRunning
 from api.core.links import temporal_ui_link
-from api.core.runs import RunStart, answer_within, is_not_found, start_or_attach, unavailable
+from api.core.runs import (
+    PROGRESS_QUERY_TIMEOUT,
+    RunStart,
+    answer_within,
+    is_not_found,
+    start_or_attach,
+    unavailable,
+)
 from store import workloads
 from store.models import Rollout
 from store.settings import Settings
@@ -52,8 +59,6 @@ Sessions = async_sessionmaker[AsyncSession]
 # Bounds of a run, long enough for many slow gates; a rollout stuck longer needs a human.
 ROLLOUT_EXECUTION_TIMEOUT = timedelta(days=7)
 REMOVAL_EXECUTION_TIMEOUT = timedelta(hours=12)
-# A query waits for a worker to answer; with none running, a read answers from the row.
-QUERY_TIMEOUT = timedelta(seconds=5)
 
 
 def new_id() -> str:
@@ -228,7 +233,7 @@ async def progress_of(client: Client | None, rollout: Rollout) -> RolloutProgres
     handle = client.get_workflow_handle(rollout.workflow_id)
     try:
         live: RolloutProgress = await handle.query(
-            ROLLOUT_PROGRESS_QUERY, result_type=RolloutProgress, rpc_timeout=QUERY_TIMEOUT
+            ROLLOUT_PROGRESS_QUERY, result_type=RolloutProgress, rpc_timeout=PROGRESS_QUERY_TIMEOUT
         )
     except (RPCError, WorkflowFailureError):
         return stored  # the row is the record; the query only makes it fresher
