@@ -58,7 +58,8 @@ def _insert(
 
 
 def _time(value: datetime) -> str:
-    return value.isoformat(sep=" ")
+    # As SQLAlchemy's SQLite DATETIME stores a UTC datetime (store.models.UTCDateTime).
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def _device(i: int, now: datetime) -> dict[str, Any]:

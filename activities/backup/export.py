@@ -16,7 +16,8 @@ from activities.backup.parts import KUBE_PARTS, TABLE_PARTS, KubePart, TablePart
 from activities.heartbeat import Heartbeat
 from adapters.archive.writer import ArchiveWriter, PartWriter
 from adapters.kubernetes.objects import KubeObjects
-from store.backup.table_dump import BoundTable, begin_snapshot, bind, export_rows
+from store.backup.json_text import spliced
+from store.backup.table_dump import BoundTable, archive_line, begin_snapshot, bind, export_rows
 from store.settings import Settings
 from workflows.contracts.backup import BackupInclude, PartSummary, SkippedPart
 
@@ -68,17 +69,22 @@ async def _export_table(
         columns=list(bound.column_names),
     )
     rows = 0
-    async for batch in export_rows(session, bound):
-        # Made JSON-ready in the thread pool too: the event loop keeps serving heartbeats.
-        await heartbeat.run(_write_rows, out, bound, batch)
+    line = archive_line(session, bound)
+    async for batch in export_rows(session, bound, line=line):
+        # Written (and made JSON where the database did not) in the thread pool: the event
+        # loop keeps serving heartbeats.
+        await heartbeat.run(_write_rows, out, bound, batch, made=line is not None)
         rows += len(batch)
         heartbeat.beat(stage="export", part=part.name, rows=rows)
     summary: PartSummary = await heartbeat.run(writer.add, out)
     return summary
 
 
-def _write_rows(out: PartWriter, bound: BoundTable, batch: Sequence[Any]) -> None:
-    out.write([bound.to_json(row) for row in batch], raw=bound.json_columns)
+def _write_rows(out: PartWriter, bound: BoundTable, batch: Sequence[Any], *, made: bool) -> None:
+    if made:
+        out.write_lines([row[0] for row in batch])
+    else:
+        out.write_lines([spliced(bound.to_json(row), bound.json_columns) for row in batch])
 
 
 def _export_kube(

@@ -42,10 +42,13 @@ class PartWriter:
         self.count = 0
         self.bytes = 0
 
-    def write(self, rows: Iterable[dict[str, Any]], *, raw: Sequence[str] = ()) -> None:
-        """Append rows. The fields named in `raw` hold JSON text (or None), copied into the
-        line as it is: compact, one line, and valid (store.backup.table_dump.export_rows)."""
-        lines = [spliced(row, raw) for row in rows]
+    def write(self, rows: Iterable[dict[str, Any]]) -> None:
+        """Append rows, each encoded as one line of JSON."""
+        self.write_lines([spliced(row, ()) for row in rows])
+
+    def write_lines(self, lines: Sequence[str]) -> None:
+        """Append rows already encoded, each one line of compact, valid JSON (made by the
+        database or by store.backup.json_text.spliced)."""
         if not lines:
             return
         data = ("\n".join(lines) + "\n").encode()

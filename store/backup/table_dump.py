@@ -35,8 +35,9 @@ from sqlalchemy import (
     tuple_,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
-from store.backup import sqlite_rows
+from store.backup import sqlite_lines, sqlite_rows
 from store.models import Base
 from store.upsert import insert_for
 
@@ -145,10 +146,23 @@ async def bind(session: AsyncSession, spec: TableSpec) -> BoundTable | str:
     )
 
 
+def archive_line(session: AsyncSession, bound: BoundTable) -> ColumnElement[str] | None:
+    """The row's archive line as the database writes it (SQLite: store/backup/sqlite_lines.py),
+    or None where Python writes it (`bound.to_json` and json_text.spliced)."""
+    if session.get_bind().dialect.name != "sqlite":
+        return None
+    return sqlite_lines.line_of(bound.columns)
+
+
 async def export_rows(
-    session: AsyncSession, bound: BoundTable, *, batch: int = BATCH
+    session: AsyncSession,
+    bound: BoundTable,
+    *,
+    batch: int = BATCH,
+    line: ColumnElement[str] | None = None,
 ) -> AsyncIterator[Sequence[Any]]:
-    """Every row in key order, `batch` at a time, as selected (`bound.to_json` makes one
+    """Every row in key order, `batch` at a time. With `line` (from `archive_line`), each
+    row is that one text. Otherwise each is as selected (`bound.to_json` makes one
     JSON-ready), except that JSON columns hold their stored document as compact JSON text
     (None for NULL), for the archive writer to copy as it is: decoding each document only
     to encode it again was over a quarter of a backup's time (py-spy, bench.backup)."""
@@ -158,7 +172,8 @@ async def export_rows(
         for column in bound.columns
     ]
     key_columns = [bound.table.c[name] for name in bound.spec.key]
-    stmt = select(*selected).order_by(*key_columns).execution_options(yield_per=batch)
+    stmt = select(*([line] if line is not None else selected))
+    stmt = stmt.order_by(*key_columns).execution_options(yield_per=batch)
     result = await session.stream(stmt)
     async for partition in result.partitions(batch):
         yield partition
