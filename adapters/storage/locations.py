@@ -17,7 +17,6 @@ from adapters.storage.base import (
     invalid_location,
 )
 from adapters.storage.file import FileStore
-from adapters.storage.s3 import S3Store
 from store.settings import Settings
 
 __all__ = [
@@ -25,7 +24,6 @@ __all__ = [
     "FileStore",
     "ObjectStore",
     "Progress",
-    "S3Store",
     "StoreFactory",
     "StoredObject",
     "archive_name",
@@ -73,6 +71,10 @@ def open_store(base_url: str, *, settings: Settings) -> ObjectStore:
             raise invalid_location(base_url, "names no directory")
         return FileStore(root=Path(root), base_url=base_url)
     if base_url.startswith("s3://"):
+        # Imported here: boto3 is over 20 MB of a process's memory, and a worker whose
+        # backups go to a directory (or that makes none) never needs it.
+        from adapters.storage.s3 import S3Store
+
         bucket, _, prefix = base_url.removeprefix("s3://").partition("/")
         if not bucket:
             raise invalid_location(base_url, "names no bucket")
