@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import JSON, Boolean, Column, Float, Integer, LargeBinary, String, text
+from sqlalchemy import JSON, Column, Integer, LargeBinary, String, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.backup.parts import TABLE_PARTS
@@ -16,45 +16,10 @@ from store.backup.json_text import spliced
 from store.backup.sqlite_lines import line_of
 from store.backup.table_dump import BoundTable, archive_line, bind, export_rows, upsert_rows
 from store.models import UTCDateTime
+from tests.store.backup.sample_rows import WITH_FRACTION, sample_rows
 
 Sessions = async_sessionmaker[AsyncSession]
 ON_SQLITE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-
-WITH_FRACTION = datetime(2026, 1, 15, 10, 30, 5, 123456, tzinfo=UTC)
-WHOLE_SECOND = datetime(2026, 1, 15, 10, 30, 5, tzinfo=UTC)
-FLOATS = [0.1 + 0.2, 1 / 3, 1e-7, 30.0, 123456789.12345679, 5e-324, 1e16]
-TEXT = 'a "quoted"\nline \\ é 😀 \x01 '
-DOCUMENT = {"fps": 15, "ratio": 1.5, "night": True, "note": TEXT, "x": None, "l": [1, {}]}
-
-
-def _value(column: Column[Any], index: int) -> Any:
-    """A JSON-ready value of the column's type, different from row to row."""
-    sql_type = column.type
-    if isinstance(sql_type, UTCDateTime):
-        return (WITH_FRACTION if index % 2 else WHOLE_SECOND).isoformat()
-    if isinstance(sql_type, JSON):
-        return [DOCUMENT, {}, [], "text", 7][index % 5]
-    if isinstance(sql_type, Boolean):
-        return index % 2 == 0
-    if isinstance(sql_type, Float):
-        return FLOATS[index % len(FLOATS)]
-    if isinstance(sql_type, Integer):
-        return index * 1_000_003
-    if isinstance(sql_type, String):
-        return f"{TEXT}{index}"[: sql_type.length] if sql_type.length else f"{TEXT}{index}"
-    raise AssertionError(f"no sample value for {column.name}: {sql_type!r}")
-
-
-def _rows(bound: BoundTable, count: int) -> list[dict[str, Any]]:
-    rows = []
-    for index in range(count):
-        row = {column.name: _value(column, index) for column in bound.columns}
-        if index % 3 == 2:  # every nullable column empty
-            row |= {c.name: None for c in bound.columns if c.nullable and not c.primary_key}
-        for name in bound.spec.key:
-            row[name] = _value(bound.table.c[name], index) if name == "revision" else f"k{index}"
-        rows.append(row)
-    return rows
 
 
 async def _lines(session: AsyncSession, bound: BoundTable, *, by_database: bool) -> list[str]:
@@ -75,7 +40,7 @@ async def test_lines_by_sqlite_decode_as_the_python_ones(sessions: Sessions, par
     async with sessions() as session, session.begin():
         bound = await bind(session, part.spec)
         assert isinstance(bound, BoundTable)
-        await upsert_rows(session, bound, _rows(bound, 6))
+        await upsert_rows(session, bound, sample_rows(bound, 6))
     async with sessions() as session:
         by_sqlite = await _lines(session, bound, by_database=True)
         by_python = await _lines(session, bound, by_database=False)
