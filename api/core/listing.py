@@ -134,6 +134,12 @@ class EncodedItems:
             self.parts.append(_encoded(items))
             self.count += len(items)
 
+    def add_json(self, items: Sequence[str]) -> None:
+        """Items the store already encoded, one JSON text each."""
+        if items:
+            self.parts.append(",".join(items).encode())
+            self.count += len(items)
+
 
 def list_response(
     request: Request,

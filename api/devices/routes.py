@@ -6,6 +6,7 @@ removal runs DeviceRemovalWorkflow and answers with what it did.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, status
@@ -18,6 +19,7 @@ from api.core.listing import (
     LINK_HEADER,
     EncodedItems,
     ListDep,
+    ListWindow,
     encoded_list_response,
     list_response,
 )
@@ -57,6 +59,8 @@ async def list_devices(
     request: Request, _user: ViewerUser, session: SessionDep, window: ListDep
 ) -> Response:
     now = utcnow()
+    if devices.renders_list(session):  # SQLite writes each item's JSON itself
+        return await _list_rendered(request, session, window, now=now)
     if window.paged:  # at most MAX_LIMIT rows: one statement, one buffer
         rows, total = await devices.list_page(session, offset=window.offset, limit=window.limit)
         return list_response(
@@ -75,6 +79,31 @@ async def list_devices(
     )
     async for chunk, chunk_total in chunks:
         items.add([device_item(row, now=now) for row in chunk])
+        counted = chunk_total
+    if counted is None:  # no devices at all
+        counted = await devices.count_devices(session)
+    return encoded_list_response(request, key="devices", items=items, window=window, total=counted)
+
+
+async def _list_rendered(
+    request: Request, session: SessionDep, window: ListWindow, *, now: datetime
+) -> Response:
+    """`list_devices` with the items as the store renders them (store/devices/list_json.py)."""
+    items = EncodedItems()
+    if window.paged:
+        page, total = await devices.list_page_json(
+            session, offset=window.offset, limit=window.limit, now=now
+        )
+        items.add_json(page)
+        return encoded_list_response(
+            request, key="devices", items=items, window=window, total=total
+        )
+    counted: int | None = None
+    chunks = devices.list_json_chunks(
+        session, offset=window.offset, limit=window.limit, size=WHOLE_LIST_ROWS, now=now
+    )
+    async for chunk, chunk_total in chunks:
+        items.add_json(chunk)
         counted = chunk_total
     if counted is None:  # no devices at all
         counted = await devices.count_devices(session)

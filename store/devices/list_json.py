@@ -1,0 +1,91 @@
+"""The device list's items rendered by SQLite: each row's JSON made by `json_object`.
+
+A device page spent most of the API's time on its rows in Python: SQLAlchemy's datetime
+and JSON processors, building each item, humanizing its age and encoding it (py-spy,
+bench/api_reads.py). On SQLite the statement below returns every item as its JSON text,
+exactly as api/devices/schemas.py `device_item` renders it and pydantic_core encodes it
+(tests/api/devices/test_list_json.py holds the two side by side):
+
+- `status` "Ready" when the node is ready, else "NotReady"; `roles` [] when none;
+- `age` since the node was created (else the device), in whole s, m, h or d, from the
+  microseconds of both times as `api.core.humanize.age` counts them;
+- `addresses` only each address's `type` and `address`; `pods_count` 0 when unknown;
+- `observed_at` as pydantic writes an aware UTC datetime: fraction only when not zero, "Z".
+
+Times are stored as SQLAlchemy's SQLite DATETIME writes them ("YYYY-MM-DD HH:MM:SS.ffffff",
+UTC) or as SQLite's CURRENT_TIMESTAMP does (no fraction); a time in another shape (written
+by hand) goes through SQLite's own reading of it, to the millisecond.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import TextClause, text
+
+_STORED = "'[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9]'"
+_FRACTION = "'.[0-9][0-9][0-9][0-9][0-9][0-9]'"
+
+
+def _iso(column: str) -> str:
+    """The stored time as pydantic_core writes an aware UTC datetime."""
+    whole = f"substr({column}, 1, 10) || 'T' || substr({column}, 12, 8)"
+    return f"""CASE
+        WHEN {column} IS NULL THEN NULL
+        WHEN {column} GLOB {_STORED} THEN {whole} || 'Z'
+        WHEN {column} GLOB {_STORED} || {_FRACTION} THEN
+            {whole} || iif(substr({column}, 20) = '.000000', '', substr({column}, 20)) || 'Z'
+        ELSE strftime('%Y-%m-%dT%H:%M:%fZ', {column})
+    END"""
+
+
+def _microseconds(value: str) -> str:
+    """Microseconds since the epoch of a stored time (or of the :now parameter)."""
+    fraction = (
+        f"iif({value} GLOB {_STORED} || {_FRACTION}, CAST(substr({value}, 21) AS INTEGER), 0)"
+    )
+    return f"(unixepoch({value}) * 1000000 + {fraction})"
+
+
+# Whole seconds from `since` to :now, never below zero, as humanize.age counts them.
+_SINCE = "coalesce(node_created_at, created_at)"
+_AGE_SECONDS = f"max(0, ({_microseconds(':now')} - {_microseconds(_SINCE)}) / 1000000)"
+_AGE = f"""(SELECT CASE
+        WHEN seconds IS NULL THEN NULL
+        WHEN seconds < 60 THEN seconds || 's'
+        WHEN seconds < 3600 THEN (seconds / 60) || 'm'
+        WHEN seconds < 86400 THEN (seconds / 3600) || 'h'
+        ELSE (seconds / 86400) || 'd'
+    END FROM (SELECT {_AGE_SECONDS} AS seconds))"""  # noqa: S608 (constants only)
+
+_ADDRESSES = """iif(json_type(node_addresses) = 'array', (SELECT json_group_array(
+        json_object('type', address.value -> 'type', 'address', address.value -> 'address'))
+    FROM json_each(node_addresses) AS address), json_array())"""
+
+_ITEM = f"""json_object(
+    'node_name', node_name,
+    'device_id', device_id,
+    'status', iif(node_ready, 'Ready', 'NotReady'),
+    'roles', iif(coalesce(json_array_length(node_roles), 0) = 0, json_array(), json(node_roles)),
+    'age', {_AGE},
+    'version', node_version,
+    'pods_count', coalesce(node_pods, 0),
+    'addresses', {_ADDRESSES},
+    'node_id', node_id,
+    'join_status', status,
+    'device_type', device_type,
+    'location', location,
+    'observed_at', {_iso("node_synced_at")}
+)"""
+
+# One item per row in device_id order, with the total riding as the second column (as in
+# the Python path's statement, store/devices/inventory.py).
+DEVICE_ITEMS: TextClause = text(
+    f"SELECT {_ITEM} AS item, (SELECT count(*) FROM devices) AS total "  # noqa: S608
+    "FROM devices ORDER BY device_id LIMIT :limit OFFSET :offset"
+)
+
+
+def stored_now(now: datetime) -> str:
+    """`now` in the stored form, for the statement's :now."""
+    return now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
