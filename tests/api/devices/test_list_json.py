@@ -73,7 +73,8 @@ async def _seed(sessions: Sessions, count: int) -> None:
 
 
 def _by_python(rows: Any) -> list[Any]:
-    return json.loads(to_json([device_item(row, now=NOW) for row in rows]))
+    items: list[Any] = json.loads(to_json([device_item(row, now=NOW) for row in rows]))
+    return items
 
 
 async def test_a_page_rendered_by_sqlite_is_the_page_python_renders(sessions: Sessions) -> None:
