@@ -10,7 +10,7 @@ from sqlalchemy import Table, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.db import read_connection
-from store.devices.list_json import DEVICE_ITEMS, stored_now
+from store.devices.list_json import DEVICE_ITEMS, now_param
 from store.models import Device, utcnow
 from store.upsert import upsert
 
@@ -287,7 +287,7 @@ def _list_row(row: Any) -> DeviceListRow:
 
 def renders_list(session: AsyncSession) -> bool:
     """Whether the database renders the device list's items (store/devices/list_json.py)."""
-    return session.get_bind().dialect.name == "sqlite"
+    return session.get_bind().dialect.name in DEVICE_ITEMS
 
 
 async def list_page_json(
@@ -295,8 +295,9 @@ async def list_page_json(
 ) -> tuple[list[str], int]:
     """`list_page` with each item as its JSON text (only where `renders_list`)."""
     connection = await read_connection(session)
-    params = {"now": stored_now(now), "offset": offset, "limit": limit}
-    rows = (await connection.execute(DEVICE_ITEMS, params)).all()
+    dialect = connection.dialect.name
+    params = {"now": now_param(now, dialect), "offset": offset, "limit": limit}
+    rows = (await connection.execute(DEVICE_ITEMS[dialect], params)).all()
     if not rows:  # past the end (or no devices)
         return [], await count_devices(session)
     return [row[0] for row in rows], int(rows[0][1])
@@ -307,8 +308,9 @@ async def list_json_chunks(
 ) -> AsyncIterator[tuple[list[str], int]]:
     """`list_chunks` with each item as its JSON text (only where `renders_list`)."""
     connection = await session.connection()
-    params = {"now": stored_now(now), "offset": offset, "limit": limit}
-    result = await connection.stream(DEVICE_ITEMS, params)
+    dialect = connection.dialect.name
+    params = {"now": now_param(now, dialect), "offset": offset, "limit": limit}
+    result = await connection.stream(DEVICE_ITEMS[dialect], params)
     try:
         async for chunk in result.partitions(size):
             yield [row[0] for row in chunk], int(chunk[0][1])

@@ -1,8 +1,9 @@
-"""The device list's items rendered by SQLite: each row's JSON made by `json_object`.
+"""The device list's items rendered by the database: each row's JSON made by SQLite's
+`json_object` or PostgreSQL's `json_build_object`.
 
 A device page spent most of the API's time on its rows in Python: SQLAlchemy's datetime
 and JSON processors, building each item, humanizing its age and encoding it (py-spy,
-bench/api_reads.py). On SQLite the statement below returns every item as its JSON text,
+bench/api_reads.py). The statements below return every item as its JSON text,
 exactly as api/devices/schemas.py `device_item` renders it and pydantic_core encodes it
 (tests/api/devices/test_list_json.py holds the two side by side):
 
@@ -12,9 +13,10 @@ exactly as api/devices/schemas.py `device_item` renders it and pydantic_core enc
 - `addresses` only each address's `type` and `address`; `pods_count` 0 when unknown;
 - `observed_at` as pydantic writes an aware UTC datetime: fraction only when not zero, "Z".
 
-Times are stored as SQLAlchemy's SQLite DATETIME writes them ("YYYY-MM-DD HH:MM:SS.ffffff",
-UTC) or as SQLite's CURRENT_TIMESTAMP does (no fraction); a time in another shape (written
-by hand) goes through SQLite's own reading of it, to the millisecond.
+On SQLite, times are stored as SQLAlchemy's DATETIME writes them ("YYYY-MM-DD
+HH:MM:SS.ffffff", UTC) or as SQLite's CURRENT_TIMESTAMP does (no fraction); a time in
+another shape (written by hand) goes through SQLite's own reading of it, to the
+millisecond.
 """
 
 from __future__ import annotations
@@ -78,14 +80,68 @@ _ITEM = f"""json_object(
     'observed_at', {_iso("node_synced_at")}
 )"""
 
-# One item per row in device_id order, with the total riding as the second column (as in
-# the Python path's statement, store/devices/inventory.py).
-DEVICE_ITEMS: TextClause = text(
-    f"SELECT {_ITEM} AS item, (SELECT count(*) FROM devices) AS total "  # noqa: S608
-    "FROM devices ORDER BY device_id LIMIT :limit OFFSET :offset"
+# --- PostgreSQL: the same item with json_build_object (keys in the same order) ------
+
+_PG_SINCE = "coalesce(node_created_at, created_at)"
+_PG_AGE_SECONDS = (
+    f"greatest(0, trunc(extract(epoch FROM (CAST(:now AS timestamptz) - {_PG_SINCE}))))"
 )
+_PG_AGE = f"""(SELECT CASE
+        WHEN seconds IS NULL THEN NULL
+        WHEN seconds < 60 THEN seconds || 's'
+        WHEN seconds < 3600 THEN div(seconds, 60) || 'm'
+        WHEN seconds < 86400 THEN div(seconds, 3600) || 'h'
+        ELSE div(seconds, 86400) || 'd'
+    END FROM (SELECT CAST({_PG_AGE_SECONDS} AS bigint) AS seconds) AS age)"""  # noqa: S608
 
 
-def stored_now(now: datetime) -> str:
-    """`now` in the stored form, for the statement's :now."""
-    return now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+def _pg_iso(column: str) -> str:
+    utc = f"({column} AT TIME ZONE 'UTC')"
+    fraction = f"to_char({utc}, 'US')"
+    return f"""CASE WHEN {column} IS NULL THEN NULL ELSE
+        to_char({utc}, 'YYYY-MM-DD"T"HH24:MI:SS')
+        || CASE WHEN {fraction} = '000000' THEN '' ELSE '.' || {fraction} END || 'Z' END"""
+
+
+_PG_ITEM = f"""json_build_object(
+    'node_name', node_name,
+    'device_id', device_id,
+    'status', CASE WHEN node_ready THEN 'Ready' ELSE 'NotReady' END,
+    'roles', CASE WHEN json_typeof(node_roles) = 'array' AND json_array_length(node_roles) > 0
+        THEN node_roles ELSE CAST('[]' AS json) END,
+    'age', {_PG_AGE},
+    'version', node_version,
+    'pods_count', coalesce(node_pods, 0),
+    'addresses', CASE WHEN json_typeof(node_addresses) = 'array' THEN (SELECT coalesce(
+            json_agg(json_build_object(
+                'type', entry.value -> 'type', 'address', entry.value -> 'address')),
+            CAST('[]' AS json))
+        FROM json_array_elements(node_addresses) AS entry(value)) ELSE CAST('[]' AS json) END,
+    'node_id', node_id,
+    'join_status', status,
+    'device_type', device_type,
+    'location', location,
+    'observed_at', {_pg_iso("node_synced_at")}
+)"""  # noqa: S608 (constants only)
+
+
+def _statement(item: str) -> TextClause:
+    # One item per row in device_id order, with the total riding as the second column (as
+    # in the Python path's statement, store/devices/inventory.py).
+    return text(
+        f"SELECT CAST({item} AS text) AS item, (SELECT count(*) FROM devices) AS total "  # noqa: S608
+        "FROM devices ORDER BY device_id LIMIT :limit OFFSET :offset"
+    )
+
+
+DEVICE_ITEMS: dict[str, TextClause] = {
+    "sqlite": _statement(_ITEM),
+    "postgresql": _statement(_PG_ITEM),
+}
+
+
+def now_param(now: datetime, dialect: str) -> datetime | str:
+    """`now` for the statement's :now: on SQLite in the stored form."""
+    if dialect == "sqlite":
+        return now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return now

@@ -1,5 +1,6 @@
-"""The device list's items as SQLite renders them (store/devices/list_json.py) are the items
-`device_item` renders and pydantic_core encodes, for the same stored rows."""
+"""The device list's items as the database renders them (store/devices/list_json.py) are the
+items `device_item` renders and pydantic_core encodes, for the same stored rows, on SQLite
+and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ from store.devices.inventory import list_chunks, list_json_chunks, list_page, li
 from store.models import Device
 
 Sessions = async_sessionmaker[AsyncSession]
-pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 NOW = datetime(2026, 1, 15, 10, 30, 0, 500_000, tzinfo=UTC)
 # Ages either side of each unit's edge, in the future, and to the microsecond.
@@ -107,6 +107,7 @@ async def test_the_whole_list_in_chunks_is_the_same_as_python_renders(sessions: 
     assert by_sqlite == by_python
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_times_stored_without_a_fraction_render_alike(sessions: Sessions) -> None:
     # SQLite's CURRENT_TIMESTAMP writes no fraction; SQLAlchemy reads it all the same.
     await _seed(sessions, 3)
