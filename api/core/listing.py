@@ -10,9 +10,9 @@ the number of items in this answer; the total is `pagination.total`.
 A whole list is streamed: the rows are fetched once and each chunk of items is rendered
 and encoded as it is written, so a 10,000-item answer never exists as models and as a
 JSON tree at the same time (FastAPI's response_model path would build both, and validate
-them again). The device list goes further (`EncodedItems`, `encoded_list_response`): it
-reads its rows a chunk at a time from a server-side cursor and encodes each chunk before
-reading the next, so only one chunk of rows is alive, beside the items' JSON. A page (at
+them again). The device list goes further (`EncodedItems`, `encoded_list_response`): the
+database renders each item's JSON, read a chunk at a time from a server-side cursor, so
+only the items' JSON is ever alive. A page (at
 most MAX_LIMIT items) is one plain body: a stream costs a chunked answer and a send per
 chunk, which for 100 items is most of the work of the request. Items render to a model
 or to a plain dict of JSON-ready values; pydantic_core encodes either, a chunk at a time.
@@ -122,20 +122,14 @@ def _encoded(items: Sequence[Item]) -> bytes:
 
 
 class EncodedItems:
-    """A list's items encoded as they are rendered, for lists read from the store a chunk
-    at a time: the rows go as soon as their JSON exists (a tenth of their size)."""
+    """A list's items as the store encoded them (one JSON text each), gathered a chunk at
+    a time: the device list (store/devices/list_json.py)."""
 
     def __init__(self) -> None:
         self.parts: list[bytes] = []
         self.count = 0
 
-    def add(self, items: Sequence[Item]) -> None:
-        if items:
-            self.parts.append(_encoded(items))
-            self.count += len(items)
-
     def add_json(self, items: Sequence[str]) -> None:
-        """Items the store already encoded, one JSON text each."""
         if items:
             self.parts.append(",".join(items).encode())
             self.count += len(items)

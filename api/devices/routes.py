@@ -6,7 +6,6 @@ removal runs DeviceRemovalWorkflow and answers with what it did.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, status
@@ -19,12 +18,10 @@ from api.core.listing import (
     LINK_HEADER,
     EncodedItems,
     ListDep,
-    ListWindow,
     encoded_list_response,
-    list_response,
 )
 from api.devices.removal_service import removal_input, removal_outcome, run_details, running_join
-from api.devices.schemas import DeviceDetail, DeviceList, device_detail, device_item
+from api.devices.schemas import DeviceDetail, DeviceList, device_detail
 from store.devices import inventory as devices
 from store.models import utcnow
 from store.monitoring.detections import day_of, detections_on
@@ -58,48 +55,20 @@ class RemovalAnswer(BaseModel):
 async def list_devices(
     request: Request, _user: ViewerUser, session: SessionDep, window: ListDep
 ) -> Response:
+    # The store renders each item's JSON (store/devices/list_json.py): the route joins them.
     now = utcnow()
-    if devices.renders_list(session):  # SQLite writes each item's JSON itself
-        return await _list_rendered(request, session, window, now=now)
-    if window.paged:  # at most MAX_LIMIT rows: one statement, one buffer
-        rows, total = await devices.list_page(session, offset=window.offset, limit=window.limit)
-        return list_response(
-            request,
-            key="devices",
-            rows=rows,
-            render=lambda row: device_item(row, now=now),
-            window=window,
-            total=total,
-        )
-    # The whole list: each chunk of rows encoded before the next is read (memory).
     items = EncodedItems()
-    counted: int | None = None
-    chunks = devices.list_chunks(
-        session, offset=window.offset, limit=window.limit, size=WHOLE_LIST_ROWS
-    )
-    async for chunk, chunk_total in chunks:
-        items.add([device_item(row, now=now) for row in chunk])
-        counted = chunk_total
-    if counted is None:  # no devices at all
-        counted = await devices.count_devices(session)
-    return encoded_list_response(request, key="devices", items=items, window=window, total=counted)
-
-
-async def _list_rendered(
-    request: Request, session: SessionDep, window: ListWindow, *, now: datetime
-) -> Response:
-    """`list_devices` with the items as the store renders them (store/devices/list_json.py)."""
-    items = EncodedItems()
-    if window.paged:
-        page, total = await devices.list_page_json(
+    if window.paged:  # at most MAX_LIMIT items: one statement, one buffer
+        page, total = await devices.list_page(
             session, offset=window.offset, limit=window.limit, now=now
         )
         items.add_json(page)
         return encoded_list_response(
             request, key="devices", items=items, window=window, total=total
         )
+    # The whole list: each chunk sent on before the next is read (memory).
     counted: int | None = None
-    chunks = devices.list_json_chunks(
+    chunks = devices.list_chunks(
         session, offset=window.offset, limit=window.limit, size=WHOLE_LIST_ROWS, now=now
     )
     async for chunk, chunk_total in chunks:

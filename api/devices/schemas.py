@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from api.core.humanize import age
 from api.core.listing import ListPagination
 from api.devices.heartbeats import apps_of, is_online, last_heartbeat, latest_usage, shown
-from store.devices.inventory import DeviceListRow, DeviceSummary
+from store.devices.inventory import DeviceSummary
 from store.models import Device
 
 NodeState = Literal["Ready", "NotReady"]
@@ -111,38 +111,6 @@ def node_state(row: DeviceSummary) -> NodeState:
 
 def _addresses(row: DeviceSummary) -> list[Address]:
     return [Address.model_validate(a) for a in row.node_addresses or []]
-
-
-def device_item(row: DeviceListRow, *, now: datetime) -> dict[str, Any]:
-    """A DeviceItem as a plain dict, in its field order, ready for pydantic_core.to_json.
-
-    The list renders up to 10,000 of these per answer; building and validating a model
-    per item (and an Address model per address) was most of a page's time, for values
-    that are already of the right types. The row is unpacked by position (see
-    DeviceListRow). tests/api/devices check it against DeviceItem.
-    """
-    (
-        device_id, node_name, node_id, status, device_type, location, created_at,
-        node_ready, node_roles, node_version, node_addresses, node_pods,
-        node_created_at, node_synced_at,
-    ) = row  # fmt: skip
-    return {
-        "node_name": node_name,
-        "device_id": device_id,
-        "status": "Ready" if node_ready else "NotReady",
-        "roles": list(node_roles) if node_roles else [],
-        "age": age(node_created_at or created_at, now=now),
-        "version": node_version,
-        "pods_count": node_pods or 0,
-        "addresses": [{"type": a["type"], "address": a["address"]} for a in node_addresses]
-        if node_addresses
-        else [],
-        "node_id": node_id,
-        "join_status": status,
-        "device_type": device_type,
-        "location": location,
-        "observed_at": node_synced_at,
-    }
 
 
 def latency_text(milliseconds: float | None) -> str | None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
-from typing import Any, NamedTuple, Protocol, cast
+from typing import Any, Protocol, cast
 
-from sqlalchemy import Table, bindparam, delete, func, select, update
+from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.db import read_connection
@@ -203,97 +203,14 @@ async def list_summaries(
     return cast(Sequence[DeviceSummary], rows), int(rows[0].total)
 
 
-# --- the device list (CloudCore GET /devices) ---------------------------------------
-
-
-class DeviceListRow(NamedTuple):
-    """What one item of the device list shows, in this order. The list reads rows as plain
-    tuples and renders them by position: 14 columns rather than the 20 of DeviceSummary
-    (each datetime column costs a conversion per row), and no attribute lookup by name
-    (about a microsecond each on SQLAlchemy's rows: 16 per item were most of its render).
-    """
-
-    device_id: str
-    node_name: str
-    node_id: str
-    status: str
-    device_type: str | None
-    location: str | None
-    created_at: datetime
-    node_ready: bool | None
-    node_roles: list[str] | None
-    node_version: str | None
-    node_addresses: list[dict[str, str]] | None
-    node_pods: int | None
-    node_created_at: datetime | None
-    node_synced_at: datetime | None
-
-
-def _device_list() -> Any:
-    # Built once with bound offset and limit: building the statement per request was a
-    # twentieth of a device page's time (py-spy). The total rides as the last column.
-    table = cast(Table, Device.__table__)
-    columns = [table.c[name] for name in DeviceListRow._fields]
-    total = select(func.count()).select_from(table).scalar_subquery().label("total")
-    return (
-        select(*columns, total)
-        .order_by(table.c.device_id)
-        .offset(bindparam("offset"))
-        .limit(bindparam("limit"))
-    )
-
-
-_DEVICE_LIST = _device_list()
-_WIDTH = len(DeviceListRow._fields)
+# --- the device list (CloudCore GET /devices), rendered by the database -------------
 
 
 async def list_page(
-    session: AsyncSession, *, offset: int, limit: int
-) -> tuple[list[DeviceListRow], int]:
-    """One page of the device list in device_id order, and the total."""
-    connection = await read_connection(session)
-    result = await connection.execute(_DEVICE_LIST, {"offset": offset, "limit": limit})
-    rows = result.all()
-    if not rows:  # past the end (or no devices): the subquery had no row to ride on
-        return [], await count_devices(session)
-    return [_list_row(row) for row in rows], int(rows[0][_WIDTH])
-
-
-async def list_chunks(
-    session: AsyncSession, *, offset: int, limit: int, size: int
-) -> AsyncIterator[tuple[list[DeviceListRow], int]]:
-    """`list_page` for long lists: `size` rows at a time from a server-side cursor, each
-    with the total (nothing at all past the end).
-
-    The whole list (10,000 rows) fetched at once held every row, decoded, until the answer
-    was written: about 2 KB a row. A caller that encodes each chunk before asking for the
-    next holds one chunk of rows at a time.
-    """
-    connection = await session.connection()
-    result = await connection.stream(_DEVICE_LIST, {"offset": offset, "limit": limit})
-    try:
-        async for chunk in result.partitions(size):
-            yield [_list_row(row) for row in chunk], int(chunk[0][_WIDTH])
-    finally:
-        await result.close()
-
-
-def _list_row(row: Any) -> DeviceListRow:
-    return DeviceListRow._make(row[:_WIDTH])
-
-
-# --- the device list, rendered by the database ---------------------------------------
-
-
-def renders_list(session: AsyncSession) -> bool:
-    """Whether the database renders the device list's items (store/devices/list_json.py)."""
-    return session.get_bind().dialect.name in DEVICE_ITEMS
-
-
-async def list_page_json(
     session: AsyncSession, *, offset: int, limit: int, now: datetime
 ) -> tuple[list[str], int]:
-    """`list_page` with each item as its JSON text (only where `renders_list`)."""
+    """One page of the device list in device_id order, each item as its JSON text (made by
+    the database: store/devices/list_json.py), and the total."""
     connection = await read_connection(session)
     dialect = connection.dialect.name
     params = {"now": now_param(now, dialect), "offset": offset, "limit": limit}
@@ -303,10 +220,12 @@ async def list_page_json(
     return [row[0] for row in rows], int(rows[0][1])
 
 
-async def list_json_chunks(
+async def list_chunks(
     session: AsyncSession, *, offset: int, limit: int, size: int, now: datetime
 ) -> AsyncIterator[tuple[list[str], int]]:
-    """`list_chunks` with each item as its JSON text (only where `renders_list`)."""
+    """`list_page` for long lists: `size` items at a time from a server-side cursor, each
+    chunk with the total (nothing at all past the end). A caller that sends each chunk
+    before asking for the next holds one chunk at a time."""
     connection = await session.connection()
     dialect = connection.dialect.name
     params = {"now": now_param(now, dialect), "offset": offset, "limit": limit}

@@ -4,8 +4,8 @@
 A device page spent most of the API's time on its rows in Python: SQLAlchemy's datetime
 and JSON processors, building each item, humanizing its age and encoding it (py-spy,
 bench/api_reads.py). The statements below return every item as its JSON text,
-exactly as api/devices/schemas.py `device_item` renders it and pydantic_core encodes it
-(tests/api/devices/test_list_json.py holds the two side by side):
+as the DeviceItem schema (api/devices/schemas.py) says; tests/api/devices/test_list_json.py
+holds both statements against a readable Python rendering, item for item:
 
 - `status` "Ready" when the node is ready, else "NotReady"; `roles` [] when none;
 - `age` since the node was created (else the device), in whole s, m, h or d, from the

@@ -1,4 +1,5 @@
-"""The device list renders items as plain dicts: they must be exactly what DeviceItem says."""
+"""The reference rendering of the device list (the specification the database's rendering is
+held against) is exactly what DeviceItem says."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 from pydantic_core import to_json
 
-from api.devices.schemas import DeviceItem, device_item
-from store.devices.inventory import DeviceListRow
+from api.devices.schemas import DeviceItem
+from tests.api.devices.reference_items import DeviceListRow, reference_item
 
 NOW = datetime(2026, 1, 15, 10, 30, tzinfo=UTC)
 
@@ -39,7 +40,7 @@ def test_a_rendered_item_is_a_device_item_field_for_field() -> None:
         _row(node_ready=None, node_roles=None, node_addresses=None, node_pods=None),
         _row(node_created_at=None, node_synced_at=None, location=None, device_type=None),
     ):
-        item = device_item(row, now=NOW)
+        item = reference_item(row, now=NOW)
         model = DeviceItem.model_validate(item)
         assert list(item) == list(DeviceItem.model_fields)
         assert json.loads(to_json(item)) == json.loads(model.model_dump_json())
@@ -47,6 +48,6 @@ def test_a_rendered_item_is_a_device_item_field_for_field() -> None:
 
 def test_a_rendered_item_keeps_only_the_address_fields() -> None:
     extra = [{"type": "Hostname", "address": "edge-1", "note": "not in the contract"}]
-    item = device_item(_row(node_addresses=extra), now=NOW)
+    item = reference_item(_row(node_addresses=extra), now=NOW)
     assert item["addresses"] == [{"type": "Hostname", "address": "edge-1"}]
     assert (item["status"], item["age"], item["pods_count"]) == ("Ready", "2d", 2)

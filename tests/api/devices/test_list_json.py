@@ -1,6 +1,6 @@
 """The device list's items as the database renders them (store/devices/list_json.py) are the
-items `device_item` renders and pydantic_core encodes, for the same stored rows, on SQLite
-and PostgreSQL."""
+items the reference rendering makes (tests/api/devices/reference_items.py) and pydantic_core
+encodes, for the same stored rows, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ from pydantic_core import to_json
 from sqlalchemy import Table, insert, null, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.devices.schemas import device_item
-from store.devices.inventory import list_chunks, list_json_chunks, list_page, list_page_json
+from api.devices.schemas import DeviceItem
+from store.devices.inventory import list_chunks, list_page
 from store.models import Device
+from tests.api.devices.reference_items import reference_item, reference_page
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -73,7 +74,7 @@ async def _seed(sessions: Sessions, count: int) -> None:
 
 
 def _by_python(rows: Any) -> list[Any]:
-    items: list[Any] = json.loads(to_json([device_item(row, now=NOW) for row in rows]))
+    items: list[Any] = json.loads(to_json([reference_item(row, now=NOW) for row in rows]))
     return items
 
 
@@ -81,30 +82,30 @@ async def test_a_page_rendered_by_sqlite_is_the_page_python_renders(sessions: Se
     await _seed(sessions, 40)
     async with sessions() as session:
         for offset, limit in ((0, 100), (5, 10), (39, 5), (40, 5)):
-            rendered, total = await list_page_json(session, offset=offset, limit=limit, now=NOW)
-            rows, python_total = await list_page(session, offset=offset, limit=limit)
+            rendered, total = await list_page(session, offset=offset, limit=limit, now=NOW)
+            rows, python_total = await reference_page(session, offset=offset, limit=limit)
             assert total == python_total == 40
-            assert [json.loads(item) for item in rendered] == _by_python(rows)
+            items = [json.loads(item) for item in rendered]
+            assert items == _by_python(rows)
             assert len(rendered) == min(limit, max(0, 40 - offset))
+            for item in items:  # the schema's fields, in its order
+                assert list(item) == list(DeviceItem.model_fields)
+                DeviceItem.model_validate(item)
 
 
-async def test_the_whole_list_in_chunks_is_the_same_as_python_renders(sessions: Sessions) -> None:
+async def test_the_whole_list_in_chunks_is_the_same_page_by_page(sessions: Sessions) -> None:
     await _seed(sessions, 25)
     async with sessions() as session:
-        by_sqlite = [
-            (json.loads(item), total)
-            async for chunk, total in list_json_chunks(
-                session, offset=0, limit=100, size=10, now=NOW
-            )
-            for item in chunk
+        chunks = [
+            ([json.loads(item) for item in chunk], total)
+            async for chunk, total in list_chunks(session, offset=0, limit=100, size=10, now=NOW)
         ]
-        by_python = [
-            (item, total)
-            async for rows, total in list_chunks(session, offset=0, limit=100, size=10)
-            for item in _by_python(rows)
-        ]
-    assert len(by_sqlite) == 25
-    assert by_sqlite == by_python
+        rows, _ = await reference_page(session, offset=0, limit=100)
+        past_end = [c async for c in list_chunks(session, offset=25, limit=5, size=2, now=NOW)]
+    assert [len(chunk) for chunk, _ in chunks] == [10, 10, 5]
+    assert {total for _, total in chunks} == {25}
+    assert [item for chunk, _ in chunks for item in chunk] == _by_python(rows)
+    assert past_end == []
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -118,7 +119,7 @@ async def test_times_stored_without_a_fraction_render_alike(sessions: Sessions) 
             )
         )
     async with sessions() as session:
-        rendered, _ = await list_page_json(session, offset=0, limit=10, now=NOW)
-        rows, _ = await list_page(session, offset=0, limit=10)
+        rendered, _ = await list_page(session, offset=0, limit=10, now=NOW)
+        rows, _ = await reference_page(session, offset=0, limit=10)
     assert [json.loads(item) for item in rendered] == _by_python(rows)
     assert json.loads(rendered[0])["observed_at"] == "2026-01-15T10:29:58Z"
