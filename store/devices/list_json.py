@@ -126,11 +126,13 @@ _PG_ITEM = f"""json_build_object(
 
 
 def _statement(item: str) -> TextClause:
-    # One item per row in device_id order, with the total riding as the second column (as
-    # in the Python path's statement, store/devices/inventory.py).
+    # One item per row of the page in device_id order, the total riding as the second
+    # column. The page's rows are chosen first: PostgreSQL computes a select list for the
+    # rows an OFFSET skips too, which made the last of 100 pages six times slower.
     return text(
         f"SELECT CAST({item} AS text) AS item, (SELECT count(*) FROM devices) AS total "  # noqa: S608
-        "FROM devices ORDER BY device_id LIMIT :limit OFFSET :offset"
+        "FROM (SELECT * FROM devices ORDER BY device_id LIMIT :limit OFFSET :offset) AS page "
+        "ORDER BY device_id"
     )
 
 
