@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,9 @@ from store.settings import Settings
 # pragmas below. Under 50 commands at once that churn was a visible share of the
 # worker's CPU (bench.command_latency with --profile).
 SQLITE_POOL_SIZE = 15
+# JSON's -> and ->> operators and unixepoch(): the device list's and backups' statements
+# (store/devices/list_json.py, store/backup/sqlite_lines.py).
+SQLITE_MINIMUM = (3, 38, 0)
 
 
 def engine_for(settings: Settings, *, sqlite_cache_kib: int | None = None) -> AsyncEngine:
@@ -65,6 +69,7 @@ def create_engine(
     """
     kwargs.setdefault("json_deserializer", from_json)
     if url.startswith("sqlite"):
+        _require_sqlite()
         database = make_url(url).database
         if database and database != ":memory:" and not database.startswith("file:"):
             private_sqlite_file(Path(database))  # 0600, before SQLite creates it 0644
@@ -81,6 +86,16 @@ def create_engine(
     engine = create_async_engine(url, **kwargs)
     _check_on_checkout(engine)
     return engine
+
+
+def _require_sqlite() -> None:
+    """Refuse an SQLite library older than SQLITE_MINIMUM, before a statement fails on it."""
+    if sqlite3.sqlite_version_info < SQLITE_MINIMUM:
+        needed = ".".join(map(str, SQLITE_MINIMUM))
+        raise RuntimeError(
+            f"SQLite {sqlite3.sqlite_version} is too old: edgewright needs {needed} or later "
+            "(its JSON operators and unixepoch); use a newer Python build or PostgreSQL"
+        )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

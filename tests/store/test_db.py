@@ -1,13 +1,15 @@
-"""The engine's connections: the SQLite page cache a process asks for, and reads that
-autocommit."""
+"""The engine's connections: the SQLite page cache a process asks for, reads that
+autocommit, and an SQLite library too old for the store's statements."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
+from store import db
 from store.db import create_engine, read_connection
 
 
@@ -44,3 +46,13 @@ async def test_a_read_autocommits_on_postgresql_only_when_nothing_began(
     async with sessions() as session:  # the pool handed the connection back as it was
         assert not await _own_transactions(await session.connection())
         assert not await _own_transactions(await read_connection(session))  # one began
+
+
+def test_an_sqlite_older_than_the_statements_need_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # This machine's SQLite is the real one; a minimum past it stands in for an old library.
+    monkeypatch.setattr(db, "SQLITE_MINIMUM", (99, 0, 0))
+    with pytest.raises(RuntimeError, match=r"SQLite .* is too old: edgewright needs 99\.0\.0"):
+        db.create_engine(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
+    assert not (tmp_path / "old.db").exists()  # refused before anything was created
