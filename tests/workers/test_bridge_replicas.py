@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -86,6 +87,16 @@ class Replicas:
         async def up() -> bool:
             assert self.running[name].poll() is None, log.read_text()[-3000:]
             return "bridge running" in log.read_text()
+
+        await eventually(up, within=60)
+
+    async def subscribed(self, name: str) -> None:
+        """Until `name` holds the durable session and the broker acknowledged its
+        subscriptions: a result published before then has no queue to wait in."""
+        log = self.logs / f"{name}.log"
+
+        async def up() -> bool:
+            return re.search(r"durable session \S+ subscribed", log.read_text()) is not None
 
         await eventually(up, within=60)
 
@@ -226,6 +237,7 @@ async def test_no_result_or_last_will_is_lost_whatever_replicas_come_and_go(
 ) -> None:
     replicas.start("bridge-a")
     await replicas.started("bridge-a")
+    await replicas.subscribed("bridge-a")
     # The group's queue exists from the first replica on: a first result gets through.
     first = await field.commands(1)
     field.answer(first)

@@ -123,13 +123,18 @@ class DurableSession:
         # take the session back from the one that took it over.
         client.may_reconnect = lambda: loop.time() < self._held_until
         client.on_connect = lambda: client.subscribe(self._subscriptions)
-        client.on_subscribed = self.subscribed.set
+        client.on_subscribed = self._on_subscribed
         client.on_disconnect = self.subscribed.clear
         client.on_message = lambda message: self._on_message(message, client)
         self._client = client
         self.takeovers += 1
         log.info("holding the durable session %s as %s", self.client_id, self.holder)
         await client.start()
+
+    def _on_subscribed(self) -> None:
+        if not self.subscribed.is_set():  # from here on the broker queues results for us
+            log.info("durable session %s subscribed", self.client_id)
+        self.subscribed.set()
 
     async def _disconnect(self) -> None:
         client, self._client = self._client, None
