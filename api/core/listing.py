@@ -12,9 +12,9 @@ and encoded as it is written, so a 10,000-item answer never exists as models and
 JSON tree at the same time (FastAPI's response_model path would build both, and validate
 them again). The device list goes further (`EncodedItems`, `encoded_list_response`): the
 database renders each item's JSON, read a chunk at a time from a server-side cursor, so
-only the items' JSON is ever alive. A page (at
-most MAX_LIMIT items) is one plain body: a stream costs a chunked answer and a send per
-chunk, which for 100 items is most of the work of the request. Items render to a model
+only the items' JSON is ever alive. A page (at most MAX_LIMIT items) is one plain body:
+a stream costs a chunked answer and a send per chunk, which for 100 items is most of the
+work of the request. Items render to a model
 or to a plain dict of JSON-ready values; pydantic_core encodes either, a chunk at a time.
 """
 

@@ -34,13 +34,10 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import ColumnElement
 
 from store.models import UTCDateTime
+from store.sqlite_times import MICROSECONDS_GLOB, WHOLE_SECONDS_GLOB
 
 # json_object takes two arguments per column; SQLite allows 127 per call by default.
 _MAX_COLUMNS = 63
-# SQLAlchemy's SQLite DATETIME stores "YYYY-MM-DD HH:MM:SS.ffffff" (naive UTC); SQLite's
-# own CURRENT_TIMESTAMP writes it without the fraction.
-_STORED = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9]"
-_FRACTION = ".[0-9][0-9][0-9][0-9][0-9][0-9]"
 
 
 def line_of(columns: Sequence[Column[Any]]) -> ColumnElement[str] | None:
@@ -84,8 +81,8 @@ def _iso_datetime(column: Column[Any]) -> Any:
     date = func.substr(stored, 1, 10, type_=String)
     clock = func.substr(stored, 12, 8, type_=String)
     fraction = func.substr(stored, 20, 7, type_=String)
-    whole = stored.op("GLOB")(literal_column(f"'{_STORED}'"))
-    with_fraction = stored.op("GLOB")(literal_column(f"'{_STORED}{_FRACTION}'"))
+    whole = stored.op("GLOB")(literal_column(WHOLE_SECONDS_GLOB))
+    with_fraction = stored.op("GLOB")(literal_column(MICROSECONDS_GLOB))
     return case(
         (stored.is_(None), None),
         (whole, date + "T" + clock + "+00:00"),

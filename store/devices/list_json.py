@@ -25,8 +25,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import TextClause, text
 
-_STORED = "'[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9]'"
-_FRACTION = "'.[0-9][0-9][0-9][0-9][0-9][0-9]'"
+from store.sqlite_times import MICROSECONDS_GLOB, WHOLE_SECONDS_GLOB
 
 
 def _iso(column: str) -> str:
@@ -34,8 +33,8 @@ def _iso(column: str) -> str:
     whole = f"substr({column}, 1, 10) || 'T' || substr({column}, 12, 8)"
     return f"""CASE
         WHEN {column} IS NULL THEN NULL
-        WHEN {column} GLOB {_STORED} THEN {whole} || 'Z'
-        WHEN {column} GLOB {_STORED} || {_FRACTION} THEN
+        WHEN {column} GLOB {WHOLE_SECONDS_GLOB} THEN {whole} || 'Z'
+        WHEN {column} GLOB {MICROSECONDS_GLOB} THEN
             {whole} || iif(substr({column}, 20) = '.000000', '', substr({column}, 20)) || 'Z'
         ELSE strftime('%Y-%m-%dT%H:%M:%fZ', {column})
     END"""
@@ -43,9 +42,7 @@ def _iso(column: str) -> str:
 
 def _microseconds(value: str) -> str:
     """Microseconds since the epoch of a stored time (or of the :now parameter)."""
-    fraction = (
-        f"iif({value} GLOB {_STORED} || {_FRACTION}, CAST(substr({value}, 21) AS INTEGER), 0)"
-    )
+    fraction = f"iif({value} GLOB {MICROSECONDS_GLOB}, CAST(substr({value}, 21) AS INTEGER), 0)"
     return f"(unixepoch({value}) * 1000000 + {fraction})"
 
 
