@@ -113,11 +113,14 @@ ApiKeyHeaderValue = Annotated[str | None, Depends(_api_key)]
 async def current_user(
     request: Request,
     session: SessionDep,
-    settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     api_key: Annotated[str | None, Depends(_api_key)],
 ) -> Principal:
     """The caller (a user by JWT or an API key), counted against its rate limit."""
+    # Settings read here, not declared: every dependency costs FastAPI a solve per
+    # request, and this one is solved twice on most routes (the routers' gate and the
+    # route's own role).
+    settings = app_settings(request.app)
     bearer = credentials.credentials if credentials is not None else None
     try:
         principal = await authenticate(

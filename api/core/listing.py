@@ -24,6 +24,7 @@ import json
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
+from urllib.parse import urlencode
 
 from fastapi import Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
@@ -34,6 +35,7 @@ from api.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, MAX_PAGE, Pagination
 from api.core.state import app_settings
 
 R = TypeVar("R")
+_PAGING = frozenset({"page", "limit"})
 
 # Items encoded per chunk written: fewer, larger writes; the loop gets a turn between them.
 CHUNK_ITEMS = 200
@@ -95,11 +97,12 @@ def _next_url(request: Request, window: ListWindow) -> str:
         page, limit = window.page + 1, window.limit
     else:  # the cap is a multiple of MAX_LIMIT (Settings), so the rest starts a page
         page, limit = window.limit // MAX_LIMIT + 1, MAX_LIMIT
-    # The client's other parameters (filters) kept; relative, so right behind any proxy.
-    url = request.url.remove_query_params(["page", "limit"]).include_query_params(
-        page=page, limit=limit
-    )
-    return f"{url.path}?{url.query}"
+    # The client's other parameters (filters) kept, in their order; relative, so right
+    # behind any proxy. Encoded here rather than by two rounds of Starlette's URL
+    # replacement, which were a twentieth of a device page's time (py-spy).
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k not in _PAGING]
+    query = urlencode([*kept, ("page", page), ("limit", limit)])
+    return f"{request.url.path}?{query}"
 
 
 def list_pagination(request: Request, window: ListWindow, *, total: int) -> ListPagination:

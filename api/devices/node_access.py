@@ -63,7 +63,6 @@ async def current_caller(
         return await current_user(
             request=request,
             session=session,
-            settings=settings,
             credentials=credentials,
             api_key=api_key,
         )

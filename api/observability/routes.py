@@ -71,7 +71,7 @@ async def _scraper(
 ) -> None:
     """Nothing when /metrics is public; otherwise the caller must authenticate."""
     if not settings.metrics_public:
-        await current_user(request, session, settings, credentials, api_key)
+        await current_user(request, session, credentials, api_key)
 
 
 @process_router.get(
