@@ -133,9 +133,13 @@ class EncodedItems:
         self.count = 0
 
     def add_json(self, items: Sequence[str]) -> None:
-        if items:
-            self.parts.append(",".join(items).encode())
-            self.count += len(items)
+        self.add_joined(",".join(items), len(items))
+
+    def add_joined(self, joined: str, count: int) -> None:
+        """`count` items whose texts are already joined by commas."""
+        if count:
+            self.parts.append(joined.encode())
+            self.count += count
 
 
 def list_response(

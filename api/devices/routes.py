@@ -59,12 +59,10 @@ async def list_devices(
     now = utcnow()
     items = EncodedItems()
     if window.paged:  # at most MAX_LIMIT items: one statement, one buffer
-        page, total = await devices.list_page(
-            session, offset=window.offset, limit=window.limit, now=now
-        )
-        items.add_json(page)
+        page = await devices.list_page(session, offset=window.offset, limit=window.limit, now=now)
+        items.add_joined(page.joined, page.count)
         return encoded_list_response(
-            request, key="devices", items=items, window=window, total=total
+            request, key="devices", items=items, window=window, total=page.total
         )
     # The whole list: each chunk sent on before the next is read (memory).
     counted: int | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, cast
 
@@ -10,7 +11,7 @@ from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.db import read_connection
-from store.devices.list_json import DEVICE_ITEMS, now_param
+from store.devices.list_json import DEVICE_ITEMS, DEVICE_PAGE_POSTGRESQL, now_param
 from store.models import Device, utcnow
 from store.upsert import upsert
 
@@ -206,18 +207,29 @@ async def list_summaries(
 # --- the device list (CloudCore GET /devices), rendered by the database -------------
 
 
-async def list_page(
-    session: AsyncSession, *, offset: int, limit: int, now: datetime
-) -> tuple[list[str], int]:
+@dataclass(frozen=True)
+class ItemsPage:
+    """A page of the device list: its items' JSON texts joined by commas (no brackets),
+    how many items that is, and the total."""
+
+    joined: str
+    count: int
+    total: int
+
+
+async def list_page(session: AsyncSession, *, offset: int, limit: int, now: datetime) -> ItemsPage:
     """One page of the device list in device_id order, each item as its JSON text (made by
-    the database: store/devices/list_json.py), and the total."""
+    the database: store/devices/list_json.py)."""
     connection = await read_connection(session)
     dialect = connection.dialect.name
     params = {"now": now_param(now, dialect), "offset": offset, "limit": limit}
+    if dialect == "postgresql":  # one row, the items already joined
+        page = (await connection.execute(DEVICE_PAGE_POSTGRESQL, params)).one()
+        return ItemsPage(joined=page.items or "", count=page.item_count, total=page.total)
     rows = (await connection.execute(DEVICE_ITEMS[dialect], params)).all()
     if not rows:  # past the end (or no devices)
-        return [], await count_devices(session)
-    return [row[0] for row in rows], int(rows[0][1])
+        return ItemsPage(joined="", count=0, total=await count_devices(session))
+    return ItemsPage(joined=",".join(row[0] for row in rows), count=len(rows), total=rows[0][1])
 
 
 async def list_chunks(

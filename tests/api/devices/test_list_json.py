@@ -14,7 +14,7 @@ from sqlalchemy import Table, insert, null, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.devices.schemas import DeviceItem
-from store.devices.inventory import list_chunks, list_page
+from store.devices.inventory import ItemsPage, list_chunks, list_page
 from store.models import Device
 from tests.api.devices.reference_items import reference_item, reference_page
 
@@ -73,21 +73,26 @@ async def _seed(sessions: Sessions, count: int) -> None:
             await session.execute(insert(table), [_device(index)])
 
 
+def _items(page: ItemsPage) -> list[Any]:
+    items: list[Any] = json.loads(f"[{page.joined}]")
+    return items
+
+
 def _by_python(rows: Any) -> list[Any]:
     items: list[Any] = json.loads(to_json([reference_item(row, now=NOW) for row in rows]))
     return items
 
 
-async def test_a_page_rendered_by_sqlite_is_the_page_python_renders(sessions: Sessions) -> None:
+async def test_a_page_the_database_renders_is_the_page_python_renders(sessions: Sessions) -> None:
     await _seed(sessions, 40)
     async with sessions() as session:
         for offset, limit in ((0, 100), (5, 10), (39, 5), (40, 5)):
-            rendered, total = await list_page(session, offset=offset, limit=limit, now=NOW)
+            page = await list_page(session, offset=offset, limit=limit, now=NOW)
             rows, python_total = await reference_page(session, offset=offset, limit=limit)
-            assert total == python_total == 40
-            items = [json.loads(item) for item in rendered]
+            assert page.total == python_total == 40
+            items = _items(page)
             assert items == _by_python(rows)
-            assert len(rendered) == min(limit, max(0, 40 - offset))
+            assert page.count == len(items) == min(limit, max(0, 40 - offset))
             for item in items:  # the schema's fields, in its order
                 assert list(item) == list(DeviceItem.model_fields)
                 DeviceItem.model_validate(item)
@@ -119,7 +124,7 @@ async def test_times_stored_without_a_fraction_render_alike(sessions: Sessions) 
             )
         )
     async with sessions() as session:
-        rendered, _ = await list_page(session, offset=0, limit=10, now=NOW)
+        page = await list_page(session, offset=0, limit=10, now=NOW)
         rows, _ = await reference_page(session, offset=0, limit=10)
-    assert [json.loads(item) for item in rendered] == _by_python(rows)
-    assert json.loads(rendered[0])["observed_at"] == "2026-01-15T10:29:58Z"
+    assert _items(page) == _by_python(rows)
+    assert _items(page)[0]["observed_at"] == "2026-01-15T10:29:58Z"

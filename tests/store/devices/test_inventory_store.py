@@ -90,12 +90,12 @@ async def test_device_list_page_and_total(sessions: Sessions) -> None:
     await five_devices(sessions)
     now = utcnow()
     async with sessions() as session:
-        items, total = await devices.list_page(session, offset=3, limit=2, now=now)
+        page = await devices.list_page(session, offset=3, limit=2, now=now)
         past_end = await devices.list_page(session, offset=5, limit=2, now=now)
-    assert total == 5
-    assert [json.loads(item)["device_id"] for item in items] == ["dev-3", "dev-4"]
-    # Past the end the total still comes (the page query had no row to carry it).
-    assert past_end == ([], 5)
+    assert (page.count, page.total) == (2, 5)
+    assert [item["device_id"] for item in json.loads(f"[{page.joined}]")] == ["dev-3", "dev-4"]
+    # Past the end the total still comes (SQLite's page query had no row to carry it).
+    assert past_end == devices.ItemsPage(joined="", count=0, total=5)
 
 
 async def test_device_list_in_chunks_each_with_the_total(sessions: Sessions) -> None:
