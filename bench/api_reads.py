@@ -4,8 +4,9 @@ a bare FastAPI endpoint answering a page of the same shape from memory.
 `python -m bench.api_reads [--devices 10000] [--requests 2000] [--concurrency 16]
 [--stores sqlite,postgresql] [--profile DIR]` seeds each store (a SQLite file in a temporary
 directory; a throwaway PostgreSQL server, bench/_servers.py) with devices with node facts,
-as the node sync writes them, serves the real app on it and then the bare one, each as one
-uvicorn process, and loads each over HTTP from this process with httpx. Both serve at once
+as the node sync writes them (PostgreSQL's table then vacuumed, as autovacuum leaves
+it), serves the real app on it and then the bare one, each as one uvicorn process, and
+loads each over HTTP from this process with httpx. Both serve at once
 and take turns in short bursts, so each ratio compares figures taken moments apart.
 Also measured: the last page (`page=100`), where the store has to skip 9,900 rows, and
 the whole list (no `page` or `limit`: every device, streamed) beside a bare endpoint
