@@ -13,6 +13,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import Depends, FastAPI
 
+from adapters.malloc_arenas import limit_malloc_arenas
 from api.access import api_key_routes as api_keys
 from api.access import login_routes as auth
 from api.access import user_routes as users
@@ -187,6 +188,8 @@ def _lifespan(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings = given if given is not None else Settings()
+        # Before any thread starts (the SQLite connections', the Temporal runtime's).
+        limit_malloc_arenas(settings.api_malloc_arena_max)
         if settings.secret_key is None:
             raise RuntimeError(
                 "EDGEWRIGHT_SECRET_KEY is not set. The API derives its login-token signing "

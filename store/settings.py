@@ -115,6 +115,15 @@ class Settings(BaseSettings):
         "activations share the GIL while the SDK gives each 2 s: a batch's parent failed "
         'as a deadlock; docs/scaling.md, "Worker memory")',
     )
+    api_malloc_arena_max: int = Field(
+        default=2,
+        ge=0,
+        le=64,
+        description="glibc malloc arenas the API's threads share, set at its start (0: "
+        "glibc's default, 8 per core, or MALLOC_ARENA_MAX). Each pooled SQLite connection "
+        "reads on a thread of its own, and their arenas kept about 10 MB after whole-list "
+        "reads (adapters/malloc_arenas.py)",
+    )
     worker_malloc_arena_max: int = Field(
         default=0,
         ge=0,

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from activities.join.kubernetes import KubeActivities
 from adapters.kubernetes.client import connect_kube
+from adapters.malloc_arenas import limit_malloc_arenas
 from adapters.mqtt.credentials import control_credentials, service_credentials
 from adapters.mqtt.dynsec import DynsecClient
 from adapters.mqtt.publisher import MqttPublisher
@@ -22,7 +23,6 @@ from workers.audit import ensure_audit_retention_schedule
 from workers.devices import ensure_node_sync
 from workers.health import HealthReporter
 from workers.heartbeat import start_heartbeat
-from workers.memory import limit_malloc_arenas
 from workers.monitoring import ensure_alert_evaluation, ensure_compaction_schedule
 from workers.observability import serving_worker_metrics
 from workers.schedules import ensure_backup_schedule

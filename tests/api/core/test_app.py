@@ -61,6 +61,20 @@ async def test_refuses_to_start_without_a_secret_key(tmp_path: Path) -> None:
             pass
 
 
+@pytest.mark.parametrize("arenas", [0, 3])
+async def test_the_api_caps_malloc_arenas_before_its_threads_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, arenas: int
+) -> None:
+    capped: list[int] = []
+    monkeypatch.setattr(api.main, "limit_malloc_arenas", capped.append)
+    # Refused right after (no secret key): the cap comes first, before anything starts.
+    application = create_app(make_settings(tmp_path, secret_key=None, api_malloc_arena_max=arenas))
+    with pytest.raises(RuntimeError, match="EDGEWRIGHT_SECRET_KEY"):
+        async with application.router.lifespan_context(application):
+            pass
+    assert capped == [arenas]
+
+
 async def test_openapi_documents_400_not_422(client: httpx.AsyncClient) -> None:
     document = (await client.get("/openapi.json")).json()
 
