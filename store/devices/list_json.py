@@ -94,11 +94,12 @@ _PG_AGE = f"""(SELECT CASE
 
 
 def _pg_iso(column: str) -> str:
+    # One to_char per time: with the fraction, unless the time is on a whole second.
     utc = f"({column} AT TIME ZONE 'UTC')"
-    fraction = f"to_char({utc}, 'US')"
-    return f"""CASE WHEN {column} IS NULL THEN NULL ELSE
-        to_char({utc}, 'YYYY-MM-DD"T"HH24:MI:SS')
-        || CASE WHEN {fraction} = '000000' THEN '' ELSE '.' || {fraction} END || 'Z' END"""
+    return f"""CASE WHEN {column} IS NULL THEN NULL
+        WHEN date_trunc('second', {column}) = {column}
+            THEN to_char({utc}, 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+        ELSE to_char({utc}, 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') END"""
 
 
 _PG_ITEM = f"""json_build_object(

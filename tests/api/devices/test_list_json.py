@@ -61,7 +61,8 @@ def _device(index: int) -> dict[str, Any]:
             NOW - timedelta(seconds=7, microseconds=250),
             NOW.replace(microsecond=0),
             NOW.replace(microsecond=120_000),
-        ][index % 4],
+            NOW.replace(second=17, microsecond=0),  # a whole second, not a whole minute
+        ][index % 5],
     }
 
 
