@@ -163,6 +163,6 @@ DEVICE_PAGE_POSTGRESQL = text(
 
 def now_param(now: datetime, dialect: str) -> datetime | str:
     """`now` for the statement's :now: on SQLite in the stored form."""
-    if dialect == "sqlite":  # isoformat: strftime took a tenth of the statement's time
+    if dialect == "sqlite":  # isoformat: strftime was a tenth of list_page's Python time
         return now.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
     return now
