@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -161,3 +163,21 @@ async def read_connection(session: AsyncSession) -> AsyncConnection:
     if session.in_transaction() or session.get_bind().dialect.name != "postgresql":
         return await session.connection()
     return await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+
+@asynccontextmanager
+async def sqlite_page_cache(session: AsyncSession, kib: int) -> AsyncIterator[None]:
+    """The session's SQLite connection with a page cache of `kib` while the block runs,
+    then the size it had (elsewhere: nothing). The block must not end the session's
+    transaction: only until then is the connection the session's, so the old size goes
+    back on the same one and no pooled connection keeps the larger cache."""
+    connection = await session.connection()
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    before = int((await connection.exec_driver_sql("PRAGMA cache_size")).scalar_one())
+    await connection.exec_driver_sql(f"PRAGMA cache_size=-{int(kib)}")  # negative: KiB
+    try:
+        yield
+    finally:
+        await connection.exec_driver_sql(f"PRAGMA cache_size={before}")

@@ -30,6 +30,7 @@ from adapters.kubernetes.objects import KubeObjects
 from adapters.storage.locations import StoreFactory
 from store.backup import journal
 from store.backup import records as backups
+from store.db import sqlite_page_cache
 from store.settings import Settings
 from workflows.contracts.backup import (
     ApplyInput,
@@ -45,6 +46,12 @@ from workflows.contracts.backup import (
 )
 from workflows.contracts.common import BackupErrorType
 from workflows.contracts.webhooks import WebhookEvent
+
+# A restore writes every row of its tables and their indexes in one transaction, and with
+# SQLite's default 2 MiB page cache its upserts kept re-reading index pages: 4.6 s against
+# 4.0 s with 64 MiB for 300,000 rows (bench.backup's tables, three interleaved pairs).
+# Only for the restore's transaction: a worker's pooled connections keep the default.
+RESTORE_SQLITE_CACHE_KIB = 64 * 1024
 
 
 class RestoreActivities:
@@ -144,15 +151,16 @@ class RestoreActivities:
             # One transaction for every table: all rows change, or none (closing the
             # session without a commit rolls back, which is all a dry run needs).
             async with self._sessions() as session:
-                changes = await table_changes(
-                    session,
-                    selection,
-                    archive,
-                    mode=mode,
-                    heartbeat=heartbeat,
-                    write=write,
-                    restore_id=restore_id,
-                )
+                async with sqlite_page_cache(session, RESTORE_SQLITE_CACHE_KIB):
+                    changes = await table_changes(
+                        session,
+                        selection,
+                        archive,
+                        mode=mode,
+                        heartbeat=heartbeat,
+                        write=write,
+                        restore_id=restore_id,
+                    )
                 if write:
                     await session.commit()
         except ArchiveError as error:

@@ -1,5 +1,5 @@
-"""The engine's connections: the SQLite page cache a process asks for, reads that
-autocommit, and an SQLite library too old for the store's statements."""
+"""The engine's connections: the SQLite page cache a process or a transaction asks for,
+reads that autocommit, and an SQLite library too old for the store's statements."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from store import db
-from store.db import create_engine, read_connection
+from store.db import create_engine, read_connection, session_factory, sqlite_page_cache
 
 
 async def _cache_size(url: str, **kwargs: int) -> int:
@@ -26,6 +26,24 @@ async def test_a_sqlite_page_cache_is_sized_in_kib_when_asked(tmp_path: Path) ->
     url = f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
     assert await _cache_size(url, sqlite_cache_kib=256) == -256
     assert await _cache_size(url) == -2000  # SQLite's own default otherwise
+
+
+async def test_a_transaction_s_larger_sqlite_page_cache_goes_back_when_it_ends(
+    tmp_path: Path,
+) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}", sqlite_cache_kib=256)
+    size = text("PRAGMA cache_size")
+    try:
+        async with session_factory(engine)() as session:
+            async with sqlite_page_cache(session, 4096):
+                assert (await session.execute(size)).scalar_one() == -4096
+            assert (await session.execute(size)).scalar_one() == -256
+            with pytest.raises(RuntimeError, match="in the block"):
+                async with sqlite_page_cache(session, 8192):
+                    raise RuntimeError("in the block")
+            assert (await session.execute(size)).scalar_one() == -256
+    finally:
+        await engine.dispose()
 
 
 async def _own_transactions(connection: AsyncConnection) -> bool:
